@@ -1,0 +1,71 @@
+/* The gateway's configuration section: top-level `providers:` and `models:` (see
+ * docs/gateway.md for every key and default).
+ *
+ * Parsed once per config load by B's loader through gd_gw_config_section into an immutable
+ * struct gd_gw_config, validated as a whole: unknown providers, duplicate names, empty
+ * deployment groups, bad weights, unknown fallback aliases and fallback cycles are errors
+ * with line/column. api_key values are never logged or printed (the summary shows only
+ * whether a key is set).
+ *
+ * Threading: the parsed object is immutable and shared by every loop thread. */
+#ifndef GD_GATEWAY_GW_CONFIG_H
+#define GD_GATEWAY_GW_CONFIG_H
+
+#include "core/config.h"
+#include "gateway/breaker.h"
+#include "gateway/router.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gd_gw_provider_cfg {
+    char *name;
+    char *base_url;  /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
+    char *api_key;   /* NULL when none; SECRET: never log */
+    uint32_t timeout_ms;
+    uint32_t first_byte_timeout_ms;
+    uint32_t max_connections;
+    struct gd_gw_breaker_cfg breaker;
+};
+
+struct gd_gw_deployment_cfg {
+    uint32_t provider; /* index into providers */
+    char *model;       /* upstream model name */
+    int64_t weight;
+};
+
+struct gd_gw_alias_cfg {
+    char *alias;
+    enum gd_gw_strategy strategy;
+    struct gd_gw_deployment_cfg *deployments;
+    size_t n_deployments;
+    uint32_t retries;
+    uint32_t *fallbacks; /* alias indices, as written */
+    size_t n_fallbacks;
+    uint32_t *chain;     /* this alias, then its fallbacks flattened depth-first, no repeats */
+    size_t chain_len;
+};
+
+struct gd_gw_config {
+    struct gd_gw_provider_cfg *providers;
+    size_t n_providers;
+    struct gd_gw_alias_cfg *aliases;
+    size_t n_aliases;
+    uint32_t *alias_retries; /* [n_aliases], for the retry planner */
+};
+
+/* Name under which the loader stores the section (gd_config_section_get). */
+#define GD_GW_CONFIG_SECTION "gateway"
+extern const struct gd_config_section gd_gw_config_section;
+
+/* The gateway config of a loaded config, or NULL when it has no providers/models. */
+const struct gd_gw_config *gd_gw_config_get(const struct gd_config *cfg);
+
+/* Index of alias name[0..n) or -1. */
+int gd_gw_config_find_alias(const struct gd_gw_config *c, const char *name, size_t n);
+
+/* Direct use (tests, tools): parse the section from a YAML root / free it. */
+int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out);
+void gd_gw_config_free(void *p);
+
+#endif

@@ -1,0 +1,135 @@
+#include "gateway/gw_config.h"
+#include "core/config.h"
+#include "girder/error.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct gd_config_section *const sections[] = {&gd_gw_config_section};
+static const struct gd_config_options opts = {sections, 1, {{0}, NULL, NULL}};
+
+static int load(const char *yaml, struct gd_config **cfg, struct gd_buf *errs)
+{
+    struct gd_config_diag d;
+    gd_config_diag_init(&d, "t.yaml");
+    int rc = gd_config_load_mem(yaml, strlen(yaml), "t.yaml", &opts, &d, cfg);
+    gd_config_diag_format_all(&d, errs);
+    gd_config_diag_free(&d);
+    return rc;
+}
+
+static const char *good =
+    "listen: 127.0.0.1:0\n"
+    "providers:\n"
+    "  - name: local-vllm\n"
+    "    base_url: http://127.0.0.1:9001/v1/\n"
+    "    api_key: ${GW_TEST_KEY}\n"
+    "    timeout_ms: 60000\n"
+    "    first_byte_timeout_ms: 10000\n"
+    "    max_connections: 256\n"
+    "  - name: backup\n"
+    "    base_url: https://api.example.com/v1\n"
+    "    breaker: {consecutive_failures: 2, cooldown_ms: 1000}\n"
+    "models:\n"
+    "  - alias: chat-default\n"
+    "    strategy: least-latency\n"
+    "    deployments:\n"
+    "      - { provider: local-vllm, model: llama-3-8b, weight: 3 }\n"
+    "      - { provider: backup, model: gpt-4o-mini, weight: 1 }\n"
+    "    retries: 2\n"
+    "    fallbacks: [chat-cheap]\n"
+    "  - alias: chat-cheap\n"
+    "    deployments: [{provider: backup, model: small}]\n"
+    "    fallbacks: [last]\n"
+    "  - alias: last\n"
+    "    deployments: [{provider: local-vllm, model: tiny}]\n";
+
+Test(gw_config, parses_the_issue_example)
+{
+    struct gd_config *cfg;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    setenv("GW_TEST_KEY", "sk-secret-123", 1);
+    cr_assert_eq(load(good, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    const struct gd_gw_config *c = gd_gw_config_get(cfg);
+    cr_assert_not_null(c);
+    cr_assert_eq(c->n_providers, 2);
+    cr_assert_str_eq(c->providers[0].base_url, "http://127.0.0.1:9001/v1");
+    cr_assert_str_eq(c->providers[0].api_key, "sk-secret-123");
+    cr_assert_eq(c->providers[0].first_byte_timeout_ms, 10000);
+    cr_assert_eq(c->providers[1].breaker.consecutive_failures, 2);
+    cr_assert_eq(c->n_aliases, 3);
+    const struct gd_gw_alias_cfg *a = &c->aliases[0];
+    cr_assert_eq(a->strategy, GD_GW_STRATEGY_LEAST_LATENCY);
+    cr_assert_eq(a->n_deployments, 2);
+    cr_assert_eq(a->deployments[1].provider, 1);
+    cr_assert_eq(a->deployments[0].weight, 3);
+    cr_assert_eq(a->retries, 2);
+    cr_assert_eq(a->chain_len, 3); /* chat-default, chat-cheap, last */
+    cr_assert_eq(a->chain[1], 1);
+    cr_assert_eq(a->chain[2], 2);
+    cr_assert_eq(c->aliases[1].retries, 1); /* default */
+    struct gd_buf sum;
+    gd_buf_init(&sum, 1 << 16);
+    gd_config_summary(cfg, &sum);
+    cr_assert_null(strstr(sum.data, "sk-secret"));
+    cr_assert_not_null(strstr(sum.data, "2 providers (1 with api_key), 3 model aliases"));
+    gd_buf_free(&sum);
+    gd_buf_free(&errs);
+    gd_config_unref(cfg);
+}
+
+static void expect_error(const char *yaml, const char *want)
+{
+    struct gd_config *cfg = NULL;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    cr_assert_neq(load(yaml, &cfg, &errs), 0, "accepted: %s", yaml);
+    cr_assert_not_null(errs.data);
+    cr_assert_not_null(strstr(errs.data, want), "want '%s' in:\n%s", want, errs.data);
+    cr_assert_null(strstr(errs.data, "sk-secret"));
+    gd_buf_free(&errs);
+}
+
+#define P "providers:\n  - {name: p, base_url: 'http://h/v1', api_key: '${GW_TEST_KEY}'}\n"
+
+Test(gw_config, reference_errors_have_positions)
+{
+    setenv("GW_TEST_KEY", "sk-secret-123", 1);
+    expect_error(P "models:\n  - alias: a\n    deployments: [{provider: q, model: m}]\n",
+                 "t.yaml:5:30: key 'models[0].deployments[0].provider': unknown provider 'q'");
+    expect_error(P "models:\n  - alias: a\n    deployments: []\n", "empty group");
+    expect_error(P "models:\n  - alias: a\n", "no deployments");
+    expect_error(P "models:\n  - alias: a\n    deployments: [{provider: p, model: m, weight: 0}]\n",
+                 "weight");
+    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
+                   "fallbacks: [b]}\n  - {alias: b, deployments: [{provider: p, model: m}], "
+                   "fallbacks: [c]}\n  - {alias: c, deployments: [{provider: p, model: m}], "
+                   "fallbacks: [a]}\n",
+                 "fallback cycle: a -> b -> c -> a");
+    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
+                   "fallbacks: [zz]}\n",
+                 "unknown model alias 'zz'");
+    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}]}\n"
+                   "  - {alias: a, deployments: [{provider: p, model: m}]}\n",
+                 "duplicate model alias 'a'");
+    expect_error(P "  - {name: p, base_url: 'http://x'}\n", "duplicate provider name 'p'");
+    expect_error("providers:\n  - {name: p, base_url: 'ftp://h'}\n", "http:// or https://");
+    expect_error(P "models:\n  - {alias: a, strategy: random, deployments: "
+                   "[{provider: p, model: m}]}\n",
+                 "strategy");
+    expect_error("providers:\n  - {name: p, base_url: 'http://h', timeout: 5}\n",
+                 "unknown key");
+}
+
+Test(gw_config, absent_section_is_null)
+{
+    struct gd_config *cfg;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    cr_assert_eq(load("listen: 127.0.0.1:0\n", &cfg, &errs), 0, "%s", errs.data);
+    cr_assert_null(gd_gw_config_get(cfg));
+    gd_config_unref(cfg);
+    gd_buf_free(&errs);
+}
