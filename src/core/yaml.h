@@ -67,8 +67,9 @@ struct gd_yaml_doc; /* opaque; owns every node */
 
 /* Parses data[0..len) (need not be NUL-terminated). opts may be NULL (defaults).
  * On success *out is a new document (free with gd_yaml_doc_free) and 0 is returned. On
- * failure returns GD_EPARSE (syntax, substitution or unsupported feature), GD_ELIMIT (a cap)
- * or GD_ENOMEM, with one error recorded in diag (never quoting secret text), *out = NULL.
+ * failure returns GD_EPARSE (syntax, malformed ${...} or unsupported feature), GD_ELIMIT (a
+ * cap) or GD_ENOMEM with one error recorded in diag, or GD_EINVAL when environment variables
+ * without default are unset (each one recorded); *out = NULL. Messages never quote secrets.
  * An empty stream parses to a document whose root is NULL. Thread-safe (no shared state). */
 int gd_yaml_parse(const char *data, size_t len, const struct gd_yaml_parse_opts *opts,
                   struct gd_config_diag *diag, struct gd_yaml_doc **out);
