@@ -6,6 +6,7 @@
 
 static const struct gd_cli_command commands[] = {
     {"version", "print the version and exit", gd_cmd_version},
+    {"config", "validate a config file (`config check FILE`)", gd_cmd_config},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
