@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "gateway/gw_config.h"
 #include "girder/error.h"
 
 #include <stdio.h>
@@ -13,6 +14,7 @@
 /* Modules with their own top-level config keys add their struct gd_config_section here
  * (declared in their public header), before the NULL. */
 const struct gd_config_section *const gd_cli_config_sections[] = {
+    &gd_gw_config_section, /* providers:, models: (src/gateway) */
     NULL,
 };
 const unsigned long gd_cli_config_sections_n =

@@ -533,11 +533,8 @@ int gd_config_summary(const struct gd_config *cfg, struct gd_buf *out)
     for (size_t i = 0; s && i < s->n && rc == 0; i++) {
         if (!s->slot[i].present || !s->slot[i].sec->summary)
             continue;
-        rc = gd_buf_printf(out, "%s: ", s->slot[i].sec->name);
-        if (rc == 0) {
-            s->slot[i].sec->summary(s->slot[i].data, out);
-            rc = gd_buf_putc(out, '\n');
-        }
+        s->slot[i].sec->summary(s->slot[i].data, out);
+        rc = gd_buf_putc(out, '\n');
     }
     return rc;
 }

@@ -110,7 +110,8 @@ const char *gd_config_suggest(const char *word, const char *const *candidates);
  * problem through diag, and on success stores its own immutable object in *out (or NULL).
  * Return 0, or a negative GD_E* after recording at least one error (GD_ENOMEM may be returned
  * without one). free releases *out (called with NULL too). summary, optional, appends one
- * short line describing the section for `girder config check` (counts, names; never secrets).
+ * short line (no newline) describing the section for `girder config check`, starting with its
+ * own label, e.g. "gateway: 2 providers, 3 aliases" (counts, names; never secrets).
  * The struct is borrowed for the lifetime of every config loaded with it (use static data). */
 struct gd_config_section {
     const char *name;        /* unique, used with gd_config_section_get */

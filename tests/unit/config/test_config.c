@@ -305,7 +305,7 @@ static void widgets_free(void *p)
 static void widgets_summary(const void *p, struct gd_buf *out)
 {
     const struct widgets *w = p;
-    gd_buf_printf(out, "%lld widget(s)", (long long)(w ? w->count : 0));
+    gd_buf_printf(out, "widgets: %lld widget(s)", (long long)(w ? w->count : 0));
 }
 
 static const char *const widget_keys[] = {"widgets", NULL};
