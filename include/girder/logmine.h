@@ -29,8 +29,8 @@
  * Determinism: the same options and the same sequence of lines give the same ids, templates
  * and matches on every run and platform (no randomised hashing, no pointer-order effects).
  *
- * Threading: a gd_logmine and a gd_logfmt are not thread-safe; use one per thread or lock.
- * gd_logfmt_match() only reads the compiled format and may run concurrently on one gd_logfmt.
+ * Threading: a gd_logmine and a gd_logfmt are not thread-safe (both keep scratch space);
+ * use one per thread or lock.
  * Errors: functions return 0 (or a documented non-negative value) on success and a negative
  * GD_E* code (include/girder/error.h) on failure; messages go to an optional err buffer.
  * Memory: everything is allocated through girder's allocator; all growth is capped. */

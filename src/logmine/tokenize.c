@@ -1,0 +1,278 @@
+/* Tokenizer and masks.
+ *
+ * Template quality is decided here more than in the tree. A content is cut at whitespace
+ * into words; regions matched by a user mask are single variable tokens wherever they fall.
+ * Each word is then either one variable token (built-in masks: URLs, paths, IPv6 / MAC /
+ * clock times made of hex digits and colons) or it is split at punctuation that separates
+ * keys from values ('=' ':' ',' ';' brackets, quotes, a sentence-final '.'), each punctuation
+ * character being a constant token of its own, so "size=42," gives "size" "=" <*> ",". With
+ * the built-in masks on, a piece that contains a digit is a variable (numbers, hex, IPv4,
+ * UUIDs, block ids, host-123 ...): the single most effective generic rule for log parsing.
+ * Tokens keep their exact spans and whether whitespace preceded them, so a line can be
+ * rebuilt byte for byte from its template, its parameters and its spacing. */
+#include "logmine/internal.h"
+
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "girder/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_RANGES 256
+
+int lm_masks_init(struct lm_masks *mk, const char *const *pats, size_t n, char *err, size_t errn)
+{
+    mk->re = NULL;
+    mk->md = NULL;
+    if (n == 0)
+        return 0;
+    size_t total = 1;
+    for (size_t i = 0; i < n; i++)
+        total += strlen(pats[i]) + 5;
+    char *alt = gd_malloc(total);
+    if (!alt)
+        return GD_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) /* (?:p1)|(?:p2)|...: leftmost match, earlier mask first */
+        o += (size_t)snprintf(alt + o, total - o, "%s(?:%s)", i ? "|" : "", pats[i]);
+    int ec;
+    PCRE2_SIZE eo;
+    mk->re = pcre2_compile((PCRE2_SPTR)alt, o, 0, &ec, &eo, NULL);
+    gd_free(alt);
+    if (!mk->re) {
+        PCRE2_UCHAR msg[128];
+        pcre2_get_error_message(ec, msg, sizeof msg);
+        if (err && errn)
+            snprintf(err, errn, "mask: %s", (const char *)msg);
+        return GD_EPARSE;
+    }
+    (void)pcre2_jit_compile(mk->re, PCRE2_JIT_COMPLETE); /* interpreter if JIT unavailable */
+    mk->md = pcre2_match_data_create_from_pattern(mk->re, NULL);
+    return mk->md ? 0 : GD_ENOMEM;
+}
+
+void lm_masks_free(struct lm_masks *mk)
+{
+    pcre2_match_data_free(mk->md);
+    pcre2_code_free(mk->re);
+    mk->re = NULL;
+    mk->md = NULL;
+}
+
+static inline int is_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+static inline int is_delim(unsigned char c)
+{
+    switch (c) {
+    case '=': case ':': case ',': case ';': case '(': case ')': case '[': case ']':
+    case '{': case '}': case '"': case '\'': case '<': case '>': case '|':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+struct range {
+    uint32_t a, b;
+};
+
+/* Non-empty, non-overlapping mask matches in order. */
+static int find_ranges(const struct lm_masks *mk, const char *s, size_t n, struct range *r)
+{
+    int nr = 0;
+    size_t off = 0;
+    while (mk->re && off < n && nr < MAX_RANGES) {
+        int rc = pcre2_match(mk->re, (PCRE2_SPTR)s, n, off, 0, mk->md, NULL);
+        if (rc < 0)
+            break; /* no match, or a match/depth limit: mask nothing more */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(mk->md);
+        if (ov[1] <= ov[0]) {
+            off = ov[0] + 1;
+            continue;
+        }
+        /* A match inside a word takes the whole piece of the word it falls in, so that
+         * "dsl-static-10.1.2.3.example.net" is one variable, not three tokens. */
+        size_t a = ov[0], b = ov[1];
+        while (a > 0 && !is_ws((unsigned char)s[a - 1]) && !is_delim((unsigned char)s[a - 1]))
+            a--;
+        while (b < n && !is_ws((unsigned char)s[b]) && !is_delim((unsigned char)s[b]))
+            b++;
+        if (nr && a < r[nr - 1].b)
+            r[nr - 1].b = (uint32_t)b;
+        else
+            r[nr++] = (struct range){(uint32_t)a, (uint32_t)b};
+        off = b;
+    }
+    return nr;
+}
+
+static inline int is_hexc(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+int lm_builtin_var(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    if (n >= 4 && memmem(s, n, "://", 3))
+        return 1; /* URL */
+    size_t slashes = 0, colons = 0, digits = 0, hexcolon = 1;
+    for (size_t i = 0; i < n; i++) {
+        slashes += s[i] == '/' || s[i] == '\\';
+        colons += s[i] == ':';
+        digits += s[i] >= '0' && s[i] <= '9';
+        if (!is_hexc(s[i]) && s[i] != ':' && s[i] != '.')
+            hexcolon = 0;
+    }
+    if (hexcolon && colons >= 2 && digits)
+        return 1; /* IPv6, MAC, hh:mm:ss(.fff) */
+    if (n >= 3 && (s[0] == '/' || s[0] == '~' || s[0] == '.') && slashes >= 2)
+        return 1; /* Unix path */
+    if (n >= 3 && ((s[0] | 0x20) >= 'a' && (s[0] | 0x20) <= 'z') && s[1] == ':' && s[2] == '\\')
+        return 1; /* Windows path */
+    return 0;
+}
+
+static unsigned char closer(unsigned char c)
+{
+    switch (c) {
+    case '(': return ')';
+    case '[': return ']';
+    case '{': return '}';
+    case '<': return '>';
+    case '"': return '"';
+    case '\'': return '\'';
+    default: return 0;
+    }
+}
+
+/* Month and weekday abbreviations (capitalised) are parts of timestamps. */
+static int is_date_word(const char *s, size_t n)
+{
+    static const char names[] = "JanFebMarAprMayJunJulAugSepOctNovDecMonTueWedThuFriSatSun";
+    if (n != 3)
+        return 0;
+    for (size_t i = 0; i < sizeof names - 1; i += 3)
+        if (memcmp(names + i, s, 3) == 0)
+            return 1;
+    return 0;
+}
+
+struct tk {
+    const char *s;
+    struct lm_tok *t;
+    size_t cap, nt;
+    int sp;
+};
+
+static inline void emit(struct tk *k, size_t a, size_t b, int var)
+{
+    struct lm_tok *t = &k->t[k->nt++];
+    t->off = (uint32_t)a;
+    t->len = (uint32_t)(b - a);
+    t->var = (uint8_t)var;
+    t->sp = (uint8_t)k->sp;
+    t->h = var ? 0 : gd_hash(k->s + a, b - a);
+    k->sp = 0;
+}
+
+/* Splits one word [a,b) at punctuation (see the file comment). Returns where it stopped:
+ * b, or earlier when the token cap was reached (the caller makes the rest one token). */
+static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
+{
+    const unsigned char *s = (const unsigned char *)k->s;
+    size_t ca = a, cb = b; /* core without leading/trailing punctuation */
+    while (ca < cb && is_delim(s[ca]))
+        ca++;
+    while (cb > ca && (is_delim(s[cb - 1]) || s[cb - 1] == '.'))
+        cb--;
+    size_t i = a;
+    int digit = 0, kv = 0;
+    for (size_t j = ca; j < cb; j++) {
+        digit |= s[j] >= '0' && s[j] <= '9';
+        kv |= s[j] == '=' || s[j] == ':';
+    }
+    /* A word with a digit and no key/value separator is one value: "LOCAL(0)", "a,b,3". */
+    if (dm && cb > ca && ((digit && !kv) || lm_builtin_var(k->s + ca, cb - ca))) {
+        for (; i < b && k->nt + 1 < k->cap; i = i == ca ? cb : i + 1)
+            emit(k, i, i == ca ? cb : i + 1, i == ca);
+        return i;
+    }
+    while (i < b && k->nt + 1 < k->cap) {
+        if (is_delim(s[i]) || (s[i] == '.' && i + 1 == b && i > a)) {
+            emit(k, i, i + 1, 0);
+            i++;
+            /* an empty value ("key= ", "()", "''") is a variable that happens to be empty */
+            if (dm && k->nt + 1 < k->cap &&
+                (i < b ? s[i] == closer(s[i - 1]) : s[i - 1] == '=' && at_end))
+                emit(k, i, i, 1);
+            continue;
+        }
+        size_t j = i;
+        digit = 0;
+        while (j < b && !is_delim(s[j]) && !(s[j] == '.' && j + 1 == b && j > a)) {
+            digit |= s[j] >= '0' && s[j] <= '9';
+            j++;
+        }
+        emit(k, i, j, dm && (digit || is_date_word(k->s + i, j - i)));
+        i = j;
+    }
+    return i;
+}
+
+/* Runs of adjacent variables become one variable spanning them (whitespace included):
+ * lists of values ("an14 an15 an16"), dates ("Mon Jun 20 04:02:54 2005") and values with
+ * inner spaces then give the same token count whatever their length. */
+static size_t merge_vars(struct tk *k)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < k->nt; i++) {
+        if (o && k->t[i].var && k->t[o - 1].var) {
+            k->t[o - 1].len = k->t[i].off + k->t[i].len - k->t[o - 1].off;
+            continue;
+        }
+        k->t[o++] = k->t[i];
+    }
+    return o;
+}
+
+int lm_tokenize(const struct lm_masks *mk, int default_masks, const char *s, size_t n,
+                struct lm_tok *toks, size_t cap)
+{
+    struct range r[MAX_RANGES];
+    int nr = mk ? find_ranges(mk, s, n, r) : 0, ri = 0;
+    struct tk k = {s, toks, cap, 0, 0};
+    size_t i = 0;
+    if (cap < 2)
+        return GD_EINVAL;
+    while (i < n) {
+        if (k.nt + 1 >= cap) { /* cap reached: the rest is one variable token */
+            while (i < n && is_ws((unsigned char)s[i]))
+                i++, k.sp = 1;
+            if (i < n)
+                emit(&k, i, n, 1);
+            break;
+        }
+        while (ri < nr && r[ri].b <= i)
+            ri++;
+        if (ri < nr && r[ri].a <= i) {
+            emit(&k, i, r[ri].b, 1);
+            i = r[ri++].b;
+            continue;
+        }
+        if (is_ws((unsigned char)s[i])) {
+            k.sp = 1;
+            i++;
+            continue;
+        }
+        size_t j = i, lim = ri < nr ? r[ri].a : n;
+        while (j < lim && !is_ws((unsigned char)s[j]))
+            j++;
+        i = split_word(&k, i, j, default_masks, j == n || is_ws((unsigned char)s[j]));
+    }
+    return (int)merge_vars(&k);
+}
