@@ -1,0 +1,311 @@
+/* Running one node: the kernel context behind op.h (inputs, attributes, output
+ * allocation through the buffer cache, in-place reuse of dead inputs, scratch memory,
+ * parallel_for, error messages naming the node). */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/model.h"
+#include "onnx.pb-c.h"
+
+#define CTX_INLINE_IO 16
+
+struct scratch {
+    struct scratch *next;
+};
+
+struct gd_op_ctx {
+    struct gd_exec *e;
+    const struct gd_node *node;
+    int index;
+    const struct gd_tensor **in;   /* n_in pointers (NULL = absent) */
+    struct gd_tensor *in_copy;     /* shallow copies of the input slots */
+    struct gd_tensor **out;        /* where output i lands */
+    struct gd_tensor *discard;     /* outputs the graph left unnamed */
+    char *made;                    /* output i requested */
+    struct scratch *scratch;
+    int failed;                    /* gd_op_fail recorded a message */
+    const struct gd_tensor *in_inline[CTX_INLINE_IO];
+    struct gd_tensor copy_inline[CTX_INLINE_IO], *out_inline[CTX_INLINE_IO];
+    struct gd_tensor discard_inline[CTX_INLINE_IO];
+    char made_inline[CTX_INLINE_IO];
+};
+
+const char *gd_op_name(const struct gd_op_ctx *ctx) { return ctx->node->name; }
+const char *gd_op_type(const struct gd_op_ctx *ctx) { return ctx->node->op_type; }
+int gd_op_opset(const struct gd_op_ctx *ctx) { return ctx->node->opset; }
+int gd_op_num_inputs(const struct gd_op_ctx *ctx) { return ctx->node->n_in; }
+int gd_op_num_outputs(const struct gd_op_ctx *ctx) { return ctx->node->n_out; }
+
+const struct gd_tensor *gd_op_input(const struct gd_op_ctx *ctx, int i)
+{
+    return (i >= 0 && i < ctx->node->n_in) ? ctx->in[i] : NULL;
+}
+
+int gd_op_output_wanted(const struct gd_op_ctx *ctx, int i)
+{
+    return i >= 0 && i < ctx->node->n_out && ctx->node->out[i] >= 0;
+}
+
+int gd_op_fail(struct gd_op_ctx *ctx, int err, const char *fmt, ...)
+{
+    struct gd_exec *e = ctx->e;
+    if (e->err && e->errlen && !ctx->failed) {
+        int n = snprintf(e->err, e->errlen, "node '%s' (%s): ", ctx->node->name,
+                         ctx->node->op_type);
+        if (n >= 0 && (size_t)n < e->errlen) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(e->err + n, e->errlen - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    ctx->failed = 1;
+    return err < 0 ? err : GD_EINVAL;
+}
+
+/* Input 0 may be handed over to output 0 when nobody needs it afterwards. */
+static int can_reuse_input0(const struct gd_op_ctx *ctx, enum gd_dtype dt, size_t nbytes)
+{
+    const struct gd_node *nd = ctx->node;
+    if (!nd->def || !(nd->def->flags & GD_OP_F_INPLACE0) || nd->n_in < 1 || nd->in[0] < 0)
+        return 0;
+    const struct gd_value *v = &ctx->e->m->values[nd->in[0]];
+    const struct gd_tensor *slot = &ctx->e->slots[nd->in[0]];
+    if (v->kind != GD_VALUE_INTERMEDIATE || v->is_output || v->last_use != ctx->index)
+        return 0;
+    for (int k = 1; k < nd->n_in; k++) /* also read through another input slot */
+        if (nd->in[k] == nd->in[0])
+            return 0;
+    return slot->owns_data && slot->data && slot->dtype == dt && slot->nbytes == nbytes &&
+           dt != GD_DTYPE_STRING;
+}
+
+struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, int rank,
+                               const int64_t *dims)
+{
+    if (i < 0 || i >= ctx->node->n_out) {
+        gd_op_fail(ctx, GD_EINVAL, "output %d requested, node has %d", i, ctx->node->n_out);
+        return NULL;
+    }
+    if (ctx->made[i]) {
+        gd_op_fail(ctx, GD_EINVAL, "output %d requested twice", i);
+        return NULL;
+    }
+    struct gd_tensor t = {0};
+    int rc = gd_tensor_set_shape(&t, dt, rank, dims);
+    if (rc) {
+        char s[128];
+        gd_op_fail(ctx, rc, "output %d: invalid or oversized shape %s (%s)", i,
+                   gd_shape_str(rank < 0 ? 0 : rank > GD_TENSOR_MAX_RANK ? GD_TENSOR_MAX_RANK : rank,
+                                dims, s, sizeof s),
+                   gd_dtype_name(dt));
+        return NULL;
+    }
+    struct gd_tensor *dst = ctx->out[i];
+    if (i == 0 && can_reuse_input0(ctx, dt, t.nbytes)) {
+        struct gd_tensor *src = &ctx->e->slots[ctx->node->in[0]];
+        t.data = src->data;
+        src->owns_data = 0; /* ownership moves to the output; ctx->in_copy keeps a view */
+        src->data = NULL;
+    } else {
+        t.data = ctx->e->cache ? gd__bufcache_get(ctx->e->cache, t.nbytes)
+                               : gd_calloc(1, t.nbytes ? t.nbytes : 1);
+        if (!t.data) {
+            gd_op_fail(ctx, GD_ENOMEM, "out of memory for output %d (%zu bytes)", i, t.nbytes);
+            return NULL;
+        }
+    }
+    t.owns_data = 1;
+    gd__slot_release(ctx->e->cache, dst);
+    *dst = t;
+    ctx->made[i] = 1;
+    return dst;
+}
+
+struct gd_tensor *gd_op_output_like(struct gd_op_ctx *ctx, int i, const struct gd_tensor *like)
+{
+    return gd_op_output(ctx, i, like->dtype, like->rank, like->dims);
+}
+
+static const struct gd_attr *find_attr(const struct gd_op_ctx *ctx, const char *name, int type)
+{
+    const struct gd_node *nd = ctx->node;
+    for (int i = 0; i < nd->n_attr; i++)
+        if (strcmp(nd->attrs[i].name, name) == 0)
+            return (type < 0 || nd->attrs[i].type == type) ? &nd->attrs[i] : NULL;
+    return NULL;
+}
+
+int gd_op_attr_has(const struct gd_op_ctx *ctx, const char *name)
+{
+    return find_attr(ctx, name, -1) != NULL;
+}
+
+int64_t gd_op_attr_int(const struct gd_op_ctx *ctx, const char *name, int64_t def)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    return a ? a->i : def;
+}
+
+float gd_op_attr_float(const struct gd_op_ctx *ctx, const char *name, float def)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
+    return a ? a->f : def;
+}
+
+const char *gd_op_attr_string(const struct gd_op_ctx *ctx, const char *name, const char *def)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    return (a && a->s) ? a->s : def;
+}
+
+int gd_op_attr_ints(const struct gd_op_ctx *ctx, const char *name, const int64_t **vals)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    if (!a)
+        return -1;
+    *vals = a->ints;
+    return a->n;
+}
+
+int gd_op_attr_floats(const struct gd_op_ctx *ctx, const char *name, const float **vals)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+    if (!a)
+        return -1;
+    *vals = a->floats;
+    return a->n;
+}
+
+int gd_op_attr_strings(const struct gd_op_ctx *ctx, const char *name, const char *const **vals)
+{
+    const struct gd_attr *a =
+        find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    if (!a)
+        return -1;
+    *vals = a->strings;
+    return a->n;
+}
+
+const struct gd_tensor *gd_op_attr_tensor(const struct gd_op_ctx *ctx, const char *name)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+    return a ? a->t : NULL;
+}
+
+void *gd_op_scratch(struct gd_op_ctx *ctx, size_t bytes)
+{
+    size_t total;
+    if (gd_size_add(bytes, sizeof(struct scratch) + 64, &total)) {
+        gd_op_fail(ctx, GD_ENOMEM, "scratch request too large");
+        return NULL;
+    }
+    struct scratch *s = gd_calloc(1, total);
+    if (!s) {
+        gd_op_fail(ctx, GD_ENOMEM, "out of memory for %zu scratch bytes", bytes);
+        return NULL;
+    }
+    s->next = ctx->scratch;
+    ctx->scratch = s;
+    uintptr_t p = (uintptr_t)(s + 1);
+    return (void *)((p + 63) & ~(uintptr_t)63);
+}
+
+void gd_op_parallel_for(struct gd_op_ctx *ctx, int64_t n, int64_t grain, gd_op_range_fn fn,
+                        void *ud)
+{
+    if (n <= 0)
+        return;
+    if (!ctx->e->pool)
+        fn(ud, 0, n);
+    else
+        gd__pool_run(ctx->e->pool, n, grain, fn, ud);
+}
+
+int gd_op_num_threads(const struct gd_op_ctx *ctx)
+{
+    return ctx->e->pool ? gd__pool_threads(ctx->e->pool) : 1;
+}
+
+static int ctx_init(struct gd_op_ctx *c, struct gd_exec *e, const struct gd_node *nd, int index)
+{
+    memset(c, 0, sizeof *c);
+    c->e = e;
+    c->node = nd;
+    c->index = index;
+    if (nd->n_in <= CTX_INLINE_IO && nd->n_out <= CTX_INLINE_IO) {
+        c->in = c->in_inline;
+        c->in_copy = c->copy_inline;
+        c->out = c->out_inline;
+        c->discard = c->discard_inline;
+        c->made = c->made_inline;
+    } else {
+        c->in = gd_calloc((size_t)nd->n_in + 1, sizeof *c->in);
+        c->in_copy = gd_calloc((size_t)nd->n_in + 1, sizeof *c->in_copy);
+        c->out = gd_calloc((size_t)nd->n_out + 1, sizeof *c->out);
+        c->discard = gd_calloc((size_t)nd->n_out + 1, sizeof *c->discard);
+        c->made = gd_calloc((size_t)nd->n_out + 1, 1);
+        if (!c->in || !c->in_copy || !c->out || !c->discard || !c->made)
+            return GD_ENOMEM;
+    }
+    for (int k = 0; k < nd->n_in; k++) {
+        if (nd->in[k] < 0)
+            continue;
+        c->in_copy[k] = e->slots[nd->in[k]];
+        c->in_copy[k].owns_data = 0;
+        c->in[k] = &c->in_copy[k];
+    }
+    for (int k = 0; k < nd->n_out; k++)
+        c->out[k] = nd->out[k] >= 0 ? &e->slots[nd->out[k]] : &c->discard[k];
+    return 0;
+}
+
+static void ctx_cleanup(struct gd_op_ctx *c)
+{
+    while (c->scratch) {
+        struct scratch *s = c->scratch;
+        c->scratch = s->next;
+        gd_free(s);
+    }
+    if (c->discard)
+        for (int k = 0; k < c->node->n_out; k++)
+            gd__slot_release(c->e->cache, &c->discard[k]);
+    if (c->in != c->in_inline) {
+        gd_free(c->in);
+        gd_free(c->in_copy);
+        gd_free(c->out);
+        gd_free(c->discard);
+        gd_free(c->made);
+    }
+}
+
+int gd__exec_node(struct gd_exec *e, const struct gd_node *nd, int index)
+{
+    struct gd_op_ctx c;
+    if (!nd->def)
+        return gd__errf(e->err, e->errlen, GD_ENOTSUP, "node '%s' (%s): no kernel for opset %d",
+                        nd->name, nd->op_type, nd->opset);
+    int rc = ctx_init(&c, e, nd, index);
+    if (rc) {
+        gd__errf(e->err, e->errlen, rc, "node '%s' (%s): out of memory", nd->name, nd->op_type);
+        goto out;
+    }
+    for (int k = 0; k < nd->n_in; k++) /* a value a failed earlier node never produced */
+        if (nd->in[k] >= 0 && !c.in[k]->data && c.in[k]->dtype == GD_DTYPE_UNDEFINED) {
+            rc = gd_op_fail(&c, GD_ESTATE, "input %d ('%s') has no value", k,
+                            e->m->values[nd->in[k]].name);
+            goto out;
+        }
+    rc = nd->def->run(&c);
+    if (rc > 0)
+        rc = GD_EINVAL;
+    if (rc && !c.failed)
+        gd_op_fail(&c, rc, "%s", gd_strerror(rc));
+    for (int k = 0; !rc && k < nd->n_out; k++)
+        if (nd->out[k] >= 0 && !c.made[k])
+            rc = gd_op_fail(&c, GD_ENOTSUP, "output %d was not produced", k);
+out:
+    ctx_cleanup(&c);
+    return rc;
+}

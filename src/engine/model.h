@@ -1,0 +1,127 @@
+/* Internal representation of a loaded model: values, nodes in execution order, attributes,
+ * constants. Built by loader.c from the protobuf, finished by graph.c (topological order,
+ * liveness, constant folding), executed by exec.c. Immutable once loading returns, so any
+ * number of sessions may share it. Strings and arrays live in the model's arena; constant
+ * tensors are gd_malloc'd and listed in `owned` for release. */
+#ifndef GD_ENGINE_MODEL_H
+#define GD_ENGINE_MODEL_H
+
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "engine/op.h"
+#include "engine/tensor.h"
+#include "girder/engine.h"
+
+/* Caps on what an untrusted model may declare. */
+#define GD_MODEL_MAX_FILE ((size_t)2 << 30)   /* protobuf's own 2 GiB limit */
+#define GD_MODEL_MAX_NODES 1000000
+#define GD_MODEL_MAX_VALUES 4000000
+#define GD_MODEL_MAX_NODE_IO 4096
+#define GD_MODEL_MAX_CONST_BYTES ((size_t)8 << 30)
+
+struct gd_attr {
+    const char *name;
+    int type; /* onnx AttributeProto.AttributeType */
+    int64_t i;
+    float f;
+    const char *s;
+    int n; /* list length for ints / floats / strings */
+    const int64_t *ints;
+    const float *floats;
+    const char *const *strings;
+    const struct gd_tensor *t;
+};
+
+struct gd_node {
+    const char *name, *op_type, *domain;
+    int opset;
+    int n_in, n_out;
+    int *in, *out; /* value indices; -1 for an absent optional input/output */
+    int n_attr;
+    struct gd_attr *attrs;
+    const struct gd_op_def *def; /* NULL: no kernel (the session refuses to start) */
+};
+
+enum gd_value_kind { GD_VALUE_INTERMEDIATE = 0, GD_VALUE_INPUT, GD_VALUE_CONST };
+
+struct gd_value {
+    const char *name;
+    enum gd_value_kind kind;
+    int is_output;
+    const struct gd_tensor *konst; /* GD_VALUE_CONST */
+    /* declared type (from graph inputs/outputs/value_info) */
+    enum gd_dtype dtype;
+    int rank;             /* -1 unknown */
+    int64_t *dims;        /* -1 for symbolic/unknown */
+    const char **syms;
+    int producer;         /* node index, -1 for inputs/constants */
+    int last_use;         /* last node index reading it; INT32_MAX for graph outputs */
+};
+
+struct gd_engine_model {
+    struct gd_arena arena;
+    int64_t ir_version;
+    int n_opsets;
+    const char **opset_domains;
+    int64_t *opset_versions;
+    int n_values;
+    struct gd_value *values;
+    int n_nodes;
+    struct gd_node *nodes; /* execution (topological) order */
+    int n_inputs, n_outputs;
+    int *inputs, *outputs; /* value indices: inputs to feed, graph outputs */
+    struct gd_engine_io *in_info, *out_info;
+    int n_model_nodes;       /* nodes in the file, before constant folding */
+    const char **model_ops;  /* 2 per node: domain, op_type (for --info histograms) */
+    struct gd_tensor **owned;
+    int n_owned, cap_owned;
+};
+
+/* loader.c / tensor_pb.c */
+struct Onnx__TensorProto;
+/* Converts a TensorProto into t (owns its data). base_dir: external data root or NULL. */
+int gd__tensor_from_proto(const struct Onnx__TensorProto *tp, const char *base_dir,
+                          struct gd_tensor *t, char *err, size_t errlen);
+/* Registers a heap tensor with the model (released by gd_engine_model_free). */
+int gd__model_own(struct gd_engine_model *m, struct gd_tensor *t);
+
+/* protobuf-c allocator over gd_malloc (loader.c). */
+struct ProtobufCAllocator;
+extern struct ProtobufCAllocator gd__pb_allocator;
+
+/* graph.c: orders nodes, computes liveness, folds constants. */
+int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);
+
+/* exec.c: one node's execution over a slot array (slots[v] is value v's tensor). */
+struct gd_pool;
+struct gd_exec {
+    const struct gd_engine_model *m;
+    struct gd_tensor *slots;      /* n_values */
+    struct gd_pool *pool;         /* may be NULL (single thread) */
+    struct gd_bufcache *cache;    /* may be NULL */
+    char *err;
+    size_t errlen;
+};
+int gd__exec_node(struct gd_exec *e, const struct gd_node *node, int node_index);
+
+/* Buffer cache (memory planner): buffers of dead values are kept for reuse. */
+struct gd_bufcache;
+struct gd_bufcache *gd__bufcache_new(void);
+void gd__bufcache_free(struct gd_bufcache *c);
+void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes); /* zeroed */
+void gd__bufcache_put(struct gd_bufcache *c, void *p, size_t bytes);
+/* Releases a slot tensor into the cache (strings are freed). */
+void gd__slot_release(struct gd_bufcache *c, struct gd_tensor *t);
+
+/* pool.c: the engine thread pool. */
+struct gd_pool *gd__pool_new(int threads);
+void gd__pool_free(struct gd_pool *p);
+int gd__pool_threads(const struct gd_pool *p);
+void gd__pool_run(struct gd_pool *p, int64_t n, int64_t grain, gd_op_range_fn fn, void *ud);
+
+/* Writes a formatted message into err (if not NULL) and returns rc. */
+int gd__errf(char *err, size_t errlen, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
