@@ -8,6 +8,7 @@ static const struct gd_cli_command commands[] = {
     {"version", "print the version and exit", gd_cmd_version},
     {"config", "validate a config file (`config check FILE`)", gd_cmd_config},
     {"logs", "log template mining, compression and search", gd_cmd_logs},
+    {"run", "run an ONNX model on .npy/.pb inputs (`run MODEL --info`)", gd_cmd_run},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
