@@ -1,0 +1,572 @@
+/* Typed column codec (see codec_column.h for the representations and streams).
+ *
+ * The encoder is a sequence of cheap tests over the values: all equal -> CONST; same digit
+ * skeleton -> SPLIT with integer sub-columns; otherwise DICT or RAW by estimated size. The
+ * estimates are on raw bytes before zstd, which is good enough to rank the options: zstd
+ * then removes what repetition is left. */
+#include "logmine/codec_column.h"
+#include "core/alloc.h"
+#include "core/hash.h"
+#include "girder/error.h"
+
+#include <string.h>
+
+enum { INT_CONST = 0, INT_PLAIN = 1, INT_DELTA = 2, INT_BYTES = 3 };
+enum { SUB_STR = 0 };
+#define COL_MAX_BYTES ((uint64_t)UINT32_MAX)
+
+void gd_codec_out_init(struct gd_codec_out *o, size_t max_bytes)
+{
+    for (int i = 0; i < GD_CODEC_NSTREAMS; i++)
+        gd_buf_init(&o->s[i], max_bytes);
+}
+
+void gd_codec_out_free(struct gd_codec_out *o)
+{
+    for (int i = 0; i < GD_CODEC_NSTREAMS; i++)
+        gd_buf_free(&o->s[i]);
+}
+
+/* ---- integers ------------------------------------------------------------------------- */
+
+static unsigned byte_width(uint64_t max)
+{
+    unsigned w = 1;
+    while (w < 8 && (max >> (8 * w)) != 0)
+        w++;
+    return w;
+}
+
+static int ints_write(struct gd_buf *num, int mode, unsigned w, const uint64_t *v, size_t n)
+{
+    uint64_t prev = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (mode == INT_PLAIN) {
+            rc = gd_codec_put_uvar(num, v[i]);
+        } else if (mode == INT_DELTA) {
+            rc = gd_codec_put_uvar(num, gd_codec_zigzag((int64_t)(v[i] - prev)));
+            prev = v[i];
+        } else {
+            uint8_t b[8];
+            for (unsigned j = 0; j < w; j++)
+                b[j] = (uint8_t)(v[i] >> (8 * j));
+            rc = gd_buf_append(num, b, w);
+        }
+    }
+    return rc;
+}
+
+int gd_codec_ints_encode(struct gd_codec_out *o, const uint64_t *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    uint64_t plain = 0, delta = 0, max = 0, prev = 0;
+    int all_eq = 1;
+    for (size_t i = 0; i < n; i++) {
+        plain += gd_codec_uvar_len(v[i]);
+        delta += gd_codec_uvar_len(gd_codec_zigzag((int64_t)(v[i] - prev)));
+        prev = v[i];
+        if (v[i] > max)
+            max = v[i];
+        all_eq &= v[i] == v[0];
+    }
+    struct gd_buf *meta = &o->s[GD_CODEC_META], *num = &o->s[GD_CODEC_NUM];
+    if (all_eq) {
+        int rc = gd_codec_put_uvar(meta, INT_CONST);
+        return rc ? rc : gd_codec_put_uvar(num, v[0]);
+    }
+    unsigned w = byte_width(max);
+    uint64_t bytes = (uint64_t)w * n;
+    int mode = INT_BYTES;
+    if (plain < bytes && plain <= delta)
+        mode = INT_PLAIN;
+    else if (delta < bytes && delta < plain)
+        mode = INT_DELTA;
+    int rc = gd_codec_put_uvar(meta, (uint64_t)mode);
+    if (rc == 0 && mode == INT_BYTES)
+        rc = gd_codec_put_uvar(meta, w);
+    return rc ? rc : ints_write(num, mode, w, v, n);
+}
+
+int gd_codec_ints_decode(struct gd_codec_in *in, uint64_t *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    struct gd_codec_rd *meta = &in->s[GD_CODEC_META], *num = &in->s[GD_CODEC_NUM];
+    uint64_t mode = gd_codec_get_count(meta, INT_BYTES), prev = 0;
+    if (meta->err)
+        return GD_EPARSE;
+    if (mode == INT_CONST) {
+        uint64_t c = gd_codec_get_uvar(num);
+        for (size_t i = 0; i < n; i++)
+            v[i] = c;
+        return num->err ? GD_EPARSE : 0;
+    }
+    if (mode == INT_BYTES) {
+        uint64_t w = gd_codec_get_count(meta, 8);
+        if (meta->err || w == 0 || gd_codec_rd_left(num) / w < n)
+            return GD_EPARSE;
+        const uint8_t *p = gd_codec_get_raw(num, (size_t)w * n);
+        for (size_t i = 0; i < n; i++, p += w) {
+            uint64_t x = 0;
+            for (unsigned j = 0; j < w; j++)
+                x |= (uint64_t)p[j] << (8 * j);
+            v[i] = x;
+        }
+        return 0;
+    }
+    if (gd_codec_rd_left(num) < n) /* every varint takes at least one byte */
+        return GD_EPARSE;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = gd_codec_get_uvar(num);
+        v[i] = mode == INT_PLAIN ? x : (prev += (uint64_t)gd_codec_unzigzag(x));
+    }
+    return num->err ? GD_EPARSE : 0;
+}
+
+/* ---- string columns ------------------------------------------------------------------- */
+
+static int str_eq(const struct gd_codec_str *a, const struct gd_codec_str *b)
+{
+    return a->len == b->len && (a->len == 0 || memcmp(a->p, b->p, a->len) == 0);
+}
+
+/* Dictionary of distinct values by first occurrence: ids[i] = entry of v[i], first[e] = index
+ * of the first value equal to entry e. Returns the entry count or a negative GD_E*. */
+static long build_dict(const struct gd_codec_str *v, size_t n, uint32_t *ids, uint32_t *first)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slots = gd_calloc(cap, sizeof *slots);
+    if (!slots)
+        return GD_ENOMEM;
+    uint32_t d = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)gd_hash(v[i].p, v[i].len) & (cap - 1);
+        while (slots[h] && !str_eq(&v[first[slots[h] - 1]], &v[i]))
+            h = (h + 1) & (cap - 1);
+        if (!slots[h]) {
+            first[d] = (uint32_t)i;
+            slots[h] = ++d;
+        }
+        ids[i] = slots[h] - 1;
+    }
+    gd_free(slots);
+    return (long)d;
+}
+
+static int put_strings(struct gd_codec_out *o, const struct gd_codec_str *v, const uint32_t *sel,
+                       size_t n, uint64_t *tmp)
+{
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = v[sel ? sel[i] : i].len;
+    int rc = gd_codec_ints_encode(o, tmp, n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct gd_codec_str *s = &v[sel ? sel[i] : i];
+        rc = gd_buf_append(&o->s[GD_CODEC_STR], s->p, s->len);
+    }
+    return rc;
+}
+
+/* Writes a string column: CONST, DICT or RAW (kind byte first). */
+static int strcol_encode(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n)
+{
+    struct gd_buf *meta = &o->s[GD_CODEC_META];
+    uint32_t *ids = gd_malloc(n * sizeof *ids), *first = gd_malloc(n * sizeof *first);
+    uint64_t *tmp = gd_malloc(n * sizeof *tmp);
+    int rc = GD_ENOMEM;
+    if (!ids || !first || !tmp)
+        goto fail;
+    long d = build_dict(v, n, ids, first);
+    if (d < 0) {
+        rc = (int)d;
+        goto fail;
+    }
+    uint64_t raw = 0, dict = 0;
+    for (size_t i = 0; i < n; i++)
+        raw += v[i].len + 1;
+    for (long e = 0; e < d; e++)
+        dict += v[first[e]].len + 1;
+    dict += (uint64_t)n * (d <= 256 ? 1 : d <= 65536 ? 2 : 3);
+    if (d == 1) {
+        rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_CONST);
+        if (rc == 0)
+            rc = gd_codec_put_uvar(meta, v[0].len);
+        if (rc == 0)
+            rc = gd_buf_append(&o->s[GD_CODEC_STR], v[0].p, v[0].len);
+    } else if (dict < raw) {
+        rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_DICT);
+        if (rc == 0)
+            rc = gd_codec_put_uvar(meta, (uint64_t)d);
+        if (rc == 0)
+            rc = put_strings(o, v, first, (size_t)d, tmp);
+        for (size_t i = 0; i < n && rc == 0; i++)
+            tmp[i] = ids[i];
+        if (rc == 0)
+            rc = gd_codec_ints_encode(o, tmp, n);
+    } else {
+        rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_RAW);
+        if (rc == 0)
+            rc = put_strings(o, v, NULL, n, tmp);
+    }
+fail:
+    gd_free(ids);
+    gd_free(first);
+    gd_free(tmp);
+    return rc;
+}
+
+/* Reads count lengths and the bytes they cover; fills off[0..count]. */
+static int get_strings(struct gd_codec_in *in, size_t count, struct gd_arena *a, uint32_t **off,
+                       const char **base)
+{
+    uint64_t *len = gd_malloc((count ? count : 1) * sizeof *len);
+    *off = gd_arena_alloc(a, (count + 1) * sizeof **off);
+    if (!len || !*off) {
+        gd_free(len);
+        return GD_ENOMEM;
+    }
+    int rc = gd_codec_ints_decode(in, len, count);
+    uint64_t total = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        (*off)[i] = (uint32_t)total;
+        total += len[i];
+        if (len[i] > COL_MAX_BYTES || total > gd_codec_rd_left(&in->s[GD_CODEC_STR]))
+            rc = GD_EPARSE;
+    }
+    gd_free(len);
+    if (rc)
+        return rc;
+    (*off)[count] = (uint32_t)total;
+    *base = (const char *)gd_codec_get_raw(&in->s[GD_CODEC_STR], (size_t)total);
+    return 0;
+}
+
+static int strcol_decode(struct gd_codec_in *in, uint64_t kind, size_t n, struct gd_arena *a,
+                         struct gd_codec_strcol *sc)
+{
+    struct gd_codec_rd *meta = &in->s[GD_CODEC_META];
+    memset(sc, 0, sizeof *sc);
+    sc->kind = (uint8_t)kind;
+    sc->n = (uint32_t)n;
+    if (kind == GD_CODEC_KIND_CONST) {
+        uint64_t len = gd_codec_get_count(meta, gd_codec_rd_left(&in->s[GD_CODEC_STR]));
+        sc->off = gd_arena_alloc(a, 2 * sizeof *sc->off);
+        if (meta->err || !sc->off)
+            return meta->err ? GD_EPARSE : GD_ENOMEM;
+        sc->off[0] = 0;
+        sc->off[1] = (uint32_t)len;
+        sc->base = (const char *)gd_codec_get_raw(&in->s[GD_CODEC_STR], (size_t)len);
+        sc->d = 1;
+        return 0;
+    }
+    if (kind == GD_CODEC_KIND_RAW) {
+        sc->d = (uint32_t)n;
+        return get_strings(in, n, a, &sc->off, &sc->base);
+    }
+    if (kind != GD_CODEC_KIND_DICT)
+        return GD_EPARSE;
+    uint64_t d = gd_codec_get_count(meta, n);
+    if (meta->err || d == 0)
+        return GD_EPARSE;
+    sc->d = (uint32_t)d;
+    int rc = get_strings(in, (size_t)d, a, &sc->off, &sc->base);
+    uint64_t *tmp = rc ? NULL : gd_malloc(n * sizeof *tmp);
+    sc->idx = rc ? NULL : gd_arena_alloc(a, n * sizeof *sc->idx);
+    if (rc == 0 && (!tmp || !sc->idx))
+        rc = GD_ENOMEM;
+    if (rc == 0)
+        rc = gd_codec_ints_decode(in, tmp, n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (tmp[i] >= d)
+            rc = GD_EPARSE;
+        sc->idx[i] = (uint32_t)tmp[i];
+    }
+    gd_free(tmp);
+    return rc;
+}
+
+/* ---- SPLIT: digit runs under a shared skeleton ----------------------------------------- */
+
+struct run {
+    uint32_t off, len;
+};
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static int is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Digit runs of p (a '-' directly before a run is its sign unless it follows a letter or
+ * digit, so "blk_-12" has run "-12" but "2015-10" has runs "2015" and "10"). Returns the run
+ * count, or -1 when there are more than max. */
+static int find_runs(const char *p, uint32_t len, struct run *r, int max)
+{
+    int k = 0;
+    for (uint32_t i = 0; i < len;) {
+        int sign = p[i] == '-' && i + 1 < len && is_digit(p[i + 1]) &&
+                   (i == 0 || !is_alnum(p[i - 1]));
+        if (!sign && !is_digit(p[i])) {
+            i++;
+            continue;
+        }
+        if (k == max)
+            return -1;
+        uint32_t s = i++;
+        while (i < len && is_digit(p[i]))
+            i++;
+        r[k].off = s;
+        r[k++].len = i - s;
+    }
+    return k;
+}
+
+/* Same skeleton as the reference value: identical bytes outside the runs. */
+static int same_skeleton(const struct gd_codec_str *a, const struct run *ra,
+                         const struct gd_codec_str *b, const struct run *rb, int k)
+{
+    uint32_t pa = 0, pb = 0;
+    for (int j = 0; j <= k; j++) {
+        uint32_t ea = j < k ? ra[j].off : a->len, eb = j < k ? rb[j].off : b->len;
+        if (ea - pa != eb - pb || memcmp(a->p + pa, b->p + pb, ea - pa) != 0)
+            return 0;
+        if (j < k) {
+            pa = ra[j].off + ra[j].len;
+            pb = rb[j].off + rb[j].len;
+        }
+    }
+    return 1;
+}
+
+/* Classifies digit-run strings: FIXED (same width, no sign, <= 19 digits), SIGNED (canonical
+ * decimal fitting int64) or 0 (keep them as strings); fills v for the integer kinds. */
+static int classify_ints(const struct gd_codec_str *s, size_t n, uint64_t *v, uint8_t *width)
+{
+    int fixed = 1, sgn = 1;
+    for (size_t i = 0; i < n && (fixed || sgn); i++) {
+        const char *p = s[i].p;
+        uint32_t len = s[i].len, neg = p[0] == '-', nd = len - neg;
+        if (nd == 0 || nd > 19)
+            return 0;
+        if (neg || len != s[0].len)
+            fixed = 0;
+        if ((nd > 1 && p[neg] == '0') || (neg && p[1] == '0'))
+            sgn = 0; /* leading zero or "-0": not canonical */
+        uint64_t x = 0;
+        for (uint32_t j = neg; j < len; j++)
+            x = x * 10 + (uint64_t)(p[j] - '0'); /* <= 19 digits: no overflow */
+        if (x > (uint64_t)INT64_MAX)
+            sgn = 0;
+        v[i] = neg ? gd_codec_zigzag(-(int64_t)x) : x;
+    }
+    if (fixed) {
+        *width = (uint8_t)s[0].len;
+        return GD_CODEC_INT_FIXED;
+    }
+    if (!sgn)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i].p[0] != '-')
+            v[i] = gd_codec_zigzag((int64_t)v[i]);
+    return GD_CODEC_INT_SIGNED;
+}
+
+static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n,
+                       const struct run *runs, int k, struct gd_codec_str *tmp, uint64_t *iv)
+{
+    struct gd_buf *meta = &o->s[GD_CODEC_META];
+    int rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_SPLIT);
+    if (rc == 0)
+        rc = gd_codec_put_uvar(meta, (uint64_t)k);
+    uint32_t p = 0;
+    for (int j = 0; j <= k && rc == 0; j++) { /* skeleton of value 0 */
+        uint32_t e = j < k ? runs[j].off : v[0].len;
+        rc = gd_codec_put_uvar(meta, e - p);
+        if (rc == 0)
+            rc = gd_buf_append(&o->s[GD_CODEC_STR], v[0].p + p, e - p);
+        if (j < k)
+            p = runs[j].off + runs[j].len;
+    }
+    for (int j = 0; j < k && rc == 0; j++) {
+        for (size_t i = 0; i < n; i++) {
+            const struct run *r = &runs[i * (size_t)k + (size_t)j];
+            tmp[i].p = v[i].p + r->off;
+            tmp[i].len = r->len;
+        }
+        uint8_t width = 0;
+        int ik = classify_ints(tmp, n, iv, &width);
+        rc = gd_codec_put_uvar(meta, (uint64_t)ik);
+        if (rc == 0 && ik == GD_CODEC_INT_FIXED)
+            rc = gd_codec_put_uvar(meta, width);
+        if (rc == 0)
+            rc = ik ? gd_codec_ints_encode(o, iv, n) : strcol_encode(o, tmp, n);
+    }
+    return rc;
+}
+
+/* Tries SPLIT; returns 1 when written, 0 when the values do not share a skeleton. */
+static int try_split(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n)
+{
+    struct run r0[GD_CODEC_MAX_RUNS];
+    int k = find_runs(v[0].p, v[0].len, r0, GD_CODEC_MAX_RUNS);
+    if (k <= 0)
+        return 0;
+    size_t nr;
+    if (gd_size_mul(n, (size_t)k, &nr))
+        return GD_ENOMEM;
+    struct run *runs = gd_malloc(nr * sizeof *runs);
+    struct gd_codec_str *tmp = gd_malloc(n * sizeof *tmp);
+    uint64_t *iv = gd_malloc(n * sizeof *iv);
+    int rc = GD_ENOMEM;
+    if (!runs || !tmp || !iv)
+        goto fail;
+    rc = 1;
+    for (size_t i = 0; i < n && rc == 1; i++) {
+        struct run *ri = &runs[i * (size_t)k];
+        if (find_runs(v[i].p, v[i].len, ri, k) != k || !same_skeleton(&v[0], r0, &v[i], ri, k))
+            rc = 0;
+    }
+    if (rc == 1) {
+        int w = split_write(o, v, n, runs, k, tmp, iv);
+        rc = w ? w : 1;
+    }
+fail:
+    gd_free(runs);
+    gd_free(tmp);
+    gd_free(iv);
+    return rc;
+}
+
+int gd_codec_column_encode(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n)
+{
+    int all_eq = 1;
+    for (size_t i = 1; i < n && all_eq; i++)
+        all_eq = str_eq(&v[0], &v[i]);
+    if (!all_eq) {
+        int rc = try_split(o, v, n);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
+    return strcol_encode(o, v, n);
+}
+
+static int split_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
+                        struct gd_codec_column *c)
+{
+    struct gd_codec_rd *meta = &in->s[GD_CODEC_META];
+    uint64_t k = gd_codec_get_count(meta, GD_CODEC_MAX_RUNS);
+    if (meta->err || k == 0)
+        return GD_EPARSE;
+    c->k = (uint32_t)k;
+    c->poff = gd_arena_alloc(a, (k + 2) * sizeof *c->poff);
+    c->subs = gd_arena_calloc(a, k, sizeof *c->subs);
+    if (!c->poff || !c->subs)
+        return GD_ENOMEM;
+    uint64_t total = 0;
+    for (uint64_t j = 0; j <= k; j++) {
+        c->poff[j] = (uint32_t)total;
+        total += gd_codec_get_count(meta, COL_MAX_BYTES);
+    }
+    if (meta->err || total > gd_codec_rd_left(&in->s[GD_CODEC_STR]))
+        return GD_EPARSE;
+    c->poff[k + 1] = (uint32_t)total;
+    c->pbase = (const char *)gd_codec_get_raw(&in->s[GD_CODEC_STR], (size_t)total);
+    for (uint64_t j = 0; j < k; j++) {
+        struct gd_codec_sub *s = &c->subs[j];
+        uint64_t ik = gd_codec_get_count(meta, GD_CODEC_INT_FIXED);
+        if (meta->err)
+            return GD_EPARSE;
+        int rc;
+        if (ik == SUB_STR) {
+            uint64_t kind = gd_codec_get_count(meta, GD_CODEC_KIND_DICT);
+            rc = meta->err ? GD_EPARSE : strcol_decode(in, kind, n, a, &s->sc);
+        } else {
+            s->int_kind = (uint8_t)ik;
+            if (ik == GD_CODEC_INT_FIXED) {
+                s->width = (uint8_t)gd_codec_get_count(meta, 19);
+                if (meta->err || s->width == 0)
+                    return GD_EPARSE;
+            }
+            s->v = gd_arena_alloc(a, n * sizeof *s->v);
+            rc = s->v ? gd_codec_ints_decode(in, s->v, n) : GD_ENOMEM;
+            uint64_t lim = 1; /* FIXED values have at most `width` digits */
+            for (unsigned w = 0; w < s->width; w++)
+                lim *= 10;
+            for (size_t i = 0; i < n && rc == 0 && ik == GD_CODEC_INT_FIXED; i++)
+                if (s->v[i] >= lim)
+                    rc = GD_EPARSE;
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int gd_codec_column_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
+                           struct gd_codec_column *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n = (uint32_t)n;
+    uint64_t kind = gd_codec_get_count(&in->s[GD_CODEC_META], GD_CODEC_KIND_SPLIT);
+    if (in->s[GD_CODEC_META].err || n == 0 || n > UINT32_MAX)
+        return GD_EPARSE;
+    out->kind = (uint8_t)kind;
+    if (kind == GD_CODEC_KIND_SPLIT)
+        return split_decode(in, n, a, out);
+    return strcol_decode(in, kind, n, a, &out->sc);
+}
+
+size_t gd_codec_int_render(const struct gd_codec_sub *s, uint64_t v, char *dst)
+{
+    char tmp[24];
+    size_t n = 0, neg = 0;
+    uint64_t x = v;
+    if (s->int_kind == GD_CODEC_INT_SIGNED) {
+        int64_t sv = gd_codec_unzigzag(v);
+        neg = sv < 0;
+        x = neg ? (uint64_t)0 - (uint64_t)sv : (uint64_t)sv;
+    }
+    do {
+        tmp[n++] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    while (s->int_kind == GD_CODEC_INT_FIXED && n < s->width)
+        tmp[n++] = '0';
+    size_t len = 0;
+    if (neg)
+        dst[len++] = '-';
+    while (n)
+        dst[len++] = tmp[--n];
+    return len;
+}
+
+int gd_codec_column_append(const struct gd_codec_column *c, size_t i, struct gd_buf *out)
+{
+    const char *p;
+    size_t len;
+    if (c->kind != GD_CODEC_KIND_SPLIT) {
+        gd_codec_strcol_get(&c->sc, i, &p, &len);
+        return gd_buf_append(out, p, len);
+    }
+    int rc = 0;
+    for (uint32_t j = 0; j <= c->k && rc == 0; j++) {
+        rc = gd_buf_append(out, c->pbase + c->poff[j], c->poff[j + 1] - c->poff[j]);
+        if (j == c->k || rc)
+            break;
+        const struct gd_codec_sub *s = &c->subs[j];
+        if (s->int_kind) {
+            char num[24];
+            rc = gd_buf_append(out, num, gd_codec_int_render(s, s->v[i], num));
+        } else {
+            gd_codec_strcol_get(&s->sc, i, &p, &len);
+            rc = gd_buf_append(out, p, len);
+        }
+    }
+    return rc;
+}
