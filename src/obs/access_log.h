@@ -24,13 +24,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A byte slice (need not be NUL-terminated). p == NULL means "absent". */
 struct gd_access_str {
     const char *p;
     size_t n;
 };
-#define GD_ACCESS_STR(s) ((struct gd_access_str){(s), (s) ? __builtin_strlen(s) : 0})
+/* A slice over a NUL-terminated string (NULL stays absent). */
+static inline struct gd_access_str gd_access_str(const char *s)
+{
+    struct gd_access_str r = {s, s ? strlen(s) : 0};
+    return r;
+}
+#define GD_ACCESS_STR(s) gd_access_str(s)
 
 enum gd_access_field_type { GD_ACCESS_FIELD_STR, GD_ACCESS_FIELD_I64, GD_ACCESS_FIELD_F64 };
 
