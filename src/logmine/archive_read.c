@@ -18,7 +18,7 @@
 
 uint32_t gd_larc_checksum(const void *p, size_t n)
 {
-    return (uint32_t)gd_hash(p, n);
+    return (uint32_t)gd_hash(p ? p : "", n);
 }
 
 static int fail_msg(char *err, size_t err_len, int rc, const char *msg)

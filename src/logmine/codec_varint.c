@@ -32,8 +32,9 @@ size_t gd_codec_uvar_len(uint64_t v)
 
 void gd_codec_rd_init(struct gd_codec_rd *r, const void *p, size_t n)
 {
-    r->p = p;
-    r->end = r->p + n;
+    static const uint8_t empty[1];
+    r->p = p ? (const uint8_t *)p : empty; /* NULL + 0 is undefined behaviour */
+    r->end = r->p + (p ? n : 0);
     r->err = 0;
 }
 
