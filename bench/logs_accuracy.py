@@ -74,6 +74,9 @@ def main(argv):
         elif argv[i] == "--debug":
             debug = argv[i + 1]
         i += 2
+    if not os.path.exists(os.path.join(data, "settings.tsv")):
+        print(f"no Loghub-2k data at {data}: skipped")
+        return 77
     cfgs = settings(data)
     floors = {}
     if floor_file:

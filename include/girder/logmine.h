@@ -99,6 +99,9 @@ struct gd_logmine_opts {
                                   paths, timestamps, URLs, e-mail) mark variables */
     const char *const *masks;  /* user PCRE2 patterns; a match becomes one <*> token */
     size_t n_masks;
+    int word_vars;             /* 0 (default): two different purely alphabetic words at a
+                                  position make different templates ("ret:true"/"ret:false");
+                                  1: they may merge into <*> like in classic Drain */
     size_t max_templates;      /* cap on templates (default 1,000,000): GD_ELIMIT beyond */
     size_t max_tokens;         /* tokens per line (default 512); the rest is one <*> token */
 };

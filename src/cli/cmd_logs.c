@@ -29,7 +29,7 @@
 #define FLUSH_AT (1u << 16)
 
 static const char parse_usage[] =
-    "usage: girder logs parse [--format FMT] [--mask REGEX ...] [--no-default-masks]\n"
+    "usage: girder logs parse [--format FMT] [--mask REGEX ...] [--no-default-masks] [--word-vars]\n"
     "                         [--sim S] [--depth D] [--state FILE] [--templates OUT.csv]\n"
     "                         [IN|-]\n"
     "Mines log templates and prints one JSON object per input line (line, template_id,\n"
@@ -37,6 +37,7 @@ static const char parse_usage[] =
     "  --format FMT        header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'\n"
     "  --mask REGEX        PCRE2 pattern whose matches are variables (repeatable)\n"
     "  --no-default-masks  do not treat numbers, hex, IPs, UUIDs, paths, URLs as variables\n"
+    "  --word-vars         let different plain words at a position merge into <*>\n"
     "  --sim S             similarity threshold in [0,1] (default 0.5)\n"
     "  --depth D           parse tree depth >= 3 (default 4)\n"
     "  --state FILE        load templates from FILE if it exists, save them there at the end\n"
@@ -70,6 +71,8 @@ static int parse_argv(int argc, char **argv, struct parse_args *a)
             a->templates = v;
         else if (strcmp(o, "--no-default-masks") == 0)
             a->opts.default_masks = 0, takes = 0;
+        else if (strcmp(o, "--word-vars") == 0)
+            a->opts.word_vars = 1, takes = 0;
         else if (o[0] != '-' || strcmp(o, "-") == 0) {
             if (a->in)
                 return -1;
@@ -93,6 +96,9 @@ struct parser {
     char **tjson; /* JSON-escaped template text by id - 1 */
     size_t tjson_cap;
     FILE *fo;
+    char sev_key[32]; /* last level string and its JSON (put_severity) */
+    size_t sev_len;
+    char sev_json[80];
 };
 
 static int cache_template(struct parser *p, uint32_t id)
@@ -126,12 +132,65 @@ static int put_raw(struct gd_buf *b, const char *s)
     return gd_buf_append(b, s, strlen(s));
 }
 
-static int emit_line(struct parser *p, unsigned long long lineno, const char *line, size_t len,
+/* Appends "s" as a JSON string. Plain printable ASCII (the common case) is copied straight
+ * into reserved space; anything else goes through gd_json_put_str. */
+static int put_str(struct gd_buf *b, const char *s, size_t n)
+{
+    int rc = gd_buf_reserve(b, n + 2);
+    if (rc)
+        return rc;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return gd_json_put_str(b, s, n);
+        o[i] = (char)c;
+    }
+    o[n] = '"';
+    b->len += n + 2;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int put_u64(struct gd_buf *b, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do
+        tmp[sizeof tmp - ++n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return gd_buf_append(b, tmp + sizeof tmp - n, n);
+}
+
+/* ,"severity_number":N,"severity_text":"T" for a level string; the last answer is cached
+ * (levels repeat from line to line). */
+static int put_severity(struct parser *p, const char *lv, size_t n)
+{
+    if (n != p->sev_len || memcmp(lv, p->sev_key, n) != 0) {
+        const char *txt;
+        int sev = gd_logmine_severity(lv, n, &txt);
+        p->sev_len = n < sizeof p->sev_key ? n : 0;
+        memcpy(p->sev_key, lv, p->sev_len);
+        p->sev_json[0] = '\0';
+        if (sev)
+            snprintf(p->sev_json, sizeof p->sev_json,
+                     ",\"severity_number\":%d,\"severity_text\":\"%s\"", sev, txt);
+        if (n >= sizeof p->sev_key) /* too long to cache: use once */
+            return put_raw(&p->out, p->sev_json);
+    }
+    return put_raw(&p->out, p->sev_json);
+}
+
+static int emit_line(struct parser *p, unsigned long long lineno, const char *line,
                      const char *content, int matched, const struct gd_logmine_match *mt)
 {
     struct gd_buf *b = &p->out;
-    int rc = gd_buf_printf(b, "{\"line\":%llu,\"template_id\":%u,\"template\":", lineno,
-                           mt->template_id);
+    int rc = put_raw(b, "{\"line\":");
+    rc = rc ? rc : put_u64(b, lineno);
+    rc = rc ? rc : put_raw(b, ",\"template_id\":");
+    rc = rc ? rc : put_u64(b, mt->template_id);
+    rc = rc ? rc : put_raw(b, ",\"template\":");
     rc = rc ? rc : put_raw(b, p->tjson[mt->template_id - 1]);
     rc = rc ? rc : put_raw(b, ",\"params\":[");
     int first = 1;
@@ -141,7 +200,7 @@ static int emit_line(struct parser *p, unsigned long long lineno, const char *li
         if (!first)
             rc = gd_buf_putc(b, ',');
         first = 0;
-        rc = rc ? rc : gd_json_put_str(b, content + mt->tokens[i].off, mt->tokens[i].len);
+        rc = rc ? rc : put_str(b, content + mt->tokens[i].off, mt->tokens[i].len);
     }
     rc = rc ? rc : gd_buf_putc(b, ']');
     size_t nf = p->fmt ? gd_logfmt_nfields(p->fmt) : 0;
@@ -149,18 +208,13 @@ static int emit_line(struct parser *p, unsigned long long lineno, const char *li
         if ((int)i == p->content || p->spans[i].off == GD_LOGMINE_ABSENT)
             continue;
         rc = put_raw(b, p->keys[i]);
-        rc = rc ? rc : gd_json_put_str(b, line + p->spans[i].off, p->spans[i].len);
+        rc = rc ? rc : put_str(b, line + p->spans[i].off, p->spans[i].len);
     }
-    if (rc == 0 && matched && p->level >= 0 && p->spans[p->level].off != GD_LOGMINE_ABSENT) {
-        const char *txt;
-        int sev = gd_logmine_severity(line + p->spans[p->level].off, p->spans[p->level].len, &txt);
-        if (sev)
-            rc = gd_buf_printf(b, ",\"severity_number\":%d,\"severity_text\":\"%s\"", sev, txt);
-    }
+    if (rc == 0 && matched && p->level >= 0 && p->spans[p->level].off != GD_LOGMINE_ABSENT)
+        rc = put_severity(p, line + p->spans[p->level].off, p->spans[p->level].len);
     if (rc == 0 && p->fmt && !matched)
         rc = put_raw(b, ",\"format_mismatch\":true");
     rc = rc ? rc : put_raw(b, "}\n");
-    (void)len;
     if (rc == 0 && b->len >= FLUSH_AT) {
         if (fwrite(b->data, 1, b->len, p->fo) != b->len)
             rc = GD_EIO;
@@ -190,7 +244,7 @@ static int handle_line(struct parser *p, unsigned long long lineno, const char *
     if (rc == 0 && (mt.created || mt.updated || mt.template_id > p->tjson_cap ||
                     !p->tjson[mt.template_id - 1]))
         rc = cache_template(p, mt.template_id);
-    return rc ? rc : emit_line(p, lineno, line, len, content, matched, &mt);
+    return rc ? rc : emit_line(p, lineno, line, content, matched, &mt);
 }
 
 /* Reads lines (split at '\n', which is not part of the line) and hands them on. */

@@ -121,7 +121,7 @@ static int push(struct gd_logfmt *f, enum op op, uint32_t arg, uint32_t len)
 /* Compiles into the fast program. Returns 0, or 1 when the format needs PCRE2. */
 static int compile_simple(struct gd_logfmt *f, const char *fmt)
 {
-    size_t n = strlen(fmt), nl = 0, field = 0;
+    size_t n = strlen(fmt), nl = 0, field = 0, barrier = 0;
     size_t opt_stack[8], depth = 0;
     f->lits = gd_malloc(n + 1);
     if (!f->lits)
@@ -147,6 +147,7 @@ static int compile_simple(struct gd_logfmt *f, const char *fmt)
             if (depth == 0 || i + 1 >= n || fmt[i + 1] != '?')
                 return 1;
             f->elems[opt_stack[--depth]].arg = (uint32_t)f->nelems;
+            barrier = f->nelems; /* a literal after the group is not part of it */
             i += 2;
         } else if (strchr(".*+?[]{}|^$", c)) {
             return 1;
@@ -157,7 +158,7 @@ static int compile_simple(struct gd_logfmt *f, const char *fmt)
                 c = (unsigned char)fmt[++i];
             }
             struct elem *last = f->nelems ? &f->elems[f->nelems - 1] : NULL;
-            if (last && last->op == OP_LIT && last->arg + last->len == nl)
+            if (last && f->nelems > barrier && last->op == OP_LIT && last->arg + last->len == nl)
                 last->len++;
             else if (push(f, OP_LIT, (uint32_t)nl, 1))
                 return 1;

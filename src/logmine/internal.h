@@ -18,6 +18,15 @@ struct lm_tok {
     uint64_t h;
 };
 
+/* Hash of a token's bytes (tokens are short: a byte loop beats a call). Deterministic. */
+static inline uint64_t lm_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return (h ^ (h >> 32)) * 0x9E3779B97F4A7C15ull;
+}
+
 /* User masks: one PCRE2 program (the patterns as an alternation), JIT-compiled. */
 struct lm_masks {
     pcre2_code *re;

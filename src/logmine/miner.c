@@ -208,9 +208,22 @@ static inline int is_punct_tok(const struct gd_logmine_ttoken *t)
     return !t->is_var && t->len == 1 && memchr("=:,;()[]{}\"'<>|.", t->text[0], 16) != NULL;
 }
 
+static int alpha_word(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) < 'a' || ((unsigned char)p[i] | 0x20) > 'z')
+            return 0;
+    return n > 0;
+}
+
 /* Similarity as in Drain: constant tokens equal to the line's, over the word tokens.
- * Returns -1 when the punctuation does not agree. */
-static double similarity(const struct lm_cluster *c, const char *s, const struct lm_tok *t)
+ * Returns -1 when the punctuation does not agree, or (unless word_vars) when two different
+ * purely alphabetic words meet at a position: "stored as bytes" / "stored as values",
+ * "from NEW to INITED" / "from SETUP to RUNNING", "ret:true" / "ret:false" are different
+ * events, not one event with a parameter. Values carry digits or symbols (numbers, ids,
+ * hosts, paths) far more often than they are bare words. */
+static double similarity(const struct gd_logmine *m, const struct lm_cluster *c, const char *s,
+                         const struct lm_tok *t)
 {
     size_t same = 0, words = 0;
     for (size_t i = 0; i < c->ntok; i++) {
@@ -220,6 +233,9 @@ static double similarity(const struct lm_cluster *c, const char *s, const struct
                 return -1;
             continue;
         }
+        if (!eq && !m->opts.word_vars && !c->tok[i].is_var && !t[i].var &&
+            alpha_word(c->tok[i].text, c->tok[i].len) && alpha_word(s + t[i].off, t[i].len))
+            return -1;
         words++;
         same += (size_t)eq;
     }
@@ -342,16 +358,18 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
         struct lm_cluster *c = &m->clusters[l->ids[k] - 1];
         if (c->ntok != n)
             continue; /* 64-bit leaf-key collision */
-        double sm = similarity(c, s, t);
+        if (fits(c, s, t)) { /* the oldest template that fits as is wins (as the cache does) */
+            *fit = 1;
+            return l->ids[k];
+        }
+        double sm = similarity(m, c, s, t);
         if (sm > best_sim) {
             best_sim = sm;
             best = l->ids[k];
         }
     }
-    if (best && best_sim >= m->opts.sim) {
-        *fit = fits(&m->clusters[best - 1], s, t);
+    if (best && best_sim >= m->opts.sim)
         return best;
-    }
     return 0;
 }
 

@@ -3,7 +3,7 @@
  * A small line-oriented text format, readable with `less`, with every byte string length-
  * prefixed so tokens may hold any byte:
  *   girder-logmine-state 1
- *   opts <sim %.17g> <depth> <default_masks> <n_masks>
+ *   opts <sim %.17g> <depth> <default_masks> <word_vars> <n_masks>
  *   mask <len>:<bytes>                      (n_masks times)
  *   templates <n>
  *   t <count> <ntok>                        (n times, ids 1..n in order)
@@ -38,8 +38,9 @@ static int put_bytes(struct gd_buf *b, const char *s, size_t n)
 static int save_buf(const struct gd_logmine *m, struct gd_buf *b)
 {
     int rc = gd_buf_puts(b, MAGIC);
-    rc = rc ? rc : gd_buf_printf(b, "opts %.17g %u %d %zu\n", m->opts.sim, m->opts.depth,
-                                 m->opts.default_masks ? 1 : 0, m->opts.n_masks);
+    rc = rc ? rc : gd_buf_printf(b, "opts %.17g %u %d %d %zu\n", m->opts.sim, m->opts.depth,
+                                 m->opts.default_masks ? 1 : 0, m->opts.word_vars ? 1 : 0,
+                                 m->opts.n_masks);
     for (size_t i = 0; rc == 0 && i < m->opts.n_masks; i++) {
         rc = gd_buf_puts(b, "mask ");
         rc = rc ? rc : put_bytes(b, m->masks[i], strlen(m->masks[i]));
@@ -151,11 +152,12 @@ static int load_opts(const gd_logmine *m, struct rd *r)
     tmp[e - r->p] = '\0';
     double sim = strtod(tmp, NULL);
     r->p = e + 1;
-    unsigned long long depth, dm, nm;
-    if (num(r, ' ', 64, &depth) || num(r, ' ', 1, &dm) || num(r, '\n', 1 << 16, &nm))
+    unsigned long long depth, dm, wv, nm;
+    if (num(r, ' ', 64, &depth) || num(r, ' ', 1, &dm) || num(r, ' ', 1, &wv) ||
+        num(r, '\n', 1 << 16, &nm))
         return GD_EPARSE;
     if (sim != m->opts.sim || depth != m->opts.depth || (int)dm != (m->opts.default_masks != 0) ||
-        nm != m->opts.n_masks)
+        (int)wv != (m->opts.word_vars != 0) || nm != m->opts.n_masks)
         return GD_EINVAL;
     for (size_t i = 0; i < nm; i++) {
         const char *s;
@@ -189,7 +191,7 @@ static int load_template(gd_logmine *m, struct rd *r, struct gd_buf *scratch)
             return GD_EPARSE;
         t.off = (uint32_t)scratch->len;
         t.len = (uint32_t)n;
-        t.h = t.var ? 0 : gd_hash(s, n);
+        t.h = t.var ? 0 : lm_hash(s, n);
         int rc = gd_buf_append(scratch, s, n);
         if (rc)
             return rc;

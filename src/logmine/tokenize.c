@@ -94,18 +94,11 @@ static int find_ranges(const struct lm_masks *mk, const char *s, size_t n, struc
             off = ov[0] + 1;
             continue;
         }
-        /* A match inside a word takes the whole piece of the word it falls in, so that
-         * "dsl-static-10.1.2.3.example.net" is one variable, not three tokens. */
-        size_t a = ov[0], b = ov[1];
-        while (a > 0 && !is_ws((unsigned char)s[a - 1]) && !is_delim((unsigned char)s[a - 1]))
-            a--;
-        while (b < n && !is_ws((unsigned char)s[b]) && !is_delim((unsigned char)s[b]))
-            b++;
-        if (nr && a < r[nr - 1].b)
-            r[nr - 1].b = (uint32_t)b;
+        if (nr && ov[0] < r[nr - 1].b)
+            r[nr - 1].b = (uint32_t)ov[1];
         else
-            r[nr++] = (struct range){(uint32_t)a, (uint32_t)b};
-        off = b;
+            r[nr++] = (struct range){(uint32_t)ov[0], (uint32_t)ov[1]};
+        off = ov[1];
     }
     return nr;
 }
@@ -118,8 +111,6 @@ static inline int is_hexc(unsigned char c)
 int lm_builtin_var(const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
-    if (n >= 4 && memmem(s, n, "://", 3))
-        return 1; /* URL */
     size_t slashes = 0, colons = 0, digits = 0, hexcolon = 1;
     for (size_t i = 0; i < n; i++) {
         slashes += s[i] == '/' || s[i] == '\\';
@@ -128,6 +119,8 @@ int lm_builtin_var(const char *str, size_t n)
         if (!is_hexc(s[i]) && s[i] != ':' && s[i] != '.')
             hexcolon = 0;
     }
+    if (colons && n >= 4 && memmem(s, n, "://", 3))
+        return 1; /* URL */
     if (hexcolon && colons >= 2 && digits)
         return 1; /* IPv6, MAC, hh:mm:ss(.fff) */
     if (n >= 3 && (s[0] == '/' || s[0] == '~' || s[0] == '.') && slashes >= 2)
@@ -176,19 +169,73 @@ static inline void emit(struct tk *k, size_t a, size_t b, int var)
     t->len = (uint32_t)(b - a);
     t->var = (uint8_t)var;
     t->sp = (uint8_t)k->sp;
-    t->h = var ? 0 : gd_hash(k->s + a, b - a);
+    t->h = var ? 0 : lm_hash(k->s + a, b - a);
     k->sp = 0;
 }
 
-/* Splits one word [a,b) at punctuation (see the file comment). Returns where it stopped:
- * b, or earlier when the token cap was reached (the caller makes the rest one token). */
+/* Does [a,b) open what `close` closes? (For quotes: an odd number of them.) */
+static int has_opener(const unsigned char *s, size_t a, size_t b, unsigned char close)
+{
+    size_t quotes = 0;
+    for (size_t i = a; i < b; i++) {
+        if (close == '"' && s[i] == '"')
+            quotes++;
+        else if (closer(s[i]) == close && s[i] != close)
+            return 1;
+    }
+    return quotes & 1;
+}
+
+/* Is piece [a,b) a variable under the built-in masks? Digits make a variable, except one
+ * trailing digit after letters ("eth0", "alt0", "utf8": names, not values). */
+static int piece_var(const unsigned char *s, size_t a, size_t b)
+{
+    size_t digits = 0, alpha = 0;
+    for (size_t i = a; i < b; i++) {
+        digits += s[i] >= '0' && s[i] <= '9';
+        alpha += ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z');
+    }
+    if (digits == 1 && alpha >= 2 && b - a == alpha + 1 && s[b - 1] >= '0' && s[b - 1] <= '9')
+        return 0;
+    return digits > 0 || is_date_word((const char *)s + a, b - a);
+}
+
+/* End of the value that starts at i (after '=' or ':'): the next ',' ';' or a closing
+ * bracket that was not opened inside the value. */
+static size_t value_end(const unsigned char *s, size_t i, size_t b)
+{
+    int depth = 0;
+    for (; i < b; i++) {
+        unsigned char c = s[i];
+        if (c == ',' || c == ';')
+            break;
+        if (c == '"') {
+            const unsigned char *q = memchr(s + i + 1, '"', b - i - 1);
+            if (q)
+                i = (size_t)(q - s);
+            continue;
+        }
+        if (c == '(' || c == '[' || c == '{' || c == '<')
+            depth++;
+        else if (c == ')' || c == ']' || c == '}' || c == '>') {
+            if (depth == 0)
+                break;
+            depth--;
+        }
+    }
+    return i;
+}
+
+/* Splits one word [a,b) (see the file comment). Returns where it stopped: b, or earlier when
+ * the token cap was reached (the caller makes the rest one token). */
 static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
 {
     const unsigned char *s = (const unsigned char *)k->s;
     size_t ca = a, cb = b; /* core without leading/trailing punctuation */
     while (ca < cb && is_delim(s[ca]))
         ca++;
-    while (cb > ca && (is_delim(s[cb - 1]) || s[cb - 1] == '.'))
+    while (cb > ca && (is_delim(s[cb - 1]) || s[cb - 1] == '.') &&
+           !has_opener(s, ca, cb - 1, s[cb - 1]))
         cb--;
     size_t i = a;
     int digit = 0, kv = 0;
@@ -197,31 +244,61 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
         kv |= s[j] == '=' || s[j] == ':';
     }
     /* A word with a digit and no key/value separator is one value: "LOCAL(0)", "a,b,3". */
-    if (dm && cb > ca && ((digit && !kv) || lm_builtin_var(k->s + ca, cb - ca))) {
+    if (dm && cb > ca && ((digit && !kv && piece_var(s, ca, cb)) || lm_builtin_var(k->s + ca, cb - ca))) {
         for (; i < b && k->nt + 1 < k->cap; i = i == ca ? cb : i + 1)
             emit(k, i, i == ca ? cb : i + 1, i == ca);
         return i;
     }
     while (i < b && k->nt + 1 < k->cap) {
+        const unsigned char *q;
+        if (s[i] == '"' && i + 1 < b && (q = memchr(s + i + 1, '"', b - i - 1)) != NULL &&
+            memchr(s + i, ' ', (size_t)(q - s) - i)) { /* "quoted text with spaces" */
+            size_t j = (size_t)(q - s) + 1;
+            emit(k, i, j, dm && piece_var(s, i, j));
+            i = j;
+            continue;
+        }
         if (is_delim(s[i]) || (s[i] == '.' && i + 1 == b && i > a)) {
+            unsigned char d = s[i];
             emit(k, i, i + 1, 0);
             i++;
+            if (!dm || k->nt + 1 >= k->cap)
+                continue;
             /* an empty value ("key= ", "()", "''") is a variable that happens to be empty */
-            if (dm && k->nt + 1 < k->cap &&
-                (i < b ? s[i] == closer(s[i - 1]) : s[i - 1] == '=' && at_end))
+            if (i < b ? s[i] == closer(d) || (d == '=' && (s[i] == ',' || s[i] == ';'))
+                      : d == '=' && at_end) {
                 emit(k, i, i, 1);
+            } else if ((d == '=' || d == ':') && i < cb && (!is_delim(s[i]) || s[i] == '"')) {
+                size_t j = value_end(s, i, cb); /* key=value: the value is one token */
+                emit(k, i, j, piece_var(s, i, j));
+                i = j;
+            }
             continue;
         }
         size_t j = i;
-        digit = 0;
-        while (j < b && !is_delim(s[j]) && !(s[j] == '.' && j + 1 == b && j > a)) {
-            digit |= s[j] >= '0' && s[j] <= '9';
+        while (j < b && !is_delim(s[j]) && !(s[j] == '.' && j + 1 == b && j > a))
             j++;
-        }
-        emit(k, i, j, dm && (digit || is_date_word(k->s + i, j - i)));
+        emit(k, i, j, dm && piece_var(s, i, j));
         i = j;
     }
     return i;
+}
+
+/* A token that overlaps a user-mask match is a variable; a match spanning several tokens
+ * makes them all variables, and merge_vars then joins them into one. */
+static void apply_masks(const struct lm_masks *mk, struct tk *k, size_t n)
+{
+    struct range r[MAX_RANGES];
+    int nr = find_ranges(mk, k->s, n, r), ri = 0;
+    for (size_t i = 0; i < k->nt && ri < nr; i++) {
+        struct lm_tok *t = &k->t[i];
+        while (ri < nr && r[ri].b <= t->off)
+            ri++;
+        if (ri < nr && t->len && r[ri].a < t->off + t->len && !t->var) {
+            t->var = 1;
+            t->h = 0;
+        }
+    }
 }
 
 /* Runs of adjacent variables become one variable spanning them (whitespace included):
@@ -243,8 +320,6 @@ static size_t merge_vars(struct tk *k)
 int lm_tokenize(const struct lm_masks *mk, int default_masks, const char *s, size_t n,
                 struct lm_tok *toks, size_t cap)
 {
-    struct range r[MAX_RANGES];
-    int nr = mk ? find_ranges(mk, s, n, r) : 0, ri = 0;
     struct tk k = {s, toks, cap, 0, 0};
     size_t i = 0;
     if (cap < 2)
@@ -257,22 +332,23 @@ int lm_tokenize(const struct lm_masks *mk, int default_masks, const char *s, siz
                 emit(&k, i, n, 1);
             break;
         }
-        while (ri < nr && r[ri].b <= i)
-            ri++;
-        if (ri < nr && r[ri].a <= i) {
-            emit(&k, i, r[ri].b, 1);
-            i = r[ri++].b;
-            continue;
-        }
         if (is_ws((unsigned char)s[i])) {
             k.sp = 1;
             i++;
             continue;
         }
-        size_t j = i, lim = ri < nr ? r[ri].a : n;
-        while (j < lim && !is_ws((unsigned char)s[j]))
+        size_t j = i;
+        while (j < n && !is_ws((unsigned char)s[j])) {
+            if (s[j] == '"') { /* a double-quoted string is part of the word, spaces and all */
+                const char *q = memchr(s + j + 1, '"', n - j - 1);
+                if (q)
+                    j = (size_t)(q - s);
+            }
             j++;
-        i = split_word(&k, i, j, default_masks, j == n || is_ws((unsigned char)s[j]));
+        }
+        i = split_word(&k, i, j, default_masks, 1);
     }
+    if (mk && mk->re)
+        apply_masks(mk, &k, n);
     return (int)merge_vars(&k);
 }

@@ -1,0 +1,115 @@
+"""`girder logs parse` end to end: JSON lines, header formats, severity, stdin, --templates
+CSV, --state continuity, odd input bytes, errors, and a golden file."""
+import csv
+import io
+import json
+import os
+import subprocess
+
+import pytest
+
+GIRDER = os.environ.get("GIRDER_BIN", "girder")
+HERE = os.path.dirname(os.path.abspath(__file__))
+FMT = r"<Date> <Time> <Level> \[<Component>\] <Content>"
+
+
+def parse(args, data=None, check=True):
+    res = subprocess.run([GIRDER, "logs", "parse"] + args, input=data, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, timeout=60)
+    if check:
+        assert res.returncode == 0, res.stderr.decode()
+    return res
+
+
+def records(out):
+    return [json.loads(line) for line in out.decode("utf-8").splitlines()]
+
+
+def test_golden_file():
+    """Exact output on a small mixed log (update golden/ deliberately when the miner changes)."""
+    res = parse(["--format", FMT, os.path.join(HERE, "golden", "mixed.log")])
+    with open(os.path.join(HERE, "golden", "mixed.expected.jsonl"), "rb") as f:
+        assert res.stdout == f.read()
+
+
+def test_records_fields_and_severity():
+    recs = records(parse(["--format", FMT, os.path.join(HERE, "golden", "mixed.log")]).stdout)
+    assert [r["line"] for r in recs] == list(range(1, 13))
+    first = recs[0]
+    assert first["template"] == "request done path=<*> status=<*> bytes=<*> took=<*>"
+    assert first["params"] == ["/api/v1/users", "200", "512", "12ms"]
+    assert first["Component"] == "web-1" and first["Date"] == "2024-05-01"
+    assert first["severity_number"] == 9 and first["severity_text"] == "INFO"
+    assert recs[1]["template_id"] == first["template_id"]
+    assert recs[3]["severity_number"] == 17 and recs[10]["severity_number"] == 21
+    assert recs[9]["format_mismatch"] is True and "Date" not in recs[9]
+    assert recs[9]["template"] == "this line does not follow the format"
+    assert all("Content" not in r for r in recs)
+
+
+def test_params_rebuild_the_content():
+    """Constant tokens + params in order give back the content's tokens."""
+    recs = records(parse(["--format", FMT, os.path.join(HERE, "golden", "mixed.log")]).stdout)
+    for r in recs:
+        assert r["template"].count("<*>") == len(r["params"])
+
+
+def test_stdin_and_dash():
+    data = b"a 1\nb 2\na 3\n"
+    out1 = parse([], data).stdout
+    out2 = parse(["-"], data).stdout
+    assert out1 == out2
+    recs = records(out1)
+    assert [r["template_id"] for r in recs] == [1, 2, 1]
+    assert recs[0]["template"] == "a <*>" and recs[2]["params"] == ["3"]
+
+
+def test_odd_bytes_stay_valid_json():
+    data = b"crlf line 1\r\n\n\xff\xfe bad utf8 \x01\r\nno newline at end"
+    recs = records(parse([], data).stdout)
+    assert len(recs) == 4
+    assert recs[0]["template"] == "crlf line <*>"
+    assert recs[1]["template"] == "" and recs[1]["params"] == []
+    assert recs[3]["line"] == 4
+
+
+def test_templates_csv(tmp_path):
+    out = tmp_path / "t.csv"
+    data = b'x "quoted", comma 1\nx "quoted", comma 2\nother\n'
+    parse(["--templates", str(out)], data)
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["template_id", "count", "template"]
+    assert rows[1] == ["1", "2", 'x "quoted", comma <*>']
+    assert rows[2] == ["2", "1", "other"]
+
+
+def test_state_continues_template_ids(tmp_path):
+    state = str(tmp_path / "state")
+    first = records(parse(["--state", state], b"alpha 1\nbeta gamma\n").stdout)
+    assert [r["template_id"] for r in first] == [1, 2]
+    second = records(parse(["--state", state], b"new shape here\nbeta gamma\nalpha 9\n").stdout)
+    assert [r["template_id"] for r in second] == [3, 2, 1]
+    # options must match the saved state
+    res = parse(["--state", state, "--sim", "0.9"], b"x\n", check=False)
+    assert res.returncode == 1 and b"state" in res.stderr
+
+
+def test_masks_and_options():
+    data = b"req id=AB-CD done\nreq id=EF-GH done\n"
+    recs = records(parse(["--mask", r"[A-Z]{2}-[A-Z]{2}"], data).stdout)
+    assert recs[0]["template"] == "req id=<*> done" and recs[1]["params"] == ["EF-GH"]
+    recs = records(parse(["--no-default-masks"], b"took 5 ms\ntook 7 ms\n").stdout)
+    assert recs[0]["template_id"] == recs[1]["template_id"]
+    assert recs[1]["template"] == "took <*> ms"
+
+
+def test_bad_arguments():
+    assert parse(["--bogus"], b"", check=False).returncode == 2
+    res = parse(["--mask", "("], b"", check=False)
+    assert res.returncode == 1 and b"mask" in res.stderr
+    res = parse(["--format", "<A"], b"", check=False)
+    assert res.returncode == 1
+    res = parse(["/nonexistent/file.log"], b"", check=False)
+    assert res.returncode == 1
+    assert subprocess.run([GIRDER, "logs", "parse", "--help"], stdout=subprocess.PIPE).returncode == 0

@@ -1,0 +1,351 @@
+/* Unit tests of logmine: header formats, tokenizer and masks, the miner (tree, similarity,
+ * generalisation, extract), state save/load, severity mapping. */
+#include "girder/error.h"
+#include "girder/logmine.h"
+#include "logmine/internal.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int span_is(const char *line, struct gd_logmine_span sp, const char *want)
+{
+    return sp.off != GD_LOGMINE_ABSENT && sp.len == strlen(want) &&
+           memcmp(line + sp.off, want, sp.len) == 0;
+}
+
+Test(format, fields_and_spans)
+{
+    struct gd_logfmt *f;
+    cr_assert_eq(gd_logfmt_compile("<Date> <Time> <Pid> <Level> <Component>: <Content>", &f, NULL,
+                                   0), 0);
+    cr_assert_eq(gd_logfmt_nfields(f), 6);
+    cr_assert_eq(gd_logfmt_content_field(f), 5);
+    cr_assert_eq(gd_logfmt_level_field(f), 3);
+    cr_assert_str_eq(gd_logfmt_field_name(f, 4), "Component");
+    const char *l = "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for x";
+    struct gd_logmine_span sp[6];
+    cr_assert_eq(gd_logfmt_match(f, l, strlen(l), sp), 1);
+    cr_assert(span_is(l, sp[0], "081109"));
+    cr_assert(span_is(l, sp[3], "INFO"));
+    cr_assert(span_is(l, sp[4], "dfs.DataNode$PacketResponder"));
+    cr_assert(span_is(l, sp[5], "PacketResponder 1 for x"));
+    const char *bad = "just some words";
+    cr_assert_eq(gd_logfmt_match(f, bad, strlen(bad), sp), 0);
+    gd_logfmt_free(f);
+}
+
+Test(format, whitespace_runs_and_lazy_fields)
+{
+    struct gd_logfmt *f;
+    cr_assert_eq(gd_logfmt_compile("<Date> <Time>, <Level>   <Component>  <Content>", &f, NULL, 0),
+                 0);
+    const char *l = "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack v6.1";
+    struct gd_logmine_span sp[5];
+    cr_assert_eq(gd_logfmt_match(f, l, strlen(l), sp), 1);
+    cr_assert(span_is(l, sp[2], "Info"));
+    cr_assert(span_is(l, sp[3], "CBS"));
+    cr_assert(span_is(l, sp[4], "Loaded Servicing Stack v6.1"));
+    gd_logfmt_free(f);
+}
+
+Test(format, optional_group)
+{
+    struct gd_logfmt *f;
+    cr_assert_eq(gd_logfmt_compile("<Month> <Date> <Time> <Level> <Component>(\\[<PID>\\])?: "
+                                   "<Content>", &f, NULL, 0), 0);
+    struct gd_logmine_span sp[7];
+    const char *a = "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown";
+    cr_assert_eq(gd_logfmt_match(f, a, strlen(a), sp), 1);
+    cr_assert(span_is(a, sp[4], "sshd(pam_unix)"));
+    cr_assert(span_is(a, sp[5], "19939"));
+    cr_assert(span_is(a, sp[6], "check pass; user unknown"));
+    const char *b = "Jun 14 15:16:01 combo kernel: Linux version 2.6.5";
+    cr_assert_eq(gd_logfmt_match(f, b, strlen(b), sp), 1);
+    cr_assert(span_is(b, sp[4], "kernel"));
+    cr_assert_eq(sp[5].off, GD_LOGMINE_ABSENT);
+    cr_assert(span_is(b, sp[6], "Linux version 2.6.5"));
+    gd_logfmt_free(f);
+}
+
+Test(format, regex_fallback_and_errors)
+{
+    struct gd_logfmt *f;
+    cr_assert_eq(gd_logfmt_compile("<Level>\\s*\\|<Content>", &f, NULL, 0), 0);
+    struct gd_logmine_span sp[2];
+    const char *l = "WARN   |disk almost full";
+    cr_assert_eq(gd_logfmt_match(f, l, strlen(l), sp), 1);
+    cr_assert(span_is(l, sp[0], "WARN"));
+    cr_assert(span_is(l, sp[1], "disk almost full"));
+    gd_logfmt_free(f);
+    char err[128] = "";
+    cr_assert_eq(gd_logfmt_compile("no fields", &f, err, sizeof err), GD_EINVAL);
+    cr_assert_eq(gd_logfmt_compile("<A> <A>", &f, err, sizeof err), GD_EINVAL);
+    cr_assert_eq(gd_logfmt_compile("<A", &f, err, sizeof err), GD_EPARSE);
+    cr_assert_eq(gd_logfmt_compile("<A> [unclosed", &f, err, sizeof err), GD_EPARSE);
+    cr_assert(err[0] != '\0');
+}
+
+/* Tokenizes with the built-in masks and renders "tok|tok|<*>" for easy comparison. */
+static void toks(const char *s, const char *const *masks, size_t nm, char *out, size_t cap)
+{
+    struct lm_masks mk;
+    cr_assert_eq(lm_masks_init(&mk, masks, nm, NULL, 0), 0);
+    struct lm_tok t[64];
+    int n = lm_tokenize(&mk, 1, s, strlen(s), t, 64);
+    cr_assert(n >= 0);
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(out + o, cap - o, "%s%s%.*s", i ? "|" : "", t[i].sp ? "_" : "",
+                              t[i].var ? 3 : (int)t[i].len, t[i].var ? "<*>" : s + t[i].off);
+    lm_masks_free(&mk);
+}
+
+Test(tokenize, key_values_and_punctuation)
+{
+    char o[512];
+    toks("size=42, user=root (uid=0)", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "size|=|<*>|,|_user|=|root|_(|uid|=|<*>|)");
+    toks("logname= uid=0 ruser= rhost=a.b", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "logname|=|<*>|_uid|=|<*>|_ruser|=|<*>|_rhost|=|a.b");
+    toks("connection from 1.2.3.4 () at Mon Jun 20 04:02:54 2005", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "connection|_from|_<*>|_(|<*>|)|_at|_<*>");
+}
+
+Test(tokenize, builtin_masks)
+{
+    char o[512];
+    toks("open /var/log/x.log from fe80::1:2 via http://h/p done.", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "open|_<*>|_from|_<*>|_via|_<*>|_done|.");
+    toks("synchronized to LOCAL(0), stratum 10", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "synchronized|_to|_<*>|,|_stratum|_<*>");
+    toks("interface eth0 up", NULL, 0, o, sizeof o); /* one trailing digit: a name */
+    cr_assert_str_eq(o, "interface|_eth0|_up");
+    toks("tag=\"View Lock\", ws=null", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "tag|=|\"View Lock\"|,|_ws|=|null");
+}
+
+Test(tokenize, user_masks_and_spans)
+{
+    const char *masks[] = {"blk_-?\\d+", "(\\d+\\.){3}\\d+(:\\d+)?"};
+    char o[512];
+    toks("Receiving block blk_-123 src: /10.0.0.1:5 dest: /10.0.0.2:50010", masks, 2, o,
+         sizeof o);
+    cr_assert_str_eq(o, "Receiving|_block|_<*>|_src|:|_<*>|_dest|:|_<*>");
+    struct lm_masks mk;
+    cr_assert_eq(lm_masks_init(&mk, masks, 2, NULL, 0), 0);
+    struct lm_tok t[16];
+    const char *s = "  a  blk_7 b";
+    int n = lm_tokenize(&mk, 1, s, strlen(s), t, 16);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(t[1].off, 5);
+    cr_assert_eq(t[1].len, 5);
+    cr_assert_eq(t[1].var, 1);
+    lm_masks_free(&mk);
+    char err[128];
+    const char *bad[] = {"("};
+    cr_assert_eq(lm_masks_init(&mk, bad, 1, err, sizeof err), GD_EPARSE);
+}
+
+Test(tokenize, token_cap_keeps_the_rest)
+{
+    struct lm_tok t[4];
+    const char *s = "a b c d e f";
+    int n = lm_tokenize(NULL, 1, s, strlen(s), t, 4);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(t[3].var, 1);
+    cr_assert_eq(t[3].off, 6);
+    cr_assert_eq(t[3].len, 5);
+}
+
+static gd_logmine *new_miner(double sim)
+{
+    struct gd_logmine_opts o;
+    gd_logmine_opts_init(&o);
+    o.sim = sim;
+    gd_logmine *m;
+    cr_assert_eq(gd_logmine_new(&o, &m, NULL, 0), 0);
+    return m;
+}
+
+static uint32_t add(gd_logmine *m, const char *s, struct gd_logmine_match *mt)
+{
+    cr_assert_eq(gd_logmine_add(m, s, strlen(s), mt), 0);
+    return mt->template_id;
+}
+
+static const char *text(gd_logmine *m, uint32_t id)
+{
+    struct gd_logmine_template t;
+    cr_assert_eq(gd_logmine_template(m, id, &t), 0);
+    return t.text;
+}
+
+Test(miner, groups_generalises_and_counts)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    cr_assert_eq(add(m, "PacketResponder 1 for block blk_1 terminating", &mt), 1);
+    cr_assert(mt.created);
+    cr_assert_eq(add(m, "PacketResponder 2 for block blk_22 terminating", &mt), 1);
+    cr_assert(!mt.created && !mt.updated);
+    cr_assert_eq(add(m, "Received block blk_3 of size 42 from /10.0.0.1", &mt), 2);
+    cr_assert_str_eq(text(m, 1), "PacketResponder <*> for block <*> terminating");
+    /* a differing word with a digit generalises; a new shape makes a new template */
+    cr_assert_eq(add(m, "Verification succeeded for blk_9", &mt), 3);
+    cr_assert_eq(add(m, "Verification succeeded for x-9", &mt), 3);
+    cr_assert_eq(gd_logmine_count(m), 3);
+    struct gd_logmine_template t;
+    cr_assert_eq(gd_logmine_template(m, 1, &t), 0);
+    cr_assert_eq(t.count, 2);
+    cr_assert_eq(t.n_tokens, 6);
+    cr_assert_eq(gd_logmine_template(m, 4, &t), GD_ENOENT);
+    gd_logmine_free(m);
+}
+
+Test(miner, words_do_not_merge_unless_word_vars)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    uint32_t a = add(m, "Block x stored as bytes in memory", &mt);
+    uint32_t b = add(m, "Block x stored as values in memory", &mt);
+    cr_assert_neq(a, b);
+    gd_logmine_free(m);
+    struct gd_logmine_opts o;
+    gd_logmine_opts_init(&o);
+    o.word_vars = 1;
+    cr_assert_eq(gd_logmine_new(&o, &m, NULL, 0), 0);
+    a = add(m, "Block x stored as bytes in memory", &mt);
+    b = add(m, "Block x stored as values in memory", &mt);
+    cr_assert_eq(a, b);
+    cr_assert(mt.updated);
+    cr_assert_str_eq(text(m, a), "Block x stored as <*> in memory");
+    gd_logmine_free(m);
+}
+
+Test(miner, similarity_threshold_and_punctuation)
+{
+    gd_logmine *m = new_miner(0.9);
+    struct gd_logmine_match mt;
+    uint32_t a = add(m, "a b c d x-1", &mt);
+    cr_assert_neq(add(m, "a b c e y-2", &mt), a); /* 3 of 5 words equal < 0.9 */
+    cr_assert_eq(add(m, "a b c d y-2", &mt), a);
+    uint32_t p = add(m, "k=v1, z", &mt);
+    cr_assert_neq(add(m, "k:v1, z", &mt), p); /* punctuation must agree */
+    gd_logmine_free(m);
+}
+
+Test(miner, extract_matches_final_template)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    const char *l1 = "user alice-1 logged in from h1";
+    const char *l2 = "user bob-2 logged in from h2";
+    uint32_t id = add(m, l1, &mt);
+    cr_assert_eq(add(m, l2, &mt), id);
+    cr_assert_eq(gd_logmine_extract(m, id, l1, strlen(l1), &mt), 0);
+    cr_assert_eq(mt.n_tokens, 6);
+    cr_assert(mt.tokens[1].is_var && mt.tokens[5].is_var && !mt.tokens[0].is_var);
+    cr_assert_eq(mt.tokens[1].off, 5);
+    cr_assert_eq(mt.tokens[1].len, 7);
+    cr_assert_eq(gd_logmine_extract(m, id, "other line", 10, &mt), GD_EINVAL);
+    cr_assert_eq(gd_logmine_extract(m, 99, l1, strlen(l1), &mt), GD_ENOENT);
+    cr_assert_eq(gd_logmine_lookup(m, l2, strlen(l2), &mt), 0);
+    cr_assert_eq(mt.template_id, id);
+    cr_assert_eq(gd_logmine_lookup(m, "zzz", 3, &mt), GD_ENOENT);
+    cr_assert_eq(gd_logmine_count(m), 1);
+    gd_logmine_free(m);
+}
+
+Test(miner, deterministic_and_empty)
+{
+    const char *lines[] = {"a 1", "b c", "", "a 2", "b d", "x y z", "", "b c"};
+    uint32_t ids[2][8];
+    for (int r = 0; r < 2; r++) {
+        gd_logmine *m = new_miner(0.5);
+        struct gd_logmine_match mt;
+        for (int i = 0; i < 8; i++)
+            ids[r][i] = add(m, lines[i], &mt);
+        gd_logmine_free(m);
+    }
+    cr_assert_eq(memcmp(ids[0], ids[1], sizeof ids[0]), 0);
+    cr_assert_eq(ids[0][2], ids[0][6]);
+    cr_assert_eq(ids[0][0], ids[0][3]);
+}
+
+Test(miner, template_cap)
+{
+    struct gd_logmine_opts o;
+    gd_logmine_opts_init(&o);
+    o.max_templates = 2;
+    gd_logmine *m;
+    cr_assert_eq(gd_logmine_new(&o, &m, NULL, 0), 0);
+    struct gd_logmine_match mt;
+    add(m, "one", &mt);
+    add(m, "two words", &mt);
+    cr_assert_eq(gd_logmine_add(m, "three more words", 16, &mt), GD_ELIMIT);
+    cr_assert_eq(gd_logmine_count(m), 2);
+    o.sim = 2;
+    cr_assert_eq(gd_logmine_new(&o, &m, NULL, 0) == GD_EINVAL, 1);
+    gd_logmine_free(m);
+}
+
+Test(state, save_load_continues_ids)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    add(m, "alpha 1 beta", &mt);
+    add(m, "gamma delta", &mt);
+    add(m, "alpha 2 beta", &mt);
+    add(m, "key=\"with\nnewline\" and bytes \x01\xff", &mt);
+    char *data;
+    size_t len;
+    cr_assert_eq(gd_logmine_save_mem(m, &data, &len), 0);
+    gd_logmine *m2 = new_miner(0.5);
+    cr_assert_eq(gd_logmine_load_mem(m2, data, len), 0);
+    cr_assert_eq(gd_logmine_count(m2), 3);
+    for (uint32_t id = 1; id <= 3; id++)
+        cr_assert_str_eq(text(m, id), text(m2, id));
+    cr_assert_eq(add(m2, "gamma delta", &mt), 2);
+    cr_assert_eq(add(m2, "new one here", &mt), 4);
+    cr_assert_eq(gd_logmine_load_mem(m2, data, len), GD_ESTATE);
+    /* every truncation is rejected cleanly */
+    for (size_t cut = 0; cut < len; cut++) {
+        gd_logmine *m3 = new_miner(0.5);
+        cr_assert_neq(gd_logmine_load_mem(m3, data, cut), 0);
+        gd_logmine_free(m3);
+    }
+    gd_logmine *m4 = new_miner(0.7); /* other options: refused */
+    cr_assert_eq(gd_logmine_load_mem(m4, data, len), GD_EINVAL);
+    gd_logmine_free(m4);
+    gd_logmine_free_mem(data);
+    char path[] = "/tmp/logmine-state-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(gd_logmine_save(m, path), 0);
+    gd_logmine *m5 = new_miner(0.5);
+    cr_assert_eq(gd_logmine_load(m5, path), 0);
+    cr_assert_eq(gd_logmine_count(m5), 3);
+    unlink(path);
+    cr_assert_eq(gd_logmine_load(m5, path), GD_ENOENT);
+    gd_logmine_free(m5);
+    gd_logmine_free(m2);
+    gd_logmine_free(m);
+}
+
+Test(severity, otel_numbers)
+{
+    const char *t;
+    cr_assert_eq(gd_logmine_severity("INFO", 4, &t), 9);
+    cr_assert_str_eq(t, "INFO");
+    cr_assert_eq(gd_logmine_severity("warning", 7, &t), 13);
+    cr_assert_eq(gd_logmine_severity("E", 1, &t), 17);
+    cr_assert_str_eq(t, "ERROR");
+    cr_assert_eq(gd_logmine_severity("FATAL", 5, &t), 21);
+    cr_assert_eq(gd_logmine_severity("[DEBUG]", 7, &t), 5);
+    cr_assert_eq(gd_logmine_severity("combo", 5, &t), 0);
+    cr_assert_null(t);
+}
