@@ -80,11 +80,26 @@ int gd_config_error_format(const struct gd_config_diag *d, size_t i, struct gd_b
     return rc ? rc : gd_buf_puts(out, e->msg);
 }
 
+/* Errors are collected in checking order; people read them in file order. Positionless
+ * errors (unreadable file, out of memory) come first. Stable: insertion sort of indices. */
 int gd_config_diag_format_all(const struct gd_config_diag *d, struct gd_buf *out)
 {
+    size_t order[GD_CONFIG_MAX_ERRORS];
+    for (size_t i = 0; i < d->n; i++) {
+        size_t j = i;
+        const struct gd_config_error *e = &d->errs[i];
+        while (j > 0) {
+            const struct gd_config_error *p = &d->errs[order[j - 1]];
+            if (p->line < e->line || (p->line == e->line && p->col <= e->col))
+                break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
     int rc = 0;
     for (size_t i = 0; i < d->n && rc == 0; i++) {
-        rc = gd_config_error_format(d, i, out);
+        rc = gd_config_error_format(d, order[i], out);
         if (rc == 0)
             rc = gd_buf_putc(out, '\n');
     }
