@@ -130,3 +130,9 @@ void gd_gw_breaker_record(struct gd_gw_breaker *b, uint64_t now_ms, int ok, int 
     if (by_run || by_ratio)
         set_state(b, GD_GW_BREAKER_OPEN, now_ms);
 }
+
+void gd_gw_breaker_cancel(struct gd_gw_breaker *b, int probe)
+{
+    if (probe && b->state == GD_GW_BREAKER_HALF_OPEN && b->probes_in_flight > 0)
+        b->probes_in_flight--;
+}

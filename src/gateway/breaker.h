@@ -58,6 +58,10 @@ int gd_gw_breaker_acquire(struct gd_gw_breaker *b, uint64_t now_ms);
 /* Records the outcome of a request let through by acquire (probe = its return value). */
 void gd_gw_breaker_record(struct gd_gw_breaker *b, uint64_t now_ms, int ok, int probe);
 
+/* Gives back what acquire took when the request ended without a verdict on the deployment
+ * (the client went away): frees a half-open probe slot. */
+void gd_gw_breaker_cancel(struct gd_gw_breaker *b, int probe);
+
 const char *gd_gw_breaker_state_name(enum gd_gw_breaker_state s);
 
 #endif

@@ -1,0 +1,291 @@
+/* One upstream attempt: a curl easy handle configured for the chosen deployment, its
+ * header/write callbacks and its end (see gw_req.h).
+ *
+ * Bodies of 2xx SSE answers are framed and written to the client event by event; when the
+ * client's output is above its high-water mark the next write callback returns
+ * CURL_WRITEFUNC_PAUSE (curl keeps that chunk) and the drain callback resumes the transfer,
+ * so a stalled client holds at most its output buffer plus one chunk and one partial event.
+ * Everything else (JSON answers, errors) is buffered, capped, and decided on at the end. */
+#include "gateway/gw_req.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "girder/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static const char *const kind_path[GW_KIND_N] = {"/chat/completions", "/completions",
+                                                 "/embeddings"};
+
+static void parse_retry_after(struct gw_req *req, const char *v, size_t n, int is_ms)
+{
+    char tmp[64];
+    if (n >= sizeof tmp)
+        return;
+    memcpy(tmp, v, n);
+    tmp[n] = '\0';
+    char *end;
+    double d = strtod(tmp, &end);
+    if (end != tmp && d >= 0 && d < 86400e3) {
+        req->retry_after_ms = (uint32_t)(is_ms ? d : d * 1000.0);
+        return;
+    }
+    if (is_ms)
+        return;
+    time_t at = curl_getdate(tmp, NULL), now = time(NULL);
+    if (at > now && at - now < 86400)
+        req->retry_after_ms = (uint32_t)(at - now) * 1000u;
+}
+
+/* Header lines of the upstream answer: status line, retry-after, content type. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct gw_req *req = ud;
+    size_t n = size * nmemb, k;
+    if (n > 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (e.g. after a 100) */
+        req->retry_after_ms = 0;
+        req->is_sse = 0;
+        req->ctype[0] = '\0';
+        return n;
+    }
+    const char *colon = memchr(p, ':', n);
+    if (!colon)
+        return n;
+    size_t nl = (size_t)(colon - p), vs = nl + 1;
+    while (vs < n && (p[vs] == ' ' || p[vs] == '\t'))
+        vs++;
+    size_t ve = n;
+    while (ve > vs && (p[ve - 1] == '\r' || p[ve - 1] == '\n' || p[ve - 1] == ' '))
+        ve--;
+    if (nl == 11 && strncasecmp(p, "retry-after", 11) == 0)
+        parse_retry_after(req, p + vs, ve - vs, 0);
+    else if (nl == 14 && strncasecmp(p, "retry-after-ms", 14) == 0)
+        parse_retry_after(req, p + vs, ve - vs, 1);
+    else if (nl == 12 && strncasecmp(p, "content-type", 12) == 0) {
+        k = ve - vs < sizeof req->ctype - 1 ? ve - vs : sizeof req->ctype - 1;
+        memcpy(req->ctype, p + vs, k);
+        req->ctype[k] = '\0';
+        req->is_sse = strncasecmp(req->ctype, "text/event-stream", 17) == 0;
+    }
+    return n;
+}
+
+static void first_byte(struct gw_req *req)
+{
+    long code = 0;
+    req->got_first_byte = 1;
+    req->first_byte_ns = gd_mono_ns();
+    gd_timer_stop(req->loop, &req->fb_timer);
+    curl_easy_getinfo(req->xf.easy, CURLINFO_RESPONSE_CODE, &code);
+    req->status = (int)code;
+}
+
+/* Streamed 2xx SSE: frame and forward; returns n, 0 (abort) or CURL_WRITEFUNC_PAUSE. */
+static size_t forward_sse(struct gw_req *req, const char *p, size_t n)
+{
+    if (req->client_blocked) {
+        req->paused = 1;
+        return CURL_WRITEFUNC_PAUSE;
+    }
+    if (!req->streaming) {
+        gw_overhead_start(req, gd_mono_ns());
+        int rc = gw_req_begin_stream(req);
+        gw_overhead_stop(req, gd_mono_ns());
+        if (rc != 0)
+            return 0;
+    }
+    int rc = gd_gw_sse_feed(&req->sse, p, n, gw_req_stream_event, req);
+    return rc == 0 ? n : 0;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct gw_req *req = ud;
+    size_t n = size * nmemb;
+    if (!req->x)
+        return 0; /* client gone: abort the transfer */
+    if (!req->got_first_byte)
+        first_byte(req);
+    if (req->status >= 200 && req->status < 300 && req->is_sse && req->f.stream)
+        return forward_sse(req, p, n);
+    if (gd_buf_append(&req->resp, p, n) != 0) {
+        req->too_large = 1;
+        return 0;
+    }
+    return n;
+}
+
+static void on_fb_timeout(struct gd_loop *loop, struct gd_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    struct gw_req *req = ud;
+    struct gd_gw_attempt_result r = {GD_GW_OUTCOME_FIRST_BYTE_TIMEOUT, 0, 0, 0};
+    gw_attempt_stop(req);
+    gw_req_attempt_done(req, &r, "first byte timeout");
+}
+
+static void classify(struct gw_req *req, CURLcode res, struct gd_gw_attempt_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = req->status;
+    r->retry_after_ms = req->retry_after_ms;
+    r->client_bytes_sent = req->streaming;
+    if (res == CURLE_OK && req->status >= 400)
+        r->outcome = GD_GW_OUTCOME_HTTP;
+    else if (res == CURLE_OK)
+        r->outcome = GD_GW_OUTCOME_OK;
+    else if (res == CURLE_OPERATION_TIMEDOUT)
+        r->outcome = req->got_first_byte ? GD_GW_OUTCOME_TIMEOUT
+                                         : GD_GW_OUTCOME_FIRST_BYTE_TIMEOUT;
+    else if (req->streaming || req->too_large)
+        r->outcome = GD_GW_OUTCOME_BROKEN;
+    else
+        r->outcome = GD_GW_OUTCOME_CONNECT;
+}
+
+static void on_done(struct gw_xfer *xf, CURLcode res)
+{
+    struct gw_req *req = (struct gw_req *)((char *)xf - offsetof(struct gw_req, xf));
+    struct gd_gw_attempt_result r;
+    classify(req, res, &r);
+    gd_timer_stop(req->loop, &req->fb_timer);
+    gw_attempt_stop(req);
+    gw_req_attempt_done(req, &r, res == CURLE_OK ? NULL : curl_easy_strerror(res));
+}
+
+static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
+{
+    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
+    struct gd_buf b;
+    int rc = 0;
+    gd_buf_init(&b, 16384);
+    struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
+    l = l ? curl_slist_append(l, "Expect:") : NULL;
+    if (l && p->api_key) {
+        rc = gd_buf_printf(&b, "Authorization: Bearer %s", p->api_key);
+        l = rc == 0 ? curl_slist_append(l, b.data) : NULL;
+        memset(b.data, 0, b.len); /* do not leave the key in freed memory */
+        gd_buf_reset(&b);
+    }
+    if (l && hr->request_id && gd_buf_printf(&b, "X-Request-Id: %s", hr->request_id) == 0)
+        l = curl_slist_append(l, b.data);
+    const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
+    gd_buf_reset(&b);
+    if (l && tp && hr->trace.valid && gd_buf_puts(&b, "traceparent: ") == 0 &&
+        gd_buf_append(&b, tp->p, tp->n) == 0)
+        l = curl_slist_append(l, b.data);
+    gd_buf_free(&b);
+    if (!l)
+        return GD_ENOMEM;
+    req->hdrs = l;
+    return 0;
+}
+
+static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
+                     struct gd_buf *url)
+{
+    return gd_buf_printf(url, "%s%s", p->base_url, kind_path[req->kind]);
+}
+
+static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
+                        const char *url)
+{
+    curl_easy_setopt(e, CURLOPT_URL, url); /* curl copies strings */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body.data);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->hdrs);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)p->first_byte_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* HTTP/2 only where ALPN negotiates it: Debian's curl 7.88 mishandles parallel
+     * cleartext h2 streams, so http:// upstreams stay on HTTP/1.1 keep-alive. */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, strncmp(p->base_url, "https://", 8) == 0
+                                                  ? (long)CURL_HTTP_VERSION_2TLS
+                                                  : (long)CURL_HTTP_VERSION_1_1);
+}
+
+static int splice_body(struct gw_req *req, const struct gd_gw_deployment_cfg *dc)
+{
+    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
+    gd_buf_reset(&req->body);
+    return gd_gw_splice_model(hr->body, hr->body_len, &req->f, dc->model, strlen(dc->model),
+                              &req->body);
+}
+
+static void reset_attempt(struct gw_req *req)
+{
+    req->status = 0;
+    req->retry_after_ms = 0;
+    req->is_sse = 0;
+    req->got_first_byte = 0;
+    req->too_large = 0;
+    req->first_byte_ns = 0;
+    req->ctype[0] = '\0';
+    gd_buf_reset(&req->resp);
+}
+
+int gw_attempt_start(struct gw_req *req)
+{
+    const struct gd_gw_config *gc = req->rt->gc;
+    const struct gd_gw_deployment_cfg *dc = &gc->aliases[req->alias].deployments[req->dep];
+    const struct gd_gw_provider_cfg *p = &gc->providers[dc->provider];
+    const struct gw_dep_rt *d = &req->rt->aliases[req->alias].deps[req->dep];
+    struct gd_buf url;
+    gd_buf_init(&url, 4096);
+    reset_attempt(req);
+    long maxc = (long)p->max_connections;
+    struct gw_pool *pool = gw_pool_get(req->loop, d->pool_key, maxc);
+    int rc = pool ? splice_body(req, dc) : GD_ENOMEM;
+    rc = rc ? rc : build_headers(req, p);
+    rc = rc ? rc : build_url(req, p, &url);
+    if (rc == 0 && !(req->xf.easy = curl_easy_init()))
+        rc = GD_ENOMEM;
+    if (rc == 0) {
+        set_options(req, req->xf.easy, p, url.data);
+        req->xf.done = on_done;
+        rc = gw_pool_add(pool, &req->xf);
+    }
+    gd_buf_free(&url);
+    if (rc != 0) {
+        gw_attempt_stop(req);
+        return rc;
+    }
+    req->active = 1;
+    req->attempt_start_ns = gd_mono_ns();
+    /* Without the timer only the whole-request timeout bounds the wait: still safe. */
+    (void)gd_timer_start(req->loop, &req->fb_timer, p->first_byte_timeout_ms);
+    return 0;
+}
+
+void gw_attempt_init(struct gw_req *req)
+{
+    gd_timer_init(&req->fb_timer, on_fb_timeout, req);
+}
+
+void gw_attempt_stop(struct gw_req *req)
+{
+    gd_timer_stop(req->loop, &req->fb_timer);
+    if (req->xf.easy) {
+        if (req->active)
+            gw_pool_remove(&req->xf);
+        curl_easy_cleanup(req->xf.easy);
+        req->xf.easy = NULL;
+    }
+    curl_slist_free_all(req->hdrs);
+    req->hdrs = NULL;
+    req->active = 0;
+    req->paused = 0;
+    req->client_blocked = 0;
+}

@@ -1,0 +1,212 @@
+/* curl multi <-> gd_loop glue (see gw_curl.h). */
+#include "gateway/gw_curl.h"
+#include "core/alloc.h"
+#include "core/log.h"
+#include "girder/error.h"
+
+#include <pthread.h>
+#include <string.h>
+
+struct gw_pool {
+    char *key;
+    CURLM *multi;
+    struct gd_loop *loop;
+    struct gd_timer timer;
+    int depth; /* > 0 while inside curl_multi_* / curl_easy_pause */
+    struct gw_pool *next;
+};
+
+struct gw_loop_state {
+    struct gw_pool *pools;
+};
+
+static const int slot_key; /* address identifies our loop slot */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc;
+
+static void global_init_once(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : GD_EIO;
+}
+
+int gw_curl_global_init(void)
+{
+    pthread_once(&global_once, global_init_once);
+    return global_rc;
+}
+
+static void check_done(struct gw_pool *p)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(p->multi, &left))) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        struct gw_xfer *xf = NULL;
+        CURLcode res = m->data.result;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&xf);
+        if (xf && xf->done)
+            xf->done(xf, res);
+    }
+}
+
+static void socket_action(struct gw_pool *p, curl_socket_t fd, int ev)
+{
+    int running;
+    p->depth++;
+    curl_multi_socket_action(p->multi, fd, ev, &running);
+    p->depth--;
+    if (p->depth == 0)
+        check_done(p);
+}
+
+static void on_io(struct gd_loop *loop, struct gd_io *io, int fd, unsigned events, void *ud)
+{
+    (void)loop;
+    (void)io;
+    int ev = 0;
+    if (events & GD_IO_READ)
+        ev |= CURL_CSELECT_IN;
+    if (events & GD_IO_WRITE)
+        ev |= CURL_CSELECT_OUT;
+    if (events & GD_IO_HUP)
+        ev |= CURL_CSELECT_ERR | CURL_CSELECT_IN;
+    socket_action(ud, fd, ev);
+}
+
+static void on_timer(struct gd_loop *loop, struct gd_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    socket_action(ud, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct gw_pool *p = userp;
+    struct gd_io *io = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        gd_loop_io_del(p->loop, io);
+        curl_multi_assign(p->multi, s, NULL);
+        return 0;
+    }
+    unsigned ev = (what & CURL_POLL_IN ? GD_IO_READ : 0) | (what & CURL_POLL_OUT ? GD_IO_WRITE : 0);
+    if (io)
+        return gd_loop_io_modify(p->loop, io, ev) == 0 ? 0 : -1;
+    if (gd_loop_io_add(p->loop, s, ev, on_io, p, &io) != 0)
+        return -1;
+    curl_multi_assign(p->multi, s, io);
+    return 0;
+}
+
+static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct gw_pool *p = userp;
+    if (timeout_ms < 0) {
+        gd_timer_stop(p->loop, &p->timer);
+        return 0;
+    }
+    /* Never call back into curl from here: a 0 ms timer runs on the next loop turn. */
+    return gd_timer_start(p->loop, &p->timer, (uint64_t)timeout_ms) == 0 ? 0 : -1;
+}
+
+static void pool_free(struct gw_pool *p)
+{
+    gd_timer_stop(p->loop, &p->timer);
+    curl_multi_cleanup(p->multi); /* running transfers were removed by their owners */
+    gd_free(p->key);
+    gd_free(p);
+}
+
+static void state_free(void *ud)
+{
+    struct gw_loop_state *st = ud;
+    while (st->pools) {
+        struct gw_pool *p = st->pools;
+        st->pools = p->next;
+        pool_free(p);
+    }
+    gd_free(st);
+}
+
+static struct gw_pool *pool_new(struct gd_loop *loop, const char *key, long max_connections)
+{
+    struct gw_pool *p = gd_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    p->key = gd_strdup(key);
+    p->multi = curl_multi_init();
+    if (!p->key || !p->multi) {
+        if (p->multi)
+            curl_multi_cleanup(p->multi);
+        gd_free(p->key);
+        gd_free(p);
+        return NULL;
+    }
+    gd_timer_init(&p->timer, on_timer, p);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p);
+    curl_multi_setopt(p->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+    curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, max_connections);
+    return p;
+}
+
+struct gw_pool *gw_pool_get(struct gd_loop *loop, const char *key, long max_connections)
+{
+    struct gw_loop_state *st = gd_loop_slot_get(loop, &slot_key);
+    if (!st) {
+        st = gd_calloc(1, sizeof *st);
+        if (!st || gd_loop_slot_set(loop, &slot_key, st, state_free) != 0) {
+            gd_free(st);
+            return NULL;
+        }
+    }
+    for (struct gw_pool *p = st->pools; p; p = p->next)
+        if (strcmp(p->key, key) == 0)
+            return p;
+    struct gw_pool *p = pool_new(loop, key, max_connections);
+    if (p) {
+        p->next = st->pools;
+        st->pools = p;
+    }
+    return p;
+}
+
+int gw_pool_add(struct gw_pool *p, struct gw_xfer *xf)
+{
+    xf->pool = p;
+    curl_easy_setopt(xf->easy, CURLOPT_PRIVATE, (char *)xf);
+    return curl_multi_add_handle(p->multi, xf->easy) == CURLM_OK ? 0 : GD_EIO;
+}
+
+void gw_pool_remove(struct gw_xfer *xf)
+{
+    if (xf->pool && xf->easy)
+        curl_multi_remove_handle(xf->pool->multi, xf->easy);
+}
+
+void gw_pool_unpause(struct gw_xfer *xf)
+{
+    struct gw_pool *p = xf->pool;
+    p->depth++;
+    curl_easy_pause(xf->easy, CURLPAUSE_CONT);
+    p->depth--;
+    /* Completions found by the next socket_action, on a fresh loop turn: the caller (a
+     * drain callback) must not see its request finish underneath it. */
+    gd_timer_start(p->loop, &p->timer, 0);
+}
+
+int gw_pool_in_curl(const struct gw_pool *p)
+{
+    return p->depth > 0;
+}
+
+struct gd_loop *gw_pool_loop(const struct gw_pool *p)
+{
+    return p->loop;
+}

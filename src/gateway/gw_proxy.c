@@ -1,0 +1,399 @@
+/* The gateway's request lifecycle and route registration (see gateway.h, gw_req.h).
+ *
+ *   handler: scan body -> resolve alias -> plan -> start attempt
+ *   attempt done: record outcome -> relay / retry / fall back / answer an error
+ *   client gone: abort the transfer (deferred when inside curl), free when unreferenced */
+#include "gateway/gateway.h"
+#include "gateway/gw_req.h"
+#include "gateway/oai_error.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "obs/metrics.h"
+#include "girder/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void req_unref(struct gw_req *req)
+{
+    if (--req->refs > 0)
+        return;
+    gw_attempt_stop(req);
+    gd_gw_sse_free(&req->sse);
+    gd_buf_free(&req->body);
+    gd_buf_free(&req->resp);
+    gd_free(req);
+}
+
+static void set_gw_headers(struct gw_req *req, int with_deployment)
+{
+    char v[32];
+    if (with_deployment && req->plan.attempts > 0)
+        gd_http_set_header(req->x, "x-girder-deployment",
+                           req->rt->aliases[req->alias].deps[req->dep].label);
+    snprintf(v, sizeof v, "%u", req->plan.attempts);
+    gd_http_set_header(req->x, "x-girder-attempts", v);
+    gw_overhead_stop(req, gd_mono_ns());
+    snprintf(v, sizeof v, "%llu", (unsigned long long)(req->overhead_ns / 1000u));
+    gd_http_set_header(req->x, "x-girder-overhead-us", v);
+}
+
+static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
+{
+    gd_http_log_field_str(req->x, "model", req->alias_name[0] ? req->alias_name : "-");
+    if (req->plan.attempts > 0)
+        gd_http_log_field_str(req->x, "deployment",
+                              req->rt->aliases[req->alias].deps[req->dep].label);
+    gd_http_log_field_i64(req->x, "attempts", req->plan.attempts);
+    if (prompt >= 0)
+        gd_http_log_field_i64(req->x, "prompt_tokens", prompt);
+    if (completion >= 0)
+        gd_http_log_field_i64(req->x, "completion_tokens", completion);
+}
+
+/* Ends the client side with a complete response; the exchange is gone afterwards. */
+static void respond(struct gw_req *req, int status, const char *ctype, const char *body,
+                    size_t len, int with_deployment)
+{
+    set_gw_headers(req, with_deployment);
+    gw_runtime_count_request(req->rt, req->alias_name[0] ? req->alias_name : "-", status);
+    gd_http_respond(req->x, status, ctype, body, len);
+    req->x = NULL;
+}
+
+static void respond_error(struct gw_req *req, int status, const char *message, const char *param,
+                          const char *code)
+{
+    struct gd_buf b;
+    gd_buf_init(&b, 65536);
+    log_fields(req, -1, -1);
+    if (gd_gw_error_write(&b, status, message, NULL, param, code) != 0)
+        gd_buf_reset(&b);
+    respond(req, status, "application/json", b.data ? b.data : "", b.len, 0);
+    gd_buf_free(&b);
+}
+
+int gw_req_begin_stream(struct gw_req *req)
+{
+    set_gw_headers(req, 1);
+    int rc = gd_http_stream_begin(req->x, req->status, req->ctype[0] ? req->ctype
+                                                                      : "text/event-stream");
+    if (rc == 0)
+        req->streaming = 1;
+    return rc;
+}
+
+static void on_drain(struct gd_http_exchange *x, void *ud)
+{
+    (void)x;
+    struct gw_req *req = ud;
+    req->client_blocked = 0;
+    if (req->paused && req->active) {
+        req->paused = 0;
+        gw_pool_unpause(&req->xf);
+    }
+}
+
+int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    (void)data;
+    (void)dlen;
+    struct gw_req *req = ud;
+    if (!req->x)
+        return GD_ECLOSED;
+    int rc = gd_http_stream_write(req->x, raw, n);
+    if (rc == GD_EAGAIN) {
+        req->client_blocked = 1; /* queued; the next write callback pauses curl */
+        gd_http_stream_on_drain(req->x, on_drain, req);
+        return 0;
+    }
+    return rc;
+}
+
+/* Drops the lifecycle reference once the client side is done and no transfer runs. */
+static void req_settle(struct gw_req *req)
+{
+    if (req->busy || req->finished || req->x || req->active)
+        return;
+    req->finished = 1;
+    req_unref(req);
+}
+
+static int log_relay(struct gw_req *req)
+{
+    log_fields(req, -1, -1);
+    return 1;
+}
+
+static int pick_cb(void *ud, uint32_t alias, uint64_t tried)
+{
+    struct gw_req *req = ud;
+    return gw_runtime_pick(req->rt, alias, tried, &req->probe);
+}
+
+static void stream_fail(struct gw_req *req, const char *detail)
+{
+    struct gd_buf b;
+    char msg[256];
+    gd_buf_init(&b, 65536);
+    snprintf(msg, sizeof msg, "upstream stream broken: %s", detail ? detail : "error");
+    int rc = gd_buf_puts(&b, "event: error\ndata: ");
+    rc = rc ? rc : gd_gw_error_write(&b, 502, msg, NULL, NULL, "upstream_stream_error");
+    rc = rc ? rc : gd_buf_puts(&b, "\n\ndata: [DONE]\n\n");
+    if (rc == 0)
+        gd_http_stream_write(req->x, b.data, b.len);
+    gd_buf_free(&b);
+    log_fields(req, -1, -1);
+    gw_runtime_count_request(req->rt, req->alias_name, 502);
+    if (req->x)
+        gd_http_stream_end(req->x);
+    req->x = NULL;
+}
+
+static void finish_ok(struct gw_req *req)
+{
+    struct gd_gw_usage u = {-1, -1, -1};
+    if (req->streaming) {
+        if (req->sse.have_usage)
+            u = req->sse.usage;
+    } else if (strstr(req->ctype, "json")) {
+        gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
+    }
+    gw_runtime_add_tokens(req->rt, req->alias, req->dep, u.prompt_tokens, u.completion_tokens);
+    log_fields(req, u.prompt_tokens, u.completion_tokens);
+    if (!req->streaming) {
+        respond(req, req->status, req->ctype[0] ? req->ctype : "application/json",
+                req->resp.data ? req->resp.data : "", req->resp.len, 1);
+        return;
+    }
+    if (gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
+        gd_http_stream_write(req->x, req->sse.pending.data, req->sse.pending.len);
+    gw_runtime_count_request(req->rt, req->alias_name, req->status);
+    if (req->x)
+        gd_http_stream_end(req->x);
+    req->x = NULL;
+}
+
+static void exhausted(struct gw_req *req)
+{
+    int status;
+    const char *code, *msg;
+    gd_gw_plan_error(&req->plan, &status, &code, &msg);
+    if (status == 503 && req->plan.retry_after_ms) {
+        char v[32];
+        snprintf(v, sizeof v, "%u", (req->plan.retry_after_ms + 999) / 1000);
+        gd_http_set_header(req->x, "Retry-After", v);
+    }
+    respond_error(req, status, msg, NULL, code);
+}
+
+static void next_attempt(struct gw_req *req)
+{
+    uint32_t a, d;
+    while (gd_gw_plan_next(&req->plan, pick_cb, req, &a, &d) == 0) {
+        struct gw_alias_rt *first = &req->rt->aliases[req->plan.chain[0]];
+        req->alias = a;
+        req->dep = d;
+        if (req->plan.attempts > 1)
+            gd_counter_inc(first->retries);
+        if (req->plan.fallbacks > req->last_fallbacks)
+            gd_counter_inc(first->fallbacks);
+        req->last_fallbacks = req->plan.fallbacks;
+        if (gw_attempt_start(req) == 0)
+            return;
+        struct gd_gw_attempt_result r = {GD_GW_OUTCOME_CONNECT, 0, 0, 0};
+        gw_runtime_record(req->rt, a, d, req->probe, &r, -1, 0);
+        gd_gw_plan_record(&req->plan, &r);
+    }
+    exhausted(req);
+}
+
+void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
+                         const char *detail)
+{
+    uint64_t now = gd_mono_ns();
+    double dur = (double)(now - req->attempt_start_ns) / 1e6;
+    double ttfb = req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6
+                                      : -1;
+    req->busy++;
+    gw_overhead_start(req, now);
+    if (!req->x) {
+        gw_runtime_cancel(req->rt, req->alias, req->dep, req->probe);
+    } else {
+        gw_runtime_record(req->rt, req->alias, req->dep, req->probe, r, ttfb, dur);
+        if (r->outcome == GD_GW_OUTCOME_OK)
+            finish_ok(req);
+        else if (gd_gw_plan_record(&req->plan, r))
+            next_attempt(req);
+        else if (req->streaming)
+            stream_fail(req, detail);
+        else if (r->outcome == GD_GW_OUTCOME_HTTP && log_relay(req))
+            respond(req, r->status, req->ctype[0] ? req->ctype : "application/json",
+                    req->resp.data ? req->resp.data : "", req->resp.len, 1);
+        else
+            exhausted(req);
+    }
+    req->busy--;
+    req_settle(req);
+}
+
+static void abort_now(struct gw_req *req)
+{
+    if (req->active) {
+        gw_attempt_stop(req);
+        gw_runtime_cancel(req->rt, req->alias, req->dep, req->probe);
+    }
+    req_settle(req);
+}
+
+static void deferred_abort(struct gd_loop *loop, void *ud)
+{
+    (void)loop;
+    struct gw_req *req = ud;
+    if (!req->finished)
+        abort_now(req);
+    req_unref(req);
+}
+
+/* The client went away before its response was complete: stop the upstream transfer too
+ * (the upstream sees the connection close), unless that must wait for curl to return. */
+static void on_close(struct gd_http_exchange *x, void *ud)
+{
+    (void)x;
+    struct gw_req *req = ud;
+    req->x = NULL;
+    if (req->busy || req->finished)
+        return; /* the code running now settles the request */
+    if (req->active && gw_pool_in_curl(req->xf.pool)) {
+        req->refs++;
+        if (gd_loop_post(req->loop, deferred_abort, req) != 0)
+            req->refs--; /* the write callback aborts on the next byte, timeouts bound it */
+        return;
+    }
+    abort_now(req);
+}
+
+static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route *route)
+{
+    struct gw_req *req = gd_calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->rt = route->rt;
+    req->kind = route->kind;
+    req->x = x;
+    req->loop = gd_http_exchange_loop(x);
+    req->refs = 1;
+    gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
+    gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
+    gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
+    gw_attempt_init(req);
+    return req;
+}
+
+/* Validates the body and resolves the alias; answers the error itself and returns -1. */
+static int resolve(struct gw_req *req)
+{
+    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
+    char msg[GW_MAX_ALIAS_NAME + 128];
+    int rc = gd_gw_scan_request(hr->body ? hr->body : "", hr->body_len, &req->f);
+    if (rc == GD_ELIMIT) {
+        respond_error(req, 413, "request body too large or too deeply structured", NULL, NULL);
+        return -1;
+    }
+    if (rc != 0) {
+        respond_error(req, 400, "We could not parse the JSON body of your request: expected "
+                                "one JSON object (duplicate \"model\" keys are refused).",
+                      NULL, "invalid_json");
+        return -1;
+    }
+    if (!req->f.model_is_string || req->f.model.len == 0) {
+        respond_error(req, 400, "you must provide a model parameter", "model", NULL);
+        return -1;
+    }
+    if (gd_gw_json_unescape(hr->body + req->f.model.off, (size_t)req->f.model.len,
+                            req->alias_name, sizeof req->alias_name) < 0) {
+        respond_error(req, 400, "invalid model parameter", "model", NULL);
+        return -1;
+    }
+    int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
+    if (a < 0) {
+        snprintf(msg, sizeof msg, "The model `%s` does not exist or you do not have access to it.",
+                 req->alias_name);
+        respond_error(req, 404, msg, "model", "model_not_found");
+        return -1;
+    }
+    const struct gd_gw_alias_cfg *ac = &req->rt->gc->aliases[a];
+    gd_gw_plan_init(&req->plan, ac->chain, ac->chain_len, req->rt->gc->alias_retries);
+    return 0;
+}
+
+static void on_post(struct gd_http_exchange *x, void *ud)
+{
+    uint64_t t0 = gd_mono_ns();
+    struct gw_req *req = req_new(x, ud);
+    if (!req) {
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+        return;
+    }
+    req->busy++;
+    gw_overhead_start(req, t0);
+    gd_http_exchange_set_user(x, req);
+    gd_http_on_close(x, on_close, req);
+    if (resolve(req) == 0)
+        next_attempt(req);
+    gw_overhead_stop(req, gd_mono_ns());
+    req->busy--;
+    req_settle(req);
+}
+
+static void on_models(struct gd_http_exchange *x, void *ud)
+{
+    const struct gw_route *route = ud;
+    const struct gd_buf *b = &route->rt->models_json;
+    gd_http_respond(x, 200, "application/json", b->data, b->len);
+}
+
+struct gw_routes {
+    struct gw_runtime *rt;
+    struct gw_route route[GW_KIND_N];
+};
+
+static void routes_free(void *p)
+{
+    struct gw_routes *r = p;
+    gw_runtime_free(r->rt);
+    gd_free(r);
+}
+
+int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config *cfg)
+{
+    static const char *const paths[GW_KIND_N] = {"/v1/chat/completions", "/v1/completions",
+                                                 "/v1/embeddings"};
+    if (!gd_gw_config_get(cfg))
+        return 0;
+    if (gw_curl_global_init() != 0)
+        return GD_EIO;
+    struct gw_routes *r = gd_calloc(1, sizeof *r);
+    if (!r)
+        return GD_ENOMEM;
+    int rc = gw_runtime_new(cfg, &r->rt);
+    if (rc != 0) {
+        gd_free(r);
+        return rc;
+    }
+    if ((rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
+        routes_free(r);
+        return rc;
+    }
+    for (int k = 0; rc == 0 && k < GW_KIND_N; k++) {
+        r->route[k].rt = r->rt;
+        r->route[k].kind = (enum gw_kind)k;
+        rc = gd_http_router_add(router, "POST", paths[k], GD_HTTP_MATCH_EXACT, on_post,
+                                &r->route[k]);
+    }
+    if (rc == 0)
+        rc = gd_http_router_add(router, "GET", "/v1/models", GD_HTTP_MATCH_EXACT, on_models,
+                                &r->route[0]);
+    return rc;
+}

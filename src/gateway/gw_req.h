@@ -1,0 +1,96 @@
+/* Internal: one proxied client request and its current upstream attempt.
+ *
+ * Lifetime: created by the route handler, freed when both the client side is finished
+ * (responded, or on_close ran: x == NULL) and nothing else holds a reference (a deferred
+ * abort posted to the loop holds one). Loop thread only. */
+#ifndef GD_GATEWAY_GW_REQ_H
+#define GD_GATEWAY_GW_REQ_H
+
+#include "core/buf.h"
+#include "gateway/gw_curl.h"
+#include "gateway/gw_runtime.h"
+#include "gateway/json_scan.h"
+#include "gateway/plan.h"
+#include "gateway/sse.h"
+#include "net/http.h"
+
+enum gw_kind { GW_KIND_CHAT = 0, GW_KIND_COMPLETIONS, GW_KIND_EMBEDDINGS, GW_KIND_N };
+
+struct gw_route {
+    struct gw_runtime *rt;
+    enum gw_kind kind;
+};
+
+enum { GW_MAX_ALIAS_NAME = 256 };
+#define GW_MAX_RESPONSE_BYTES (64u << 20) /* non-streamed upstream answers are buffered */
+#define GW_MAX_SSE_EVENT (8u << 20)
+
+struct gw_req {
+    struct gw_runtime *rt;
+    enum gw_kind kind;
+    struct gd_http_exchange *x; /* NULL once the client side is finished */
+    struct gd_loop *loop;
+    int refs;     /* 1 for the lifecycle + 1 per deferred abort posted to the loop */
+    int busy;     /* inside the handler or attempt-done processing */
+    int finished; /* the lifecycle reference was dropped */
+    struct gd_gw_req_fields f;
+    char alias_name[GW_MAX_ALIAS_NAME];
+    struct gd_gw_plan plan;
+    struct gd_buf body; /* the body sent upstream (model spliced) */
+
+    /* current attempt */
+    int active; /* a transfer is running */
+    struct gw_xfer xf;
+    struct curl_slist *hdrs;
+    uint32_t alias, dep;
+    int probe;
+    int status;
+    uint32_t retry_after_ms;
+    int is_sse;
+    int got_first_byte;
+    int too_large;
+    uint64_t attempt_start_ns, first_byte_ns;
+    struct gd_timer fb_timer;
+    struct gd_buf resp; /* buffered non-streamed answer */
+    char ctype[128];
+
+    /* client stream */
+    int streaming;
+    int client_blocked;
+    int paused;
+    struct gd_gw_sse sse;
+
+    /* accounting */
+    uint64_t overhead_ns;
+    uint64_t mark_ns;
+    uint32_t last_fallbacks;
+};
+
+/* gw_attempt.c: prepares req's attempt state once (timers). */
+void gw_attempt_init(struct gw_req *req);
+/* gw_attempt.c: builds and starts the transfer for (req->alias, req->dep). 0 or GD_E*. */
+int gw_attempt_start(struct gw_req *req);
+/* Stops and frees the current transfer (no callbacks). */
+void gw_attempt_stop(struct gw_req *req);
+
+/* gw_proxy.c: called when the current attempt ended (transfer done or first-byte timeout). */
+void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
+                         const char *detail);
+/* gw_proxy.c: writes an SSE event to the client; returns 0, GD_EAGAIN handled internally
+ * (pauses), or GD_ECLOSED. */
+int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen);
+/* gw_proxy.c: opens the client stream (headers with x-girder-*). 0 or GD_E*. */
+int gw_req_begin_stream(struct gw_req *req);
+
+static inline void gw_overhead_start(struct gw_req *req, uint64_t now_ns)
+{
+    req->mark_ns = now_ns;
+}
+static inline void gw_overhead_stop(struct gw_req *req, uint64_t now_ns)
+{
+    if (req->mark_ns && now_ns > req->mark_ns)
+        req->overhead_ns += now_ns - req->mark_ns;
+    req->mark_ns = 0;
+}
+
+#endif
