@@ -102,7 +102,8 @@ int gd_engine_node_op(const gd_engine_model *m, int i, const char **domain, cons
 int gd_engine_num_exec_nodes(const gd_engine_model *m);
 
 struct gd_engine_options {
-    int threads; /* worker threads incl. the caller; 0 = 1 */
+    int threads;             /* worker threads incl. the caller; 0 = 1 */
+    size_t max_tensor_bytes; /* cap on any one output or scratch buffer; 0 = 16 GiB */
 };
 /* Creates a session (its own thread pool and buffers) over m, which must outlive it.
  * Fails with GD_ENOTSUP naming the first node whose op/opset has no kernel. */

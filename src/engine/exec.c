@@ -102,6 +102,11 @@ struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, i
                    gd_dtype_name(dt));
         return NULL;
     }
+    if (ctx->e->max_bytes && t.nbytes > ctx->e->max_bytes) {
+        gd_op_fail(ctx, GD_ELIMIT, "output %d would take %zu bytes (limit %zu)", i, t.nbytes,
+                   ctx->e->max_bytes);
+        return NULL;
+    }
     struct gd_tensor *dst = ctx->out[i];
     if (i == 0 && can_reuse_input0(ctx, dt, t.nbytes)) {
         struct gd_tensor *src = &ctx->e->slots[ctx->node->in[0]];
@@ -197,7 +202,8 @@ const struct gd_tensor *gd_op_attr_tensor(const struct gd_op_ctx *ctx, const cha
 void *gd_op_scratch(struct gd_op_ctx *ctx, size_t bytes)
 {
     size_t total;
-    if (gd_size_add(bytes, sizeof(struct scratch) + 64, &total)) {
+    if (gd_size_add(bytes, sizeof(struct scratch) + 64, &total) ||
+        (ctx->e->max_bytes && bytes > ctx->e->max_bytes)) {
         gd_op_fail(ctx, GD_ENOMEM, "scratch request too large");
         return NULL;
     }

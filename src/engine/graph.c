@@ -125,6 +125,8 @@ fail:
     return rc;
 }
 
+#define FOLD_MAX_BYTES ((size_t)64 << 20)
+
 /* Ops whose result must not be computed once at load. */
 static int foldable(const struct gd_node *nd)
 {
@@ -146,7 +148,9 @@ static int fold_node(struct gd_engine_model *m, struct gd_tensor *slots, int i)
         if (nd->in[k] >= 0 && m->values[nd->in[k]].kind != GD_VALUE_CONST)
             return 0;
     char msg[256];
-    struct gd_exec e = {.m = m, .slots = slots, .err = msg, .errlen = sizeof msg};
+    /* Outputs over FOLD_MAX_BYTES are left to run time (bounded load, small models). */
+    struct gd_exec e = {.m = m, .slots = slots, .err = msg, .errlen = sizeof msg,
+                        .max_bytes = FOLD_MAX_BYTES};
     if (gd__exec_node(&e, nd, i)) {
         for (int k = 0; k < nd->n_out; k++)
             if (nd->out[k] >= 0)

@@ -102,6 +102,7 @@ struct gd_exec {
     struct gd_bufcache *cache;    /* may be NULL */
     char *err;
     size_t errlen;
+    size_t max_bytes; /* cap on one output / scratch allocation (0 = none) */
 };
 int gd__exec_node(struct gd_exec *e, const struct gd_node *node, int node_index);
 

@@ -14,6 +14,7 @@ struct gd_engine_session {
     struct gd_tensor *outs; /* n_outputs, owned */
     struct gd_bufcache *cache;
     struct gd_pool *pool;
+    size_t max_bytes;
     int *release_at; /* CSR: values whose last use is node i */
     int *release_start;
 };
@@ -87,6 +88,7 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
     if (!s)
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory");
     s->m = m;
+    s->max_bytes = (opts && opts->max_tensor_bytes) ? opts->max_tensor_bytes : (size_t)16 << 30;
     s->slots = gd_calloc((size_t)m->n_values + 1, sizeof *s->slots);
     s->outs = gd_calloc((size_t)m->n_outputs + 1, sizeof *s->outs);
     s->cache = gd__bufcache_new();
@@ -187,7 +189,7 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
         gd_tensor_release(&s->outs[i]);
     int rc = bind_inputs(s, n, names, inputs, err, errlen);
     struct gd_exec e = {.m = m, .slots = s->slots, .pool = s->pool, .cache = s->cache,
-                        .err = err, .errlen = errlen};
+                        .err = err, .errlen = errlen, .max_bytes = s->max_bytes};
     for (int i = 0; !rc && i < m->n_nodes; i++) {
         rc = gd__exec_node(&e, &m->nodes[i], i);
         for (int r = s->release_start[i]; r < s->release_start[i + 1]; r++)

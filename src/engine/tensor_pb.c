@@ -70,8 +70,9 @@ static int open_confined(const char *base_dir, const char *loc, char *err, size_
     return fd;
 }
 
-static int read_external(const Onnx__TensorProto *tp, const char *base_dir, void *dst,
-                         size_t nbytes, char *err, size_t errlen)
+/* Opens and validates the external file range for nbytes; returns fd and sets *off. */
+static int open_external(const Onnx__TensorProto *tp, const char *base_dir, size_t nbytes,
+                         uint64_t *off_out, char *err, size_t errlen)
 {
     const char *loc = NULL;
     uint64_t off = 0, len = nbytes;
@@ -96,23 +97,40 @@ static int read_external(const Onnx__TensorProto *tp, const char *base_dir, void
     if (fd < 0)
         return fd;
     struct stat st;
-    int rc = 0;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || off > (uint64_t)st.st_size ||
         nbytes > (uint64_t)st.st_size - off) {
-        rc = gd__errf(err, errlen, GD_EINVAL, "external data '%s': range past end of file", loc);
-        goto fail;
+        close(fd);
+        return gd__errf(err, errlen, GD_EINVAL, "external data '%s': range past end of file",
+                        loc);
     }
+    *off_out = off;
+    return fd;
+}
+
+static int read_external(int fd, uint64_t off, void *dst, size_t nbytes, char *err,
+                         size_t errlen)
+{
     for (size_t done = 0; done < nbytes;) {
         ssize_t r = pread(fd, (char *)dst + done, nbytes - done, (off_t)(off + done));
-        if (r <= 0) {
-            rc = gd__errf(err, errlen, GD_EIO, "external data '%s': short read", loc);
-            goto fail;
-        }
+        if (r <= 0)
+            return gd__errf(err, errlen, GD_EIO, "external data: short read");
         done += (size_t)r;
     }
-fail:
-    close(fd);
-    return rc;
+    return 0;
+}
+
+/* Element count of the typed repeated field that carries dtype dt (onnx.proto comments). */
+static size_t typed_count(const Onnx__TensorProto *tp, enum gd_dtype dt)
+{
+    switch (dt) {
+    case GD_DTYPE_FLOAT: return tp->n_float_data;
+    case GD_DTYPE_DOUBLE: return tp->n_double_data;
+    case GD_DTYPE_INT64: return tp->n_int64_data;
+    case GD_DTYPE_UINT32:
+    case GD_DTYPE_UINT64: return tp->n_uint64_data;
+    case GD_DTYPE_STRING: return tp->n_string_data;
+    default: return tp->n_int32_data;
+    }
 }
 
 /* Typed repeated fields: which field carries which dtype (onnx.proto comments). */
@@ -186,25 +204,41 @@ int gd__tensor_from_proto(const Onnx__TensorProto *tp, const char *base_dir, str
                         tp->n_dims, GD_TENSOR_MAX_RANK);
     if (tp->segment)
         return gd__errf(err, errlen, GD_ENOTSUP, "tensor '%s': segments unsupported", name);
-    int rc = gd_tensor_alloc(t, (enum gd_dtype)tp->data_type, (int)tp->n_dims, tp->dims);
-    if (rc == GD_ENOMEM)
-        return gd__errf(err, errlen, rc, "tensor '%s': out of memory", name);
+    /* Validate the data source against the shape before allocating anything. */
+    int rc = gd_tensor_set_shape(t, (enum gd_dtype)tp->data_type, (int)tp->n_dims, tp->dims);
     if (rc)
         return gd__errf(err, errlen, rc, "tensor '%s': invalid or oversized shape", name);
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) {
+    int fd = -1, external = tp->has_data_location &&
+                            tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    uint64_t off = 0;
+    if (external && t->dtype == GD_DTYPE_STRING)
+        return gd__errf(err, errlen, GD_ENOTSUP, "tensor '%s': external strings", name);
+    if (external && (fd = open_external(tp, base_dir, t->nbytes, &off, err, errlen)) < 0)
+        return fd;
+    if (!external && tp->has_raw_data) {
         if (t->dtype == GD_DTYPE_STRING)
-            rc = gd__errf(err, errlen, GD_ENOTSUP, "tensor '%s': external strings", name);
-        else
-            rc = read_external(tp, base_dir, t->data, t->nbytes, err, errlen);
+            return gd__errf(err, errlen, GD_EINVAL, "tensor '%s': raw_data for strings", name);
+        if (tp->raw_data.len != t->nbytes)
+            return gd__errf(err, errlen, GD_EINVAL, "tensor '%s': raw_data is %zu bytes, need %zu",
+                            name, tp->raw_data.len, t->nbytes);
+    } else if (!external && typed_count(tp, t->dtype) != (size_t)t->numel) {
+        return gd__errf(err, errlen, GD_EINVAL, "tensor '%s' has %zu values, shape needs %lld",
+                        name, typed_count(tp, t->dtype), (long long)t->numel);
+    }
+    int64_t dims[GD_TENSOR_MAX_RANK];
+    memcpy(dims, t->dims, sizeof dims);
+    if ((rc = gd_tensor_alloc(t, t->dtype, t->rank, dims))) {
+        if (fd >= 0)
+            close(fd);
+        return gd__errf(err, errlen, rc, "tensor '%s': out of memory", name);
+    }
+    if (external) {
+        rc = read_external(fd, off, t->data, t->nbytes, err, errlen);
+        close(fd);
     } else if (tp->has_raw_data) {
-        if (t->dtype == GD_DTYPE_STRING)
-            rc = gd__errf(err, errlen, GD_EINVAL, "tensor '%s': raw_data for strings", name);
-        else if (tp->raw_data.len != t->nbytes)
-            rc = gd__errf(err, errlen, GD_EINVAL, "tensor '%s': raw_data is %zu bytes, need %zu",
-                          name, tp->raw_data.len, t->nbytes);
-        else if (t->nbytes)
+        if (t->nbytes)
             memcpy(t->data, tp->raw_data.data, t->nbytes);
-        if (!rc && t->dtype == GD_DTYPE_BOOL)
+        if (t->dtype == GD_DTYPE_BOOL)
             for (size_t i = 0; i < t->nbytes; i++)
                 ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
     } else {
