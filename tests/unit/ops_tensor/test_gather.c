@@ -112,3 +112,23 @@ Test(ops_tensor_gather, topk_cumsum_reverse) {
     rs[1] = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(4, 2));
     cr_expect_eq(ot_run("ReverseSequence", 10, 2, rs, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
+
+Test(ops_tensor_gather, unique_unsorted_with_outputs)
+{
+    char err[256];
+    struct gd_tensor ys[4], x = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(6), OT_I64(2, 1, 1, 3, 4, 3));
+    struct ot_attr s = OT_I("sorted", 0);
+    cr_assert_eq(ot_run("Unique", 11, 1, &x, 1, &s, 4, ys, err, sizeof err), 0, "%s", err);
+    ot_expect_i64(&ys[0], OT_I64(2, 1, 3, 4), 4);
+    ot_expect_i64(&ys[1], OT_I64(0, 1, 3, 4), 4);
+    ot_expect_i64(&ys[2], OT_I64(0, 1, 1, 2, 3, 2), 6);
+    ot_expect_i64(&ys[3], OT_I64(1, 2, 2, 1), 4);
+    for (int i = 0; i < 4; i++)
+        gd_tensor_release(&ys[i]);
+    cr_assert_eq(ot_run("Unique", 11, 1, &x, 0, NULL, 4, ys, err, sizeof err), 0, "%s", err);
+    ot_expect_i64(&ys[0], OT_I64(1, 2, 3, 4), 4);
+    ot_expect_i64(&ys[1], OT_I64(1, 0, 3, 4), 4);
+    ot_expect_i64(&ys[2], OT_I64(1, 0, 0, 2, 3, 2), 6);
+    for (int i = 0; i < 4; i++)
+        gd_tensor_release(&ys[i]);
+}
