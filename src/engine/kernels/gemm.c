@@ -1,0 +1,117 @@
+/* GEMM dispatch: CBLAS for float types, generated loops for integers, and a row/column
+ * block split over the engine's thread pool (see gemm.h). */
+#include "engine/kernels/gemm.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "engine/tensor.h"
+
+/* Integer GEMM: c = alpha*a*b + beta*c in uint64_t (wrapping), alpha/beta truncated. */
+#define IGEMM(E, T, S)                                                                             \
+    static void igemm_##S(const struct gd_gemm *g)                                                 \
+    {                                                                                              \
+        const T *A = g->a, *B = g->b;                                                              \
+        T *C = g->c;                                                                               \
+        uint64_t al = (uint64_t)(int64_t)g->alpha, be = (uint64_t)(int64_t)g->beta;                \
+        for (int64_t i = 0; i < g->m; i++)                                                         \
+            for (int64_t j = 0; j < g->n; j++) {                                                   \
+                uint64_t s = 0;                                                                    \
+                for (int64_t p = 0; p < g->k; p++) {                                               \
+                    T x = g->ta ? A[p * g->lda + i] : A[i * g->lda + p];                           \
+                    T y = g->tb ? B[j * g->ldb + p] : B[p * g->ldb + j];                           \
+                    s += (uint64_t)x * (uint64_t)y;                                                \
+                }                                                                                  \
+                T *cp = &C[i * g->ldc + j];                                                        \
+                *cp = (T)(al * s + (be ? be * (uint64_t)*cp : 0));                                 \
+            }                                                                                      \
+    }
+GD_DTYPE_FOREACH_INT(IGEMM)
+
+int gd_kern_gemm_supported(enum gd_dtype dt)
+{
+    return dt == GD_DTYPE_FLOAT || dt == GD_DTYPE_DOUBLE || gd_dtype_is_int(dt);
+}
+
+static int fits(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+int gd_kern_gemm_check(const struct gd_gemm *g)
+{
+    if (!gd_kern_gemm_supported(g->dt))
+        return GD_ENOTSUP;
+    if (!fits(g->m) || !fits(g->n) || !fits(g->k) || !fits(g->lda) || !fits(g->ldb) ||
+        !fits(g->ldc))
+        return GD_ERANGE;
+    return 0;
+}
+
+int gd_kern_gemm_serial(const struct gd_gemm *g)
+{
+    int rc = gd_kern_gemm_check(g);
+    if (rc)
+        return rc;
+    if (g->m == 0 || g->n == 0)
+        return 0;
+    enum CBLAS_TRANSPOSE ta = g->ta ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = g->tb ? CblasTrans : CblasNoTrans;
+    /* BLAS wants ld >= 1 even for empty operands. */
+    int lda = g->lda ? (int)g->lda : 1, ldb = g->ldb ? (int)g->ldb : 1, ldc = (int)g->ldc;
+    switch (g->dt) {
+    case GD_DTYPE_FLOAT:
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, (float)g->alpha,
+                    g->a, lda, g->b, ldb, (float)g->beta, g->c, ldc);
+        return 0;
+    case GD_DTYPE_DOUBLE:
+        cblas_dgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha, g->a, lda,
+                    g->b, ldb, g->beta, g->c, ldc);
+        return 0;
+#define IGEMM_CASE(E, T, S)                                                                        \
+    case E:                                                                                        \
+        igemm_##S(g);                                                                              \
+        return 0;
+        GD_DTYPE_FOREACH_INT(IGEMM_CASE)
+    default:
+        return GD_ENOTSUP;
+    }
+}
+
+struct gemm_split {
+    const struct gd_gemm *g;
+    int by_rows;
+};
+
+static void gemm_block(void *ud, int64_t b, int64_t e)
+{
+    const struct gemm_split *s = ud;
+    struct gd_gemm g = *s->g;
+    size_t es = gd_dtype_size(g.dt);
+    if (s->by_rows) {
+        g.m = e - b;
+        g.a = (const char *)g.a + (size_t)(g.ta ? b : b * g.lda) * es;
+        g.c = (char *)g.c + (size_t)(b * g.ldc) * es;
+    } else {
+        g.n = e - b;
+        g.b = (const char *)g.b + (size_t)(g.tb ? b * g.ldb : b) * es;
+        g.c = (char *)g.c + (size_t)b * es;
+    }
+    (void)gd_kern_gemm_serial(&g); /* sizes were validated on the whole problem */
+}
+
+int gd_kern_gemm(struct gd_op_ctx *ctx, const struct gd_gemm *g)
+{
+    int rc = gd_kern_gemm_check(g);
+    if (rc)
+        return rc;
+    int64_t work = g->m * g->n * (g->k ? g->k : 1);
+    if (gd_op_num_threads(ctx) <= 1 || work < (1 << 18))
+        return gd_kern_gemm_serial(g);
+    struct gemm_split s = {g, g->m >= g->n};
+    int64_t n = s.by_rows ? g->m : g->n;
+    int64_t per = (s.by_rows ? g->n : g->m) * (g->k ? g->k : 1);
+    int64_t grain = (1 << 16) / (per ? per : 1) + 1;
+    if (grain < 8)
+        grain = 8;
+    gd_op_parallel_for(ctx, n, grain, gemm_block, &s);
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* Convolution / pooling geometry and the im2col / col2im transforms (any number of
+ * spatial dims up to GD_CONV_MAX_SP).
+ *
+ * Geometry follows the ONNX specs: explicit pads [b1..bk, e1..ek], or auto_pad
+ * SAME_UPPER / SAME_LOWER (output = ceil(in / stride), the odd pad at the end resp. the
+ * start) or VALID (no pads); output = floor or ceil((in + pb + pe - eff_k) / s) + 1 with
+ * eff_k = (k - 1) * dilation + 1. With ceil_mode a last window that would start in the
+ * end padding is dropped (as PyTorch and ONNX Runtime).
+ *
+ * Threading: pure functions. Errors: 0 or GD_EINVAL with a message in err. */
+#ifndef GD_ENGINE_KERNELS_IM2COL_H
+#define GD_ENGINE_KERNELS_IM2COL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GD_CONV_MAX_SP 6
+
+struct gd_conv_geom {
+    int nsp;                         /* spatial dims */
+    int64_t in[GD_CONV_MAX_SP];      /* input spatial dims */
+    int64_t k[GD_CONV_MAX_SP];       /* kernel dims */
+    int64_t stride[GD_CONV_MAX_SP];
+    int64_t dil[GD_CONV_MAX_SP];
+    int64_t pb[GD_CONV_MAX_SP], pe[GD_CONV_MAX_SP]; /* pads at begin / end */
+    int64_t out[GD_CONV_MAX_SP];     /* output spatial dims */
+    int64_t in_size, k_size, out_size; /* products */
+};
+
+/* Attribute values as read from the node (NULL / n = -1 when absent). */
+struct gd_conv_attrs {
+    const char *auto_pad;
+    const int64_t *strides, *dilations, *pads;
+    int nstrides, ndilations, npads;
+    int ceil_mode;
+};
+
+/* Fills g for a forward conv/pool window over in[nsp] with kernel k[nsp]. */
+int gd_conv_geom_init(struct gd_conv_geom *g, int nsp, const int64_t *in, const int64_t *k,
+                      const struct gd_conv_attrs *a, char *err, size_t errlen);
+
+/* col[(c * k_size + kk) * out_size + o] = x[c][input position of (o, kk)] or 0 in padding,
+ * for channels [c0, c1) of x (x holds `channels` planes of in_size). */
+void gd_im2col_f32(const struct gd_conv_geom *g, const float *x, float *col, int64_t c0,
+                   int64_t c1);
+void gd_im2col_f64(const struct gd_conv_geom *g, const double *x, double *col, int64_t c0,
+                   int64_t c1);
+/* The adjoint: y[c][position] += col[...] (padding positions dropped). Here g->in is the
+ * image being accumulated into and g->out the column grid. */
+void gd_col2im_f32(const struct gd_conv_geom *g, const float *col, float *y, int64_t c0,
+                   int64_t c1);
+void gd_col2im_f64(const struct gd_conv_geom *g, const double *col, double *y, int64_t c0,
+                   int64_t c1);
+
+/* Input offset (relative to the plane) of output position o's window origin per dim:
+ * writes origin[d] = o_d * stride - pb (may be negative). */
+void gd_conv_origin(const struct gd_conv_geom *g, int64_t o, int64_t *origin);
+
+#endif

@@ -1,0 +1,18 @@
+/* Shared pieces of the Conv / ConvTranspose / pooling families.
+ * Threading: reentrant. Errors: 0 or negative GD_E* with the message recorded. */
+#ifndef GD_ENGINE_OPS_CONV_H
+#define GD_ENGINE_OPS_CONV_H
+
+#include "engine/kernels/im2col.h"
+#include "engine/op.h"
+
+/* Reads auto_pad, strides, dilations, pads (and ceil_mode when with_ceil) from the node. */
+void gd__conv_read_attrs(struct gd_op_ctx *ctx, struct gd_conv_attrs *a, int with_ceil);
+
+/* Checks that kernel_shape (when present) equals k[nsp]. */
+int gd__conv_check_kernel_shape(struct gd_op_ctx *ctx, int nsp, const int64_t *k);
+
+/* Adds bias[m] to every element of plane m of y (n images x m channels x plane). */
+void gd__conv_add_bias(struct gd_op_ctx *ctx, struct gd_tensor *y, const struct gd_tensor *bias);
+
+#endif

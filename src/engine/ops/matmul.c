@@ -1,0 +1,173 @@
+/* MatMul (numpy matmul semantics) and Gemm.
+ *
+ * MatMul: 1-d operands are promoted ([K] -> [1,K] for A, [K,1] for B) and the added dim
+ * is removed from the result; batch dims broadcast. When B has no batch (the usual
+ * activations x weights case) and A is contiguous, A's batch is folded into M and one
+ * large GEMM runs split over the pool; otherwise batches run in parallel, one serial
+ * GEMM each. Gemm: Y = alpha * op(A) op(B) + beta * C with C broadcast to [M,N]. */
+#include <string.h>
+
+#include "engine/kernels/gemm.h"
+#include "engine/op.h"
+#include "engine/ops/registry.h"
+
+struct mm_batch {
+    struct gd_gemm g; /* per-batch template (a, b, c are the base pointers) */
+    int brank;
+    int64_t bdims[GD_TENSOR_MAX_RANK], ast[GD_TENSOR_MAX_RANK], bst[GD_TENSOR_MAX_RANK];
+    size_t es;
+};
+
+/* Runs batches [b, e): batch index -> offsets through the broadcast batch strides. */
+static void mm_batches(void *ud, int64_t b, int64_t e)
+{
+    const struct mm_batch *mb = ud;
+    for (int64_t i = b; i < e; i++) {
+        int64_t r = i, ao = 0, bo = 0;
+        for (int d = mb->brank - 1; d >= 0; d--) {
+            int64_t ix = r % mb->bdims[d];
+            r /= mb->bdims[d];
+            ao += ix * mb->ast[d];
+            bo += ix * mb->bst[d];
+        }
+        struct gd_gemm g = mb->g;
+        g.a = (const char *)g.a + (size_t)(ao * g.m * g.k) * mb->es;
+        g.b = (const char *)g.b + (size_t)(bo * g.k * g.n) * mb->es;
+        g.c = (char *)g.c + (size_t)(i * g.m * g.n) * mb->es;
+        (void)gd_kern_gemm_serial(&g); /* ranges validated by the caller */
+    }
+}
+
+/* Batch broadcast strides (in matrices) of an operand with `r` batch dims. */
+static void batch_strides(const int64_t *dims, int r, int brank, int64_t *st)
+{
+    int64_t s = 1;
+    for (int d = brank - 1; d >= 0; d--) {
+        int td = d - (brank - r);
+        int64_t v = td >= 0 ? dims[td] : 1;
+        st[d] = v == 1 ? 0 : s;
+        s *= v;
+    }
+}
+
+static int matmul_run(struct gd_op_ctx *ctx)
+{
+    const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1);
+    if (!a || !b)
+        return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    if (a->dtype != b->dtype || !gd_kern_gemm_supported(a->dtype))
+        return gd_op_fail(ctx, a->dtype != b->dtype ? GD_EINVAL : GD_ENOTSUP,
+                          "dtypes %s x %s not supported", gd_dtype_name(a->dtype),
+                          gd_dtype_name(b->dtype));
+    if (a->rank < 1 || b->rank < 1)
+        return gd_op_fail(ctx, GD_EINVAL, "operands must have rank >= 1");
+    int64_t m = a->rank == 1 ? 1 : a->dims[a->rank - 2], k = a->dims[a->rank - 1];
+    int64_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+    int64_t n = b->rank == 1 ? 1 : b->dims[b->rank - 1];
+    if (k != kb)
+        return gd_op_fail(ctx, GD_EINVAL, "inner dims differ (%lld vs %lld)", (long long)k,
+                          (long long)kb);
+    int ar = a->rank > 2 ? a->rank - 2 : 0, br = b->rank > 2 ? b->rank - 2 : 0;
+    int brank = ar > br ? ar : br, rank = 0;
+    int64_t dims[GD_TENSOR_MAX_RANK], batch = 1;
+    struct mm_batch mb = {.brank = brank, .es = gd_dtype_size(a->dtype)};
+    for (int d = 0; d < brank; d++) {
+        int da = d - (brank - ar), db = d - (brank - br);
+        int64_t va = da >= 0 ? a->dims[da] : 1, vb = db >= 0 ? b->dims[db] : 1;
+        if (va != vb && va != 1 && vb != 1)
+            return gd_op_fail(ctx, GD_EINVAL, "batch dims %lld and %lld do not broadcast",
+                              (long long)va, (long long)vb);
+        mb.bdims[d] = dims[rank++] = va == 1 ? vb : va;
+        batch *= mb.bdims[d];
+    }
+    if (a->rank > 1)
+        dims[rank++] = m;
+    if (b->rank > 1)
+        dims[rank++] = n;
+    struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, rank, dims);
+    if (!y)
+        return GD_ENOMEM;
+    if (y->numel == 0 || k == 0)
+        return 0; /* empty result, or sums over nothing: zeros */
+    mb.g = (struct gd_gemm){.dt = a->dtype, .m = m, .n = n, .k = k, .alpha = 1, .beta = 0,
+                            .a = a->data, .b = b->data, .c = y->data, .lda = k, .ldb = n,
+                            .ldc = n};
+    batch_strides(a->dims, ar, brank, mb.ast);
+    batch_strides(b->dims, br, brank, mb.bst);
+    int b_single = 1, a_full = 1;
+    for (int d = 0; d < brank; d++) {
+        b_single &= mb.bst[d] == 0;
+        a_full &= mb.ast[d] != 0 || mb.bdims[d] == 1;
+    }
+    int rc;
+    if (batch == 1 || (b_single && a_full)) {
+        mb.g.m = m * batch; /* A's batches are contiguous rows */
+        rc = gd_kern_gemm(ctx, &mb.g);
+    } else {
+        if ((rc = gd_kern_gemm_check(&mb.g)))
+            return gd_op_fail(ctx, rc, "matrix too large for BLAS");
+        gd_op_parallel_for(ctx, batch, 1, mm_batches, &mb);
+    }
+    if (rc)
+        return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
+    return 0;
+}
+
+/* Writes beta * C broadcast to [m, n] into y (C of rank 0..2, unidirectional). */
+static int gemm_fill_c(struct gd_op_ctx *ctx, const struct gd_tensor *c, struct gd_tensor *y,
+                       double beta)
+{
+    int64_t m = y->dims[0], n = y->dims[1];
+    int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+    if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
+        return gd_op_fail(ctx, GD_EINVAL, "C does not broadcast to [%lld,%lld]", (long long)m,
+                          (long long)n);
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double v = gd_tensor_get_f64(c, (cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j));
+            gd_tensor_set_f64(y, i * n + j, beta * v);
+        }
+    return 0;
+}
+
+static int gemm_run(struct gd_op_ctx *ctx)
+{
+    const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1),
+                           *c = gd_op_input(ctx, 2);
+    if (!a || !b)
+        return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    if (a->dtype != b->dtype || (c && c->dtype != a->dtype))
+        return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ");
+    if (a->rank != 2 || b->rank != 2)
+        return gd_op_fail(ctx, GD_EINVAL, "A and B must be 2-d");
+    int ta = gd_op_attr_int(ctx, "transA", 0) != 0, tb = gd_op_attr_int(ctx, "transB", 0) != 0;
+    double alpha = gd_op_attr_float(ctx, "alpha", 1.0f), beta = gd_op_attr_float(ctx, "beta", 1.0f);
+    int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], n = b->dims[!tb];
+    if (k != kb)
+        return gd_op_fail(ctx, GD_EINVAL, "inner dims differ (%lld vs %lld)", (long long)k,
+                          (long long)kb);
+    struct gd_gemm g = {.dt = a->dtype, .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
+                        .alpha = alpha, .beta = c ? 1 : 0, .a = a->data, .b = b->data,
+                        .lda = a->dims[1], .ldb = b->dims[1], .ldc = n};
+    int rc = gd_kern_gemm_check(&g);
+    if (rc)
+        return gd_op_fail(ctx, rc, "%s for GEMM (dtype %s)", gd_strerror(rc),
+                          gd_dtype_name(a->dtype));
+    struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, 2, (int64_t[]){m, n});
+    if (!y)
+        return GD_ENOMEM;
+    g.c = y->data;
+    if (c && (rc = gemm_fill_c(ctx, c, y, beta)))
+        return rc;
+    if (y->numel == 0 || k == 0)
+        return 0;
+    if ((rc = gd_kern_gemm(ctx, &g)))
+        return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
+    return 0;
+}
+
+const struct gd_op_def gd_ops_matmul[] = {
+    {"", "MatMul", 1, 0, matmul_run, 0},
+    {"", "Gemm", 6, 0, gemm_run, 0},
+    {0},
+};
