@@ -238,13 +238,16 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
            !has_opener(s, ca, cb - 1, s[cb - 1]))
         cb--;
     size_t i = a;
-    int digit = 0, kv = 0;
+    int digit = 0, kv = 0, slash = 0;
     for (size_t j = ca; j < cb; j++) {
         digit |= s[j] >= '0' && s[j] <= '9';
         kv |= s[j] == '=' || s[j] == ':';
+        slash |= s[j] == '/' || s[j] == '\\';
     }
     /* A word with a digit and no key/value separator is one value: "LOCAL(0)", "a,b,3". */
-    if (dm && cb > ca && ((digit && !kv && piece_var(s, ca, cb)) || lm_builtin_var(k->s + ca, cb - ca))) {
+    if (dm && cb > ca &&
+        ((digit && !kv && piece_var(s, ca, cb)) ||
+         ((slash || kv) && lm_builtin_var(k->s + ca, cb - ca)))) {
         for (; i < b && k->nt + 1 < k->cap; i = i == ca ? cb : i + 1)
             emit(k, i, i == ca ? cb : i + 1, i == ca);
         return i;

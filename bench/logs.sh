@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/logs.sh: `girder logs` on the Loghub-2k datasets.
+#   1. grouping accuracy per dataset and mean (bench/logs_accuracy.py, settings.tsv configs)
+#   2. parse throughput: lines/s of `girder logs parse` on one core (taskset), on each 2k file
+#      repeated to REPEAT x 2000 lines, JSON output to /dev/null; CPU time is reported too
+#      because wall time on a shared machine includes waiting for the core
+#   3. compression (bench/logs_compress.sh, helper G) when present
+# usage: bench/logs.sh [GIRDER_BIN] [DATA_DIR]   (env: REPEAT=500, ONLY=HDFS,BGL)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+girder=${1:-$root/build/src/cli/girder}
+data=${2:-$root/../shared/data/loghub-2k}
+repeat=${REPEAT:-500}
+py=/usr/bin/python3
+[ -x "$girder" ] || { echo "no girder binary at $girder (make build)"; exit 1; }
+[ -f "$data/settings.tsv" ] || { echo "no Loghub-2k data at $data"; exit 1; }
+
+echo "== grouping accuracy (Loghub-2k, one configuration per dataset from settings.tsv)"
+$py "$root/bench/logs_accuracy.py" "$girder" "$data" || true
+
+echo
+echo "== parse throughput, one core: each 2k file x $repeat, JSON lines to /dev/null"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pin=""
+command -v taskset >/dev/null && pin="taskset -c 0"
+printf '%-12s %10s %8s %8s %12s %12s\n' dataset lines wall_s cpu_s lines/s_wall lines/s_cpu
+grep -v '^#' "$data/settings.tsv" | while IFS=$'\t' read -r name fmt masks sim depth; do
+    [ -n "${ONLY:-}" ] && [[ ",$ONLY," != *",$name,"* ]] && continue
+    src="$data/$name/${name}_2k.log"
+    big="$tmp/$name.log"
+    for ((i = 0; i < repeat; i++)); do cat "$src"; [ -n "$(tail -c1 "$src")" ] && echo; done > "$big"
+    lines=$(wc -l < "$big")
+    args=(--format "$fmt" --sim "$sim" --depth "$depth")
+    if [ -n "$masks" ]; then
+        while IFS= read -r m; do args+=(--mask "$m"); done < <(printf '%s\n' "$masks" | sed 's/ ;; /\n/g')
+    fi
+    $pin /usr/bin/time -f "%e %U" -o "$tmp/time" "$girder" logs parse "${args[@]}" "$big" > /dev/null
+    read -r wall cpu < "$tmp/time"
+    awk -v n="$name" -v l="$lines" -v w="$wall" -v c="$cpu" 'BEGIN {
+        printf "%-12s %10d %8.2f %8.2f %12.0f %12.0f\n", n, l, w, c, l / (w > 0 ? w : 0.01), l / (c > 0 ? c : 0.01) }'
+    rm -f "$big"
+done
+
+if [ -x "$root/bench/logs_compress.sh" ]; then
+    echo
+    "$root/bench/logs_compress.sh" "$girder" "$data"
+fi
