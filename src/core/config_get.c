@@ -330,7 +330,8 @@ int gd_config_check_keys(struct gd_config_diag *d, const struct gd_yaml_node *ma
         if (known)
             continue;
         const char *where = map->path[0] ? map->path : "<root>";
-        const char *s = gd_config_suggest(k->str, allowed);
+        /* no suggestion work once the error list is full (a file of 50,000 bad keys) */
+        const char *s = d->n < GD_CONFIG_MAX_ERRORS ? gd_config_suggest(k->str, allowed) : NULL;
         if (s)
             gd_config_diag_add(d, k, NULL, "unknown key in %s (did you mean '%s'?)", where, s);
         else

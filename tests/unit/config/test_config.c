@@ -522,3 +522,24 @@ Test(config, allocation_failures_are_clean)
         gd_config_diag_free(&d);
     }
 }
+
+Test(config, many_errors_are_capped_and_counted)
+{
+    struct gd_buf y;
+    gd_buf_init(&y, 1 << 20);
+    for (int i = 0; i < 20000; i++)
+        gd_buf_printf(&y, "bad_key_%d: %d\n", i, i);
+    struct gd_config_diag d;
+    gd_config_diag_init(&d, "big.yaml");
+    struct gd_config *c = NULL;
+    cr_assert_eq(gd_config_load_mem(y.data, y.len, "big.yaml", NULL, &d, &c), GD_EINVAL);
+    cr_assert_eq(d.n, GD_CONFIG_MAX_ERRORS);
+    cr_assert_eq(d.dropped, 20000 - GD_CONFIG_MAX_ERRORS);
+    struct gd_buf out;
+    gd_buf_init(&out, 1 << 20);
+    gd_config_diag_format_all(&d, &out);
+    cr_assert_not_null(strstr(out.data, "big.yaml: 19936 more error(s) not shown\n"));
+    gd_buf_free(&out);
+    gd_buf_free(&y);
+    gd_config_diag_free(&d);
+}
