@@ -149,7 +149,13 @@ int gd_config_get_enum(struct gd_config_diag *d, const struct gd_yaml_node *map,
             return 0;
         }
     }
-    return bad_value(d, n, what);
+    const char *s = (n->flags & GD_YAML_F_SECRET) ? NULL : gd_config_suggest(n->str, names);
+    if (!s)
+        return bad_value(d, n, what);
+    char v[64];
+    describe(n, v, sizeof v);
+    gd_config_diag_add(d, n, NULL, "expected %s, got %s (did you mean '%s'?)", what, v, s);
+    return GD_EINVAL;
 }
 
 struct unit {
@@ -305,8 +311,11 @@ const char *gd_config_suggest(const char *word, const char *const *candidates)
     size_t best_d = cap + 1;
     for (size_t i = 0; candidates[i]; i++) {
         size_t dist = edit_distance(word, candidates[i], cap);
-        /* A truncated key ("max_body" for "max_body_bytes") is a plausible slip too. */
-        if (dist > cap && len >= 4 && strncasecmp(candidates[i], word, len) == 0)
+        /* A truncated or extended word ("max_body" for "max_body_bytes", "warning" for
+         * "warn") is a plausible slip too. */
+        size_t clen = strlen(candidates[i]);
+        if (dist > cap && ((len >= 4 && strncasecmp(candidates[i], word, len) == 0) ||
+                           (clen >= 4 && strncasecmp(candidates[i], word, clen) == 0)))
             dist = cap;
         if (dist < best_d && dist < strlen(candidates[i])) {
             best = candidates[i];

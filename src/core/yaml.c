@@ -30,6 +30,8 @@ struct gd_yaml_doc {
 
 struct ctx {
     yaml_parser_t parser;
+    const char *data; /* the input, for hints about the character at an error */
+    size_t len;
     struct gd_yaml_doc *doc;
     struct gd_config_diag *diag;
     struct gd_yaml_limits lim;
@@ -74,6 +76,9 @@ static int next_event(struct ctx *c, yaml_event_t *ev)
     int line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
     if (p->error == YAML_MEMORY_ERROR)
         fail(c, GD_ENOMEM, line, col, NULL, "out of memory");
+    else if (p->problem_mark.index < c->len && c->data[p->problem_mark.index] == '\t')
+        fail(c, GD_EPARSE, line, col, NULL,
+             "YAML syntax error: tab character (indent with spaces, not tabs)");
     else if (p->context)
         fail(c, GD_EPARSE, line, col, NULL, "YAML syntax error: %s %s",
              p->problem ? p->problem : "invalid input", p->context);
@@ -459,6 +464,8 @@ int gd_yaml_parse(const char *data, size_t len, const struct gd_yaml_parse_opts 
     struct ctx c;
     memset(&c, 0, sizeof c);
     c.diag = diag;
+    c.data = data;
+    c.len = len;
     if (opts) {
         c.lim = opts->limits;
         c.getenv_fn = opts->getenv;

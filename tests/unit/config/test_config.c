@@ -177,6 +177,17 @@ Test(config, ranges_and_units)
     LOAD_FAIL("listen: example.com:80\n", errs);
 }
 
+Test(config, hints_for_tabs_and_enum_typos)
+{
+    char errs[2048];
+    LOAD_FAIL("limits:\n\tmax_headers: 5\n", errs);
+    cr_assert_str_eq(errs, "test.yaml:2:1: YAML syntax error: tab character (indent with spaces, "
+                           "not tabs)\n");
+    LOAD_FAIL("log_level: warning\n", errs);
+    cr_assert_str_eq(errs, "test.yaml:1:12: key 'log_level': expected one of debug, info, warn, "
+                           "error, off, got 'warning' (did you mean 'warn'?)\n");
+}
+
 Test(config, top_level_must_be_map)
 {
     char errs[2048];
