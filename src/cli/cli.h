@@ -13,6 +13,7 @@ struct gd_cli_command {
 int gd_cli_wants_help(int argc, char **argv);
 
 int gd_cmd_version(int argc, char **argv);
+int gd_cmd_serve(int argc, char **argv); /* src/cli/cmd_serve.c (helper A) */
 int gd_cmd_run(int argc, char **argv);
 
 /* `girder config` (src/cli/cmd_config.c, helper B). The extension config sections known to

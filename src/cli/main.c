@@ -5,6 +5,7 @@
 #include <string.h>
 
 static const struct gd_cli_command commands[] = {
+    {"serve", "run the HTTP server (`serve --help`)", gd_cmd_serve},
     {"version", "print the version and exit", gd_cmd_version},
     {"config", "validate a config file (`config check FILE`)", gd_cmd_config},
     {"logs", "log template mining, compression and search", gd_cmd_logs},

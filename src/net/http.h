@@ -72,6 +72,12 @@ int gd_http_router_add(struct gd_http_router *r, const char *method, const char 
  * Errors: GD_ENOMEM (nothing registered: the caller still owns ptr). */
 int gd_http_router_add_cleanup(struct gd_http_router *r, void (*fn)(void *), void *ptr);
 
+/* Route i (registration order is not kept: exact routes first, then prefixes longest
+ * first, i.e. match order): its method and label. Returns 0, or GD_ENOENT past the end.
+ * For logging the routing table. */
+int gd_http_router_get(const struct gd_http_router *r, size_t i, const char **method,
+                       const char **label);
+
 /* ---- the exchange ---- */
 const struct gd_http_request *gd_http_exchange_request(const struct gd_http_exchange *x);
 struct gd_loop *gd_http_exchange_loop(const struct gd_http_exchange *x);

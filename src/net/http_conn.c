@@ -93,8 +93,8 @@ static void update_interest(struct gd_http_conn *c)
     int reading = c->state == CONN_HEAD || c->state == CONN_BODY || c->state == CONN_LINGER;
     if (reading && out <= settings(c)->out_high_water && c->rlen < rbuf_max(c))
         ev |= GD_IO_READ;
-    if (out)
-        ev |= GD_IO_WRITE;
+    if (out || (c->x && c->x->want_drain)) /* a paused producer hears "drained" from the */
+        ev |= GD_IO_WRITE;                  /* next writable event, never re-entrantly   */
     if (gd_loop_io_modify(c->srv->loop, c->io, ev) != 0)
         conn_fail(c);
 }
@@ -196,6 +196,7 @@ static struct gd_http_exchange *new_exchange(struct gd_http_conn *c)
     if (!x)
         return NULL;
     x->c = c;
+    x->loop = c->srv->loop;
     x->site = c->site;
     gd_arena_init(&x->arena, 4096, (size_t)64 << 20);
     gd_buf_init(&x->headers, 16384);
@@ -242,6 +243,19 @@ static void report(struct gd_http_conn *c, struct gd_http_exchange *x, int compl
     o->request_done(o->ud, &cm);
 }
 
+/* The read buffer may have moved (grown) while a body arrived: re-point the request's
+ * slices by parsing the (unchanged, already validated) head again. */
+static void refresh_request(struct gd_http_conn *c)
+{
+    if (c->head_len > 0 && c->head_base != c->rbuf) {
+        size_t scan = 0;
+        gd_http_parse_head(c->rbuf, (size_t)c->head_len, &settings(c)->limits, &c->head,
+                           c->hdrs, &scan);
+        c->head_base = c->rbuf;
+    }
+    fill_request(c->x, c);
+}
+
 /* Answers a request the server itself rejects, then closes (framing may be lost). */
 static void reject(struct gd_http_conn *c, int status, const char *message)
 {
@@ -252,6 +266,8 @@ static void reject(struct gd_http_conn *c, int status, const char *message)
     }
     if (!c->x)
         fill_request(x, c);
+    else
+        refresh_request(c);
     c->keep_alive = 0;
     const char *type = status >= 500 ? "server_error" : "invalid_request_error";
     const char *code = status == 408 ? "request_timeout" : status == 413 ? "payload_too_large"
@@ -265,13 +281,7 @@ static void reject(struct gd_http_conn *c, int status, const char *message)
 static void dispatch(struct gd_http_conn *c)
 {
     struct gd_http_exchange *x = c->x;
-    if (c->head_base != c->rbuf) { /* the buffer moved while the body arrived */
-        size_t scan = 0;
-        gd_http_parse_head(c->rbuf, (size_t)c->head_len, &settings(c)->limits, &c->head,
-                           c->hdrs, &scan);
-        c->head_base = c->rbuf;
-    }
-    fill_request(x, c);
+    refresh_request(c);
     c->state = CONN_HANDLER;
     x->handler(x, x->route_ud);
 }

@@ -33,7 +33,8 @@ enum gd_http_resp_state { RESP_NONE = 0, RESP_STREAMING, RESP_DONE };
 struct gd_http_conn;
 
 struct gd_http_exchange {
-    struct gd_http_conn *c;
+    struct gd_http_conn *c; /* NULL once the connection is closing */
+    struct gd_loop *loop;
     struct gd_http_site *site;
     struct gd_arena arena;
     struct gd_http_request req;

@@ -40,7 +40,7 @@ const struct gd_http_request *gd_http_exchange_request(const struct gd_http_exch
 
 struct gd_loop *gd_http_exchange_loop(const struct gd_http_exchange *x)
 {
-    return x->c ? x->c->srv->loop : NULL;
+    return x->loop;
 }
 
 struct gd_arena *gd_http_exchange_arena(struct gd_http_exchange *x)

@@ -197,3 +197,13 @@ void gd__http_route(const struct gd_http_router *r, struct gd_slice method, stru
     }
     hit->status = path_seen ? 405 : 404;
 }
+
+int gd_http_router_get(const struct gd_http_router *r, size_t i, const char **method,
+                       const char **label)
+{
+    if (i >= r->n)
+        return GD_ENOENT;
+    *method = r->routes[i].method;
+    *label = r->routes[i].label;
+    return 0;
+}
