@@ -11,7 +11,8 @@
 
 #include <string.h>
 
-enum { INT_CONST = 0, INT_PLAIN = 1, INT_DELTA = 2, INT_BYTES = 3 };
+enum { INT_CONST = 0, INT_PLAIN = 1, INT_DELTA = 2, INT_BYTES = 3, INT_DICT = 4 };
+#define INT_DICT_MAX 4096 /* distinct values worth a dictionary */
 enum { SUB_STR = 0 };
 #define COL_MAX_BYTES ((uint64_t)UINT32_MAX)
 
@@ -57,6 +58,42 @@ static int ints_write(struct gd_buf *num, int mode, unsigned w, const uint64_t *
     return rc;
 }
 
+/* Distinct values of v (first-occurrence order) into dict and their indices into idx;
+ * returns the count, or 0 when there are more than INT_DICT_MAX, or GD_ENOMEM. */
+static long ints_dict(const uint64_t *v, size_t n, uint64_t *dict, uint64_t *idx)
+{
+    enum { CAP = 2 * INT_DICT_MAX * 2 };
+    uint32_t *slots = gd_calloc(CAP, sizeof *slots);
+    if (!slots)
+        return GD_ENOMEM;
+    long d = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t h = (size_t)((v[i] * 0x9E3779B97F4A7C15ull) >> 50) & (CAP - 1);
+        while (slots[h] && dict[slots[h] - 1] != v[i])
+            h = (h + 1) & (CAP - 1);
+        if (!slots[h]) {
+            if (d == INT_DICT_MAX) {
+                d = 0;
+                break;
+            }
+            dict[d] = v[i];
+            slots[h] = (uint32_t)++d;
+        }
+        idx[i] = slots[h] - 1;
+    }
+    gd_free(slots);
+    return d;
+}
+
+/* Raw-size estimate of a dictionary encoding: entries plus one index per value. */
+static uint64_t dict_cost(const uint64_t *dict, long d, size_t n)
+{
+    uint64_t c = (uint64_t)n * gd_codec_uvar_len((uint64_t)(d - 1)) + 2;
+    for (long e = 0; e < d; e++)
+        c += gd_codec_uvar_len(dict[e]);
+    return c;
+}
+
 int gd_codec_ints_encode(struct gd_codec_out *o, const uint64_t *v, size_t n)
 {
     if (n == 0)
@@ -77,7 +114,30 @@ int gd_codec_ints_encode(struct gd_codec_out *o, const uint64_t *v, size_t n)
         return rc ? rc : gd_codec_put_uvar(num, v[0]);
     }
     unsigned w = byte_width(max);
-    uint64_t bytes = (uint64_t)w * n;
+    uint64_t bytes = (uint64_t)w * n, best = plain < delta ? plain : delta;
+    best = bytes < best ? bytes : best;
+    if (n >= 16 && w >= 2) { /* a dictionary can only pay off for multi-byte values */
+        uint64_t *dict = gd_malloc((INT_DICT_MAX + n) * sizeof *dict);
+        if (!dict)
+            return GD_ENOMEM;
+        uint64_t *idx = dict + INT_DICT_MAX;
+        long d = ints_dict(v, n, dict, idx);
+        int rc = d < 0 ? (int)d : 0;
+        if (d > 0 && dict_cost(dict, d, n) < best) {
+            rc = gd_codec_put_uvar(meta, INT_DICT);
+            if (rc == 0)
+                rc = gd_codec_put_uvar(meta, (uint64_t)d);
+            if (rc == 0)
+                rc = gd_codec_ints_encode(o, dict, (size_t)d);
+            if (rc == 0)
+                rc = gd_codec_ints_encode(o, idx, n);
+            gd_free(dict);
+            return rc;
+        }
+        gd_free(dict);
+        if (rc)
+            return rc;
+    }
     int mode = INT_BYTES;
     if (plain < bytes && plain <= delta)
         mode = INT_PLAIN;
@@ -89,14 +149,38 @@ int gd_codec_ints_encode(struct gd_codec_out *o, const uint64_t *v, size_t n)
     return rc ? rc : ints_write(num, mode, w, v, n);
 }
 
+/* INT_DICT: d entries, then n indices < d. */
+static int ints_dict_decode(struct gd_codec_in *in, uint64_t *v, size_t n)
+{
+    uint64_t d = gd_codec_get_count(&in->s[GD_CODEC_META], n < INT_DICT_MAX ? n : INT_DICT_MAX);
+    if (in->s[GD_CODEC_META].err || d == 0)
+        return GD_EPARSE;
+    uint64_t *dict = gd_malloc((size_t)d * sizeof *dict);
+    if (!dict)
+        return GD_ENOMEM;
+    int rc = gd_codec_ints_decode(in, dict, (size_t)d);
+    if (rc == 0)
+        rc = gd_codec_ints_decode(in, v, n);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (v[i] >= d)
+            rc = GD_EPARSE;
+        else
+            v[i] = dict[v[i]];
+    }
+    gd_free(dict);
+    return rc;
+}
+
 int gd_codec_ints_decode(struct gd_codec_in *in, uint64_t *v, size_t n)
 {
     if (n == 0)
         return 0;
     struct gd_codec_rd *meta = &in->s[GD_CODEC_META], *num = &in->s[GD_CODEC_NUM];
-    uint64_t mode = gd_codec_get_count(meta, INT_BYTES), prev = 0;
+    uint64_t mode = gd_codec_get_count(meta, INT_DICT), prev = 0;
     if (meta->err)
         return GD_EPARSE;
+    if (mode == INT_DICT)
+        return ints_dict_decode(in, v, n);
     if (mode == INT_CONST) {
         uint64_t c = gd_codec_get_uvar(num);
         for (size_t i = 0; i < n; i++)
@@ -377,8 +461,50 @@ static int classify_ints(const struct gd_codec_str *s, size_t n, uint64_t *v, ui
     return GD_CODEC_INT_SIGNED;
 }
 
+/* Adjacent FIXED digit runs ("17:41:44,747", "2015-07-29") are written as one integer made
+ * of their digits (174144747) while it fits 19 digits: consecutive values of such a
+ * timestamp then differ by small deltas, where separate columns would each pay per value. */
+struct fixed_group {
+    uint8_t w[19];
+    int g, digits;
+    uint64_t *acc; /* n combined values */
+};
+
+static int group_flush(struct gd_codec_out *o, struct fixed_group *fg, size_t n)
+{
+    if (fg->g == 0)
+        return 0;
+    struct gd_buf *meta = &o->s[GD_CODEC_META];
+    int rc = gd_codec_put_uvar(meta, fg->g == 1 ? GD_CODEC_INT_FIXED : GD_CODEC_INT_GROUP);
+    if (rc == 0 && fg->g > 1)
+        rc = gd_codec_put_uvar(meta, (uint64_t)fg->g);
+    for (int i = 0; i < fg->g && rc == 0; i++)
+        rc = gd_codec_put_uvar(meta, fg->w[i]);
+    if (rc == 0)
+        rc = gd_codec_ints_encode(o, fg->acc, n);
+    fg->g = fg->digits = 0;
+    return rc;
+}
+
+static int group_add(struct gd_codec_out *o, struct fixed_group *fg, const uint64_t *iv,
+                     size_t n, uint8_t width)
+{
+    int rc = 0;
+    if (fg->g > 0 && fg->digits + width > 19)
+        rc = group_flush(o, fg, n);
+    uint64_t scale = 1;
+    for (unsigned i = 0; i < width; i++)
+        scale *= 10;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        fg->acc[i] = (fg->g ? fg->acc[i] * scale : 0) + iv[i];
+    fg->w[fg->g++] = width;
+    fg->digits += width;
+    return rc;
+}
+
 static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n,
-                       const struct run *runs, int k, struct gd_codec_str *tmp, uint64_t *iv)
+                       const struct run *runs, int k, struct gd_codec_str *tmp, uint64_t *iv,
+                       uint64_t *acc)
 {
     struct gd_buf *meta = &o->s[GD_CODEC_META];
     int rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_SPLIT);
@@ -393,6 +519,7 @@ static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, siz
         if (j < k)
             p = runs[j].off + runs[j].len;
     }
+    struct fixed_group fg = {.acc = acc};
     for (int j = 0; j < k && rc == 0; j++) {
         for (size_t i = 0; i < n; i++) {
             const struct run *r = &runs[i * (size_t)k + (size_t)j];
@@ -401,13 +528,17 @@ static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, siz
         }
         uint8_t width = 0;
         int ik = classify_ints(tmp, n, iv, &width);
-        rc = gd_codec_put_uvar(meta, (uint64_t)ik);
-        if (rc == 0 && ik == GD_CODEC_INT_FIXED)
-            rc = gd_codec_put_uvar(meta, width);
+        if (ik == GD_CODEC_INT_FIXED) {
+            rc = group_add(o, &fg, iv, n, width);
+            continue;
+        }
+        rc = group_flush(o, &fg, n);
+        if (rc == 0)
+            rc = gd_codec_put_uvar(meta, (uint64_t)ik);
         if (rc == 0)
             rc = ik ? gd_codec_ints_encode(o, iv, n) : strcol_encode(o, tmp, n);
     }
-    return rc;
+    return rc ? rc : group_flush(o, &fg, n);
 }
 
 /* Tries SPLIT; returns 1 when written, 0 when the values do not share a skeleton. */
@@ -422,9 +553,9 @@ static int try_split(struct gd_codec_out *o, const struct gd_codec_str *v, size_
         return GD_ENOMEM;
     struct run *runs = gd_malloc(nr * sizeof *runs);
     struct gd_codec_str *tmp = gd_malloc(n * sizeof *tmp);
-    uint64_t *iv = gd_malloc(n * sizeof *iv);
+    uint64_t *iv = gd_malloc(n * sizeof *iv), *acc = gd_malloc(n * sizeof *acc);
     int rc = GD_ENOMEM;
-    if (!runs || !tmp || !iv)
+    if (!runs || !tmp || !iv || !acc)
         goto fail;
     rc = 1;
     for (size_t i = 0; i < n && rc == 1; i++) {
@@ -433,13 +564,14 @@ static int try_split(struct gd_codec_out *o, const struct gd_codec_str *v, size_
             rc = 0;
     }
     if (rc == 1) {
-        int w = split_write(o, v, n, runs, k, tmp, iv);
+        int w = split_write(o, v, n, runs, k, tmp, iv, acc);
         rc = w ? w : 1;
     }
 fail:
     gd_free(runs);
     gd_free(tmp);
     gd_free(iv);
+    gd_free(acc);
     return rc;
 }
 
@@ -454,6 +586,44 @@ int gd_codec_column_encode(struct gd_codec_out *o, const struct gd_codec_str *v,
             return rc < 0 ? rc : 0;
     }
     return strcol_encode(o, v, n);
+}
+
+/* Reads the widths of g FIXED runs and their combined integers, and splits them back into
+ * g sub-columns (the combined value must have at most the sum of the widths in digits). */
+static int fixed_group_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
+                              struct gd_codec_sub *subs, uint32_t g)
+{
+    struct gd_codec_rd *meta = &in->s[GD_CODEC_META];
+    unsigned digits = 0;
+    for (uint32_t i = 0; i < g; i++) {
+        subs[i].int_kind = GD_CODEC_INT_FIXED;
+        subs[i].width = (uint8_t)gd_codec_get_count(meta, 19);
+        digits += subs[i].width;
+        subs[i].v = gd_arena_alloc(a, n * sizeof *subs[i].v);
+        if (!subs[i].v)
+            return GD_ENOMEM;
+        if (subs[i].width == 0)
+            return GD_EPARSE;
+    }
+    if (meta->err || digits > 19)
+        return GD_EPARSE;
+    int rc = gd_codec_ints_decode(in, subs[0].v, n);
+    uint64_t lim = 1;
+    for (unsigned w = 0; w < digits; w++)
+        lim *= 10;
+    for (size_t r = 0; r < n && rc == 0; r++) {
+        uint64_t x = subs[0].v[r];
+        if (x >= lim)
+            return GD_EPARSE;
+        for (uint32_t i = g; i-- > 0;) {
+            uint64_t scale = 1;
+            for (unsigned w = 0; w < subs[i].width; w++)
+                scale *= 10;
+            subs[i].v[r] = x % scale;
+            x /= scale;
+        }
+    }
+    return rc;
 }
 
 static int split_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
@@ -477,30 +647,26 @@ static int split_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
         return GD_EPARSE;
     c->poff[k + 1] = (uint32_t)total;
     c->pbase = (const char *)gd_codec_get_raw(&in->s[GD_CODEC_STR], (size_t)total);
-    for (uint64_t j = 0; j < k; j++) {
-        struct gd_codec_sub *s = &c->subs[j];
-        uint64_t ik = gd_codec_get_count(meta, GD_CODEC_INT_FIXED);
+    for (uint64_t j = 0; j < k;) {
+        uint64_t ik = gd_codec_get_count(meta, GD_CODEC_INT_GROUP);
         if (meta->err)
             return GD_EPARSE;
         int rc;
         if (ik == SUB_STR) {
             uint64_t kind = gd_codec_get_count(meta, GD_CODEC_KIND_DICT);
-            rc = meta->err ? GD_EPARSE : strcol_decode(in, kind, n, a, &s->sc);
+            rc = meta->err ? GD_EPARSE : strcol_decode(in, kind, n, a, &c->subs[j].sc);
+            j++;
+        } else if (ik == GD_CODEC_INT_SIGNED) {
+            c->subs[j].int_kind = (uint8_t)ik;
+            c->subs[j].v = gd_arena_alloc(a, n * sizeof *c->subs[j].v);
+            rc = c->subs[j].v ? gd_codec_ints_decode(in, c->subs[j].v, n) : GD_ENOMEM;
+            j++;
         } else {
-            s->int_kind = (uint8_t)ik;
-            if (ik == GD_CODEC_INT_FIXED) {
-                s->width = (uint8_t)gd_codec_get_count(meta, 19);
-                if (meta->err || s->width == 0)
-                    return GD_EPARSE;
-            }
-            s->v = gd_arena_alloc(a, n * sizeof *s->v);
-            rc = s->v ? gd_codec_ints_decode(in, s->v, n) : GD_ENOMEM;
-            uint64_t lim = 1; /* FIXED values have at most `width` digits */
-            for (unsigned w = 0; w < s->width; w++)
-                lim *= 10;
-            for (size_t i = 0; i < n && rc == 0 && ik == GD_CODEC_INT_FIXED; i++)
-                if (s->v[i] >= lim)
-                    rc = GD_EPARSE;
+            uint64_t g = ik == GD_CODEC_INT_FIXED ? 1 : gd_codec_get_count(meta, k - j);
+            if (meta->err || g == 0 || (ik == GD_CODEC_INT_GROUP && g < 2))
+                return GD_EPARSE;
+            rc = fixed_group_decode(in, n, a, &c->subs[j], (uint32_t)g);
+            j += g;
         }
         if (rc)
             return rc;

@@ -15,7 +15,9 @@
  *   SPLIT  every value has the same "skeleton" of non-digit text around k digit runs
  *          (e.g. "blk_<n>", "<n>.<n>.<n>.<n>:<n>", "<n>:<n>:<n>,<n>"): the skeleton is stored
  *          once and each digit run becomes a sub-column: a signed integer (canonical decimal,
- *          optional '-' sign), a fixed-width zero-padded integer, or a string column.
+ *          optional '-' sign), a fixed-width zero-padded integer, or a string column;
+ *          adjacent fixed-width runs are stored as one integer of their digits
+ *          ("17:41:44,747" -> 174144747) so timestamps delta-code well.
  * Integer payloads pick the smallest of plain varint, delta+zigzag varint, fixed byte width,
  * or constant.
  *
@@ -67,7 +69,11 @@ struct gd_codec_strcol {
 
 /* A decoded integer sub-column: SIGNED renders as canonical decimal, FIXED as exactly
  * `width` digits with leading zeros. */
-enum gd_codec_int_kind { GD_CODEC_INT_SIGNED = 1, GD_CODEC_INT_FIXED = 2 };
+enum gd_codec_int_kind {
+    GD_CODEC_INT_SIGNED = 1,
+    GD_CODEC_INT_FIXED = 2,
+    GD_CODEC_INT_GROUP = 3, /* on disk only: adjacent FIXED runs stored as one integer */
+};
 struct gd_codec_sub {
     uint8_t int_kind; /* 0: string sub-column in sc */
     uint8_t width;

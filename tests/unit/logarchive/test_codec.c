@@ -86,6 +86,9 @@ Test(logarchive_ints, modes)
     for (int i = 0; i < 200; i++)
         v[i] = 0x8000000000000000ull ^ ((uint64_t)i * 0x9E3779B97F4A7C15ull);
     ints_case(v, 200, 3); /* fixed bytes: random 64-bit */
+    for (int i = 0; i < 200; i++) /* few distinct multi-byte values: dictionary */
+        v[i] = 1000 + (uint64_t)(i * 7 % 5) * 977;
+    ints_case(v, 200, 4);
     uint64_t wrap[] = {UINT64_MAX, 0, UINT64_MAX, 1, 5};
     ints_case(wrap, 5, 2); /* wrapping deltas are tiny */
 }
@@ -150,6 +153,11 @@ Test(logarchive_column, representations)
     column_case(ip, 3, GD_CODEC_KIND_SPLIT);
     struct gd_codec_str tm[] = {S("203615"), S("203807"), S("000001"), S("235959")};
     column_case(tm, 4, GD_CODEC_KIND_SPLIT); /* fixed width with leading zeros */
+    struct gd_codec_str clock[] = {S("17:41:44,747"), S("17:41:44,750"), S("17:42:01,003"),
+                                   S("18:00:00,000"), S("23:59:59,999")};
+    column_case(clock, 5, GD_CODEC_KIND_SPLIT); /* fixed runs grouped into one integer */
+    struct gd_codec_str wide[] = {S("1234567890.1234567890.12"), S("0000000000.0000000000.00")};
+    column_case(wide, 2, GD_CODEC_KIND_SPLIT); /* groups capped at 19 digits */
     struct gd_codec_str mixed[] = {S("id=007"), S("id=12"), S("id=0"), S("id=99999999999999999999")};
     column_case(mixed, 4, GD_CODEC_KIND_SPLIT); /* string sub-column (leading zeros, 20 digits) */
     struct gd_codec_str date[] = {S("2015-10-18"), S("2015-10-19"), S("2016-01-01")};
