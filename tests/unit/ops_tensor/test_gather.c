@@ -113,8 +113,7 @@ Test(ops_tensor_gather, topk_cumsum_reverse) {
     cr_expect_eq(ot_run("ReverseSequence", 10, 2, rs, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_gather, unique_unsorted_with_outputs)
-{
+Test(ops_tensor_gather, unique_unsorted_with_outputs) {
     char err[256];
     struct gd_tensor ys[4], x = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(6), OT_I64(2, 1, 1, 3, 4, 3));
     struct ot_attr s = OT_I("sorted", 0);

@@ -1,0 +1,64 @@
+/* Loss, NonMaxSuppression and quantization ops. */
+#include "check.h"
+
+Test(ops_tensor_misc, nll_and_sce) {
+    char err[256];
+    /* input [2, 3] log-probabilities, targets 2 and ignored (-1), weights */
+    struct gd_tensor y,
+        in[3] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(2, 3), OT_F32(-1, -2, -3, -4, -5, -6)),
+                 ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(2, -1)),
+                 ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(3), OT_F32(1, 1, 2))};
+    struct ot_attr a[2] = {OT_I("ignore_index", -1), OT_S("reduction", "mean")};
+    cr_assert_eq(ot_run("NegativeLogLikelihoodLoss", 13, 3, in, 2, a, 1, &y, err, sizeof err), 0,
+                 "%s", err);
+    ot_expect_f32(&y, OT_F32(3), 1); /* (3 * 2) / 2 */
+    gd_tensor_release(&y);
+    in[1] = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(2, 3));
+    cr_expect_eq(ot_run("NegativeLogLikelihoodLoss", 13, 3, in, 2, a, 1, &y, err, sizeof err),
+                 GD_EINVAL);
+    struct gd_tensor ys[2], s[2] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(1, 2), OT_F32(0, 0)),
+                                    ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(1))};
+    cr_assert_eq(ot_run("SoftmaxCrossEntropyLoss", 13, 2, s, 0, NULL, 2, ys, err, sizeof err), 0,
+                 "%s", err);
+    ot_expect_f32(&ys[0], OT_F32(0.6931472f), 1);
+    ot_expect_f32(&ys[1], OT_F32(-0.6931472f, -0.6931472f), 2);
+    gd_tensor_release(&ys[0]), gd_tensor_release(&ys[1]);
+}
+
+Test(ops_tensor_misc, nms) {
+    char err[256];
+    /* three boxes: 0 and 1 overlap heavily, 2 is apart; one class */
+    struct gd_tensor y,
+        in[4] = {ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(1, 3, 4),
+                           OT_F32(0, 0, 1, 1, 0, 0.1f, 1, 1.1f, 5, 5, 6, 6)),
+                 ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(1, 1, 3), OT_F32(0.8f, 0.9f, 0.7f)),
+                 ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(10)),
+                 ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(1), OT_F32(0.5f))};
+    cr_assert_eq(ot_run("NonMaxSuppression", 11, 4, in, 0, NULL, 1, &y, err, sizeof err), 0, "%s",
+                 err);
+    ot_expect_shape(&y, GD_DTYPE_INT64, 2, OT_DIMS(2, 3));
+    ot_expect_i64(&y, OT_I64(0, 0, 1, 0, 0, 2), 6);
+    gd_tensor_release(&y);
+    in[1] = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(1, 1, 2), OT_F32(0.8f, 0.9f));
+    cr_expect_eq(ot_run("NonMaxSuppression", 11, 4, in, 0, NULL, 1, &y, err, sizeof err),
+                 GD_EINVAL);
+}
+
+Test(ops_tensor_misc, quantize_roundtrip) {
+    char err[256];
+    struct gd_tensor q, d,
+        in[3] = {ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(4), OT_F32(-1, 0.5f, 1.5f, 1000)),
+                 ot_tensor(GD_DTYPE_FLOAT, 0, NULL, OT_F32(0.5f)),
+                 ot_tensor(GD_DTYPE_INT8, 0, NULL, (const int8_t[]){1})};
+    cr_assert_eq(ot_run("QuantizeLinear", 13, 3, in, 0, NULL, 1, &q, err, sizeof err), 0, "%s",
+                 err);
+    const int8_t *p = q.data;
+    /* -2+1, 1+1, 3 (half to even: 1.5/0.5 = 3) + 1, saturated */
+    cr_expect(p[0] == -1 && p[1] == 2 && p[2] == 4 && p[3] == 127, "%d %d %d %d", p[0], p[1], p[2],
+              p[3]);
+    struct gd_tensor dq[3] = {q, in[1], in[2]};
+    cr_assert_eq(ot_run("DequantizeLinear", 13, 3, dq, 0, NULL, 1, &d, err, sizeof err), 0, "%s",
+                 err);
+    ot_expect_f32(&d, OT_F32(-1, 0.5f, 1.5f, 63), 4);
+    gd_tensor_release(&q), gd_tensor_release(&d);
+}
