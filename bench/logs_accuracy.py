@@ -7,6 +7,8 @@ logparser benchmark: a line is correct only when the set of lines girder put in 
 exactly the set of lines of its ground-truth group (EventId of <D>_2k.log_structured.csv).
 
 usage: logs_accuracy.py GIRDER_BIN DATA_DIR [--only D,...] [--floor FILE] [--debug D]
+                        [--extra "ARGS"]
+  --extra ARGS  more `girder logs parse` options for every dataset (e.g. "--word-vars")
   --floor FILE  fail (exit 1) if a dataset's accuracy is below the floor in FILE
                 (lines "Dataset accuracy"); prints the table either way
   --debug D     print the wrong groups of dataset D
@@ -31,9 +33,9 @@ def settings(data):
     return out
 
 
-def run(girder, data, name, cfg):
+def run(girder, data, name, cfg, extra):
     fmt, masks, sim, depth = cfg
-    cmd = [girder, "logs", "parse", "--format", fmt, "--sim", sim, "--depth", depth]
+    cmd = [girder, "logs", "parse", "--format", fmt, "--sim", sim, "--depth", depth] + extra
     for m in masks:
         cmd += ["--mask", m]
     cmd.append(os.path.join(data, name, name + "_2k.log"))
@@ -64,7 +66,7 @@ def accuracy(parsed, gt):
 
 def main(argv):
     girder, data = argv[1], argv[2]
-    only, floor_file, debug = None, None, None
+    only, floor_file, debug, extra = None, None, None, []
     i = 3
     while i < len(argv):
         if argv[i] == "--only":
@@ -73,6 +75,8 @@ def main(argv):
             floor_file = argv[i + 1]
         elif argv[i] == "--debug":
             debug = argv[i + 1]
+        elif argv[i] == "--extra":
+            extra = argv[i + 1].split()
         i += 2
     if not os.path.exists(os.path.join(data, "settings.tsv")):
         print(f"no Loghub-2k data at {data}: skipped")
@@ -90,7 +94,7 @@ def main(argv):
     for name in cfgs:
         if only and name not in only:
             continue
-        recs = run(girder, data, name, cfgs[name])
+        recs = run(girder, data, name, cfgs[name], extra)
         gt = truth(data, name)
         if len(recs) != len(gt):
             print(f"{name}: {len(recs)} output lines for {len(gt)} input lines")

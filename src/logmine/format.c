@@ -327,6 +327,13 @@ static int run(struct mctx *c, size_t i, size_t p)
         const struct elem *nx = &c->f->elems[i + 1];
         size_t q = nx->op == OP_END ? c->n : p; /* a trailing field takes the rest */
         for (; q <= c->n; q++) {
+            if (nx->op == OP_WS) { /* skip to the next candidate end at once */
+                while (q < c->n && !is_ws(c->s[q]))
+                    q++;
+            } else if (nx->op == OP_LIT && q < c->n) {
+                const unsigned char *h = memchr(c->s + q, c->f->lits[nx->arg], c->n - q);
+                q = h ? (size_t)(h - c->s) : c->n;
+            }
             if (!may_start(c, i + 1, q))
                 continue;
             c->spans[e->arg] = (struct gd_logmine_span){(uint32_t)p, (uint32_t)(q - p)};

@@ -208,8 +208,11 @@ static inline int is_punct_tok(const struct gd_logmine_ttoken *t)
     return !t->is_var && t->len == 1 && memchr("=:,;()[]{}\"'<>|.", t->text[0], 16) != NULL;
 }
 
+/* Letters only, or letters and one trailing digit ("eth0": a name, see the tokenizer). */
 static int alpha_word(const char *p, size_t n)
 {
+    if (n >= 3 && p[n - 1] >= '0' && p[n - 1] <= '9')
+        n--;
     for (size_t i = 0; i < n; i++)
         if (((unsigned char)p[i] | 0x20) < 'a' || ((unsigned char)p[i] | 0x20) > 'z')
             return 0;

@@ -60,21 +60,27 @@ void lm_masks_free(struct lm_masks *mk)
     mk->md = NULL;
 }
 
-static inline int is_ws(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
+/* Character classes, one table lookup per byte in the hot loops. */
+enum { C_WS = 1, C_DELIM = 2, C_DIGIT = 4, C_ALPHA = 8, C_SLASH = 16, C_KV = 32 };
+#define D_(c) [c] = C_DELIM
+static const uint8_t cls[256] = {
+    [' '] = C_WS, ['\t'] = C_WS, ['\n'] = C_WS, ['\v'] = C_WS, ['\f'] = C_WS, ['\r'] = C_WS,
+    D_(','), D_(';'), D_('('), D_(')'), D_('['), D_(']'), D_('{'), D_('}'), D_('"'),
+    D_('\''), D_('<'), D_('>'), D_('|'), ['='] = C_DELIM | C_KV, [':'] = C_DELIM | C_KV,
+    ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
+    ['/'] = C_SLASH, ['\\'] = C_SLASH,
+#define A_(c) [c] = C_ALPHA, [c + 32] = C_ALPHA
+    A_('A'), A_('B'), A_('C'), A_('D'), A_('E'), A_('F'), A_('G'), A_('H'), A_('I'), A_('J'),
+    A_('K'), A_('L'), A_('M'), A_('N'), A_('O'), A_('P'), A_('Q'), A_('R'), A_('S'), A_('T'),
+    A_('U'), A_('V'), A_('W'), A_('X'), A_('Y'), A_('Z'),
+#undef A_
+};
+#undef D_
 
-static inline int is_delim(unsigned char c)
-{
-    switch (c) {
-    case '=': case ':': case ',': case ';': case '(': case ')': case '[': case ']':
-    case '{': case '}': case '"': case '\'': case '<': case '>': case '|':
-        return 1;
-    default:
-        return 0;
-    }
-}
+static inline int is_ws(unsigned char c) { return cls[c] & C_WS; }
+static inline int is_delim(unsigned char c) { return cls[c] & C_DELIM; }
+static inline int is_digit(unsigned char c) { return cls[c] & C_DIGIT; }
 
 struct range {
     uint32_t a, b;
@@ -115,7 +121,7 @@ int lm_builtin_var(const char *str, size_t n)
     for (size_t i = 0; i < n; i++) {
         slashes += s[i] == '/' || s[i] == '\\';
         colons += s[i] == ':';
-        digits += s[i] >= '0' && s[i] <= '9';
+        digits += is_digit(s[i]) != 0;
         if (!is_hexc(s[i]) && s[i] != ':' && s[i] != '.')
             hexcolon = 0;
     }
@@ -190,14 +196,19 @@ static int has_opener(const unsigned char *s, size_t a, size_t b, unsigned char 
  * trailing digit after letters ("eth0", "alt0", "utf8": names, not values). */
 static int piece_var(const unsigned char *s, size_t a, size_t b)
 {
-    size_t digits = 0, alpha = 0;
-    for (size_t i = a; i < b; i++) {
-        digits += s[i] >= '0' && s[i] <= '9';
-        alpha += ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z');
+    const unsigned char *p = s + a;
+    size_t n = b - a, i = 0;
+    while (i < n && !(cls[p[i]] & C_DIGIT))
+        i++;
+    if (i == n) /* no digit */
+        return n == 3 && is_date_word((const char *)p, 3);
+    if (i == n - 1 && i >= 2) { /* letters and one trailing digit: a name */
+        size_t j = 0;
+        while (j < i && (cls[p[j]] & C_ALPHA))
+            j++;
+        return j != i;
     }
-    if (digits == 1 && alpha >= 2 && b - a == alpha + 1 && s[b - 1] >= '0' && s[b - 1] <= '9')
-        return 0;
-    return digits > 0 || is_date_word((const char *)s + a, b - a);
+    return 1;
 }
 
 /* End of the value that starts at i (after '=' or ':'): the next ',' ';' or a closing
@@ -238,12 +249,10 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
            !has_opener(s, ca, cb - 1, s[cb - 1]))
         cb--;
     size_t i = a;
-    int digit = 0, kv = 0, slash = 0;
-    for (size_t j = ca; j < cb; j++) {
-        digit |= s[j] >= '0' && s[j] <= '9';
-        kv |= s[j] == '=' || s[j] == ':';
-        slash |= s[j] == '/' || s[j] == '\\';
-    }
+    int acc = 0;
+    for (size_t j = ca; j < cb; j++)
+        acc |= cls[s[j]];
+    int digit = acc & C_DIGIT, kv = acc & C_KV, slash = acc & C_SLASH;
     /* A word with a digit and no key/value separator is one value: "LOCAL(0)", "a,b,3". */
     if (dm && cb > ca &&
         ((digit && !kv && piece_var(s, ca, cb)) ||
