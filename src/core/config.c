@@ -290,6 +290,8 @@ int gd_config_load_mem(const char *data, size_t len, const char *name,
     if (rc)
         return rc;
     const struct gd_yaml_node *root = gd_yaml_doc_root(doc);
+    if (gd_yaml_is_null(root)) /* "---" alone or "~": an empty configuration */
+        root = NULL;
     struct gd_config *c = gd_calloc(1, sizeof *c);
     if (!c || !(c->source = gd_strdup(name ? name : "<config>")) || set_defaults(c)) {
         rc = GD_ENOMEM;

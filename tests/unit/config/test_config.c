@@ -73,6 +73,10 @@ Test(config, defaults_from_empty_document)
     cr_assert_str_eq(c->metrics.path, "/metrics");
     cr_assert_not(c->debug_routes);
     gd_config_unref(c);
+    cr_assert_eq(load("# only a comment\n", NULL, &c, errs, sizeof errs), 0, "%s", errs);
+    gd_config_unref(c);
+    cr_assert_eq(load("---\n", NULL, &c, errs, sizeof errs), 0, "%s", errs);
+    gd_config_unref(c);
 }
 
 Test(config, full_document)
