@@ -1,0 +1,130 @@
+/* MatMul / Gemm against a naive triple loop: batch broadcasting, 1-d promotion, transposes,
+ * C broadcasting, integer dtypes, empty K, and 1 vs 4 threads giving the same result. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "node.h"
+
+static void fill(float *p, int n, unsigned seed)
+{
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        p[i] = (float)((seed >> 16) % 200) / 100.0f - 1.0f;
+    }
+}
+
+static struct gd_tensor mm(const char *op, int opset, int nin, const struct gd_tensor *in,
+                           int nattr, const struct om_attr *attr, int threads)
+{
+    char err[256] = "";
+    struct gd_tensor y = {0};
+    struct om_node nd = {op, opset, nin, in, nattr, attr, 1, threads};
+    int rc = om_run(&nd, &y, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s: %s", op, err);
+    return y;
+}
+
+Test(ops_math_matmul, batched_broadcast_against_reference)
+{
+    /* A [2, 1, 3, 4] x B [3, 4, 5] -> [2, 3, 3, 5] */
+    float a[24], b[60], want[90];
+    fill(a, 24, 1);
+    fill(b, 60, 2);
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++)
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 5; c++) {
+                    double s = 0;
+                    for (int k = 0; k < 4; k++)
+                        s += a[i * 12 + r * 4 + k] * b[j * 20 + k * 5 + c];
+                    want[((i * 3 + j) * 3 + r) * 5 + c] = (float)s;
+                }
+    struct gd_tensor in[2] = {om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(2, 1, 3, 4), a),
+                              om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(3, 4, 5), b)};
+    for (int th = 1; th <= 4; th += 3) {
+        struct gd_tensor y = mm("MatMul", 13, 2, in, 0, NULL, th);
+        cr_assert(y.rank == 4 && y.dims[0] == 2 && y.dims[1] == 3 && y.dims[2] == 3 &&
+                  y.dims[3] == 5);
+        cr_expect_lt(om_maxdiff_f32(&y, want, 90), 1e-5);
+        gd_tensor_release(&y);
+    }
+}
+
+Test(ops_math_matmul, one_d_promotion_and_large_split)
+{
+    struct gd_tensor in[2] = {om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(3), OM_F32(1, 2, 3)),
+                              om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(3, 2), OM_F32(1, 0, 0, 1, 1, 1))};
+    struct gd_tensor y = mm("MatMul", 13, 2, in, 0, NULL, 1);
+    cr_assert(y.rank == 1 && y.dims[0] == 2);
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(4, 5), 2), 1e-6);
+    gd_tensor_release(&y);
+    in[0] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(2, 3), OM_F32(1, 2, 3, 4, 5, 6));
+    in[1] = om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(3), OM_F32(1, 1, 1));
+    y = mm("MatMul", 13, 2, in, 0, NULL, 1);
+    cr_assert(y.rank == 1 && y.dims[0] == 2);
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(6, 15), 2), 1e-6);
+    gd_tensor_release(&y);
+    /* a GEMM big enough to be split over 4 threads must equal the 1-thread result */
+    enum { M = 96, K = 80, N = 112 };
+    float *a = malloc(sizeof(float) * M * K), *b = malloc(sizeof(float) * K * N);
+    fill(a, M * K, 3);
+    fill(b, K * N, 4);
+    in[0] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(M, K), a);
+    in[1] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(K, N), b);
+    struct gd_tensor y1 = mm("MatMul", 13, 2, in, 0, NULL, 1);
+    struct gd_tensor y4 = mm("MatMul", 13, 2, in, 0, NULL, 4);
+    cr_expect_lt(om_maxdiff_f32(&y4, y1.data, M * N), 1e-5);
+    double s = 0;
+    for (int k = 0; k < K; k++)
+        s += a[5 * K + k] * b[k * N + 7];
+    cr_expect_lt(fabs(((float *)y1.data)[5 * N + 7] - s), 1e-4);
+    gd_tensor_release(&y1);
+    gd_tensor_release(&y4);
+    free(a);
+    free(b);
+}
+
+Test(ops_math_matmul, integers_empty_and_errors)
+{
+    struct gd_tensor in[2] = {om_view(GD_DTYPE_INT64, 2, OM_SHAPE(1, 2), OM_I64(3, -4)),
+                              om_view(GD_DTYPE_INT64, 2, OM_SHAPE(2, 1), OM_I64(5, 6))};
+    struct gd_tensor y = mm("MatMul", 13, 2, in, 0, NULL, 1);
+    cr_expect_eq(((int64_t *)y.data)[0], -9);
+    gd_tensor_release(&y);
+    float none[1];
+    in[0] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(2, 0), none);
+    in[1] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(0, 3), none);
+    y = mm("MatMul", 13, 2, in, 0, NULL, 1); /* K = 0: zeros */
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(0, 0, 0, 0, 0, 0), 6), 1e-9);
+    gd_tensor_release(&y);
+    char err[256];
+    in[1] = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(3, 3), OM_F32(0, 0, 0, 0, 0, 0, 0, 0, 0));
+    struct om_node nd = {"MatMul", 13, 2, in, 0, NULL, 1, 1};
+    cr_expect_eq(om_run(&nd, &y, err, sizeof err), GD_EINVAL);
+}
+
+Test(ops_math_matmul, gemm_transposes_alpha_beta_bias)
+{
+    /* A^T with A [3, 2], B^T with B [2, 3]: Y = 2 * A^T B^T + 0.5 * C, C [2] -> row bias */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 1, 0, 1, 0}, want[4];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            double s = 0;
+            for (int k = 0; k < 3; k++)
+                s += a[k * 2 + i] * b[j * 3 + k];
+            want[i * 2 + j] = (float)(2 * s + 0.5 * (j ? 20 : 10));
+        }
+    struct gd_tensor in[3] = {om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(3, 2), a),
+                              om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(2, 3), b),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(10, 20))};
+    struct om_attr at[4] = {OM_INT("transA", 1), OM_INT("transB", 1), OM_FLOAT("alpha", 2),
+                            OM_FLOAT("beta", 0.5f)};
+    struct gd_tensor y = mm("Gemm", 13, 3, in, 4, at, 1);
+    cr_expect_lt(om_maxdiff_f32(&y, want, 4), 1e-5);
+    gd_tensor_release(&y);
+    /* no C (optional since opset 11) */
+    struct gd_tensor y2 = mm("Gemm", 13, 2, in, 2, at, 1);
+    cr_expect_lt(fabs(((float *)y2.data)[0] - (want[0] - 5) / 2 * 1), 1e-5);
+    gd_tensor_release(&y2);
+}
