@@ -192,34 +192,52 @@ static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
     return 0;
 }
 
+int gd__conv_prepare(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                     const struct gd_tensor *bias, int64_t group, struct gd_conv_geom *g,
+                     int64_t *dims)
+{
+    int rc = conv_setup(ctx, x, w, bias, group, g);
+    if (rc)
+        return rc;
+    dims[0] = x->dims[0];
+    dims[1] = w->dims[0];
+    for (int d = 0; d < g->nsp; d++)
+        dims[2 + d] = g->out[d];
+    return 0;
+}
+
+int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                  const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
+                  struct gd_tensor *y)
+{
+    if (y->numel == 0)
+        return 0;
+    if (bias)
+        gd__conv_add_bias(ctx, y, bias);
+    if (x->dims[1] == group && w->dims[0] == group) {
+        struct conv_job j = {g, x->data, w->data, y->data, x->dims[1],
+                             x->dtype == GD_DTYPE_DOUBLE};
+        gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
+        return 0;
+    }
+    return conv_gemm(ctx, x, w, y, group, g);
+}
+
 static int conv_run(struct gd_op_ctx *ctx)
 {
     const struct gd_tensor *x = gd_op_input(ctx, 0), *w = gd_op_input(ctx, 1),
                            *bias = gd_op_input(ctx, 2);
     if (!x || !w)
         return gd_op_fail(ctx, GD_EINVAL, "missing input");
-    int64_t group = gd_op_attr_int(ctx, "group", 1);
+    int64_t group = gd_op_attr_int(ctx, "group", 1), dims[GD_TENSOR_MAX_RANK];
     struct gd_conv_geom g;
-    int rc = conv_setup(ctx, x, w, bias, group, &g);
+    int rc = gd__conv_prepare(ctx, x, w, bias, group, &g, dims);
     if (rc)
         return rc;
-    int64_t dims[GD_TENSOR_MAX_RANK] = {x->dims[0], w->dims[0]};
-    for (int d = 0; d < g.nsp; d++)
-        dims[2 + d] = g.out[d];
     struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, x->rank, dims);
     if (!y)
         return GD_ENOMEM;
-    if (y->numel == 0)
-        return 0;
-    if (bias)
-        gd__conv_add_bias(ctx, y, bias);
-    if (x->dims[1] == group && w->dims[0] == group) {
-        struct conv_job j = {&g, x->data, w->data, y->data, x->dims[1],
-                             x->dtype == GD_DTYPE_DOUBLE};
-        gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
-        return 0;
-    }
-    return conv_gemm(ctx, x, w, y, group, &g);
+    return gd__conv_exec(ctx, x, w, bias, group, &g, y);
 }
 
 const struct gd_op_def gd_ops_conv[] = {

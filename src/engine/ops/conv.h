@@ -15,4 +15,14 @@ int gd__conv_check_kernel_shape(struct gd_op_ctx *ctx, int nsp, const int64_t *k
 /* Adds bias[m] to every element of plane m of y (n images x m channels x plane). */
 void gd__conv_add_bias(struct gd_op_ctx *ctx, struct gd_tensor *y, const struct gd_tensor *bias);
 
+/* Validates a Conv's X [N,C,...], W [M,C/group,k...], optional bias [M] (float32/64, same
+ * dtype), fills the geometry from the node's attributes and the output dims [N,M,out...]. */
+int gd__conv_prepare(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                     const struct gd_tensor *bias, int64_t group, struct gd_conv_geom *g,
+                     int64_t *dims);
+/* Runs the convolution into y (zeroed, of the prepared dims and x's dtype). */
+int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                  const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
+                  struct gd_tensor *y);
+
 #endif

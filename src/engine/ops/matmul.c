@@ -9,6 +9,7 @@
 
 #include "engine/kernels/gemm.h"
 #include "engine/op.h"
+#include "engine/ops/matmul.h"
 #include "engine/ops/registry.h"
 
 struct mm_batch {
@@ -50,6 +51,67 @@ static void batch_strides(const int64_t *dims, int r, int brank, int64_t *st)
     }
 }
 
+int gd__matmul_shape(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
+                     int *rank, int64_t *dims)
+{
+    if (a->rank < 1 || b->rank < 1)
+        return gd_op_fail(ctx, GD_EINVAL, "operands must have rank >= 1");
+    int64_t k = a->dims[a->rank - 1], kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+    if (k != kb)
+        return gd_op_fail(ctx, GD_EINVAL, "inner dims differ (%lld vs %lld)", (long long)k,
+                          (long long)kb);
+    int ar = a->rank > 2 ? a->rank - 2 : 0, br = b->rank > 2 ? b->rank - 2 : 0;
+    int brank = ar > br ? ar : br;
+    *rank = 0;
+    for (int d = 0; d < brank; d++) {
+        int da = d - (brank - ar), db = d - (brank - br);
+        int64_t va = da >= 0 ? a->dims[da] : 1, vb = db >= 0 ? b->dims[db] : 1;
+        if (va != vb && va != 1 && vb != 1)
+            return gd_op_fail(ctx, GD_EINVAL, "batch dims %lld and %lld do not broadcast",
+                              (long long)va, (long long)vb);
+        dims[(*rank)++] = va == 1 ? vb : va;
+    }
+    if (a->rank > 1)
+        dims[(*rank)++] = a->dims[a->rank - 2];
+    if (b->rank > 1)
+        dims[(*rank)++] = b->dims[b->rank - 1];
+    return 0;
+}
+
+int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
+                    void *ydata)
+{
+    int rank, rc;
+    int64_t dims[GD_TENSOR_MAX_RANK];
+    if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
+        return rc;
+    int64_t m = a->rank == 1 ? 1 : a->dims[a->rank - 2], k = a->dims[a->rank - 1];
+    int64_t n = b->rank == 1 ? 1 : b->dims[b->rank - 1], batch = 1, numel = m * n;
+    int ar = a->rank > 2 ? a->rank - 2 : 0, br = b->rank > 2 ? b->rank - 2 : 0;
+    struct mm_batch mb = {.brank = ar > br ? ar : br, .es = gd_dtype_size(a->dtype)};
+    for (int d = 0; d < mb.brank; d++)
+        batch *= (mb.bdims[d] = dims[d]);
+    if (batch * numel == 0 || k == 0)
+        return 0; /* empty result, or sums over nothing: zeros */
+    mb.g = (struct gd_gemm){.dt = a->dtype, .m = m, .n = n, .k = k, .alpha = 1, .beta = 0,
+                            .a = a->data, .b = b->data, .c = ydata, .lda = k, .ldb = n,
+                            .ldc = n};
+    batch_strides(a->dims, ar, mb.brank, mb.ast);
+    batch_strides(b->dims, br, mb.brank, mb.bst);
+    int b_single = 1;
+    for (int d = 0; d < mb.brank; d++)
+        b_single &= mb.bst[d] == 0;
+    if (batch == 1 || b_single) {
+        mb.g.m = m * batch; /* B shared: A's batches are contiguous rows of one GEMM */
+        rc = gd_kern_gemm(ctx, &mb.g);
+    } else if (!(rc = gd_kern_gemm_check(&mb.g))) {
+        gd_op_parallel_for(ctx, batch, 1, mm_batches, &mb);
+    }
+    if (rc)
+        return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
+    return 0;
+}
+
 static int matmul_run(struct gd_op_ctx *ctx)
 {
     const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1);
@@ -59,58 +121,14 @@ static int matmul_run(struct gd_op_ctx *ctx)
         return gd_op_fail(ctx, a->dtype != b->dtype ? GD_EINVAL : GD_ENOTSUP,
                           "dtypes %s x %s not supported", gd_dtype_name(a->dtype),
                           gd_dtype_name(b->dtype));
-    if (a->rank < 1 || b->rank < 1)
-        return gd_op_fail(ctx, GD_EINVAL, "operands must have rank >= 1");
-    int64_t m = a->rank == 1 ? 1 : a->dims[a->rank - 2], k = a->dims[a->rank - 1];
-    int64_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
-    int64_t n = b->rank == 1 ? 1 : b->dims[b->rank - 1];
-    if (k != kb)
-        return gd_op_fail(ctx, GD_EINVAL, "inner dims differ (%lld vs %lld)", (long long)k,
-                          (long long)kb);
-    int ar = a->rank > 2 ? a->rank - 2 : 0, br = b->rank > 2 ? b->rank - 2 : 0;
-    int brank = ar > br ? ar : br, rank = 0;
-    int64_t dims[GD_TENSOR_MAX_RANK], batch = 1;
-    struct mm_batch mb = {.brank = brank, .es = gd_dtype_size(a->dtype)};
-    for (int d = 0; d < brank; d++) {
-        int da = d - (brank - ar), db = d - (brank - br);
-        int64_t va = da >= 0 ? a->dims[da] : 1, vb = db >= 0 ? b->dims[db] : 1;
-        if (va != vb && va != 1 && vb != 1)
-            return gd_op_fail(ctx, GD_EINVAL, "batch dims %lld and %lld do not broadcast",
-                              (long long)va, (long long)vb);
-        mb.bdims[d] = dims[rank++] = va == 1 ? vb : va;
-        batch *= mb.bdims[d];
-    }
-    if (a->rank > 1)
-        dims[rank++] = m;
-    if (b->rank > 1)
-        dims[rank++] = n;
+    int rank, rc;
+    int64_t dims[GD_TENSOR_MAX_RANK];
+    if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
+        return rc;
     struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, rank, dims);
     if (!y)
         return GD_ENOMEM;
-    if (y->numel == 0 || k == 0)
-        return 0; /* empty result, or sums over nothing: zeros */
-    mb.g = (struct gd_gemm){.dt = a->dtype, .m = m, .n = n, .k = k, .alpha = 1, .beta = 0,
-                            .a = a->data, .b = b->data, .c = y->data, .lda = k, .ldb = n,
-                            .ldc = n};
-    batch_strides(a->dims, ar, brank, mb.ast);
-    batch_strides(b->dims, br, brank, mb.bst);
-    int b_single = 1, a_full = 1;
-    for (int d = 0; d < brank; d++) {
-        b_single &= mb.bst[d] == 0;
-        a_full &= mb.ast[d] != 0 || mb.bdims[d] == 1;
-    }
-    int rc;
-    if (batch == 1 || (b_single && a_full)) {
-        mb.g.m = m * batch; /* A's batches are contiguous rows */
-        rc = gd_kern_gemm(ctx, &mb.g);
-    } else {
-        if ((rc = gd_kern_gemm_check(&mb.g)))
-            return gd_op_fail(ctx, rc, "matrix too large for BLAS");
-        gd_op_parallel_for(ctx, batch, 1, mm_batches, &mb);
-    }
-    if (rc)
-        return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
-    return 0;
+    return gd__matmul_into(ctx, a, b, y->data);
 }
 
 /* Writes beta * C broadcast to [m, n] into y (C of rank 0..2, unidirectional). */
