@@ -78,6 +78,10 @@ curl -sf "http://127.0.0.1:$GPORT/healthz" >/dev/null && curl -sf "http://127.0.
   || { echo "servers did not start" >&2; cat "$tmp/girder.err" >&2; exit 1; }
 # idle RSS: after start (and the readiness probe above), before any load
 idle_rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/$gpid/status)
+# RSS counts shared library pages (OpenBLAS, libcurl, OpenSSL... linked for other modules);
+# private dirty memory and PSS show what girder itself holds
+idle_priv_kb=$(awk '/^Private_Dirty:/ {print $2}' /proc/$gpid/smaps_rollup)
+idle_pss_kb=$(awk '/^Pss:/ {print $2}' /proc/$gpid/smaps_rollup)
 
 rps() { # url -> req/s
   "${wrk_pin[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" "$1" | awk '/^Requests\/sec:/ {print $2}'
@@ -95,5 +99,5 @@ gm=$(printf '%s\n' "${g_all[@]}" | median); nm=$(printf '%s\n' "${n_all[@]}" | m
 load_rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/$gpid/status)
 printf 'median: girder %.0f req/s, nginx %.0f req/s, ratio girder/nginx %.3f\n' "$gm" "$nm" \
   "$(echo "$gm $nm" | awk '{print $1 / $2}')"
-printf 'girder RSS: idle %.1f MB, after load %.1f MB\n' "$(echo "$idle_rss_kb" | awk '{print $1/1024}')" \
-  "$(echo "$load_rss_kb" | awk '{print $1/1024}')"
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+echo "girder idle: RSS $(mb "$idle_rss_kb") MB (private dirty $(mb "$idle_priv_kb") MB, PSS $(mb "$idle_pss_kb") MB); RSS after load $(mb "$load_rss_kb") MB"

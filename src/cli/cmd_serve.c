@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/json_write.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
@@ -37,6 +38,7 @@ static const struct {
     gd_serve_routes_fn fn;
 } route_modules[] = {
     {"builtin", gd_serve_builtin_routes_register},
+    {"gateway", gd_gw_routes_register}, /* /v1/chat/completions, ... (src/gateway) */
 };
 
 struct gd_serve_state gd_serve;

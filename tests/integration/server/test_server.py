@@ -440,12 +440,14 @@ def test_graceful_drain_completes_in_flight(server):
     partial, partial_r = connect(server)
     partial.sendall(b"GET /readyz HTTP/1.1\r\n")  # a request on its way in
     result = {}
+    slow_s, slow_r = connect(server)
+    slow_s.sendall(b"GET /debug/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\n\r\n")
 
     def slow():
-        result["resp"] = roundtrip(server, b"GET /debug/sleep?ms=1200 HTTP/1.1\r\nHost: x\r\n\r\n")
+        result["resp"] = slow_r.response()
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.3)
+    time.sleep(0.5)  # let the server read it: a request still in the kernel looks idle
     t0 = time.time()
     server.signal(signal.SIGTERM)
     assert server.wait_log(r"msg=draining")
@@ -457,8 +459,9 @@ def test_graceful_drain_completes_in_flight(server):
     with pytest.raises(OSError):  # the listener is closed
         socket.create_connection(("127.0.0.1", server.port), timeout=1).recv(1)
     t.join(5)
+    slow_s.close()
     status, headers, body = result["resp"]
-    assert status == 200 and body == b'{"slept_ms":1200}\n'
+    assert status == 200 and body == b'{"slept_ms":1500}\n'
     assert headers["connection"] == "close"
     assert server.proc.wait(5) == 0
     assert time.time() - t0 < 3
