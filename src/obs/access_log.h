@@ -2,7 +2,9 @@
  * to stdout or to a file opened with O_APPEND.
  *
  * Each line is written with a single write(2), so lines from several loop threads never
- * interleave. gd_access_log_reopen (on SIGHUP, after logrotate moved the file) swaps the file
+ * interleave in a file (O_APPEND); on a pipe that holds for lines up to PIPE_BUF (4096 bytes),
+ * which covers ordinary lines (a few hundred bytes). A failed or short write (a full
+ * non-blocking pipe) drops that line and returns GD_EIO rather than block a loop thread. gd_access_log_reopen (on SIGHUP, after logrotate moved the file) swaps the file
  * descriptor atomically with respect to writers.
  *
  * What is logged is exactly the fields of struct gd_access_record: request headers are never
