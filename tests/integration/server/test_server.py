@@ -346,7 +346,7 @@ def test_slowloris_header_timeout(server):
     t0 = time.time()
     status, headers, body = r.response()
     assert status == 408 and error_shape(body)["code"] == "request_timeout"
-    assert 0.8 < time.time() - t0 < 3.0
+    assert 0.8 < time.time() - t0 < 3.5
     assert r.closed()
     s.close()
     # trickling bytes does not extend the deadline
@@ -364,7 +364,7 @@ def test_slowloris_header_timeout(server):
     t.start()
     status, _, _ = r.response()
     assert status == 408
-    assert time.time() - t0 < 2.0
+    assert time.time() - t0 < 2.8  # header_ms is 1s; slack for loaded CI machines
     t.join()
     s.close()
 
@@ -379,7 +379,7 @@ def test_body_timeout_and_idle_keepalive(server):
     assert r.response()[0] == 200
     t0 = time.time()
     assert r.closed(timeout=4)  # keepalive_ms: 2s
-    assert 1.5 < time.time() - t0 < 3.5
+    assert 1.5 < time.time() - t0 < 4.0
     s.close()
     # a connection that never sends anything gets the header timeout
     s, r = connect(server)
@@ -464,7 +464,7 @@ def test_graceful_drain_completes_in_flight(server):
     assert status == 200 and body == b'{"slept_ms":1500}\n'
     assert headers["connection"] == "close"
     assert server.proc.wait(5) == 0
-    assert time.time() - t0 < 3
+    assert time.time() - t0 < 4
     assert "drain complete" in server.stderr()
 
 
