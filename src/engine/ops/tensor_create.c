@@ -1,4 +1,5 @@
-/* Ops that create tensors from a shape or scalars: ConstantOfShape, EyeLike, Range.
+/* Ops that create tensors from a shape or scalars: ConstantOfShape, EyeLike, Range and the
+ * Hann/Hamming/Blackman windows.
  * Sizes come from runtime values, so each is checked against the engine's caps by
  * gd_op_output before any memory is touched. */
 #include <math.h>
@@ -82,9 +83,43 @@ static int range_run(struct gd_op_ctx *ctx) {
     return 0;
 }
 
+/* Hann / Hamming / Blackman windows (opset 17): generalised cosine windows
+ * w[n] = a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or size - 1. */
+static int window_run(struct gd_op_ctx *ctx, double a0, double a1, double a2) {
+    int rc = 0;
+    int64_t size, dt = gd_op_attr_int(ctx, "output_datatype", GD_DTYPE_FLOAT);
+    if ((rc = gd__ot_scalar_i64(ctx, gd_op_input(ctx, 0), "size", &size))) return rc;
+    if (size < 0 || dt <= 0 || dt > GD_DTYPE_UINT64 || dt == GD_DTYPE_STRING || !gd_dtype_size(dt))
+        return gd_op_fail(ctx, GD_EINVAL, "bad size %lld or output_datatype", (long long)size);
+    struct gd_tensor *y = gd_op_output(ctx, 0, (enum gd_dtype)dt, 1, &size);
+    if (!y) return GD_ENOMEM;
+    double N = gd_op_attr_int(ctx, "periodic", 1) ? (double)size : (double)size - 1;
+    const double pi = 3.14159265358979323846;
+    for (int64_t n = 0; n < size; n++) {
+        double t = N > 0 ? 2 * pi * (double)n / N : 0;
+        gd_tensor_set_f64(y, n, a0 - a1 * cos(t) + a2 * cos(2 * t));
+    }
+    return 0;
+}
+
+static int hann_run(struct gd_op_ctx *ctx) {
+    return window_run(ctx, 0.5, 0.5, 0);
+}
+
+static int hamming_run(struct gd_op_ctx *ctx) {
+    return window_run(ctx, 25.0 / 46.0, 1 - 25.0 / 46.0, 0);
+}
+
+static int blackman_run(struct gd_op_ctx *ctx) {
+    return window_run(ctx, 0.42, 0.5, 0.08);
+}
+
 const struct gd_op_def gd_ops_tensor_create[] = {
     {"", "ConstantOfShape", 9, 0, constant_of_shape_run, 0},
     {"", "EyeLike", 9, 0, eyelike_run, 0},
     {"", "Range", 11, 0, range_run, 0},
+    {"", "HannWindow", 17, 0, hann_run, 0},
+    {"", "HammingWindow", 17, 0, hamming_run, 0},
+    {"", "BlackmanWindow", 17, 0, blackman_run, 0},
     {0},
 };

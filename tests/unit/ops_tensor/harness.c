@@ -38,6 +38,13 @@ static void set_attr(Onnx__AttributeProto *a, const struct ot_attr *s) {
         a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
         a->n_ints = (size_t)s->n, a->ints = (int64_t *)s->iv;
         break;
+    case 'S':
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+        a->n_strings = (size_t)s->n;
+        a->strings = gd_calloc((size_t)s->n + 1, sizeof *a->strings);
+        for (int k = 0; a->strings && k < s->n; k++)
+            a->strings[k].data = (uint8_t *)s->ss[k], a->strings[k].len = strlen(s->ss[k]);
+        break;
     default:
         a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
         a->n_floats = (size_t)s->n, a->floats = (float *)s->fv;

@@ -9,7 +9,7 @@
 
 #include "engine/tensor.h"
 
-/* One attribute: kind 'i' int, 'f' float, 's' string, 'I' ints, 'F' floats. */
+/* One attribute: kind 'i' int, 'f' float, 's' string, 'I' ints, 'F' floats, 'S' strings. */
 struct ot_attr {
     const char *name;
     char kind;
@@ -18,6 +18,7 @@ struct ot_attr {
     const char *s;
     const int64_t *iv;
     const float *fv;
+    const char *const *ss;
     int n;
 };
 #define OT_I(nm, v)                                                                                \

@@ -62,3 +62,51 @@ Test(ops_tensor_misc, quantize_roundtrip) {
     ot_expect_f32(&d, OT_F32(-1, 0.5f, 1.5f, 63), 4);
     gd_tensor_release(&q), gd_tensor_release(&d);
 }
+
+Test(ops_tensor_misc, det_window_gridsample) {
+    char err[256];
+    struct gd_tensor y,
+        x = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(2, 2, 2), OT_F32(1, 2, 3, 4, 0, 1, 1, 0));
+    cr_assert_eq(ot_run("Det", 11, 1, &x, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_f32(&y, OT_F32(-2, -1), 2);
+    gd_tensor_release(&y);
+    struct gd_tensor n = ot_tensor(GD_DTYPE_INT64, 0, NULL, OT_I64(4));
+    cr_assert_eq(ot_run("HannWindow", 17, 1, &n, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_f32(&y, OT_F32(0, 0.5f, 1, 0.5f), 4);
+    gd_tensor_release(&y);
+    /* 2x2 image sampled at its centre and far outside (zeros padding) */
+    struct gd_tensor in[2] = {
+        ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), OT_F32(1, 2, 3, 4)),
+        ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), OT_F32(0, 0, 5, 5))};
+    cr_assert_eq(ot_run("GridSample", 16, 2, in, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_f32(&y, OT_F32(2.5f, 0), 2);
+    gd_tensor_release(&y);
+    struct ot_attr bad = OT_S("padding_mode", "mirror");
+    cr_expect_eq(ot_run("GridSample", 16, 2, in, 1, &bad, 1, &y, err, sizeof err), GD_EINVAL);
+}
+
+Test(ops_tensor_misc, string_normalizer_tfidf) {
+    char err[256];
+    const char *words[3] = {"The", "cat", "the"};
+    struct gd_tensor y, x = ot_tensor(GD_DTYPE_STRING, 1, OT_DIMS(3), words);
+    struct ot_attr a[2] = {OT_S("case_change_action", "UPPER"), OT_INTS("pool_int64s", 1)};
+    struct ot_attr sw = {
+        .name = "stopwords", .kind = 'S', .ss = (const char *const[]){"the"}, .n = 1};
+    struct ot_attr at[2] = {a[0], sw};
+    cr_assert_eq(ot_run("StringNormalizer", 10, 1, &x, 2, at, 1, &y, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert_eq(y.numel, 1);
+    cr_expect_str_eq(((char **)y.data)[0], "CAT");
+    gd_tensor_release(&y);
+    struct gd_tensor ids = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(5), OT_I64(4, 5, 4, 5, 4));
+    struct ot_attr tf[6] = {OT_I("min_gram_length", 1),
+                            OT_I("max_gram_length", 2),
+                            OT_S("mode", "TF"),
+                            OT_INTS("ngram_counts", 0, 1),
+                            OT_INTS("ngram_indexes", 1, 0),
+                            OT_INTS("pool_int64s", 4, 4, 5)};
+    cr_assert_eq(ot_run("TfIdfVectorizer", 9, 1, &ids, 6, tf, 1, &y, err, sizeof err), 0, "%s",
+                 err);
+    ot_expect_f32(&y, OT_F32(2, 3), 2); /* bigram (4,5) twice, unigram 4 three times */
+    gd_tensor_release(&y);
+}
