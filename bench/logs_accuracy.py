@@ -8,7 +8,9 @@ exactly the set of lines of its ground-truth group (EventId of <D>_2k.log_struct
 
 usage: logs_accuracy.py GIRDER_BIN DATA_DIR [--only D,...] [--floor FILE] [--debug D]
                         [--extra "ARGS"]
-  --extra ARGS  more `girder logs parse` options for every dataset (e.g. "--word-vars")
+  --extra ARGS  `girder logs parse` options for every dataset instead of the default
+                "--final" (final template ids: merged word families resolved); e.g.
+                --extra "--word-vars --final", or --extra " " for streaming ids
   --floor FILE  fail (exit 1) if a dataset's accuracy is below the floor in FILE
                 (lines "Dataset accuracy"); prints the table either way
   --debug D     print the wrong groups of dataset D
@@ -35,7 +37,8 @@ def settings(data):
 
 def run(girder, data, name, cfg, extra):
     fmt, masks, sim, depth = cfg
-    cmd = [girder, "logs", "parse", "--format", fmt, "--sim", sim, "--depth", depth] + extra
+    cmd = [girder, "logs", "parse", "--format", fmt, "--sim", sim, "--depth", depth]
+    cmd += ["--final"] if extra is None else extra
     for m in masks:
         cmd += ["--mask", m]
     cmd.append(os.path.join(data, name, name + "_2k.log"))
@@ -66,7 +69,7 @@ def accuracy(parsed, gt):
 
 def main(argv):
     girder, data = argv[1], argv[2]
-    only, floor_file, debug, extra = None, None, None, []
+    only, floor_file, debug, extra = None, None, None, None
     i = 3
     while i < len(argv):
         if argv[i] == "--only":

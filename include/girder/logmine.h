@@ -16,7 +16,7 @@
  * How templates change while lines arrive (READ THIS if you store templates + parameters):
  *   - A template only ever generalises: a constant token may turn into <*> when a later line
  *     with a different value at that position joins the cluster. A <*> never turns back into a
- *     constant, the token count of a template never changes, and ids never change meaning.
+ *     constant and the token count of a template never changes.
  *   - gd_logmine_add() reports is_var relative to the template *after* this line joined it.
  *     Earlier lines of the same template may have been reported with fewer variables.
  *   - To get parameters consistent with the final templates, do two passes: add every line
@@ -24,7 +24,16 @@
  *     pass 1 returned (pass 2). extract never learns; its tokens are aligned with the final
  *     template, so "constant tokens == template text, variable tokens == params" holds.
  *   - Template ids are dense (1..gd_logmine_count()), assigned in creation order, stable for
- *     the miner's lifetime and across gd_logmine_save()/gd_logmine_load().
+ *     the miner's lifetime and across gd_logmine_save()/gd_logmine_load() (see also word
+ *     families below: an id can become an alias of an older one).
+ *
+ * Word families (the one exception to "ids never change meaning"): lines that differ from a
+ * template only in plain words (letters) start sibling templates; when a family reaches
+ * opts.word_limit members, those positions are values after all (user names, hosts): the
+ * family merges into its oldest template, which generalises, and the other ids become aliases
+ * of it. gd_logmine_resolve() maps any id to the template that absorbed it (itself when not
+ * merged); extract and template() accept alias ids and use the absorbing template. A
+ * consumer that stores ids from pass 1 resolves them after the pass.
  *
  * Determinism: the same options and the same sequence of lines give the same ids, templates
  * and matches on every run and platform (no randomised hashing, no pointer-order effects).
@@ -99,9 +108,13 @@ struct gd_logmine_opts {
                                   paths, timestamps, URLs, e-mail) mark variables */
     const char *const *masks;  /* user PCRE2 patterns; a match becomes one <*> token */
     size_t n_masks;
-    int word_vars;             /* 0 (default): two different purely alphabetic words at a
-                                  position make different templates ("ret:true"/"ret:false");
-                                  1: they may merge into <*> like in classic Drain */
+    int word_vars;             /* 0 (default): two different plain words (letters, or letters
+                                  and one trailing digit) at a position make different
+                                  templates ("ret:true"/"ret:false") until word_limit such
+                                  siblings exist, then they merge (see "Word families");
+                                  1: they may merge into <*> at once, as in classic Drain */
+    unsigned word_limit;       /* siblings that make a word position variable (default 4;
+                                  0: never) */
     size_t max_templates;      /* cap on templates (default 1,000,000): GD_ELIMIT beyond */
     size_t max_tokens;         /* tokens per line (default 512); the rest is one <*> token */
 };
@@ -145,8 +158,11 @@ int gd_logmine_lookup(gd_logmine *m, const char *content, size_t len,
 int gd_logmine_extract(gd_logmine *m, uint32_t id, const char *content, size_t len,
                        struct gd_logmine_match *out);
 
-/* Number of templates; ids are 1..count. */
+/* Number of templates; ids are 1..count (merged ones included). */
 uint32_t gd_logmine_count(const gd_logmine *m);
+/* The id that template `id` resolves to: itself, or the template it was merged into
+ * (word families); 0 for an unknown id. */
+uint32_t gd_logmine_resolve(const gd_logmine *m, uint32_t id);
 
 /* One token of a template. */
 struct gd_logmine_ttoken {
@@ -157,7 +173,9 @@ struct gd_logmine_ttoken {
 };
 struct gd_logmine_template {
     uint32_t id;
-    uint64_t count; /* lines that joined it */
+    uint32_t merged_into; /* 0, or the id this one was merged into (then tokens/text are
+                             that template's) */
+    uint64_t count; /* lines that were given this id */
     uint32_t n_tokens;
     const struct gd_logmine_ttoken *tokens; /* owned by the miner; valid until it changes */
     const char *text; /* rendered template, NUL-terminated: tokens joined (a space where

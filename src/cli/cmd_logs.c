@@ -27,9 +27,11 @@
 #define MAX_MASKS 64
 #define MAX_LINE_BYTES ((size_t)64 << 20)
 #define FLUSH_AT (1u << 16)
+#define MAX_FINAL_LINES ((size_t)1 << 30)
 
 static const char parse_usage[] =
     "usage: girder logs parse [--format FMT] [--mask REGEX ...] [--no-default-masks] [--word-vars]\n"
+    "                         [--word-limit N] [--final]\n"
     "                         [--sim S] [--depth D] [--state FILE] [--templates OUT.csv]\n"
     "                         [IN|-]\n"
     "Mines log templates and prints one JSON object per input line (line, template_id,\n"
@@ -37,7 +39,11 @@ static const char parse_usage[] =
     "  --format FMT        header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'\n"
     "  --mask REGEX        PCRE2 pattern whose matches are variables (repeatable)\n"
     "  --no-default-masks  do not treat numbers, hex, IPs, UUIDs, paths, URLs as variables\n"
-    "  --word-vars         let different plain words at a position merge into <*>\n"
+    "  --word-vars         let different plain words at a position merge into <*> at once\n"
+    "  --word-limit N      sibling templates differing in plain words that make those\n"
+    "                      words variables: the siblings merge (default 4; 0: never)\n"
+    "  --final             two passes over IN (a file): print final template ids, texts and\n"
+    "                      params instead of the ones current when each line was read\n"
     "  --sim S             similarity threshold in [0,1] (default 0.5)\n"
     "  --depth D           parse tree depth >= 3 (default 4)\n"
     "  --state FILE        load templates from FILE if it exists, save them there at the end\n"
@@ -45,6 +51,7 @@ static const char parse_usage[] =
 
 struct parse_args {
     const char *format, *state, *templates, *in;
+    int final;
     const char *masks[MAX_MASKS];
     struct gd_logmine_opts opts;
 };
@@ -73,6 +80,10 @@ static int parse_argv(int argc, char **argv, struct parse_args *a)
             a->opts.default_masks = 0, takes = 0;
         else if (strcmp(o, "--word-vars") == 0)
             a->opts.word_vars = 1, takes = 0;
+        else if (strcmp(o, "--word-limit") == 0 && v)
+            a->opts.word_limit = (unsigned)strtoul(v, NULL, 10);
+        else if (strcmp(o, "--final") == 0)
+            a->final = 1, takes = 0;
         else if (o[0] != '-' || strcmp(o, "-") == 0) {
             if (a->in)
                 return -1;
@@ -99,6 +110,9 @@ struct parser {
     char sev_key[32]; /* last level string and its JSON (put_severity) */
     size_t sev_len;
     char sev_json[80];
+    int pass;      /* 0: streaming; 1, 2: the passes of --final */
+    uint32_t *ids; /* --final: template id of each line from pass 1 */
+    size_t nids, cap_ids, idx;
 };
 
 static int cache_template(struct parser *p, uint32_t id)
@@ -223,6 +237,21 @@ static int emit_line(struct parser *p, unsigned long long lineno, const char *li
     return rc;
 }
 
+/* --final, pass 1: remembers each line's template id (4 bytes a line). */
+static int push_id(struct parser *p, uint32_t id)
+{
+    if (p->nids == p->cap_ids) {
+        size_t cap = p->cap_ids ? p->cap_ids * 2 : 4096;
+        uint32_t *n = cap <= MAX_FINAL_LINES ? gd_realloc(p->ids, cap * sizeof *n) : NULL;
+        if (!n)
+            return GD_ELIMIT;
+        p->ids = n;
+        p->cap_ids = cap;
+    }
+    p->ids[p->nids++] = id;
+    return 0;
+}
+
 static int handle_line(struct parser *p, unsigned long long lineno, const char *line, size_t len)
 {
     if (len && line[len - 1] == '\r')
@@ -240,7 +269,16 @@ static int handle_line(struct parser *p, unsigned long long lineno, const char *
         }
     }
     struct gd_logmine_match mt;
-    int rc = gd_logmine_add(p->m, content, clen, &mt);
+    int rc;
+    if (p->pass == 2) { /* --final: align with the final template of the pass-1 id */
+        if (p->idx >= p->nids)
+            return GD_ESTATE; /* the input changed between the passes */
+        rc = gd_logmine_extract(p->m, p->ids[p->idx++], content, clen, &mt);
+    } else {
+        rc = gd_logmine_add(p->m, content, clen, &mt);
+        if (rc == 0 && p->pass == 1)
+            return push_id(p, mt.template_id);
+    }
     if (rc == 0 && (mt.created || mt.updated || mt.template_id > p->tjson_cap ||
                     !p->tjson[mt.template_id - 1]))
         rc = cache_template(p, mt.template_id);
@@ -376,6 +414,7 @@ static void teardown(struct parser *p)
     for (size_t i = 0; i < p->tjson_cap; i++)
         gd_free(p->tjson[i]);
     gd_free(p->tjson);
+    gd_free(p->ids);
     gd_buf_free(&p->out);
     gd_logfmt_free(p->fmt);
     gd_logmine_free(p->m);
@@ -403,6 +442,21 @@ static int cmd_parse(int argc, char **argv)
     if (rc == 0 && a.in && strcmp(a.in, "-") != 0 && !(in = fopen(a.in, "rb"))) {
         snprintf(err, sizeof err, "%s: %s", a.in, strerror(errno));
         rc = GD_EIO;
+    }
+    if (rc == 0 && a.final && in == stdin) {
+        snprintf(err, sizeof err, "--final needs an input file (it reads it twice)");
+        rc = GD_EINVAL;
+    }
+    if (rc == 0 && a.final) {
+        p.pass = 1;
+        rc = read_lines(&p, in);
+        if (rc == 0 && fseek(in, 0, SEEK_SET) != 0)
+            rc = GD_EIO;
+        for (size_t i = 0; rc == 0 && i < p.tjson_cap; i++) { /* texts may have changed */
+            gd_free(p.tjson[i]);
+            p.tjson[i] = NULL;
+        }
+        p.pass = 2;
     }
     rc = rc ? rc : read_lines(&p, in);
     if (rc == 0 && p.out.len && fwrite(p.out.data, 1, p.out.len, stdout) != p.out.len)

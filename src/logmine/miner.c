@@ -32,6 +32,7 @@ void gd_logmine_opts_init(struct gd_logmine_opts *o)
     o->default_masks = 1;
     o->max_templates = 1000000;
     o->max_tokens = 512;
+    o->word_limit = 4;
 }
 
 static int copy_opts(struct gd_logmine *m, const struct gd_logmine_opts *o)
@@ -154,7 +155,8 @@ static uint64_t child_key(uint64_t parent, uint64_t tok, size_t level)
  * if it exists, else the <*> child. When creating, a new exact child is added while the
  * parent has fewer than MAX_CHILDREN children (variables always go to <*>). Returns the leaf,
  * or NULL (no such path when !create; out of memory when create). */
-static struct lm_leaf *walk(struct gd_logmine *m, const struct lm_tok *t, size_t n, int create)
+static struct lm_leaf *walk(struct gd_logmine *m, const struct lm_tok *t, size_t n, int create,
+                            uint64_t *leaf_key)
 {
     uint64_t key = child_key(0x243F6A8885A308D3ull, (uint64_t)n, 0);
     struct lm_leaf *node = leaf_get(m, key, create);
@@ -175,6 +177,8 @@ static struct lm_leaf *walk(struct gd_logmine *m, const struct lm_tok *t, size_t
         key = next;
         node = leaf_get(m, key, create);
     }
+    if (leaf_key)
+        *leaf_key = key;
     return node;
 }
 
@@ -226,9 +230,11 @@ static int alpha_word(const char *p, size_t n)
  * events, not one event with a parameter. Values carry digits or symbols (numbers, ids,
  * hosts, paths) far more often than they are bare words. */
 static double similarity(const struct gd_logmine *m, const struct lm_cluster *c, const char *s,
-                         const struct lm_tok *t)
+                         const struct lm_tok *t, double *relaxed, uint32_t *vpos)
 {
     size_t same = 0, words = 0;
+    int veto = 0;
+    *relaxed = -1;
     for (size_t i = 0; i < c->ntok; i++) {
         int eq = !c->tok[i].is_var && !t[i].var && tok_eq(c, i, s, &t[i]);
         if (is_punct_tok(&c->tok[i])) {
@@ -236,13 +242,18 @@ static double similarity(const struct gd_logmine *m, const struct lm_cluster *c,
                 return -1;
             continue;
         }
-        if (!eq && !m->opts.word_vars && !c->tok[i].is_var && !t[i].var &&
-            alpha_word(c->tok[i].text, c->tok[i].len) && alpha_word(s + t[i].off, t[i].len))
-            return -1;
+        if (!eq && !c->tok[i].is_var && !t[i].var && alpha_word(c->tok[i].text, c->tok[i].len) &&
+            alpha_word(s + t[i].off, t[i].len)) {
+            veto++;
+            *vpos = (uint32_t)i;
+        }
         words++;
         same += (size_t)eq;
     }
-    return words ? (double)same / (double)words : 1.0;
+    *relaxed = words ? (double)same / (double)words : 1.0;
+    if (veto != 1)
+        *vpos = UINT32_MAX; /* word families vary in one position only */
+    return veto && !m->opts.word_vars ? -1 : *relaxed;
 }
 
 /* Does the line fit the template without changing it? */
@@ -276,7 +287,7 @@ static int render(struct gd_logmine *m, struct lm_cluster *c)
 }
 
 int lm_cluster_create(struct gd_logmine *m, uint32_t id, const char *s, const struct lm_tok *t,
-                      size_t n, uint64_t count)
+                      size_t n, uint64_t count, int listed)
 {
     if (id != m->ncl + 1 || m->ncl >= m->opts.max_templates)
         return GD_ELIMIT;
@@ -292,6 +303,7 @@ int lm_cluster_create(struct gd_logmine *m, uint32_t id, const char *s, const st
     memset(c, 0, sizeof *c);
     c->ntok = (uint32_t)n;
     c->count = count;
+    c->fam_n = 1;
     c->tok = gd_arena_calloc(&m->arena, n ? n : 1, sizeof *c->tok);
     c->h = gd_arena_calloc(&m->arena, n ? n : 1, sizeof *c->h);
     if (!c->tok || !c->h)
@@ -307,8 +319,8 @@ int lm_cluster_create(struct gd_logmine *m, uint32_t id, const char *s, const st
     }
     if (render(m, c) != 0)
         return GD_ENOMEM;
-    struct lm_leaf *l = walk(m, t, n, 1);
-    if (!l || leaf_push(l, id) != 0)
+    struct lm_leaf *l = walk(m, t, n, 1, &c->leaf);
+    if (!l || (listed && leaf_push(l, id) != 0))
         return GD_ENOMEM;
     m->ncl++;
     return 0;
@@ -340,23 +352,35 @@ static uint64_t signature(const struct lm_tok *t, size_t n)
 }
 
 /* Finds the cluster for the line: cache, then the leaf scan. 0 when none qualifies. */
+/* Resolves merged templates to the template that absorbed them. */
+static uint32_t canon(const struct gd_logmine *m, uint32_t id)
+{
+    while (id && m->clusters[id - 1].alias)
+        id = m->clusters[id - 1].alias;
+    return id;
+}
+
+/* Finds the cluster for the line: cache, then the leaf scan. 0 when none qualifies; then
+ * *sibling is the template the line would have joined but for differing words (or 0). */
 static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
-                       uint64_t sig, int *fit)
+                       uint64_t sig, int *fit, uint32_t *sibling, uint32_t *spos)
 {
     struct lm_cache_ent *ce = &m->cache[sig & ((1u << CACHE_BITS) - 1)];
+    *sibling = 0;
     if (ce->sig == sig && ce->id) {
-        struct lm_cluster *c = &m->clusters[ce->id - 1];
+        uint32_t id = canon(m, ce->id);
+        struct lm_cluster *c = &m->clusters[id - 1];
         if (c->ntok == n && fits(c, s, t)) {
             *fit = 1;
-            return ce->id;
+            return id;
         }
     }
     *fit = 0;
-    struct lm_leaf *l = walk(m, t, n, 0);
+    struct lm_leaf *l = walk(m, t, n, 0, NULL);
     if (!l)
         return 0;
-    uint32_t best = 0;
-    double best_sim = -1;
+    uint32_t best = 0, best_rel = 0;
+    double best_sim = -1, best_rsim = -1;
     for (uint32_t k = 0; k < l->n; k++) {
         struct lm_cluster *c = &m->clusters[l->ids[k] - 1];
         if (c->ntok != n)
@@ -365,15 +389,77 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
             *fit = 1;
             return l->ids[k];
         }
-        double sm = similarity(m, c, s, t);
+        double rel;
+        uint32_t vpos = UINT32_MAX;
+        double sm = similarity(m, c, s, t, &rel, &vpos);
         if (sm > best_sim) {
             best_sim = sm;
             best = l->ids[k];
         }
+        if (rel > best_rsim) {
+            best_rsim = rel;
+            best_rel = l->ids[k];
+            *spos = vpos;
+        }
     }
     if (best && best_sim >= m->opts.sim)
         return best;
+    if (best_rel && best_rsim >= m->opts.sim && *spos != UINT32_MAX)
+        *sibling = best_rel;
     return 0;
+}
+
+static uint32_t fam_root(struct gd_logmine *m, uint32_t id)
+{
+    while (m->clusters[id - 1].fam)
+        id = m->clusters[id - 1].fam;
+    return id;
+}
+
+/* Word families. A line that differs from a template only in words (and would otherwise have
+ * joined it) starts a new template, a sibling of that one. Once a family has word_limit
+ * members, the words at those positions are evidently values (user names, host names, ...):
+ * the family merges into its oldest template, which generalises where the members differ;
+ * the others become aliases of it (their ids resolve to it from then on). */
+static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint32_t pos)
+{
+    uint32_t root = fam_root(m, sibling);
+    struct lm_cluster *r = &m->clusters[root - 1], *nc = &m->clusters[id - 1];
+    if (r->fam_pos == 0)
+        r->fam_pos = pos + 1;
+    else if (r->fam_pos != pos + 1)
+        return 0; /* a family varies in one position */
+    nc->fam = root; /* join the family's member list */
+    nc->next = r->next;
+    r->next = id;
+    if (++r->fam_n < m->opts.word_limit || m->opts.word_limit == 0)
+        return 0;
+    int changed = 0;
+    for (uint32_t mid = r->next; mid; mid = m->clusters[mid - 1].next) {
+        struct lm_cluster *c = &m->clusters[mid - 1];
+        if (c->alias || c->ntok != r->ntok)
+            continue;
+        struct lm_leaf *l = leaf_get(m, c->leaf, 0);
+        if (l) { /* the merged template leaves its leaf */
+            uint32_t o = 0;
+            for (uint32_t k = 0; k < l->n; k++)
+                if (l->ids[k] != mid)
+                    l->ids[o++] = l->ids[k];
+            l->n = o;
+        }
+        for (uint32_t i = 0; i < r->ntok; i++) {
+            if (r->tok[i].is_var || (!c->tok[i].is_var && c->h[i] == r->h[i] &&
+                                     c->tok[i].len == r->tok[i].len &&
+                                     memcmp(c->tok[i].text, r->tok[i].text, r->tok[i].len) == 0))
+                continue;
+            r->tok[i] = (struct gd_logmine_ttoken){"<*>", 3, 1, r->tok[i].space_before};
+            r->h[i] = 0;
+            changed = 1;
+        }
+        c->alias = root;
+    }
+    m->merges++;
+    return changed ? render(m, r) : 0;
 }
 
 static void fill_out(struct gd_logmine *m, const struct lm_cluster *c, uint32_t id,
@@ -403,13 +489,19 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     if (n < 0)
         return n;
     uint64_t sig = signature(m->toks, (size_t)n);
-    uint32_t id = search(m, s, m->toks, (size_t)n, sig, &fit);
+    uint32_t sibling, spos;
+    uint32_t id = search(m, s, m->toks, (size_t)n, sig, &fit, &sibling, &spos);
     memset(out, 0, sizeof *out);
     if (id == 0) {
         id = m->ncl + 1;
-        if ((rc = lm_cluster_create(m, id, s, m->toks, (size_t)n, 0)) != 0)
+        if ((rc = lm_cluster_create(m, id, s, m->toks, (size_t)n, 0, 1)) != 0)
             return rc;
         out->created = 1;
+        uint64_t merges = m->merges;
+        if (sibling && (rc = family_add(m, id, sibling, spos)) != 0)
+            return rc;
+        id = canon(m, id); /* the new template may have been merged at once */
+        out->updated = m->merges != merges;
     } else if (!fit) {
         if ((rc = generalise(m, &m->clusters[id - 1], s, m->toks, &changed)) != 0)
             return rc;
@@ -425,9 +517,11 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
 int gd_logmine_lookup(gd_logmine *m, const char *s, size_t len, struct gd_logmine_match *out)
 {
     int n = tokenize(m, s, len), fit;
+    uint32_t sibling, spos;
     if (n < 0)
         return n;
-    uint32_t id = search(m, s, m->toks, (size_t)n, signature(m->toks, (size_t)n), &fit);
+    uint32_t id = search(m, s, m->toks, (size_t)n, signature(m->toks, (size_t)n), &fit, &sibling,
+                         &spos);
     if (id == 0)
         return GD_ENOENT;
     memset(out, 0, sizeof *out);
@@ -440,6 +534,7 @@ int gd_logmine_extract(gd_logmine *m, uint32_t id, const char *s, size_t len,
 {
     if (id == 0 || id > m->ncl)
         return GD_ENOENT;
+    id = canon(m, id);
     int n = tokenize(m, s, len);
     if (n < 0)
         return n;
@@ -453,13 +548,19 @@ int gd_logmine_extract(gd_logmine *m, uint32_t id, const char *s, size_t len,
 
 uint32_t gd_logmine_count(const gd_logmine *m) { return (uint32_t)m->ncl; }
 
+uint32_t gd_logmine_resolve(const gd_logmine *m, uint32_t id)
+{
+    return id == 0 || id > m->ncl ? 0 : canon(m, id);
+}
+
 int gd_logmine_template(gd_logmine *m, uint32_t id, struct gd_logmine_template *out)
 {
     if (id == 0 || id > m->ncl)
         return GD_ENOENT;
-    const struct lm_cluster *c = &m->clusters[id - 1];
+    const struct lm_cluster *c = &m->clusters[canon(m, id) - 1];
     out->id = id;
-    out->count = c->count;
+    out->merged_into = canon(m, id) == id ? 0 : canon(m, id);
+    out->count = m->clusters[id - 1].count;
     out->n_tokens = c->ntok;
     out->tokens = c->tok;
     out->text = c->text;

@@ -3,10 +3,10 @@
  * A small line-oriented text format, readable with `less`, with every byte string length-
  * prefixed so tokens may hold any byte:
  *   girder-logmine-state 1
- *   opts <sim %.17g> <depth> <default_masks> <word_vars> <n_masks>
+ *   opts <sim %.17g> <depth> <default_masks> <word_vars> <word_limit> <n_masks>
  *   mask <len>:<bytes>                      (n_masks times)
  *   templates <n>
- *   t <count> <ntok>                        (n times, ids 1..n in order)
+ *   t <count> <ntok> <alias> <family> <family_size> <family_pos>   (n times, ids 1..n)
  *   <is_var><space_before> <len>:<bytes>    (ntok times)
  *   end
  * Loading replays the templates into a fresh miner (ids, leaves and texts are rebuilt), so
@@ -38,9 +38,9 @@ static int put_bytes(struct gd_buf *b, const char *s, size_t n)
 static int save_buf(const struct gd_logmine *m, struct gd_buf *b)
 {
     int rc = gd_buf_puts(b, MAGIC);
-    rc = rc ? rc : gd_buf_printf(b, "opts %.17g %u %d %d %zu\n", m->opts.sim, m->opts.depth,
+    rc = rc ? rc : gd_buf_printf(b, "opts %.17g %u %d %d %u %zu\n", m->opts.sim, m->opts.depth,
                                  m->opts.default_masks ? 1 : 0, m->opts.word_vars ? 1 : 0,
-                                 m->opts.n_masks);
+                                 m->opts.word_limit, m->opts.n_masks);
     for (size_t i = 0; rc == 0 && i < m->opts.n_masks; i++) {
         rc = gd_buf_puts(b, "mask ");
         rc = rc ? rc : put_bytes(b, m->masks[i], strlen(m->masks[i]));
@@ -48,7 +48,8 @@ static int save_buf(const struct gd_logmine *m, struct gd_buf *b)
     rc = rc ? rc : gd_buf_printf(b, "templates %zu\n", m->ncl);
     for (size_t id = 0; rc == 0 && id < m->ncl; id++) {
         const struct lm_cluster *c = &m->clusters[id];
-        rc = gd_buf_printf(b, "t %llu %u\n", (unsigned long long)c->count, c->ntok);
+        rc = gd_buf_printf(b, "t %llu %u %u %u %u %u\n", (unsigned long long)c->count, c->ntok,
+                           c->alias, c->fam, c->fam_n, c->fam_pos);
         for (uint32_t i = 0; rc == 0 && i < c->ntok; i++) {
             rc = gd_buf_printf(b, "%d%d ", c->tok[i].is_var, c->tok[i].space_before);
             rc = rc ? rc : put_bytes(b, c->tok[i].text, c->tok[i].is_var ? 0 : c->tok[i].len);
@@ -152,12 +153,12 @@ static int load_opts(const gd_logmine *m, struct rd *r)
     tmp[e - r->p] = '\0';
     double sim = strtod(tmp, NULL);
     r->p = e + 1;
-    unsigned long long depth, dm, wv, nm;
+    unsigned long long depth, dm, wv, wl, nm;
     if (num(r, ' ', 64, &depth) || num(r, ' ', 1, &dm) || num(r, ' ', 1, &wv) ||
-        num(r, '\n', 1 << 16, &nm))
+        num(r, ' ', UINT32_MAX, &wl) || num(r, '\n', 1 << 16, &nm))
         return GD_EPARSE;
     if (sim != m->opts.sim || depth != m->opts.depth || (int)dm != (m->opts.default_masks != 0) ||
-        (int)wv != (m->opts.word_vars != 0) || nm != m->opts.n_masks)
+        (int)wv != (m->opts.word_vars != 0) || wl != m->opts.word_limit || nm != m->opts.n_masks)
         return GD_EINVAL;
     for (size_t i = 0; i < nm; i++) {
         const char *s;
@@ -174,10 +175,12 @@ static int load_opts(const gd_logmine *m, struct rd *r)
  * them like a mined line's tokens. */
 static int load_template(gd_logmine *m, struct rd *r, struct gd_buf *scratch)
 {
-    unsigned long long count, ntok;
+    unsigned long long count, ntok, alias, fam, fam_n, fam_pos, id = m->ncl + 1;
     if (expect(r, "t ") || num(r, ' ', UINT64_MAX, &count) ||
-        num(r, '\n', m->opts.max_tokens, &ntok))
-        return GD_EPARSE;
+        num(r, ' ', m->opts.max_tokens, &ntok) || num(r, ' ', id - 1, &alias) ||
+        num(r, ' ', id - 1, &fam) || num(r, ' ', m->opts.max_templates, &fam_n) || fam_n == 0 ||
+        num(r, '\n', ntok, &fam_pos))
+        return GD_EPARSE; /* alias and family point to older templates only */
     gd_buf_reset(scratch);
     for (size_t i = 0; i < ntok; i++) {
         if (r->end - r->p < 3 || (r->p[0] != '0' && r->p[0] != '1') ||
@@ -197,8 +200,23 @@ static int load_template(gd_logmine *m, struct rd *r, struct gd_buf *scratch)
             return rc;
         m->toks[i] = t;
     }
-    return lm_cluster_create(m, (uint32_t)m->ncl + 1, scratch->data ? scratch->data : "", m->toks,
-                             (size_t)ntok, count);
+    int rc = lm_cluster_create(m, (uint32_t)id, scratch->data ? scratch->data : "", m->toks,
+                               (size_t)ntok, count, alias == 0);
+    if (rc)
+        return rc;
+    struct lm_cluster *c = &m->clusters[id - 1];
+    c->alias = (uint32_t)alias;
+    c->fam = (uint32_t)fam;
+    c->fam_n = (uint32_t)fam_n;
+    c->fam_pos = (uint32_t)fam_pos;
+    if (fam) { /* rebuild the family's member list */
+        uint32_t root = (uint32_t)fam;
+        while (m->clusters[root - 1].fam)
+            root = m->clusters[root - 1].fam;
+        c->next = m->clusters[root - 1].next;
+        m->clusters[root - 1].next = (uint32_t)id;
+    }
+    return 0;
 }
 
 int gd_logmine_load_mem(gd_logmine *m, const char *data, size_t len)

@@ -113,3 +113,24 @@ def test_bad_arguments():
     res = parse(["/nonexistent/file.log"], b"", check=False)
     assert res.returncode == 1
     assert subprocess.run([GIRDER, "logs", "parse", "--help"], stdout=subprocess.PIPE).returncode == 0
+
+
+def test_final_resolves_merged_templates(tmp_path):
+    users = ["cyrus", "news", "test", "root", "admin"]
+    data = "".join(f"session opened for user {u} by uid=0\n" for u in users).encode()
+    src = tmp_path / "in.log"
+    src.write_bytes(data)
+    stream = records(parse([str(src)]).stdout)
+    assert len({r["template_id"] for r in stream[:3]}) == 3  # siblings before the merge
+    assert stream[3]["template_id"] == stream[0]["template_id"]
+    final = records(parse(["--final", str(src)]).stdout)
+    assert {r["template_id"] for r in final} == {stream[0]["template_id"]}
+    assert all(r["template"] == "session opened for user <*> by uid=<*>" for r in final)
+    assert [r["params"][0] for r in final] == users
+    csvf = tmp_path / "t.csv"
+    parse(["--templates", str(csvf), str(src)])
+    with open(csvf, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    assert len(rows) == 4 and all(r[2] == "session opened for user <*> by uid=<*>" for r in rows)
+    res = parse(["--final"], data, check=False)
+    assert res.returncode == 1 and b"--final" in res.stderr

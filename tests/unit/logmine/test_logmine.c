@@ -225,6 +225,67 @@ Test(miner, words_do_not_merge_unless_word_vars)
     gd_logmine_free(m);
 }
 
+Test(miner, word_family_merges_and_resolves)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    const char *users[] = {"cyrus", "news", "test", "root", "admin"};
+    uint32_t ids[5];
+    char line[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(line, sizeof line, "session opened for user %s by uid=0", users[i]);
+        ids[i] = add(m, line, &mt);
+        cr_assert(mt.created);
+    }
+    cr_assert_neq(ids[0], ids[1]);
+    cr_assert_eq(gd_logmine_resolve(m, ids[1]), ids[1]);
+    snprintf(line, sizeof line, "session opened for user %s by uid=0", users[3]);
+    ids[3] = add(m, line, &mt); /* the 4th sibling: the family merges into the oldest */
+    cr_assert_eq(ids[3], ids[0]);
+    cr_assert(mt.updated);
+    cr_assert_str_eq(text(m, ids[0]), "session opened for user <*> by uid=<*>");
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(gd_logmine_resolve(m, ids[i]), ids[0]);
+    struct gd_logmine_template t;
+    cr_assert_eq(gd_logmine_template(m, ids[2], &t), 0);
+    cr_assert_eq(t.merged_into, ids[0]);
+    cr_assert_str_eq(t.text, "session opened for user <*> by uid=<*>");
+    cr_assert_eq(t.count, 1);
+    snprintf(line, sizeof line, "session opened for user %s by uid=0", users[4]);
+    cr_assert_eq(add(m, line, &mt), ids[0]);
+    /* a pass-1 id of a merged template still extracts against the final template */
+    const char *l1 = "session opened for user news by uid=0";
+    cr_assert_eq(gd_logmine_extract(m, ids[1], l1, strlen(l1), &mt), 0);
+    cr_assert_eq(mt.template_id, ids[0]);
+    cr_assert(mt.tokens[4].is_var);
+    /* state keeps aliases */
+    char *data;
+    size_t len;
+    cr_assert_eq(gd_logmine_save_mem(m, &data, &len), 0);
+    gd_logmine *m2 = new_miner(0.5);
+    cr_assert_eq(gd_logmine_load_mem(m2, data, len), 0);
+    cr_assert_eq(gd_logmine_resolve(m2, ids[2]), ids[0]);
+    cr_assert_eq(add(m2, "session opened for user zed by uid=7", &mt), ids[0]);
+    gd_logmine_free(m2);
+    gd_logmine_free_mem(data);
+    gd_logmine_free(m);
+}
+
+Test(miner, word_family_needs_one_position)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    const char *l[] = {"task moved from NEW to READY now", "task moved from READY to RUNNING now",
+                       "task moved from RUNNING to DONE now", "task moved from DONE to GONE now"};
+    uint32_t ids[4];
+    for (int i = 0; i < 4; i++)
+        ids[i] = add(m, l[i], &mt);
+    for (int i = 0; i < 4; i++) /* two word positions vary: different events, no merge */
+        cr_assert_eq(gd_logmine_resolve(m, ids[i]), ids[i]);
+    cr_assert_eq(gd_logmine_count(m), 4);
+    gd_logmine_free(m);
+}
+
 Test(miner, similarity_threshold_and_punctuation)
 {
     gd_logmine *m = new_miner(0.9);
