@@ -128,3 +128,26 @@ Test(ops_math_matmul, gemm_transposes_alpha_beta_bias)
     cr_expect_lt(fabs(((float *)y2.data)[0] - (want[0] - 5) / 2 * 1), 1e-5);
     gd_tensor_release(&y2);
 }
+
+Test(ops_math_matmul, rnn_steps_and_sequence_lens)
+{
+    /* X [seq 2, batch 2, input 1]; row 1 stops after one step */
+    struct gd_tensor in[5] = {
+        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(2, 2, 1), OM_F32(1, 3, 2, 4)),
+        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(1)),
+        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(0.5f)),
+        {0},
+        om_view(GD_DTYPE_INT32, 1, OM_SHAPE(2), OM_I32(2, 1))};
+    struct om_attr a = OM_INT("hidden_size", 1);
+    char err[256] = "";
+    struct gd_tensor y[2];
+    struct om_node nd = {"RNN", 14, 5, in, 1, &a, 2, 1};
+    cr_assert_eq(om_run(&nd, y, err, sizeof err), 0, "%s", err);
+    float h1 = tanhf(1), h2 = tanhf(2 + 0.5f * h1), g1 = tanhf(3);
+    cr_assert(y[0].rank == 4 && y[0].dims[0] == 2 && y[0].dims[2] == 2);
+    cr_expect_lt(om_maxdiff_f32(&y[0], OM_F32(h1, g1, h2, 0), 4), 1e-6);
+    cr_expect_lt(om_maxdiff_f32(&y[1], OM_F32(h2, g1), 2), 1e-6);
+    gd_tensor_release(&y[0]), gd_tensor_release(&y[1]);
+    in[4] = om_view(GD_DTYPE_INT32, 1, OM_SHAPE(2), OM_I32(3, 1)); /* longer than seq */
+    cr_expect_eq(om_run(&nd, y, err, sizeof err), GD_EINVAL);
+}
