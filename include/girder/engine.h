@@ -110,6 +110,9 @@ struct gd_engine_options {
 int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_options *opts,
                              gd_engine_session **out, char *err, size_t errlen);
 void gd_engine_session_free(gd_engine_session *s); /* NULL is a no-op */
+/* Bytes of the session's static memory plan: one arena holding every intermediate whose
+ * shape is known at load, placed by liveness (0 when nothing could be planned). */
+size_t gd_engine_session_planned_bytes(const gd_engine_session *s);
 
 /* Runs the graph. inputs[i] is bound to the graph input called names[i]; every graph
  * input without an initializer must be given, with the declared dtype and a shape

@@ -134,6 +134,13 @@ static void print_info(const gd_engine_model *m)
         printf("  %-24s %d\n", ops[i], j - i);
     }
     gd_free(ops);
+    char err[512];
+    gd_engine_session *s = NULL;
+    if (gd_engine_session_create(m, NULL, &s, err, sizeof err) == 0)
+        printf("session: ok, static memory plan %zu bytes\n", gd_engine_session_planned_bytes(s));
+    else
+        printf("session: %s\n", err);
+    gd_engine_session_free(s);
 }
 
 static int ends_with(const char *s, const char *suf)

@@ -247,5 +247,7 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen)
     if ((rc = fold_constants(m, err, errlen)))
         return rc;
     liveness(m);
+    if (gd__shape_infer(m))
+        return gd__errf(err, errlen, GD_ENOMEM, "out of memory inferring shapes");
     return 0;
 }

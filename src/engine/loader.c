@@ -368,6 +368,8 @@ static int load_opsets(struct loader *L, const Onnx__ModelProto *mp)
     return 0;
 }
 
+static int err_is_set(const struct loader *L) { return L->err && L->errlen && L->err[0]; }
+
 static int load_graph(struct loader *L, const Onnx__GraphProto *g)
 {
     struct gd_engine_model *m = L->m;
@@ -397,7 +399,18 @@ static int load_graph(struct loader *L, const Onnx__GraphProto *g)
             m->n_nodes++;
     for (size_t i = 0; !rc && i < g->n_node; i++)
         rc = link_inputs(L, g->node[i], &m->nodes[i]);
-    return rc ? rc : load_outputs(L, g);
+    if (!rc)
+        rc = load_outputs(L, g);
+    for (size_t i = 0; !rc && i < g->n_value_info; i++) { /* declared intermediate types */
+        const Onnx__ValueInfoProto *vi = g->value_info[i];
+        int idx = *map_slot(&L->names, vi->name ? vi->name : "");
+        if (idx >= 0 && m->values[idx].kind == GD_VALUE_INTERMEDIATE &&
+            m->values[idx].rank < 0 && parse_type(L, vi, &m->values[idx]))
+            m->values[idx].rank = -1; /* non-tensor or odd value_info: ignore it */
+    }
+    if (!rc && err_is_set(L))
+        L->err[0] = 0;
+    return rc;
 }
 
 static int build_io_info(struct gd_engine_model *m)

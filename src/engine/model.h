@@ -90,6 +90,9 @@ int gd__model_own(struct gd_engine_model *m, struct gd_tensor *t);
 struct ProtobufCAllocator;
 extern struct ProtobufCAllocator gd__pb_allocator;
 
+/* shape_infer.c: static dtype/shape of intermediates where inputs are known. */
+int gd__shape_infer(struct gd_engine_model *m);
+
 /* graph.c: orders nodes, computes liveness, folds constants. */
 int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);
 
@@ -103,8 +106,17 @@ struct gd_exec {
     char *err;
     size_t errlen;
     size_t max_bytes; /* cap on one output / scratch allocation (0 = none) */
+    /* static memory plan (may be NULL): value v lives at arena + plan_off[v] when
+     * plan_off[v] >= 0 and its runtime size fits plan_size[v] */
+    unsigned char *arena;
+    const int64_t *plan_off;
+    const size_t *plan_size;
 };
 int gd__exec_node(struct gd_exec *e, const struct gd_node *node, int node_index);
+
+/* plan.c: static offsets of fixed-size intermediates in one arena (-1 = dynamic). */
+int gd__plan_memory(const struct gd_engine_model *m, int64_t **off, size_t **size,
+                    size_t *total);
 
 /* Buffer cache (memory planner): buffers of dead values are kept for reuse. */
 struct gd_bufcache;

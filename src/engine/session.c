@@ -15,6 +15,9 @@ struct gd_engine_session {
     struct gd_bufcache *cache;
     struct gd_pool *pool;
     size_t max_bytes;
+    int64_t *plan_off; /* static memory plan (plan.c) */
+    size_t *plan_size, plan_total;
+    unsigned char *arena;
     int *release_at; /* CSR: values whose last use is node i */
     int *release_start;
 };
@@ -34,6 +37,9 @@ void gd_engine_session_free(gd_engine_session *s)
     gd_free(s->outs);
     gd_free(s->release_at);
     gd_free(s->release_start);
+    gd_free(s->plan_off);
+    gd_free(s->plan_size);
+    gd_free(s->arena);
     gd__bufcache_free(s->cache);
     gd__pool_free(s->pool);
     gd_free(s);
@@ -93,7 +99,12 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
     s->outs = gd_calloc((size_t)m->n_outputs + 1, sizeof *s->outs);
     s->cache = gd__bufcache_new();
     s->pool = gd__pool_new(opts && opts->threads > 0 ? opts->threads : 1);
-    if (!s->slots || !s->outs || !s->cache || !s->pool || plan_releases(s)) {
+    int planned = !gd__plan_memory(m, &s->plan_off, &s->plan_size, &s->plan_total);
+    if (planned && s->plan_total > s->max_bytes)
+        s->plan_total = 0; /* too big to reserve up front: everything dynamic */
+    if (planned && s->plan_total && !(s->arena = gd_malloc(s->plan_total)))
+        s->plan_total = 0;
+    if (!s->slots || !s->outs || !s->cache || !s->pool || !planned || plan_releases(s)) {
         gd_engine_session_free(s);
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory");
     }
@@ -189,7 +200,9 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
         gd_tensor_release(&s->outs[i]);
     int rc = bind_inputs(s, n, names, inputs, err, errlen);
     struct gd_exec e = {.m = m, .slots = s->slots, .pool = s->pool, .cache = s->cache,
-                        .err = err, .errlen = errlen, .max_bytes = s->max_bytes};
+                        .err = err, .errlen = errlen, .max_bytes = s->max_bytes,
+                        .arena = s->arena, .plan_off = s->arena ? s->plan_off : NULL,
+                        .plan_size = s->plan_size};
     for (int i = 0; !rc && i < m->n_nodes; i++) {
         rc = gd__exec_node(&e, &m->nodes[i], i);
         for (int r = s->release_start[i]; r < s->release_start[i + 1]; r++)
@@ -214,4 +227,9 @@ const struct gd_tensor *gd_engine_output(const gd_engine_session *s, int i)
     if (i < 0 || i >= s->m->n_outputs || s->outs[i].dtype == GD_DTYPE_UNDEFINED)
         return NULL;
     return &s->outs[i];
+}
+
+size_t gd_engine_session_planned_bytes(const gd_engine_session *s)
+{
+    return s->arena ? s->plan_total : 0;
 }

@@ -253,6 +253,8 @@ Test(engine_load, identity_chain_runs_and_folds)
     cr_assert_eq(gd_engine_session_create(m, &(struct gd_engine_options){.threads = 2}, &s, err,
                                           sizeof err),
                  0, "%s", err);
+    /* t = Identity(x) has an inferred static shape: planned in the arena (64-byte aligned) */
+    cr_expect_eq(gd_engine_session_planned_bytes(s), 64);
     float xin[4] = {5, 6, 7, 8};
     struct gd_tensor x = {0};
     gd_tensor_set_shape(&x, GD_DTYPE_FLOAT, 2, d22);

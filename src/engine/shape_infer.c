@@ -1,0 +1,423 @@
+/* Static shape inference at load time.
+ *
+ * Walks the nodes in execution order and, where every input's dtype and shape are known
+ * (declared graph inputs, constants, value_info, or inferred upstream), derives the outputs'
+ * dtype and shape for the ops real models are made of: elementwise (same shape),
+ * broadcasting binaries and comparisons, MatMul, Gemm, Conv/pooling, global pooling,
+ * Flatten, Transpose, Reshape/Squeeze/Unsqueeze with constant shape/axes, Concat, Shape,
+ * Gather, Cast and reductions. Anything else stays unknown and is simply shaped at run time
+ * (dynamic shapes). Inferred shapes are advisory: they feed the static memory plan (a value
+ * whose real size differs falls back to a dynamic buffer) and `girder run --info`, and never
+ * override what a kernel produces. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "engine/model.h"
+#include "onnx.pb-c.h"
+
+struct shp {
+    enum gd_dtype dt;
+    int rank;
+    int64_t d[GD_TENSOR_MAX_RANK];
+};
+
+static const struct gd_attr *attr(const struct gd_node *n, const char *name, int type)
+{
+    for (int i = 0; i < n->n_attr; i++)
+        if (strcmp(n->attrs[i].name, name) == 0 && n->attrs[i].type == type)
+            return &n->attrs[i];
+    return NULL;
+}
+
+static int64_t attr_i(const struct gd_node *n, const char *name, int64_t def)
+{
+    const struct gd_attr *a = attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    return a ? a->i : def;
+}
+
+static int attr_ints(const struct gd_node *n, const char *name, const int64_t **v)
+{
+    const struct gd_attr *a = attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
+    if (!a)
+        return -1;
+    *v = a->ints;
+    return a->n;
+}
+
+/* Known shape of value v (all dims >= 0), or 0. */
+static int known(const struct gd_engine_model *m, int v, struct shp *s)
+{
+    if (v < 0)
+        return 0;
+    const struct gd_value *val = &m->values[v];
+    if (val->kind == GD_VALUE_CONST) {
+        s->dt = val->konst->dtype;
+        s->rank = val->konst->rank;
+        memcpy(s->d, val->konst->dims, sizeof s->d);
+        return 1;
+    }
+    if (val->rank < 0 || val->dtype == GD_DTYPE_UNDEFINED)
+        return 0;
+    s->dt = val->dtype;
+    s->rank = val->rank;
+    for (int i = 0; i < val->rank; i++)
+        if ((s->d[i] = val->dims[i]) < 0)
+            return 0;
+    return 1;
+}
+
+/* Integer contents of a constant input (shape, axes), or -1. */
+static int const_ints(const struct gd_engine_model *m, int v, int64_t *out, int max)
+{
+    if (v < 0 || m->values[v].kind != GD_VALUE_CONST)
+        return -1;
+    int64_t n = gd_tensor_to_i64s(m->values[v].konst, out, max);
+    return n < 0 ? -1 : (int)n;
+}
+
+static int in_list(const char *op, const char *const *list)
+{
+    for (; *list; list++)
+        if (strcmp(op, *list) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const same_shape_ops[] = {
+    "Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt", "Erf", "LeakyRelu",
+    "HardSigmoid", "HardSwish", "Clip", "Softmax", "LogSoftmax", "Identity", "Dropout",
+    "BatchNormalization", "LayerNormalization", "InstanceNormalization", "Gelu", "Reciprocal",
+    "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign",
+    "Mish", "Celu", "ThresholdedRelu", "Not", "LRN", "Hardmax", "CumSum", NULL};
+static const char *const bcast_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum",
+                                        "Mean", "PRelu", "Mod", NULL};
+static const char *const cmp_ops[] = {"Equal", "Less", "Greater", "LessOrEqual",
+                                      "GreaterOrEqual", "And", "Or", "Xor", NULL};
+
+static int bcast(const struct gd_engine_model *m, const struct gd_node *n, int first,
+                 struct shp *o)
+{
+    struct gd_tensor ts[GD_BCAST_MAX_OPERANDS];
+    const struct gd_tensor *tp[GD_BCAST_MAX_OPERANDS];
+    int k = 0;
+    for (int i = first; i < n->n_in && k < GD_BCAST_MAX_OPERANDS; i++, k++) {
+        struct shp s;
+        if (!known(m, n->in[i], &s))
+            return 0;
+        memset(&ts[k], 0, sizeof ts[k]);
+        ts[k].rank = s.rank;
+        memcpy(ts[k].dims, s.d, sizeof s.d);
+        tp[k] = &ts[k];
+    }
+    return k > 0 && gd_broadcast_shape(k, tp, &o->rank, o->d, NULL, 0) == 0;
+}
+
+static int infer_matmul(const struct shp *a, const struct shp *b, struct shp *o)
+{
+    if (a->rank < 1 || b->rank < 1)
+        return 0;
+    struct shp A = *a, B = *b;
+    int pa = A.rank == 1, pb = B.rank == 1;
+    if (pa) {
+        A.rank = 2, A.d[1] = A.d[0], A.d[0] = 1;
+    }
+    if (pb)
+        B.rank = 2, B.d[1] = 1;
+    if (A.d[A.rank - 1] != B.d[B.rank - 2])
+        return 0;
+    struct gd_tensor ta = {0}, tb = {0};
+    ta.rank = A.rank - 2;
+    tb.rank = B.rank - 2;
+    memcpy(ta.dims, A.d, sizeof(int64_t) * (size_t)ta.rank);
+    memcpy(tb.dims, B.d, sizeof(int64_t) * (size_t)tb.rank);
+    const struct gd_tensor *tp[2] = {&ta, &tb};
+    if (gd_broadcast_shape(2, tp, &o->rank, o->d, NULL, 0) || o->rank + 2 > GD_TENSOR_MAX_RANK)
+        return 0;
+    if (!pa)
+        o->d[o->rank++] = A.d[A.rank - 2];
+    if (!pb)
+        o->d[o->rank++] = B.d[B.rank - 1];
+    o->dt = a->dt;
+    return 1;
+}
+
+/* Conv, MaxPool, AveragePool: NCHW... output spatial sizes (floor or ceil mode). */
+static int infer_window(const struct gd_node *n, const struct shp *x, const struct shp *w,
+                        struct shp *o)
+{
+    int sp = x->rank - 2;
+    const int64_t *ks = NULL, *st = NULL, *pads = NULL, *dil = NULL;
+    int nk = attr_ints(n, "kernel_shape", &ks);
+    if (nk < 0 && w && w->rank == x->rank)
+        ks = w->d + 2, nk = sp;
+    if (sp < 1 || nk != sp)
+        return 0;
+    int ns = attr_ints(n, "strides", &st), np = attr_ints(n, "pads", &pads);
+    int nd = attr_ints(n, "dilations", &dil);
+    const struct gd_attr *ap = attr(n, "auto_pad", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING);
+    const char *pad_mode = ap && ap->s ? ap->s : "NOTSET";
+    int ceil_mode = (int)attr_i(n, "ceil_mode", 0);
+    o->rank = x->rank;
+    o->d[0] = x->d[0];
+    o->d[1] = w ? w->d[0] : x->d[1];
+    for (int i = 0; i < sp; i++) {
+        int64_t s = ns == sp ? st[i] : 1, dl = nd == sp ? dil[i] : 1, in = x->d[i + 2];
+        int64_t ek = (ks[i] - 1) * dl + 1, p = np == 2 * sp ? pads[i] + pads[i + sp] : 0;
+        if (s < 1 || dl < 1 || ks[i] < 1)
+            return 0;
+        if (strcmp(pad_mode, "SAME_UPPER") == 0 || strcmp(pad_mode, "SAME_LOWER") == 0)
+            o->d[i + 2] = (in + s - 1) / s;
+        else if (strcmp(pad_mode, "VALID") == 0)
+            o->d[i + 2] = in >= ek ? (in - ek) / s + 1 : 0;
+        else if (in + p < ek)
+            return 0;
+        else
+            o->d[i + 2] = (in + p - ek + (ceil_mode ? s - 1 : 0)) / s + 1;
+    }
+    o->dt = x->dt;
+    return 1;
+}
+
+static int infer_reshape(const struct gd_engine_model *m, const struct gd_node *n,
+                         const struct shp *x, struct shp *o)
+{
+    int64_t sh[GD_TENSOR_MAX_RANK], total = 1, known_prod = 1;
+    int r = const_ints(m, n->n_in > 1 ? n->in[1] : -1, sh, GD_TENSOR_MAX_RANK), neg = -1;
+    if (r < 0 || attr_i(n, "allowzero", 0))
+        return 0;
+    for (int i = 0; i < x->rank; i++)
+        total *= x->d[i];
+    for (int i = 0; i < r; i++) {
+        if (sh[i] == 0 && i < x->rank)
+            sh[i] = x->d[i];
+        if (sh[i] == -1 && neg < 0)
+            neg = i;
+        else if (sh[i] < 0)
+            return 0;
+        else
+            known_prod *= sh[i];
+    }
+    if (neg >= 0) {
+        if (known_prod == 0 || total % known_prod)
+            return 0;
+        sh[neg] = total / known_prod;
+    } else if (known_prod != total) {
+        return 0;
+    }
+    o->dt = x->dt;
+    o->rank = r;
+    memcpy(o->d, sh, sizeof(int64_t) * (size_t)r);
+    return 1;
+}
+
+/* Axes from the attribute (older opsets) or a constant input (newer ones). */
+static int get_axes(const struct gd_engine_model *m, const struct gd_node *n, int input,
+                    int64_t *axes)
+{
+    const int64_t *a;
+    int na = attr_ints(n, "axes", &a);
+    if (na >= 0) {
+        if (na > GD_TENSOR_MAX_RANK)
+            return -2;
+        memcpy(axes, a, sizeof(int64_t) * (size_t)na);
+        return na;
+    }
+    if (n->n_in > input && n->in[input] >= 0)
+        return const_ints(m, n->in[input], axes, GD_TENSOR_MAX_RANK);
+    return -1; /* absent */
+}
+
+static int infer_unsqueeze(const struct gd_engine_model *m, const struct gd_node *n,
+                           const struct shp *x, struct shp *o, int squeeze)
+{
+    int64_t axes[GD_TENSOR_MAX_RANK];
+    int na = get_axes(m, n, 1, axes), mark[GD_TENSOR_MAX_RANK] = {0};
+    int orank = squeeze ? x->rank : x->rank + na;
+    if (na < -1 || (!squeeze && na < 0) || orank > GD_TENSOR_MAX_RANK)
+        return 0;
+    for (int i = 0; i < na; i++) {
+        int ax;
+        if (gd_axis_normalize(axes[i], orank, &ax) || mark[ax])
+            return 0;
+        mark[ax] = 1;
+    }
+    o->dt = x->dt;
+    o->rank = 0;
+    if (squeeze) {
+        for (int i = 0; i < x->rank; i++)
+            if (na < 0 ? x->d[i] != 1 : !mark[i])
+                o->d[o->rank++] = x->d[i];
+            else if (x->d[i] != 1)
+                return 0;
+        return 1;
+    }
+    for (int i = 0, j = 0; i < orank; i++)
+        o->d[o->rank++] = mark[i] ? 1 : x->d[j++];
+    return 1;
+}
+
+static int infer_reduce(const struct gd_engine_model *m, const struct gd_node *n,
+                        const struct shp *x, struct shp *o)
+{
+    int64_t axes[GD_TENSOR_MAX_RANK];
+    int na = get_axes(m, n, 1, axes), mark[GD_TENSOR_MAX_RANK] = {0};
+    int keep = (int)attr_i(n, "keepdims", 1);
+    if (na == -2 || (na < 0 && n->n_in > 1 && n->in[1] >= 0))
+        return 0;
+    if (na <= 0 && attr_i(n, "noop_with_empty_axes", 0))
+        return *o = *x, 1;
+    for (int i = 0; i < x->rank; i++)
+        mark[i] = na <= 0;
+    for (int i = 0; i < na; i++) {
+        int ax;
+        if (gd_axis_normalize(axes[i], x->rank, &ax))
+            return 0;
+        mark[ax] = 1;
+    }
+    o->dt = x->dt;
+    o->rank = 0;
+    for (int i = 0; i < x->rank; i++)
+        if (!mark[i])
+            o->d[o->rank++] = x->d[i];
+        else if (keep)
+            o->d[o->rank++] = 1;
+    return 1;
+}
+
+static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n,
+                        const struct shp *x, struct shp *o)
+{
+    const char *op = n->op_type;
+    int ax;
+    *o = *x;
+    if (strcmp(op, "Flatten") == 0) {
+        int64_t a = attr_i(n, "axis", 1), l = 1, r = 1;
+        if (a < 0)
+            a += x->rank;
+        if (a < 0 || a > x->rank)
+            return 0;
+        for (int i = 0; i < x->rank; i++)
+            *(i < a ? &l : &r) *= x->d[i];
+        o->rank = 2, o->d[0] = l, o->d[1] = r;
+        return 1;
+    }
+    if (strcmp(op, "Transpose") == 0) {
+        const int64_t *p = NULL;
+        int np = attr_ints(n, "perm", &p);
+        for (int i = 0; i < x->rank; i++) {
+            int64_t src = np == x->rank ? p[i] : x->rank - 1 - i;
+            if (src < 0 || src >= x->rank)
+                return 0;
+            o->d[i] = x->d[src];
+        }
+        return 1;
+    }
+    if (strcmp(op, "Reshape") == 0)
+        return infer_reshape(m, n, x, o);
+    if (strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0)
+        return infer_unsqueeze(m, n, x, o, op[0] == 'S');
+    if (strcmp(op, "Shape") == 0 && !attr(n, "start", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) &&
+        !attr(n, "end", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT))
+        return o->dt = GD_DTYPE_INT64, o->rank = 1, o->d[0] = x->rank, 1;
+    if (strcmp(op, "Cast") == 0) {
+        int64_t to = attr_i(n, "to", 0);
+        if (to <= 0 || gd_dtype_size((enum gd_dtype)to) == 0)
+            return 0;
+        return o->dt = (enum gd_dtype)to, 1;
+    }
+    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
+        for (int i = 2; i < x->rank; i++)
+            o->d[i] = 1;
+        return x->rank >= 3;
+    }
+    if (strcmp(op, "Concat") == 0) {
+        if (gd_axis_normalize(attr_i(n, "axis", 0), x->rank, &ax))
+            return 0;
+        o->d[ax] = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            struct shp s;
+            if (!known(m, n->in[i], &s) || s.rank != x->rank)
+                return 0;
+            o->d[ax] += s.d[ax];
+        }
+        return 1;
+    }
+    if (in_list(op, (const char *const[]){"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+                                          "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+                                          "ReduceLogSumExp", "ReduceSumSquare", NULL}))
+        return infer_reduce(m, n, x, o);
+    return 0;
+}
+
+/* Output 0 of node n from its inputs, for the ops above. */
+static int infer_node(const struct gd_engine_model *m, const struct gd_node *n, struct shp *o)
+{
+    struct shp x, w;
+    const char *op = n->op_type;
+    if (*n->domain || n->n_in < 1 || !known(m, n->in[0], &x))
+        return 0;
+    if (in_list(op, same_shape_ops))
+        return *o = x, 1;
+    if (in_list(op, bcast_ops) || in_list(op, cmp_ops)) {
+        o->dt = in_list(op, cmp_ops) ? GD_DTYPE_BOOL : x.dt;
+        return bcast(m, n, 0, o);
+    }
+    if (strcmp(op, "Where") == 0 && n->n_in == 3 && known(m, n->in[1], &w))
+        return o->dt = w.dt, bcast(m, n, 0, o);
+    if (strcmp(op, "MatMul") == 0 && n->n_in == 2 && known(m, n->in[1], &w))
+        return infer_matmul(&x, &w, o);
+    if (strcmp(op, "Gemm") == 0 && n->n_in >= 2 && known(m, n->in[1], &w) && x.rank == 2 &&
+        w.rank == 2) {
+        int ta = attr_i(n, "transA", 0) != 0, tb = attr_i(n, "transB", 0) != 0;
+        return o->dt = x.dt, o->rank = 2, o->d[0] = x.d[ta], o->d[1] = w.d[1 - tb], 1;
+    }
+    if (strcmp(op, "Conv") == 0 && n->n_in >= 2 && known(m, n->in[1], &w))
+        return infer_window(n, &x, &w, o);
+    if (strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0)
+        return n->n_out == 1 && infer_window(n, &x, NULL, o);
+    if (strcmp(op, "Gather") == 0 && n->n_in == 2 && known(m, n->in[1], &w)) {
+        int ax;
+        if (gd_axis_normalize(attr_i(n, "axis", 0), x.rank, &ax) ||
+            x.rank - 1 + w.rank > GD_TENSOR_MAX_RANK)
+            return 0;
+        o->dt = x.dt;
+        o->rank = 0;
+        for (int i = 0; i < ax; i++)
+            o->d[o->rank++] = x.d[i];
+        for (int i = 0; i < w.rank; i++)
+            o->d[o->rank++] = w.d[i];
+        for (int i = ax + 1; i < x.rank; i++)
+            o->d[o->rank++] = x.d[i];
+        return 1;
+    }
+    return infer_layout(m, n, &x, o);
+}
+
+int gd__shape_infer(struct gd_engine_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        const struct gd_node *n = &m->nodes[i];
+        struct shp o;
+        if (n->n_out < 1 || n->out[0] < 0 || !infer_node(m, n, &o))
+            continue;
+        struct gd_value *v = &m->values[n->out[0]];
+        int64_t numel;
+        if (v->kind != GD_VALUE_INTERMEDIATE || o.rank < 0 || o.rank > GD_TENSOR_MAX_RANK ||
+            gd_shape_numel(o.rank, o.d, &numel))
+            continue;
+        if (v->rank < 0 || !v->dims) {
+            v->dims = gd_arena_alloc(&m->arena, sizeof(int64_t) * (size_t)(o.rank ? o.rank : 1));
+            if (!v->dims)
+                return GD_ENOMEM;
+            memcpy(v->dims, o.d, sizeof(int64_t) * (size_t)o.rank);
+            v->rank = o.rank;
+        } else if (v->rank == o.rank) { /* declared dims win; fill the symbolic ones */
+            for (int d = 0; d < o.rank; d++)
+                if (v->dims[d] < 0)
+                    v->dims[d] = o.d[d];
+        }
+        if (v->dtype == GD_DTYPE_UNDEFINED)
+            v->dtype = o.dt;
+    }
+    return 0;
+}
