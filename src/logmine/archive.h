@@ -2,8 +2,9 @@
  *
  * File format (all integers LEB128 varints unless said otherwise):
  *   "GLA" 0x01                      magic + format version
- *   block*                          each: comp_len (> 0), 4-byte little-endian checksum of the
- *                                   block's original bytes, comp_len bytes of one zstd frame
+ *   block*                          each: comp_len (> 0), body_len, 4-byte little-endian
+ *                                   checksum of the block's original bytes, then comp_len
+ *                                   bytes of one zstd frame that decodes to body_len bytes
  *   0x00                            end marker (a file without it is truncated)
  * A block covers whole input lines (a line longer than the block size is cut into pieces
  * flagged "no newline"), is self-contained, and decodes to a body of three streams

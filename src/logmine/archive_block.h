@@ -71,7 +71,8 @@ int gd_larc_walk(const void *arc, size_t n, gd_larc_block_fn fn, void *ud, int v
 int gd_larc_block_render(const struct gd_larc_block *b, struct gd_buf *out);
 /* Decodes one compressed block frame and checks it rebuilds exactly orig[0..len): the
  * writer's verification by construction. Returns 0 or GD_EPARSE / GD_ENOMEM. */
-int gd_larc_block_check(const void *frame, size_t n, const void *orig, size_t len);
+int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig,
+                        size_t len);
 /* Checksum stored per block: low 32 bits of gd_hash of the original bytes. */
 uint32_t gd_larc_checksum(const void *p, size_t n);
 

@@ -226,20 +226,18 @@ int gd_larc_block_render(const struct gd_larc_block *b, struct gd_buf *out)
     return rc;
 }
 
-/* Decompresses one zstd frame of exactly n bytes into a fresh buffer. */
-static int unzstd(const void *src, size_t n, void **out, size_t *out_len)
+/* Decompresses one zstd frame of exactly n bytes into a fresh buffer of exactly sz bytes. */
+static int unzstd(const void *src, size_t n, size_t sz, void **out)
 {
-    unsigned long long sz = ZSTD_getFrameContentSize(src, n);
-    if (sz == ZSTD_CONTENTSIZE_UNKNOWN || sz == ZSTD_CONTENTSIZE_ERROR || sz > BODY_MAX ||
-        ZSTD_findFrameCompressedSize(src, n) != n)
+    if (sz > BODY_MAX || ZSTD_findFrameCompressedSize(src, n) != n)
         return GD_EPARSE;
-    void *dst = gd_malloc(sz ? (size_t)sz : 1);
+    void *dst = gd_malloc(sz ? sz : 1);
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     int rc = GD_ENOMEM;
     if (dst && dc) {
         rc = GD_EPARSE;
         if (!ZSTD_isError(ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 27))) {
-            size_t got = ZSTD_decompressDCtx(dc, dst, (size_t)sz, src, n);
+            size_t got = ZSTD_decompressDCtx(dc, dst, sz, src, n);
             if (!ZSTD_isError(got) && got == sz)
                 rc = 0;
         }
@@ -250,15 +248,14 @@ static int unzstd(const void *src, size_t n, void **out, size_t *out_len)
         return rc;
     }
     *out = dst;
-    *out_len = (size_t)sz;
     return 0;
 }
 
-int gd_larc_block_check(const void *frame, size_t n, const void *orig, size_t len)
+int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig,
+                        size_t len)
 {
     void *body = NULL;
-    size_t body_len = 0;
-    int rc = unzstd(frame, n, &body, &body_len);
+    int rc = unzstd(frame, n, body_len, &body);
     if (rc)
         return rc;
     struct gd_larc_block b;
@@ -277,13 +274,13 @@ int gd_larc_block_check(const void *frame, size_t n, const void *orig, size_t le
 static int walk_block(struct gd_codec_rd *r, uint64_t clen, gd_larc_block_fn fn, void *ud,
                       int verify, struct gd_buf *scratch, char *err, size_t err_len)
 {
+    size_t body_len = (size_t)gd_codec_get_count(r, BODY_MAX);
     const uint8_t *ck = gd_codec_get_raw(r, 4);
     const uint8_t *frame = gd_codec_get_raw(r, (size_t)clen);
-    if (!ck || !frame)
+    if (r->err || !ck || !frame)
         return fail_msg(err, err_len, GD_EPARSE, "truncated archive: block cut short");
     void *body = NULL;
-    size_t body_len = 0;
-    if (unzstd(frame, (size_t)clen, &body, &body_len) != 0)
+    if (unzstd(frame, (size_t)clen, body_len, &body) != 0)
         return fail_msg(err, err_len, GD_EPARSE, "corrupt archive: bad zstd frame");
     struct gd_larc_block b;
     int rc = gd_larc_block_decode(body, body_len, &b, err, err_len);

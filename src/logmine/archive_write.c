@@ -499,27 +499,30 @@ static int encode_body(gd_larc_writer *w, struct blk *b, size_t raw, int last_no
 
 static int zstd_body(gd_larc_writer *w, const struct gd_buf *body, struct gd_buf *out)
 {
+    /* Streamed without announcing the size: zstd then keeps the big-input search tables of
+     * the level instead of shrinking them to the source, which is 1-5% smaller on 50 KB
+     * bodies (the body length travels in the block header instead of the frame header).
+     * Long-distance matching only helps big bodies. No frame checksum: each block carries
+     * a checksum of its decoded output. */
     ZSTD_CCtx *cc = w->cc;
-    unsigned wlog = 10;
-    while (wlog < 27 && ((size_t)1 << wlog) < body->len)
-        wlog++;
     ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
     size_t e = ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, w->o.level);
-    if (!ZSTD_isError(e))
-        e = ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, (int)wlog);
-    if (!ZSTD_isError(e) && body->len > ((size_t)1 << 20))
+    if (!ZSTD_isError(e) && body->len > ((size_t)4 << 20))
         e = ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1);
     if (!ZSTD_isError(e))
         e = ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);
-    size_t bound = ZSTD_compressBound(body->len);
+    size_t bound = ZSTD_compressBound(body->len) + 64;
     int rc = ZSTD_isError(e) ? GD_EINVAL : gd_buf_reserve(out, bound);
     if (rc)
         return rc;
-    size_t n = ZSTD_compress2(cc, out->data + out->len, bound, body->data ? body->data : "",
-                              body->len);
-    if (ZSTD_isError(n))
+    ZSTD_inBuffer ib = {body->data ? body->data : "", body->len, 0};
+    ZSTD_outBuffer ob = {out->data + out->len, bound, 0};
+    size_t left = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue);
+    if (!ZSTD_isError(left))
+        left = ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end);
+    if (ZSTD_isError(left) || left != 0)
         return GD_EINVAL;
-    out->len += n;
+    out->len += ob.pos;
     return 0;
 }
 
@@ -541,7 +544,7 @@ static int write_block(gd_larc_writer *w, const char *data, size_t len)
         rc = encode_body(w, &b, len, last_nonl, &body);
     if (rc == 0)
         rc = zstd_body(w, &body, &frame);
-    if (rc == 0 && w->o.verify && gd_larc_block_check(frame.data, frame.len, data, len) != 0) {
+    if (rc == 0 && w->o.verify && gd_larc_block_check(frame.data, frame.len, body.len, data, len) != 0) {
         snprintf(w->err, sizeof w->err, "internal error: block failed verification");
         rc = GD_ESTATE;
     }
@@ -553,6 +556,8 @@ static int write_block(gd_larc_writer *w, const char *data, size_t len)
         rc = gd_buf_append(&hdr, GD_LARC_MAGIC, GD_LARC_MAGIC_LEN);
     if (rc == 0)
         rc = gd_codec_put_uvar(&hdr, frame.len);
+    if (rc == 0)
+        rc = gd_codec_put_uvar(&hdr, body.len);
     if (rc == 0)
         rc = gd_buf_append(&hdr, c4, 4);
     if (rc == 0)
