@@ -112,10 +112,60 @@ static void im2col_range(void *ud, int64_t b, int64_t e)
     }
 DW_KERNEL(f32, float)
 DW_KERNEL(f64, double)
+/* First output index o in [0, out) whose input o * s + off is >= 0, and one past the last
+ * whose input is < in: the taps of one kernel offset that land inside the input. */
+static void valid_span(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = in - off <= 0 ? 0 : (in - off - 1) / s + 1;
+    *lo = a < out ? a : out;
+    *hi = b < out ? b : out;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+/* 2-d depthwise: per (kernel row, kernel column) a scaled row-add over the output span
+ * whose taps are inside the input, so the inner loop has no bounds checks. */
+#define DW2D_KERNEL(S, T)                                                                          \
+    static void dw2d_##S(const struct conv_job *j, int64_t b, int64_t e)                           \
+    {                                                                                              \
+        const struct gd_conv_geom *g = j->g;                                                       \
+        int64_t ih = g->in[0], iw = g->in[1], oh = g->out[0], ow = g->out[1];                      \
+        int64_t sh = g->stride[0], sw = g->stride[1];                                              \
+        for (int64_t p = b; p < e; p++) {                                                          \
+            const T *x = (const T *)j->x + p * g->in_size;                                         \
+            const T *w = (const T *)j->w + (p % j->c_per_plane) * g->k_size;                       \
+            T *y = (T *)j->out + p * g->out_size;                                                  \
+            for (int64_t kh = 0; kh < g->k[0]; kh++) {                                             \
+                int64_t offh = kh * g->dil[0] - g->pb[0], rlo, rhi;                                \
+                valid_span(offh, sh, ih, oh, &rlo, &rhi);                                          \
+                for (int64_t kw = 0; kw < g->k[1]; kw++) {                                         \
+                    int64_t offw = kw * g->dil[1] - g->pb[1], clo, chi;                            \
+                    valid_span(offw, sw, iw, ow, &clo, &chi);                                      \
+                    T wv = w[kh * g->k[1] + kw];                                                   \
+                    for (int64_t r = rlo; r < rhi; r++) {                                          \
+                        const T *xr = x + (r * sh + offh) * iw + offw;                             \
+                        T *yr = y + r * ow;                                                        \
+                        if (sw == 1)                                                               \
+                            for (int64_t c = clo; c < chi; c++)                                    \
+                                yr[c] += wv * xr[c];                                               \
+                        else                                                                       \
+                            for (int64_t c = clo; c < chi; c++)                                    \
+                                yr[c] += wv * xr[c * sw];                                          \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+DW2D_KERNEL(f32, float)
+DW2D_KERNEL(f64, double)
+
 static void dw_range(void *ud, int64_t b, int64_t e)
 {
     const struct conv_job *j = ud;
-    if (j->f64)
+    if (j->g->nsp == 2)
+        j->f64 ? dw2d_f64(j, b, e) : dw2d_f32(j, b, e);
+    else if (j->f64)
         dw_f64(j, b, e);
     else
         dw_f32(j, b, e);
