@@ -1,7 +1,8 @@
 /* Loss, NonMaxSuppression and quantization ops. */
 #include "check.h"
 
-Test(ops_tensor_misc, nll_and_sce) {
+Test(ops_tensor_misc, nll_and_sce)
+{
     char err[256];
     /* input [2, 3] log-probabilities, targets 2 and ignored (-1), weights */
     struct gd_tensor y,
@@ -25,7 +26,8 @@ Test(ops_tensor_misc, nll_and_sce) {
     gd_tensor_release(&ys[0]), gd_tensor_release(&ys[1]);
 }
 
-Test(ops_tensor_misc, nms) {
+Test(ops_tensor_misc, nms)
+{
     char err[256];
     /* three boxes: 0 and 1 overlap heavily, 2 is apart; one class */
     struct gd_tensor y,
@@ -44,7 +46,8 @@ Test(ops_tensor_misc, nms) {
                  GD_EINVAL);
 }
 
-Test(ops_tensor_misc, quantize_roundtrip) {
+Test(ops_tensor_misc, quantize_roundtrip)
+{
     char err[256];
     struct gd_tensor q, d,
         in[3] = {ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(4), OT_F32(-1, 0.5f, 1.5f, 1000)),
@@ -63,7 +66,8 @@ Test(ops_tensor_misc, quantize_roundtrip) {
     gd_tensor_release(&q), gd_tensor_release(&d);
 }
 
-Test(ops_tensor_misc, det_window_gridsample) {
+Test(ops_tensor_misc, det_window_gridsample)
+{
     char err[256];
     struct gd_tensor y,
         x = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(2, 2, 2), OT_F32(1, 2, 3, 4, 0, 1, 1, 0));
@@ -85,7 +89,8 @@ Test(ops_tensor_misc, det_window_gridsample) {
     cr_expect_eq(ot_run("GridSample", 16, 2, in, 1, &bad, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_misc, string_normalizer_tfidf) {
+Test(ops_tensor_misc, string_normalizer_tfidf)
+{
     char err[256];
     const char *words[3] = {"The", "cat", "the"};
     struct gd_tensor y, x = ot_tensor(GD_DTYPE_STRING, 1, OT_DIMS(3), words);
@@ -109,4 +114,33 @@ Test(ops_tensor_misc, string_normalizer_tfidf) {
                  err);
     ot_expect_f32(&y, OT_F32(2, 3), 2); /* bigram (4,5) twice, unigram 4 three times */
     gd_tensor_release(&y);
+}
+
+Test(ops_tensor_misc, roialign_and_nan_coordinates)
+{
+    char err[256];
+    /* 1x1x2x2 image, one roi covering it: average of bilinear samples */
+    struct gd_tensor y,
+        in[3] = {ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), OT_F32(1, 2, 3, 4)),
+                 ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(1, 4), OT_F32(0, 0, 2, 2)),
+                 ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(0))};
+    struct ot_attr a = OT_I("sampling_ratio", 2);
+    cr_assert_eq(ot_run("RoiAlign", 16, 3, in, 1, &a, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_f32(&y, OT_F32(2.5f), 1);
+    gd_tensor_release(&y);
+    in[1] = ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(1, 4), OT_F32(NAN, 0, INFINITY, -INFINITY));
+    cr_assert_eq(ot_run("RoiAlign", 16, 3, in, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
+    gd_tensor_release(&y);
+    in[2] = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(1));
+    cr_expect_eq(ot_run("RoiAlign", 16, 3, in, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
+    /* GridSample with NaN / huge coordinates reads zeros, never out of bounds */
+    static const char *modes[3] = {"nearest", "bilinear", "bicubic"};
+    struct gd_tensor g[2] = {
+        in[0], ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), OT_F32(NAN, 0, 1e30f, -1e30f))};
+    for (int m = 0; m < 3; m++) {
+        struct ot_attr ma = OT_S("mode", modes[m]);
+        cr_assert_eq(ot_run("GridSample", 16, 2, g, 1, &ma, 1, &y, err, sizeof err), 0, "%s", err);
+        ot_expect_f32(&y, OT_F32(0, 0), 2);
+        gd_tensor_release(&y);
+    }
 }
