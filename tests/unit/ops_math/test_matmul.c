@@ -151,3 +151,28 @@ Test(ops_math_matmul, rnn_steps_and_sequence_lens)
     in[4] = om_view(GD_DTYPE_INT32, 1, OM_SHAPE(2), OM_I32(3, 1)); /* longer than seq */
     cr_expect_eq(om_run(&nd, y, err, sizeof err), GD_EINVAL);
 }
+
+Test(ops_math_matmul, dft_impulse_and_inverse)
+{
+    /* real impulse [1, 0, 0, 0] -> flat spectrum; one-sided keeps 3 bins */
+    struct gd_tensor x = om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 4, 1), OM_F32(1, 0, 0, 0));
+    struct om_attr one = OM_INT("onesided", 1);
+    char err[256] = "";
+    struct gd_tensor y;
+    struct om_node nd = {"DFT", 17, 1, &x, 1, &one, 1, 1};
+    cr_assert_eq(om_run(&nd, &y, err, sizeof err), 0, "%s", err);
+    cr_assert(y.dims[1] == 3 && y.dims[2] == 2);
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(1, 0, 1, 0, 1, 0), 6), 1e-6);
+    gd_tensor_release(&y);
+    /* complex [0, 1, 0, 0] forward is e^{-i pi k / 2}; the inverse brings it back */
+    struct gd_tensor c = om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 4, 2), OM_F32(0, 0, 1, 0, 0, 0, 0, 0));
+    nd.in = &c, nd.nattr = 0;
+    cr_assert_eq(om_run(&nd, &y, err, sizeof err), 0, "%s", err);
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(1, 0, 0, -1, -1, 0, 0, 1), 8), 1e-6);
+    struct om_attr inv = OM_INT("inverse", 1);
+    struct gd_tensor back;
+    struct om_node ni = {"DFT", 17, 1, &y, 1, &inv, 1, 1};
+    cr_assert_eq(om_run(&ni, &back, err, sizeof err), 0, "%s", err);
+    cr_expect_lt(om_maxdiff_f32(&back, c.data, 8), 1e-6);
+    gd_tensor_release(&y), gd_tensor_release(&back);
+}

@@ -80,3 +80,20 @@ Test(ops_math_pool, global_and_lp)
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(14, 22, 46, 54), 4), 1e-5);
     gd_tensor_release(&y);
 }
+
+Test(ops_math_pool, maxunpool_inverts_maxpool_and_checks_indices)
+{
+    struct om_attr a[2] = {OM_INTS("kernel_shape", 2, 2, 2), OM_INTS("strides", 2, 2, 2)};
+    struct gd_tensor p[2], y;
+    cr_assert_eq(pool("MaxPool", 2, a, 2, p), 0);
+    char err[256] = "";
+    struct om_node nd = {"MaxUnpool", 11, 2, p, 2, a, 1, 1};
+    cr_assert_eq(om_run(&nd, &y, err, sizeof err), 0, "%s", err);
+    float want[16] = {0};
+    want[5] = 6, want[7] = 8, want[13] = 14, want[15] = 16;
+    cr_expect_lt(om_maxdiff_f32(&y, want, 16), 1e-6);
+    gd_tensor_release(&y);
+    ((int64_t *)p[1].data)[0] = 16; /* past the 4x4 output */
+    cr_expect_eq(om_run(&nd, &y, err, sizeof err), GD_EINVAL);
+    gd_tensor_release(&p[0]), gd_tensor_release(&p[1]);
+}
