@@ -242,6 +242,18 @@ static size_t value_end(const unsigned char *s, size_t i, size_t b)
 static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
 {
     const unsigned char *s = (const unsigned char *)k->s;
+    const unsigned char *dots = dm && b - a > 2 ? memmem(s + a + 1, b - a - 1, "..", 2) : NULL;
+    size_t dd = dots ? (size_t)(dots - s) : 0, de = dd;
+    while (dots && de < b && s[de] == '.')
+        de++;
+    if (dots && de < b && s[de] != '/' && s[dd - 1] != '/') { /* leader dots ("instruction......0") pad to a column: a variable
+                          * separator (trailing dots stay punctuation: "wait...") */
+        size_t i = split_word(k, a, dd, dm, 0);
+        if (i < dd || k->nt + 1 >= k->cap)
+            return i;
+        emit(k, dd, de, 1);
+        return split_word(k, de, b, dm, at_end);
+    }
     size_t ca = a, cb = b; /* core without leading/trailing punctuation */
     while (ca < cb && is_delim(s[ca]))
         ca++;

@@ -121,6 +121,8 @@ Test(tokenize, builtin_masks)
     cr_assert_str_eq(o, "open|_<*>|_from|_<*>|_via|_<*>|_done|.");
     toks("synchronized to LOCAL(0), stratum 10", NULL, 0, o, sizeof o);
     cr_assert_str_eq(o, "synchronized|_to|_<*>|,|_stratum|_<*>");
+    toks("program interrupt: illegal instruction......0 x/../y wait...", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "program|_interrupt|:|_illegal|_instruction|<*>|_x/../y|_wait..|.");
     toks("interface eth0 up", NULL, 0, o, sizeof o); /* one trailing digit: a name */
     cr_assert_str_eq(o, "interface|_eth0|_up");
     toks("tag=\"View Lock\", ws=null", NULL, 0, o, sizeof o);
