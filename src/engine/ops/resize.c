@@ -37,7 +37,8 @@ struct rs_axis {
     unsigned char *ex;
 };
 
-static double x_original(const struct rs_conf *c, const struct rs_axis *ax, double x) {
+static double x_original(const struct rs_conf *c, const struct rs_axis *ax, double x)
+{
     double in = (double)ax->in, ow = ax->scale * in;
     switch (c->ctm) {
     case C_ALIGN:
@@ -57,7 +58,8 @@ static double x_original(const struct rs_conf *c, const struct rs_axis *ax, doub
     }
 }
 
-static void cubic_coeffs(double r, double A, double *c) {
+static void cubic_coeffs(double r, double A, double *c)
+{
     double s = 1 - r;
     c[0] = ((A * (r + 1) - 5 * A) * (r + 1) + 8 * A) * (r + 1) - 4 * A;
     c[1] = ((A + 2) * r - (A + 3)) * r * r + 1;
@@ -67,11 +69,14 @@ static void cubic_coeffs(double r, double A, double *c) {
 
 /* Taps of one output coordinate; T = 2 or 4 entries written. */
 static void taps_one(const struct rs_conf *c, const struct rs_axis *ax, int64_t o, int64_t *idx,
-                     double *w, unsigned char *ex) {
+                     double *w, unsigned char *ex)
+{
     int T = c->mode == 4 ? 4 : 2;
     double xo = x_original(c, ax, (double)o);
     *ex = 0;
-    if (c->ctm == C_TF_CROP && (xo < 0 || xo > (double)(ax->in - 1))) {
+    if (!isfinite(xo) && c->ctm != C_TF_CROP)
+        xo = 0; /* only a NaN/inf roi or scale gets here: never index with it */
+    if (c->ctm == C_TF_CROP && !(xo >= 0 && xo <= (double)(ax->in - 1))) {
         *ex = 1;
         for (int t = 0; t < T; t++)
             idx[t] = 0, w[t] = 0;
@@ -85,7 +90,8 @@ static void taps_one(const struct rs_conf *c, const struct rs_axis *ax, int64_t 
                  : c->nm == N_CEIL       ? 1
                  : c->nm == N_ROUND_CEIL ? r >= 0.5
                                          : r > 0.5;
-        if (r == 1) up = 1;
+        if (r == 1)
+            up = 1;
         cf[0] = !up, cf[1] = up;
     } else if (c->mode == 2) {
         cf[0] = 1 - r, cf[1] = r;
@@ -97,7 +103,8 @@ static void taps_one(const struct rs_conf *c, const struct rs_axis *ax, int64_t 
     for (int t = 0; t < T; t++) {
         int64_t i = first + t;
         int outside = i < 0 || i >= ax->in;
-        if (c->exclude && outside) cf[t] = 0;
+        if (c->exclude && outside)
+            cf[t] = 0;
         sum += cf[t];
         idx[t] = i < 0 ? 0 : i >= ax->in ? ax->in - 1 : i;
     }
@@ -106,7 +113,8 @@ static void taps_one(const struct rs_conf *c, const struct rs_axis *ax, int64_t 
 }
 
 /* Builds the taps of one axis in scratch; returns 1 when the axis maps identically. */
-static int build_axis(struct gd_op_ctx *ctx, const struct rs_conf *c, struct rs_axis *ax, int *rc) {
+static int build_axis(struct gd_op_ctx *ctx, const struct rs_conf *c, struct rs_axis *ax, int *rc)
+{
     int T = c->mode == 4 ? 4 : 2, ident = ax->in == ax->out;
     ax->idx = gd_op_scratch(ctx, (size_t)ax->out * T * sizeof(int64_t));
     ax->w = gd_op_scratch(ctx, (size_t)ax->out * T * sizeof(double));
@@ -127,7 +135,8 @@ static int build_axis(struct gd_op_ctx *ctx, const struct rs_conf *c, struct rs_
 
 /* One separable pass along axis a: src (dims sd) -> dst (dims sd with sd[a] = out). */
 static void resize_pass(const struct rs_conf *c, const struct rs_axis *ax, const double *src,
-                        double *dst, int64_t outer, int64_t inner) {
+                        double *dst, int64_t outer, int64_t inner)
+{
     int T = c->mode == 4 ? 4 : 2;
     for (int64_t p = 0; p < outer; p++)
         for (int64_t o = 0; o < ax->out; o++) {
@@ -142,19 +151,22 @@ static void resize_pass(const struct rs_conf *c, const struct rs_axis *ax, const
             for (int64_t i = 0; i < inner; i++) {
                 double v = 0;
                 for (int t = 0; t < T; t++)
-                    if (w[t] != 0) v += w[t] * src[(p * ax->in + ix[t]) * inner + i];
+                    if (w[t] != 0)
+                        v += w[t] * src[(p * ax->in + ix[t]) * inner + i];
                 d[i] = v;
             }
         }
 }
 
-static int parse_conf(struct gd_op_ctx *ctx, struct rs_conf *c, int legacy) {
+static int parse_conf(struct gd_op_ctx *ctx, struct rs_conf *c, int legacy)
+{
     const char *m = gd_op_attr_string(ctx, "mode", "nearest");
     c->mode = strcmp(m, "nearest") == 0                                  ? 1
               : (strcmp(m, "linear") == 0 || strcmp(m, "bilinear") == 0) ? 2
               : strcmp(m, "cubic") == 0 && !legacy                       ? 4
                                                                          : 0;
-    if (!c->mode) return gd_op_fail(ctx, GD_EINVAL, "unknown mode '%s'", m);
+    if (!c->mode)
+        return gd_op_fail(ctx, GD_EINVAL, "unknown mode '%s'", m);
     static const char *const ctms[] = {"half_pixel", "pytorch_half_pixel",   "align_corners",
                                        "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize"};
     static const char *const nms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
@@ -171,7 +183,8 @@ static int parse_conf(struct gd_op_ctx *ctx, struct rs_conf *c, int legacy) {
     c->ctm = (enum ctm)i;
     for (i = 0; i < 4 && strcmp(nm, nms[i]); i++)
         ;
-    if (i == 4) return gd_op_fail(ctx, GD_EINVAL, "unknown nearest_mode '%s'", nm);
+    if (i == 4)
+        return gd_op_fail(ctx, GD_EINVAL, "unknown nearest_mode '%s'", nm);
     c->nm = (enum nmode)i;
     c->a = gd_op_attr_float(ctx, "cubic_coeff_a", -0.75f);
     c->exclude = gd_op_attr_int(ctx, "exclude_outside", 0) != 0;
@@ -184,7 +197,8 @@ static int parse_conf(struct gd_op_ctx *ctx, struct rs_conf *c, int legacy) {
 
 /* Fills in/out/scale/roi of every axis from scales or sizes (and roi). */
 static int parse_sizes(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct rs_axis *ax,
-                       int legacy) {
+                       int legacy)
+{
     int op = gd_op_opset(ctx), r = x->rank;
     const struct gd_tensor *sc, *sz = NULL, *roi = NULL;
     const float *fs = NULL;
@@ -196,8 +210,10 @@ static int parse_sizes(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct 
         sc = gd_op_input(ctx, legacy ? 1 : 2);
         sz = legacy ? NULL : gd_op_input(ctx, 3);
         roi = legacy ? NULL : gd_op_input(ctx, 1);
-        if (sc && sc->numel == 0) sc = NULL;
-        if (sz && sz->numel == 0) sz = NULL;
+        if (sc && sc->numel == 0)
+            sc = NULL;
+        if (sz && sz->numel == 0)
+            sz = NULL;
         if (!sc == !sz)
             return gd_op_fail(ctx, GD_EINVAL, "exactly one of scales and sizes must be given");
         if ((sc && (sc->numel != r || !gd_dtype_is_float(sc->dtype))) ||
@@ -228,21 +244,26 @@ static int parse_sizes(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct 
     return 0;
 }
 
-static int resize_common(struct gd_op_ctx *ctx, int legacy) {
+static int resize_common(struct gd_op_ctx *ctx, int legacy)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     if (x->dtype == GD_DTYPE_STRING || x->dtype == GD_DTYPE_BOOL)
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s", gd_dtype_name(x->dtype));
     struct rs_conf c = {0};
     struct rs_axis ax[GD_TENSOR_MAX_RANK] = {{0}};
-    if ((rc = parse_conf(ctx, &c, legacy)) || (rc = parse_sizes(ctx, x, ax, legacy))) return rc;
+    if ((rc = parse_conf(ctx, &c, legacy)) || (rc = parse_sizes(ctx, x, ax, legacy)))
+        return rc;
     int64_t d[GD_TENSOR_MAX_RANK], cur[GD_TENSOR_MAX_RANK], maxn = x->numel;
     for (int i = 0; i < x->rank; i++)
         d[i] = ax[i].out, cur[i] = ax[i].in;
     struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, x->rank, d);
-    if (!y) return GD_ENOMEM;
-    if (y->numel == 0) return 0;
+    if (!y)
+        return GD_ENOMEM;
+    if (y->numel == 0)
+        return 0;
     for (int i = 0; i < x->rank; i++) { /* largest intermediate: grow axes in order */
         cur[i] = ax[i].out;
         int64_t n;
@@ -252,7 +273,8 @@ static int resize_common(struct gd_op_ctx *ctx, int legacy) {
     }
     double *a = gd_op_scratch(ctx, (size_t)maxn * sizeof(double));
     double *b = gd_op_scratch(ctx, (size_t)maxn * sizeof(double));
-    if (!a || !b) return GD_ENOMEM;
+    if (!a || !b)
+        return GD_ENOMEM;
     gd__ot_load_f64(x, 0, x->numel, a);
     for (int i = 0; i < x->rank; i++)
         cur[i] = ax[i].in;
@@ -264,7 +286,8 @@ static int resize_common(struct gd_op_ctx *ctx, int legacy) {
         double *t = a;
         a = b, b = t;
     }
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (gd_dtype_is_int(x->dtype))
         for (int64_t i = 0; i < y->numel; i++)
             a[i] = nearbyint(a[i]);
@@ -272,11 +295,13 @@ static int resize_common(struct gd_op_ctx *ctx, int legacy) {
     return 0;
 }
 
-static int resize_run(struct gd_op_ctx *ctx) {
+static int resize_run(struct gd_op_ctx *ctx)
+{
     return resize_common(ctx, gd_op_opset(ctx) < 11);
 }
 
-static int upsample_run(struct gd_op_ctx *ctx) {
+static int upsample_run(struct gd_op_ctx *ctx)
+{
     return resize_common(ctx, 1);
 }
 

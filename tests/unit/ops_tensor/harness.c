@@ -10,14 +10,16 @@
 
 enum { MAXIO = 8, MAXATTR = 12 };
 
-struct gd_tensor ot_tensor(enum gd_dtype dt, int rank, const int64_t *dims, const void *data) {
+struct gd_tensor ot_tensor(enum gd_dtype dt, int rank, const int64_t *dims, const void *data)
+{
     struct gd_tensor t = {0};
     gd_tensor_set_shape(&t, dt, rank, dims);
     t.data = (void *)data;
     return t;
 }
 
-static void set_attr(Onnx__AttributeProto *a, const struct ot_attr *s) {
+static void set_attr(Onnx__AttributeProto *a, const struct ot_attr *s)
+{
     onnx__attribute_proto__init(a);
     a->name = (char *)s->name;
     a->has_type = 1;
@@ -53,7 +55,8 @@ static void set_attr(Onnx__AttributeProto *a, const struct ot_attr *s) {
 
 /* Serialises the one-node model into a gd_malloc'd buffer. */
 static uint8_t *build_model(const char *op, int opset, int nin, const struct gd_tensor *ins,
-                            int nattr, const struct ot_attr *attrs, int nout, size_t *len) {
+                            int nattr, const struct ot_attr *attrs, int nout, size_t *len)
+{
     static char *in_names[MAXIO] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
     static char *out_names[MAXIO] = {"o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7"};
     char *node_in[MAXIO];
@@ -73,7 +76,8 @@ static uint8_t *build_model(const char *op, int opset, int nin, const struct gd_
     ops.domain = "", ops.has_version = 1, ops.version = opset;
     for (int k = 0; k < nin; k++) {
         node_in[k] = ins[k].dtype ? in_names[k] : "";
-        if (!ins[k].dtype) continue;
+        if (!ins[k].dtype)
+            continue;
         onnx__value_info_proto__init(&vin[ngin]);
         onnx__type_proto__init(&ty[ngin]);
         onnx__type_proto__tensor__init(&tt[ngin]);
@@ -105,32 +109,38 @@ static uint8_t *build_model(const char *op, int opset, int nin, const struct gd_
     model.graph = &graph;
     *len = onnx__model_proto__get_packed_size(&model);
     uint8_t *buf = gd_malloc(*len ? *len : 1);
-    if (buf) onnx__model_proto__pack(&model, buf);
+    if (buf)
+        onnx__model_proto__pack(&model, buf);
     return buf;
 }
 
 int ot_run(const char *op, int opset, int nin, const struct gd_tensor *ins, int nattr,
-           const struct ot_attr *attrs, int nout, struct gd_tensor *outs, char *err,
-           size_t errlen) {
+           const struct ot_attr *attrs, int nout, struct gd_tensor *outs, char *err, size_t errlen)
+{
     size_t len;
     gd_engine_model *m = NULL;
     gd_engine_session *s = NULL;
     const char *names[MAXIO];
     struct gd_tensor given[MAXIO];
     int rc = GD_EINVAL, n = 0;
-    if (nin > MAXIO || nout > MAXIO || nattr > MAXATTR) return GD_EINVAL;
+    if (nin > MAXIO || nout > MAXIO || nattr > MAXATTR)
+        return GD_EINVAL;
     uint8_t *buf = build_model(op, opset, nin, ins, nattr, attrs, nout, &len);
-    if (!buf) return GD_ENOMEM;
+    if (!buf)
+        return GD_ENOMEM;
     static const char *in_names[MAXIO] = {"i0", "i1", "i2", "i3", "i4", "i5", "i6", "i7"};
     for (int k = 0; k < nin; k++)
-        if (ins[k].dtype) names[n] = in_names[k], given[n++] = ins[k];
+        if (ins[k].dtype)
+            names[n] = in_names[k], given[n++] = ins[k];
     for (int k = 0; k < nout; k++)
         memset(&outs[k], 0, sizeof outs[k]);
-    if ((rc = gd_engine_load_memory(buf, len, NULL, &m, err, errlen))) goto fail;
+    if ((rc = gd_engine_load_memory(buf, len, NULL, &m, err, errlen)))
+        goto fail;
     if ((rc = gd_engine_session_create(m, &(struct gd_engine_options){.threads = 2}, &s, err,
                                        errlen)))
         goto fail;
-    if ((rc = gd_engine_run(s, n, names, given, err, errlen))) goto fail;
+    if ((rc = gd_engine_run(s, n, names, given, err, errlen)))
+        goto fail;
     for (int k = 0; k < nout; k++) {
         const struct gd_tensor *o = gd_engine_output(s, k);
         if (!o || (rc = gd_tensor_copy(&outs[k], o))) {

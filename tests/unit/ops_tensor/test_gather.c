@@ -4,7 +4,8 @@
 
 static const float x6[6] = {0, 1, 2, 3, 4, 5};
 
-Test(ops_tensor_gather, gather_negative_and_out_of_range) {
+Test(ops_tensor_gather, gather_negative_and_out_of_range)
+{
     char err[256];
     struct gd_tensor y, in[2] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(3, 2), x6),
                                  ot_tensor(GD_DTYPE_INT64, 2, OT_DIMS(1, 2), OT_I64(-1, 0))};
@@ -18,7 +19,8 @@ Test(ops_tensor_gather, gather_negative_and_out_of_range) {
     cr_expect_eq(ot_run("Gather", 13, 2, in, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_gather, gather_elements_nd) {
+Test(ops_tensor_gather, gather_elements_nd)
+{
     char err[256];
     struct gd_tensor y, in[2] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(3, 2), x6),
                                  ot_tensor(GD_DTYPE_INT64, 2, OT_DIMS(2, 2), OT_I64(2, 0, -3, 1))};
@@ -38,7 +40,8 @@ Test(ops_tensor_gather, gather_elements_nd) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_gather, scatter_reductions) {
+Test(ops_tensor_gather, scatter_reductions)
+{
     char err[256];
     struct gd_tensor y, in[3] = {ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(4), OT_F32(1, 1, 1, 1)),
                                  ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(3), OT_I64(1, 1, -1)),
@@ -60,7 +63,8 @@ Test(ops_tensor_gather, scatter_reductions) {
     cr_expect_eq(ot_run("ScatterElements", 16, 3, in, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_gather, onehot_nonzero_compress) {
+Test(ops_tensor_gather, onehot_nonzero_compress)
+{
     char err[256];
     struct gd_tensor y, in[3] = {ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(3), OT_I64(0, -1, 7)),
                                  ot_tensor(GD_DTYPE_FLOAT, 0, NULL, OT_F32(3)),
@@ -82,7 +86,8 @@ Test(ops_tensor_gather, onehot_nonzero_compress) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_gather, topk_cumsum_reverse) {
+Test(ops_tensor_gather, topk_cumsum_reverse)
+{
     char err[256];
     struct gd_tensor ys[2],
         in[2] = {ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(5), OT_F32(3, 1, 3, 2, 1)),
@@ -113,7 +118,8 @@ Test(ops_tensor_gather, topk_cumsum_reverse) {
     cr_expect_eq(ot_run("ReverseSequence", 10, 2, rs, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_gather, unique_unsorted_with_outputs) {
+Test(ops_tensor_gather, unique_unsorted_with_outputs)
+{
     char err[256];
     struct gd_tensor ys[4], x = ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(6), OT_I64(2, 1, 1, 3, 4, 3));
     struct ot_attr s = OT_I("sorted", 0);

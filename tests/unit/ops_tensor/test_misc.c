@@ -144,3 +144,22 @@ Test(ops_tensor_misc, roialign_and_nan_coordinates)
         gd_tensor_release(&y);
     }
 }
+
+Test(ops_tensor_misc, dynamic_quantize_non_finite)
+{
+    char err[256];
+    struct gd_tensor ys[3], x = ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(3), OT_F32(-INFINITY, 1, NAN));
+    cr_assert_eq(ot_run("DynamicQuantizeLinear", 11, 1, &x, 0, NULL, 3, ys, err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_eq(ys[0].dtype, GD_DTYPE_UINT8);
+    for (int i = 0; i < 3; i++)
+        gd_tensor_release(&ys[i]);
+    struct gd_tensor z = ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(2), OT_F32(-1, 2));
+    cr_assert_eq(ot_run("DynamicQuantizeLinear", 11, 1, &z, 0, NULL, 3, ys, err, sizeof err), 0,
+                 "%s", err);
+    const uint8_t *q = ys[0].data;
+    cr_expect(q[0] == 0 && q[1] == 255, "%d %d", q[0], q[1]);
+    cr_expect_eq(*(const uint8_t *)ys[2].data, 85); /* round(1 / (3/255)) */
+    for (int i = 0; i < 3; i++)
+        gd_tensor_release(&ys[i]);
+}

@@ -4,7 +4,8 @@
 
 static const float x6[6] = {1, 2, 3, 4, 5, 6};
 
-Test(ops_tensor_reduce, sum_axes_input_and_attr) {
+Test(ops_tensor_reduce, sum_axes_input_and_attr)
+{
     char err[256];
     struct gd_tensor y, in[2] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(2, 3), x6),
                                  ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(-1))};
@@ -30,7 +31,8 @@ Test(ops_tensor_reduce, sum_axes_input_and_attr) {
     cr_expect_eq(ot_run("ReduceMean", 13, 1, in, 1, &dup, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_reduce, kinds) {
+Test(ops_tensor_reduce, kinds)
+{
     char err[256];
     struct gd_tensor y, x = ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(2, 3), x6);
     struct ot_attr a = OT_INTS("axes", 1);
@@ -65,7 +67,8 @@ Test(ops_tensor_reduce, kinds) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_reduce, argmax_argmin) {
+Test(ops_tensor_reduce, argmax_argmin)
+{
     char err[256];
     struct gd_tensor y,
         x = ot_tensor(GD_DTYPE_INT32, 2, OT_DIMS(2, 3), (const int32_t[]){5, 1, 5, 0, 0, -1});

@@ -5,14 +5,16 @@
 static const float x4[4] = {1, 2, 3, 4}; /* [1,1,2,2] */
 
 static int run_resize(int opset, const float *scales, const int64_t *sizes, int nattr,
-                      const struct ot_attr *attrs, struct gd_tensor *y, char *err) {
+                      const struct ot_attr *attrs, struct gd_tensor *y, char *err)
+{
     struct gd_tensor in[4] = {ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), x4), OT_ABSENT,
                               scales ? ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(4), scales) : OT_ABSENT,
                               sizes ? ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(4), sizes) : OT_ABSENT};
     return ot_run("Resize", opset, sizes ? 4 : 3, in, nattr, attrs, 1, y, err, 256);
 }
 
-Test(ops_tensor_resize, nearest_upsample) {
+Test(ops_tensor_resize, nearest_upsample)
+{
     char err[256];
     struct gd_tensor y;
     cr_assert_eq(run_resize(13, OT_F32(1, 1, 2, 1.5f), NULL, 0, NULL, &y, err), 0, "%s", err);
@@ -22,7 +24,8 @@ Test(ops_tensor_resize, nearest_upsample) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_resize, linear_align_corners_and_half_pixel) {
+Test(ops_tensor_resize, linear_align_corners_and_half_pixel)
+{
     char err[256];
     struct gd_tensor y;
     struct ot_attr ac[2] = {OT_S("mode", "linear"),
@@ -40,7 +43,8 @@ Test(ops_tensor_resize, linear_align_corners_and_half_pixel) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_resize, cubic_identity_and_crop) {
+Test(ops_tensor_resize, cubic_identity_and_crop)
+{
     char err[256];
     struct gd_tensor y;
     struct ot_attr cu = OT_S("mode", "cubic");
@@ -59,7 +63,8 @@ Test(ops_tensor_resize, cubic_identity_and_crop) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_resize, upsample_and_errors) {
+Test(ops_tensor_resize, upsample_and_errors)
+{
     char err[256];
     struct gd_tensor y,
         in[2] = {ot_tensor(GD_DTYPE_UINT8, 2, OT_DIMS(1, 2), (const uint8_t[]){7, 9}),
@@ -73,4 +78,19 @@ Test(ops_tensor_resize, upsample_and_errors) {
     cr_expect_neq(run_resize(13, OT_F32(1, 1, 1e30f, 1e30f), NULL, 0, NULL, &y, err), 0);
     struct ot_attr m = OT_S("mode", "bogus");
     cr_expect_eq(run_resize(13, OT_F32(1, 1, 2, 2), NULL, 1, &m, &y, err), GD_EINVAL);
+}
+
+Test(ops_tensor_resize, nan_roi_is_safe)
+{
+    char err[256];
+    struct gd_tensor y;
+    struct ot_attr cr[2] = {OT_S("coordinate_transformation_mode", "tf_crop_and_resize"),
+                            OT_S("mode", "cubic")};
+    struct gd_tensor in[4] = {
+        ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 2, 2), x4),
+        ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(8), OT_F32(0, 0, NAN, -INFINITY, 1, 1, 1, 1e30f)),
+        OT_ABSENT, ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(4), OT_I64(1, 1, 3, 3))};
+    cr_assert_eq(ot_run("Resize", 13, 4, in, 2, cr, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_shape(&y, GD_DTYPE_FLOAT, 4, OT_DIMS(1, 1, 3, 3));
+    gd_tensor_release(&y);
 }

@@ -8,7 +8,8 @@
 static const float x24[24] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
                               12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
 
-Test(ops_tensor_shape, reshape_zero_and_minus_one) {
+Test(ops_tensor_shape, reshape_zero_and_minus_one)
+{
     char err[256];
     struct gd_tensor in[2] = {ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(2, 3, 4), x24),
                               ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(0, -1))},
@@ -19,7 +20,8 @@ Test(ops_tensor_shape, reshape_zero_and_minus_one) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_shape, reshape_allowzero_and_errors) {
+Test(ops_tensor_shape, reshape_allowzero_and_errors)
+{
     char err[256];
     struct gd_tensor y, e = ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(0, 3), NULL);
     struct gd_tensor in[2] = {e, ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(3, 0))};
@@ -39,7 +41,8 @@ Test(ops_tensor_shape, reshape_allowzero_and_errors) {
     cr_expect(strstr(err, "Reshape") != NULL, "error names the op: %s", err);
 }
 
-Test(ops_tensor_shape, squeeze_unsqueeze_attr_and_input) {
+Test(ops_tensor_shape, squeeze_unsqueeze_attr_and_input)
+{
     char err[256];
     struct gd_tensor y, x = ot_tensor(GD_DTYPE_FLOAT, 4, OT_DIMS(1, 3, 1, 8), x24);
     struct ot_attr ax = OT_INTS("axes", -2);
@@ -59,7 +62,8 @@ Test(ops_tensor_shape, squeeze_unsqueeze_attr_and_input) {
     cr_expect_eq(ot_run("Unsqueeze", 13, 2, in, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_shape, flatten_and_shape) {
+Test(ops_tensor_shape, flatten_and_shape)
+{
     char err[256];
     struct gd_tensor y, x = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(2, 3, 4), x24);
     struct ot_attr a = OT_I("axis", -1);
@@ -72,7 +76,8 @@ Test(ops_tensor_shape, flatten_and_shape) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_shape, transpose_concat_split) {
+Test(ops_tensor_shape, transpose_concat_split)
+{
     char err[256];
     struct gd_tensor y, x = ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(2, 3), x24);
     cr_assert_eq(ot_run("Transpose", 13, 1, &x, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
@@ -98,7 +103,8 @@ Test(ops_tensor_shape, transpose_concat_split) {
     cr_expect_eq(ot_run("Split", 13, 2, si, 1, sp, 2, ys, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_shape, slice_steps_and_clamping) {
+Test(ops_tensor_shape, slice_steps_and_clamping)
+{
     char err[256];
     struct gd_tensor y,
         in[5] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(4, 6), x24),
@@ -120,7 +126,8 @@ Test(ops_tensor_shape, slice_steps_and_clamping) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_shape, expand_tile_trilu_depth) {
+Test(ops_tensor_shape, expand_tile_trilu_depth)
+{
     char err[256];
     struct gd_tensor y, in[2] = {ot_tensor(GD_DTYPE_FLOAT, 2, OT_DIMS(2, 1), OT_F32(1, 2)),
                                  ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(3), OT_I64(2, 1, 3))};
@@ -150,7 +157,8 @@ Test(ops_tensor_shape, expand_tile_trilu_depth) {
     gd_tensor_release(&y), gd_tensor_release(&z);
 }
 
-Test(ops_tensor_shape, pad_modes) {
+Test(ops_tensor_shape, pad_modes)
+{
     char err[256];
     struct gd_tensor y, in[3] = {ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(3), OT_F32(1, 2, 3)),
                                  ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(2), OT_I64(4, 2)),
@@ -175,7 +183,8 @@ Test(ops_tensor_shape, pad_modes) {
     cr_expect_eq(ot_run("Pad", 13, 2, in, 0, NULL, 1, &y, err, sizeof err), GD_EINVAL);
 }
 
-Test(ops_tensor_shape, cast_pairs) {
+Test(ops_tensor_shape, cast_pairs)
+{
     char err[256];
     struct gd_tensor y,
         x = ot_tensor(GD_DTYPE_FLOAT, 1, OT_DIMS(5), OT_F32(1.9f, -1.9f, NAN, 1e30f, 0.1f));
@@ -206,7 +215,8 @@ Test(ops_tensor_shape, cast_pairs) {
     gd_tensor_release(&y);
 }
 
-Test(ops_tensor_shape, range_eyelike) {
+Test(ops_tensor_shape, range_eyelike)
+{
     char err[256];
     struct gd_tensor y, in[3] = {ot_tensor(GD_DTYPE_INT64, 0, NULL, OT_I64(10)),
                                  ot_tensor(GD_DTYPE_INT64, 0, NULL, OT_I64(1)),
