@@ -16,6 +16,8 @@
 #include <strings.h>
 #include <time.h>
 
+#define GW_CURL_BUFFER 4096L
+
 static const char *const kind_path[GW_KIND_N] = {"/chat/completions", "/completions",
                                                  "/embeddings"};
 
@@ -97,6 +99,8 @@ static size_t forward_sse(struct gw_req *req, const char *p, size_t n)
             return 0;
     }
     int rc = gd_gw_sse_feed(&req->sse, p, n, gw_req_stream_event, req);
+    if (rc == 0)
+        rc = gw_req_flush_events(req);
     return rc == 0 ? n : 0;
 }
 
@@ -208,6 +212,9 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* LLM answers arrive in small pieces: a small receive buffer keeps thousands of open
+     * streams cheap (curl's default is 16 KiB per transfer). */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, GW_CURL_BUFFER);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* HTTP/2 only where ALPN negotiates it: Debian's curl 7.88 mishandles parallel
      * cleartext h2 streams, so http:// upstreams stay on HTTP/1.1 keep-alive. */
@@ -250,7 +257,8 @@ int gw_attempt_start(struct gw_req *req)
     int rc = pool ? splice_body(req, dc) : GD_ENOMEM;
     rc = rc ? rc : build_headers(req, p);
     rc = rc ? rc : build_url(req, p, &url);
-    if (rc == 0 && !(req->xf.easy = curl_easy_init()))
+    req->xf.pool = pool;
+    if (rc == 0 && !(req->xf.easy = gw_pool_easy_get(pool)))
         rc = GD_ENOMEM;
     if (rc == 0) {
         set_options(req, req->xf.easy, p, url.data);
@@ -280,7 +288,7 @@ void gw_attempt_stop(struct gw_req *req)
     if (req->xf.easy) {
         if (req->active)
             gw_pool_remove(&req->xf);
-        curl_easy_cleanup(req->xf.easy);
+        gw_pool_easy_put(req->xf.pool, req->xf.easy);
         req->xf.easy = NULL;
     }
     curl_slist_free_all(req->hdrs);

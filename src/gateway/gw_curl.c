@@ -13,6 +13,8 @@ struct gw_pool {
     struct gd_loop *loop;
     struct gd_timer timer;
     int depth; /* > 0 while inside curl_multi_* / curl_easy_pause */
+    CURL *spare[32]; /* recycled easy handles */
+    int n_spare;
     struct gw_pool *next;
 };
 
@@ -115,6 +117,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static void pool_free(struct gw_pool *p)
 {
     gd_timer_stop(p->loop, &p->timer);
+    while (p->n_spare > 0)
+        curl_easy_cleanup(p->spare[--p->n_spare]);
     curl_multi_cleanup(p->multi); /* running transfers were removed by their owners */
     gd_free(p->key);
     gd_free(p);
@@ -209,4 +213,19 @@ int gw_pool_in_curl(const struct gw_pool *p)
 struct gd_loop *gw_pool_loop(const struct gw_pool *p)
 {
     return p->loop;
+}
+
+CURL *gw_pool_easy_get(struct gw_pool *p)
+{
+    return p->n_spare > 0 ? p->spare[--p->n_spare] : curl_easy_init();
+}
+
+void gw_pool_easy_put(struct gw_pool *p, CURL *easy)
+{
+    if (p->n_spare < (int)(sizeof p->spare / sizeof p->spare[0])) {
+        curl_easy_reset(easy);
+        p->spare[p->n_spare++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
 }

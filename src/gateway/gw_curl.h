@@ -34,6 +34,12 @@ int gw_curl_global_init(void);
  * max_connections. Returns NULL when out of memory. */
 struct gw_pool *gw_pool_get(struct gd_loop *loop, const char *key, long max_connections);
 
+/* An easy handle for a new transfer: a recycled one (curl_easy_reset, so its buffers and
+ * caches are kept) or a new one; NULL when out of memory. */
+CURL *gw_pool_easy_get(struct gw_pool *p);
+/* Returns an easy handle that is not (or no longer) added to the multi, for reuse. */
+void gw_pool_easy_put(struct gw_pool *p, CURL *easy);
+
 /* Starts the transfer (xf->easy configured, xf->done set). Returns 0 or GD_EIO. */
 int gw_pool_add(struct gw_pool *p, struct gw_xfer *xf);
 /* Stops a running transfer without calling done (not from inside a curl callback). */

@@ -23,6 +23,7 @@ static void req_unref(struct gw_req *req)
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);
     gd_buf_free(&req->resp);
+    gd_buf_free(&req->batch);
     gd_free(req);
 }
 
@@ -100,9 +101,17 @@ int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, s
     (void)data;
     (void)dlen;
     struct gw_req *req = ud;
+    return gd_buf_append(&req->batch, raw, n);
+}
+
+int gw_req_flush_events(struct gw_req *req)
+{
     if (!req->x)
         return GD_ECLOSED;
-    int rc = gd_http_stream_write(req->x, raw, n);
+    if (req->batch.len == 0)
+        return 0;
+    int rc = gd_http_stream_write(req->x, req->batch.data, req->batch.len);
+    gd_buf_reset(&req->batch);
     if (rc == GD_EAGAIN) {
         req->client_blocked = 1; /* queued; the next write callback pauses curl */
         gd_http_stream_on_drain(req->x, on_drain, req);
@@ -287,6 +296,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
+    gd_buf_init(&req->batch, GW_MAX_RESPONSE_BYTES);
     gw_attempt_init(req);
     return req;
 }

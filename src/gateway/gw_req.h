@@ -59,6 +59,7 @@ struct gw_req {
     int client_blocked;
     int paused;
     struct gd_gw_sse sse;
+    struct gd_buf batch; /* complete events of one upstream read, written to the client once */
 
     /* accounting */
     uint64_t overhead_ns;
@@ -76,9 +77,11 @@ void gw_attempt_stop(struct gw_req *req);
 /* gw_proxy.c: called when the current attempt ended (transfer done or first-byte timeout). */
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
                          const char *detail);
-/* gw_proxy.c: writes an SSE event to the client; returns 0, GD_EAGAIN handled internally
- * (pauses), or GD_ECLOSED. */
+/* gw_proxy.c: SSE framer callback: queues a complete event for the client. */
 int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen);
+/* gw_proxy.c: writes the queued events with one stream write; returns 0 (GD_EAGAIN is
+ * handled: the next write callback pauses the transfer) or GD_ECLOSED. */
+int gw_req_flush_events(struct gw_req *req);
 /* gw_proxy.c: opens the client stream (headers with x-girder-*). 0 or GD_E*. */
 int gw_req_begin_stream(struct gw_req *req);
 

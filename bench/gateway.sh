@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# bench/gateway.sh: the LLM gateway side by side with its peers, in one run.
+#
+# Upstream: nginx serving a canned chat completion and a canned 50-event SSE stream (plus a
+# slow variant that sends the first event and then trickles, for idle-stream counts).
+# Targets, all on loopback at the same concurrency, in alternating rounds:
+#   direct   wrk -> upstream nginx
+#   girder   wrk -> girder serve (gateway alias -> upstream)
+#   nginx    wrk -> nginx proxy_pass with an upstream keepalive pool (the proxy floor)
+#   portkey  wrk -> @portkey-ai/gateway on Node (x-portkey-custom-host -> upstream)
+# Prints req/s (median of rounds) and p50/p99 latency for the JSON and the SSE workloads,
+# the added latency over direct at a paced ~1,000 req/s, each proxy's RSS after load, and
+# girder's and Portkey's RSS while OPEN_STREAMS SSE streams are held open at once.
+#
+# Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
+#      OPEN_STREAMS (5000), ONLY_STREAMS (0; 1 skips the load rounds), PORTKEY (1: include Portkey; installed on first use with
+#      NODE_ENV=production into bench/out/portkey, not tests/node).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+GIRDER_BIN=${GIRDER_BIN:-$here/build/src/cli/girder}
+ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5s} CONNS=${CONNS:-64}
+OPEN_STREAMS=${OPEN_STREAMS:-5000} PORTKEY=${PORTKEY:-1}
+PY=/usr/bin/python3
+for t in wrk nginx "$GIRDER_BIN"; do
+  command -v "$t" >/dev/null || [ -x "$t" ] || { echo "missing: $t" >&2; exit 1; }
+done
+[ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx || NGINX=$(command -v nginx)
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+PK_DIR=$here/bench/out/portkey
+if [ "$PORTKEY" = 1 ] && [ ! -f "$PK_DIR/node_modules/@portkey-ai/gateway/build/start-server.js" ]; then
+  mkdir -p "$PK_DIR"
+  [ -f "$PK_DIR/package.json" ] || echo '{"private": true}' > "$PK_DIR/package.json"
+  (cd "$PK_DIR" && NODE_ENV=production npm install --no-audit --no-fund --silent \
+     @portkey-ai/gateway@1.15.2) || { echo "portkey install failed: skipping it" >&2; PORTKEY=0; }
+fi
+
+tmp=$(mktemp -d); chmod 755 "$tmp"  # nginx workers (nobody) read the canned files
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+trap cleanup EXIT
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UP=$(free_port); NPX=$(free_port); GW=$(free_port); PK=$(free_port)
+
+# ---- canned upstream answers ----
+$PY - "$tmp" <<'PY'
+import json, sys
+d = sys.argv[1]
+chat = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
+        "model": "bench-model", "choices": [{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "content": "The quick brown fox jumps over the lazy dog."}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 10, "total_tokens": 22}}
+events = []
+for i in range(50):
+    c = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
+         "model": "bench-model", "choices": [{"index": 0, "delta": {"content": "tok%02d " % i},
+         "finish_reason": None}]}
+    events.append("data: " + json.dumps(c, separators=(",", ":")) + "\n\n")
+events.append("data: [DONE]\n\n")
+import os
+os.makedirs(d + "/files", exist_ok=True)
+open(d + "/files/chat.json", "w").write(json.dumps(chat, separators=(",", ":")))
+open(d + "/files/sse.txt", "w").write("".join(events))
+open(d + "/body.json", "w").write(json.dumps(
+    {"model": "bench", "messages": [{"role": "user", "content": "Say something."}]}))
+open(d + "/body_sse.json", "w").write(json.dumps(
+    {"model": "bench", "stream": True, "messages": [{"role": "user", "content": "Say something."}]}))
+PY
+chmod -R a+rX "$tmp/files"
+
+nginx_conf() { # name server-blocks
+  mkdir -p "$tmp/$1/logs"
+  cat > "$tmp/$1/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/$1/nginx.pid;
+error_log $tmp/$1/logs/error.log crit;
+worker_rlimit_nofile 40000;
+events { worker_connections 30000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $tmp/$1/body;
+  proxy_temp_path $tmp/$1/proxy;
+  fastcgi_temp_path $tmp/$1/fastcgi;
+  uwsgi_temp_path $tmp/$1/uwsgi;
+  scgi_temp_path $tmp/$1/scgi;
+  $2
+}
+CONF
+  $NGINX -p "$tmp/$1" -c "$tmp/$1/nginx.conf" & pids+=($!)
+}
+# Static files answer POSTs through error_page 405 (an internal redirect to a GET).
+nginx_conf upstream "server { listen 127.0.0.1:$UP backlog=8192;
+    types { application/json json; text/event-stream txt; }
+    location = /v1/chat/completions { error_page 405 =200 /files/chat.json; return 405; }
+    location = /sse/v1/chat/completions { error_page 405 =200 /files/sse.txt; return 405; }
+    location = /slow/v1/chat/completions { error_page 405 =200 /slow/sse.txt; return 405; }
+    location /files/ { internal; root $tmp; }
+    location = /slowjson/v1/chat/completions { error_page 405 =200 /slowj/chat.json; return 405; }
+    location /slow/ { internal; alias $tmp/files/; limit_rate_after 400; limit_rate 1; }
+    location /slowj/ { internal; alias $tmp/files/; limit_rate_after 16; limit_rate 1; } }"
+nginx_conf proxy "upstream gdup { server 127.0.0.1:$UP; keepalive 256; }
+  server { listen 127.0.0.1:$NPX backlog=8192;
+    location / { proxy_pass http://gdup; proxy_http_version 1.1;
+      proxy_set_header Connection \"\"; proxy_buffering off; } }"
+
+cat > "$tmp/girder.yaml" <<YAML
+listen: 127.0.0.1:$GW
+threads: 1
+log_level: warn
+timeouts: {keepalive_ms: 300s}
+access_log: {enabled: false}
+providers:
+  - {name: up, base_url: "http://127.0.0.1:$UP/v1", max_connections: 1024}
+  - {name: upsse, base_url: "http://127.0.0.1:$UP/sse/v1", max_connections: 1024}
+  - {name: upslow, base_url: "http://127.0.0.1:$UP/slow/v1", max_connections: 20000,
+     timeout_ms: 3600000, first_byte_timeout_ms: 30000}
+  - {name: upslowj, base_url: "http://127.0.0.1:$UP/slowjson/v1", max_connections: 20000,
+     timeout_ms: 3600000, first_byte_timeout_ms: 30000}
+models:
+  - {alias: bench, deployments: [{provider: up, model: bench-model}]}
+  - {alias: bench-sse, deployments: [{provider: upsse, model: bench-model}]}
+  - {alias: bench-slow, deployments: [{provider: upslow, model: bench-model}]}
+  - {alias: bench-slowjson, deployments: [{provider: upslowj, model: bench-model}]}
+YAML
+"$GIRDER_BIN" serve --config "$tmp/girder.yaml" 2> "$tmp/girder.log" & pids+=($!); GPID=$!
+if [ "$PORTKEY" = 1 ]; then
+  (cd "$PK_DIR" && NODE_ENV=production exec node node_modules/@portkey-ai/gateway/build/start-server.js \
+     --port="$PK" --headless > "$tmp/portkey.log" 2>&1) & pids+=($!); PKPID=$!
+fi
+wait_port() { for _ in $(seq 100); do $PY -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 not up" >&2; exit 1; }
+wait_port "$UP"; wait_port "$NPX"; wait_port "$GW"; [ "$PORTKEY" = 1 ] && wait_port "$PK"
+
+# ---- wrk scripts: the same POST for every target (Portkey needs its routing headers) ----
+lua() { # file body-file extra-headers-lua delay-ms
+  cat > "$1" <<LUA
+wrk.method = "POST"
+wrk.body = io.open("$2"):read("*a")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench"
+$3
+$( [ -n "${4:-}" ] && echo "function delay() return $4 end" )
+LUA
+}
+PKH='wrk.headers["x-portkey-provider"] = "openai"
+wrk.headers["x-portkey-custom-host"] = "http://127.0.0.1:'$UP'/v1"'
+PKH_SSE='wrk.headers["x-portkey-provider"] = "openai"
+wrk.headers["x-portkey-custom-host"] = "http://127.0.0.1:'$UP'/sse/v1"'
+lua "$tmp/json.lua" "$tmp/body.json" ""
+lua "$tmp/json_pk.lua" "$tmp/body.json" "$PKH"
+lua "$tmp/sse.lua" "$tmp/body_sse.json" ""
+sed 's/"model": "bench"/"model": "bench-sse"/' "$tmp/body_sse.json" > "$tmp/body_sse_gw.json"
+lua "$tmp/sse_gw.lua" "$tmp/body_sse_gw.json" ""
+lua "$tmp/sse_pk.lua" "$tmp/body_sse.json" "$PKH_SSE"
+lua "$tmp/paced.lua" "$tmp/body.json" "" 10
+lua "$tmp/paced_pk.lua" "$tmp/body.json" "$PKH" 10
+
+url() { case $1 in direct) echo "http://127.0.0.1:$UP";; girder) echo "http://127.0.0.1:$GW";;
+  nginx) echo "http://127.0.0.1:$NPX";; portkey) echo "http://127.0.0.1:$PK";; esac; }
+targets=(direct girder nginx); [ "$PORTKEY" = 1 ] && targets+=(portkey)
+script_for() { # workload target
+  case "$1:$2" in
+    json:portkey) echo json_pk;; json:*) echo json;;
+    sse:portkey) echo sse_pk;; sse:girder) echo sse_gw;; sse:*) echo sse;;
+    paced:portkey) echo paced_pk;; paced:*) echo paced;;
+  esac
+}
+path_for() { # workload target: direct and nginx reach the SSE answer by its own path
+  case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac
+}
+
+run_wrk() { # workload target conns duration -> "rps p50_us p99_us"
+  local s; s=$(script_for "$1" "$2")
+  wrk -t1 -c"$3" -d"$4" --latency -s "$tmp/$s.lua" "$(url "$2")$(path_for "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
+  $PY - "$tmp/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+err = re.search(r"Socket errors: (.*)", t)
+print("%s %s %s %s" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
+      ("non2xx=" + non2xx.group(1)) if non2xx else (("err:" + err.group(1).replace(" ", "")) if err else "ok")))
+PY
+}
+ratio() { echo "scale=3; $1 / $2" | bc -l; }
+rss_kb() { local s=0; for p in "$@"; do s=$((s + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $s; }
+nginx_pids() { pgrep -f "nginx.*$tmp/$1/" | tr '\n' ' '; }
+
+if [ "${ONLY_STREAMS:-0}" != 1 ]; then
+echo "# gateway bench: rounds=$ROUNDS duration=$DURATION conns=$CONNS cpus=$(nproc) $(date -u +%FT%TZ)"
+for w in json sse; do run_wrk "$w" direct 4 1s >/dev/null; for t in "${targets[@]}"; do run_wrk "$w" "$t" 8 1s >/dev/null; done; done  # warm-up
+declare -A RPS P50 P99
+for w in json sse; do
+  for r in $(seq "$ROUNDS"); do
+    for t in "${targets[@]}"; do
+      read -r rps p50 p99 st < <(run_wrk "$w" "$t" "$CONNS" "$DURATION")
+      echo "round $r $w $t: $rps req/s p50=${p50}us p99=${p99}us ($st)"
+      RPS[$w.$t]+="$rps "; P50[$w.$t]+="$p50 "; P99[$w.$t]+="$p99 "
+    done
+  done
+done
+med() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+declare -A RSS
+RSS[girder]=$(rss_kb $GPID); RSS[nginx]=$(rss_kb $(nginx_pids proxy)); RSS[direct]=$(rss_kb $(nginx_pids upstream))
+[ "$PORTKEY" = 1 ] && RSS[portkey]=$(rss_kb $PKPID)
+
+echo; echo "## paced ~1000 req/s (10 connections, 10 ms think time), added latency over direct"
+declare -A PP50 PP99
+for t in "${targets[@]}"; do
+  read -r rps p50 p99 st < <(run_wrk paced "$t" 10 "$DURATION")
+  PP50[$t]=$p50; PP99[$t]=$p99
+  echo "$t: $rps req/s p50=${p50}us p99=${p99}us ($st)"
+done
+
+echo; echo "## results (median of $ROUNDS rounds, $CONNS connections)"
+printf "%-8s %-5s %12s %10s %10s %16s %16s %10s\n" target load req/s p50_us p99_us paced_add_p50_us paced_add_p99_us rss_MB
+for w in json sse; do
+  for t in "${targets[@]}"; do
+    printf "%-8s %-5s %12.0f %10.0f %10.0f %16.0f %16.0f %10.1f\n" "$t" "$w" "$(med ${RPS[$w.$t]})" \
+      "$(med ${P50[$w.$t]})" "$(med ${P99[$w.$t]})" \
+      "$(echo "${PP50[$t]} - ${PP50[direct]}" | bc -l)" "$(echo "${PP99[$t]} - ${PP99[direct]}" | bc -l)" \
+      "$(echo "${RSS[$t]} / 1024" | bc -l)"
+  done
+done
+for w in json sse; do
+  echo "$w: girder/nginx-proxy req/s = $(ratio "$(med ${RPS[$w.girder]})" "$(med ${RPS[$w.nginx]})")"
+  [ "$PORTKEY" = 1 ] && echo "$w: girder/portkey req/s     = $(ratio "$(med ${RPS[$w.girder]})" "$(med ${RPS[$w.portkey]})")"
+done
+
+fi # ONLY_STREAMS
+# ---- open SSE streams held at once ----
+cat > "$tmp/hold.py" <<'PY'
+import asyncio, json, sys
+port, n, model, extra, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+body = json.dumps({"model": model, "stream": mode == "sse", "messages": [{"role": "user", "content": "x"}]}).encode()
+req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+       b"Authorization: Bearer bench\r\n" + extra.encode().replace(b"|", b"\r\n") +
+       b"Content-Length: %d\r\n\r\n" % len(body) + body)
+async def one(ok):
+    r, w = await asyncio.open_connection("127.0.0.1", port, limit=1 << 16)
+    w.write(req); await w.drain()
+    if mode == "pending":  # no answer expected yet: count it if still open after 3 s
+        try:
+            if await asyncio.wait_for(r.read(1), 3): return
+        except asyncio.TimeoutError:
+            ok.append(w)
+        return
+    got = b""
+    while b"data:" not in got:
+        chunk = await asyncio.wait_for(r.read(4096), 60)
+        if not chunk: raise RuntimeError("closed")
+        got += chunk
+    ok.append(w)
+async def main():
+    ok = []
+    sem = asyncio.Semaphore(500)
+    async def lim():
+        async with sem:
+            try: await one(ok)
+            except Exception: pass
+    await asyncio.gather(*[lim() for _ in range(n)])
+    print(len(ok), flush=True)
+    sys.stdin.readline()  # hold until told to stop
+    for w in ok: w.close()
+asyncio.run(main())
+PY
+hold() { $PY "$tmp/hold.py" "$1" "$OPEN_STREAMS" "$2" "$3" "$4"; } # port model extra mode
+stream_rss() { # name mode port model extra pid...
+  local name=$1.$2 mode=$2 port=$3 model=$4 extra=$5; shift 5
+  local before; before=$(rss_kb "$@")
+  mkfifo "$tmp/fifo.$name"
+  hold "$port" "$model" "$extra" "$mode" < "$tmp/fifo.$name" > "$tmp/hold.$name" & local hp=$!
+  exec 7> "$tmp/fifo.$name"
+  for _ in $(seq 600); do [ -s "$tmp/hold.$name" ] && break; sleep 0.2; done
+  local held; held=$(head -1 "$tmp/hold.$name"); sleep 1
+  local during; during=$(rss_kb "$@")
+  echo >&7; exec 7>&-; wait $hp 2>/dev/null || true
+  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB\n" "$name" "$held" \
+    "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)"
+  echo "$during" > "$tmp/streams_rss.$name"
+}
+echo; echo "## $OPEN_STREAMS concurrent open requests: SSE streams (upstream sends one event, then"
+echo "## trickles) and pending JSON requests (upstream trickles the body)"
+stream_rss girder pending "$GW" bench-slowjson "" $GPID
+stream_rss girder sse "$GW" bench-slow "" $GPID
+if [ "$PORTKEY" = 1 ]; then
+  PKX="x-portkey-provider: openai|x-portkey-custom-host: http://127.0.0.1:$UP"
+  stream_rss portkey pending "$PK" bench-model "$PKX/slowjson/v1|" $PKPID
+  stream_rss portkey sse "$PK" bench-model "$PKX/slow/v1|" $PKPID
+  echo "girder/portkey RSS with $OPEN_STREAMS pending requests = $(ratio "$(cat "$tmp/streams_rss.girder.pending")" "$(cat "$tmp/streams_rss.portkey.pending")")"
+fi
