@@ -102,21 +102,21 @@ int gd_logmine_severity(const char *level, size_t len, const char **text);
 typedef struct gd_logmine gd_logmine;
 
 struct gd_logmine_opts {
-    double sim;                /* similarity threshold in [0,1] (default 0.5) */
-    unsigned depth;            /* parse-tree depth >= 3 (default 4): depth-2 leading tokens */
-    int default_masks;         /* 1 (default): built-in masks (numbers, hex, IPv4/IPv6, UUID,
-                                  paths, timestamps, URLs, e-mail) mark variables */
-    const char *const *masks;  /* user PCRE2 patterns; a match becomes one <*> token */
+    double sim;               /* similarity threshold in [0,1] (default 0.5) */
+    unsigned depth;           /* parse-tree depth >= 3 (default 4): depth-2 leading tokens */
+    int default_masks;        /* 1 (default): built-in masks (numbers, hex, IPv4/IPv6, UUID,
+                                 paths, timestamps, URLs, e-mail) mark variables */
+    const char *const *masks; /* user PCRE2 patterns; a match becomes one <*> token */
     size_t n_masks;
-    int word_vars;             /* 0 (default): two different plain words (letters, or letters
-                                  and one trailing digit) at a position make different
-                                  templates ("ret:true"/"ret:false") until word_limit such
-                                  siblings exist, then they merge (see "Word families");
-                                  1: they may merge into <*> at once, as in classic Drain */
-    unsigned word_limit;       /* siblings that make a word position variable (default 4;
-                                  0: never) */
-    size_t max_templates;      /* cap on templates (default 1,000,000): GD_ELIMIT beyond */
-    size_t max_tokens;         /* tokens per line (default 512); the rest is one <*> token */
+    int word_vars;        /* 0 (default): two different plain words (letters, or letters
+                             and one trailing digit) at a position make different
+                             templates ("ret:true"/"ret:false") until word_limit such
+                             siblings exist, then they merge (see "Word families");
+                             1: they may merge into <*> at once, as in classic Drain */
+    unsigned word_limit;  /* siblings that make a word position variable (default 4;
+                             0: never) */
+    size_t max_templates; /* cap on templates (default 1,000,000): GD_ELIMIT beyond */
+    size_t max_tokens;    /* tokens per line (default 512); the rest is one <*> token */
 };
 /* Fills defaults. */
 void gd_logmine_opts_init(struct gd_logmine_opts *o);
@@ -129,7 +129,7 @@ void gd_logmine_free(gd_logmine *m);
 
 /* One token of a line's content. */
 struct gd_logmine_token {
-    uint32_t off;         /* byte span in the content passed in */
+    uint32_t off; /* byte span in the content passed in */
     uint32_t len;
     uint8_t is_var;       /* 1: <*> in the template (value is a parameter) */
     uint8_t space_before; /* 1: whitespace precedes the token in the content */
@@ -149,8 +149,7 @@ int gd_logmine_add(gd_logmine *m, const char *content, size_t len, struct gd_log
 
 /* Read-only lookup: the template the content would join, without learning. Returns 0 and fills
  * *out (created/updated = 0), or GD_ENOENT when no template fits. */
-int gd_logmine_lookup(gd_logmine *m, const char *content, size_t len,
-                      struct gd_logmine_match *out);
+int gd_logmine_lookup(gd_logmine *m, const char *content, size_t len, struct gd_logmine_match *out);
 
 /* Tokenizes content and aligns it with the current (final) template `id`. Never learns.
  * Use it in a second pass with the id gd_logmine_add returned for the same content.
@@ -175,7 +174,7 @@ struct gd_logmine_template {
     uint32_t id;
     uint32_t merged_into; /* 0, or the id this one was merged into (then tokens/text are
                              that template's) */
-    uint64_t count; /* lines that were given this id */
+    uint64_t count;       /* lines that were given this id */
     uint32_t n_tokens;
     const struct gd_logmine_ttoken *tokens; /* owned by the miner; valid until it changes */
     const char *text; /* rendered template, NUL-terminated: tokens joined (a space where

@@ -30,7 +30,8 @@
 #define MAX_FINAL_LINES ((size_t)1 << 30)
 
 static const char parse_usage[] =
-    "usage: girder logs parse [--format FMT] [--mask REGEX ...] [--no-default-masks] [--word-vars]\n"
+    "usage: girder logs parse [--format FMT] [--mask REGEX ...] [--no-default-masks] "
+    "[--word-vars]\n"
     "                         [--word-limit N] [--final]\n"
     "                         [--sim S] [--depth D] [--state FILE] [--templates OUT.csv]\n"
     "                         [IN|-]\n"

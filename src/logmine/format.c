@@ -27,8 +27,8 @@ enum op { OP_FIELD, OP_WS, OP_LIT, OP_OPT, OP_END };
 
 struct elem {
     enum op op;
-    uint32_t arg;  /* FIELD: field index; LIT: offset in lits; OPT: index after the group */
-    uint32_t len;  /* LIT: length */
+    uint32_t arg; /* FIELD: field index; LIT: offset in lits; OPT: index after the group */
+    uint32_t len; /* LIT: length */
 };
 
 #define MAX_FIELDS 64
@@ -258,13 +258,22 @@ void gd_logfmt_free(struct gd_logfmt *f)
     gd_free(f);
 }
 
-size_t gd_logfmt_nfields(const struct gd_logfmt *f) { return f->nfields; }
+size_t gd_logfmt_nfields(const struct gd_logfmt *f)
+{
+    return f->nfields;
+}
 const char *gd_logfmt_field_name(const struct gd_logfmt *f, size_t i)
 {
     return i < f->nfields ? f->names[i] : NULL;
 }
-int gd_logfmt_content_field(const struct gd_logfmt *f) { return f->content; }
-int gd_logfmt_level_field(const struct gd_logfmt *f) { return f->level; }
+int gd_logfmt_content_field(const struct gd_logfmt *f)
+{
+    return f->content;
+}
+int gd_logfmt_level_field(const struct gd_logfmt *f)
+{
+    return f->level;
+}
 
 struct mctx {
     const struct gd_logfmt *f;

@@ -198,7 +198,8 @@ static int leaf_push(struct lm_leaf *l, uint32_t id)
 
 /* ---- clusters ------------------------------------------------------------------------- */
 
-static inline int tok_eq(const struct lm_cluster *c, size_t i, const char *s, const struct lm_tok *t)
+static inline int tok_eq(const struct lm_cluster *c, size_t i, const char *s,
+                         const struct lm_tok *t)
 {
     return c->h[i] == t->h && c->tok[i].len == t->len &&
            memcmp(c->tok[i].text, s + t->off, t->len) == 0;
@@ -384,7 +385,7 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
     for (uint32_t k = 0; k < l->n; k++) {
         struct lm_cluster *c = &m->clusters[l->ids[k] - 1];
         if (c->ntok != n)
-            continue; /* 64-bit leaf-key collision */
+            continue;        /* 64-bit leaf-key collision */
         if (fits(c, s, t)) { /* the oldest template that fits as is wins (as the cache does) */
             *fit = 1;
             return l->ids[k];
@@ -428,7 +429,7 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
     if (r->fam_pos == 0)
         r->fam_pos = pos + 1;
     else if (r->fam_pos != pos + 1)
-        return 0; /* a family varies in one position */
+        return 0;   /* a family varies in one position */
     nc->fam = root; /* join the family's member list */
     nc->next = r->next;
     r->next = id;
@@ -448,9 +449,9 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
             l->n = o;
         }
         for (uint32_t i = 0; i < r->ntok; i++) {
-            if (r->tok[i].is_var || (!c->tok[i].is_var && c->h[i] == r->h[i] &&
-                                     c->tok[i].len == r->tok[i].len &&
-                                     memcmp(c->tok[i].text, r->tok[i].text, r->tok[i].len) == 0))
+            if (r->tok[i].is_var ||
+                (!c->tok[i].is_var && c->h[i] == r->h[i] && c->tok[i].len == r->tok[i].len &&
+                 memcmp(c->tok[i].text, r->tok[i].text, r->tok[i].len) == 0))
                 continue;
             r->tok[i] = (struct gd_logmine_ttoken){"<*>", 3, 1, r->tok[i].space_before};
             r->h[i] = 0;
@@ -520,8 +521,8 @@ int gd_logmine_lookup(gd_logmine *m, const char *s, size_t len, struct gd_logmin
     uint32_t sibling, spos;
     if (n < 0)
         return n;
-    uint32_t id = search(m, s, m->toks, (size_t)n, signature(m->toks, (size_t)n), &fit, &sibling,
-                         &spos);
+    uint32_t id =
+        search(m, s, m->toks, (size_t)n, signature(m->toks, (size_t)n), &fit, &sibling, &spos);
     if (id == 0)
         return GD_ENOENT;
     memset(out, 0, sizeof *out);
@@ -546,7 +547,10 @@ int gd_logmine_extract(gd_logmine *m, uint32_t id, const char *s, size_t len,
     return 0;
 }
 
-uint32_t gd_logmine_count(const gd_logmine *m) { return (uint32_t)m->ncl; }
+uint32_t gd_logmine_count(const gd_logmine *m)
+{
+    return (uint32_t)m->ncl;
+}
 
 uint32_t gd_logmine_resolve(const gd_logmine *m, uint32_t id)
 {

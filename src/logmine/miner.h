@@ -13,12 +13,12 @@ struct lm_cluster {
     uint64_t *h;                   /* hash of each constant token (0 for <*>) */
     char *text;                    /* rendered template (arena; re-rendered on change) */
     size_t text_len;
-    uint32_t alias; /* merged into this template (0: none) */
-    uint32_t fam;   /* word family: parent id (0: root) */
-    uint32_t fam_n; /* members of the family (valid at its root) */
+    uint32_t alias;   /* merged into this template (0: none) */
+    uint32_t fam;     /* word family: parent id (0: root) */
+    uint32_t fam_n;   /* members of the family (valid at its root) */
     uint32_t fam_pos; /* 1 + the token position the family varies in (at its root; 0: none) */
-    uint32_t next;  /* next member of the family (list from the root; 0: end) */
-    uint64_t leaf;  /* key of the leaf that lists this template */
+    uint32_t next;    /* next member of the family (list from the root; 0: end) */
+    uint64_t leaf;    /* key of the leaf that lists this template */
 };
 
 /* A node of the (hashed) parse tree; leaves hold cluster ids. */
@@ -37,15 +37,15 @@ struct gd_logmine {
     struct gd_logmine_opts opts; /* masks point into `masks` (owned copies) */
     char **masks;
     struct lm_masks mk;
-    struct gd_arena arena; /* template tokens and texts */
+    struct gd_arena arena;       /* template tokens and texts */
     struct lm_cluster *clusters; /* id - 1 */
     size_t ncl, clcap;
     struct lm_leaf *leaves; /* open addressing, power-of-two capacity */
     size_t leaf_n, leaf_cap;
     struct lm_cache_ent *cache;
-    uint64_t merges; /* word-family merges so far */
-    struct lm_tok *toks;            /* scratch: the current line's tokens */
-    struct gd_logmine_token *out;   /* scratch: tokens handed out in matches */
+    uint64_t merges;              /* word-family merges so far */
+    struct lm_tok *toks;          /* scratch: the current line's tokens */
+    struct gd_logmine_token *out; /* scratch: tokens handed out in matches */
 };
 
 /* Appends cluster `id` (must be count + 1) built from tokens t of content s; listed: put it

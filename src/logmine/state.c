@@ -38,9 +38,10 @@ static int put_bytes(struct gd_buf *b, const char *s, size_t n)
 static int save_buf(const struct gd_logmine *m, struct gd_buf *b)
 {
     int rc = gd_buf_puts(b, MAGIC);
-    rc = rc ? rc : gd_buf_printf(b, "opts %.17g %u %d %d %u %zu\n", m->opts.sim, m->opts.depth,
-                                 m->opts.default_masks ? 1 : 0, m->opts.word_vars ? 1 : 0,
-                                 m->opts.word_limit, m->opts.n_masks);
+    rc = rc ? rc
+            : gd_buf_printf(b, "opts %.17g %u %d %d %u %zu\n", m->opts.sim, m->opts.depth,
+                            m->opts.default_masks ? 1 : 0, m->opts.word_vars ? 1 : 0,
+                            m->opts.word_limit, m->opts.n_masks);
     for (size_t i = 0; rc == 0 && i < m->opts.n_masks; i++) {
         rc = gd_buf_puts(b, "mask ");
         rc = rc ? rc : put_bytes(b, m->masks[i], strlen(m->masks[i]));
@@ -72,7 +73,10 @@ int gd_logmine_save_mem(const gd_logmine *m, char **out, size_t *len)
     return 0;
 }
 
-void gd_logmine_free_mem(void *p) { gd_free(p); }
+void gd_logmine_free_mem(void *p)
+{
+    gd_free(p);
+}
 
 int gd_logmine_save(const gd_logmine *m, const char *path)
 {

@@ -64,23 +64,82 @@ void lm_masks_free(struct lm_masks *mk)
 enum { C_WS = 1, C_DELIM = 2, C_DIGIT = 4, C_ALPHA = 8, C_SLASH = 16, C_KV = 32 };
 #define D_(c) [c] = C_DELIM
 static const uint8_t cls[256] = {
-    [' '] = C_WS, ['\t'] = C_WS, ['\n'] = C_WS, ['\v'] = C_WS, ['\f'] = C_WS, ['\r'] = C_WS,
-    D_(','), D_(';'), D_('('), D_(')'), D_('['), D_(']'), D_('{'), D_('}'), D_('"'),
-    D_('\''), D_('<'), D_('>'), D_('|'), ['='] = C_DELIM | C_KV, [':'] = C_DELIM | C_KV,
-    ['0'] = C_DIGIT, ['1'] = C_DIGIT, ['2'] = C_DIGIT, ['3'] = C_DIGIT, ['4'] = C_DIGIT,
-    ['5'] = C_DIGIT, ['6'] = C_DIGIT, ['7'] = C_DIGIT, ['8'] = C_DIGIT, ['9'] = C_DIGIT,
-    ['/'] = C_SLASH, ['\\'] = C_SLASH,
+    [' '] = C_WS,
+    ['\t'] = C_WS,
+    ['\n'] = C_WS,
+    ['\v'] = C_WS,
+    ['\f'] = C_WS,
+    ['\r'] = C_WS,
+    D_(','),
+    D_(';'),
+    D_('('),
+    D_(')'),
+    D_('['),
+    D_(']'),
+    D_('{'),
+    D_('}'),
+    D_('"'),
+    D_('\''),
+    D_('<'),
+    D_('>'),
+    D_('|'),
+    ['='] = C_DELIM | C_KV,
+    [':'] = C_DELIM | C_KV,
+    ['0'] = C_DIGIT,
+    ['1'] = C_DIGIT,
+    ['2'] = C_DIGIT,
+    ['3'] = C_DIGIT,
+    ['4'] = C_DIGIT,
+    ['5'] = C_DIGIT,
+    ['6'] = C_DIGIT,
+    ['7'] = C_DIGIT,
+    ['8'] = C_DIGIT,
+    ['9'] = C_DIGIT,
+    ['/'] = C_SLASH,
+    ['\\'] = C_SLASH,
 #define A_(c) [c] = C_ALPHA, [c + 32] = C_ALPHA
-    A_('A'), A_('B'), A_('C'), A_('D'), A_('E'), A_('F'), A_('G'), A_('H'), A_('I'), A_('J'),
-    A_('K'), A_('L'), A_('M'), A_('N'), A_('O'), A_('P'), A_('Q'), A_('R'), A_('S'), A_('T'),
-    A_('U'), A_('V'), A_('W'), A_('X'), A_('Y'), A_('Z'),
+    A_('A'),
+    A_('B'),
+    A_('C'),
+    A_('D'),
+    A_('E'),
+    A_('F'),
+    A_('G'),
+    A_('H'),
+    A_('I'),
+    A_('J'),
+    A_('K'),
+    A_('L'),
+    A_('M'),
+    A_('N'),
+    A_('O'),
+    A_('P'),
+    A_('Q'),
+    A_('R'),
+    A_('S'),
+    A_('T'),
+    A_('U'),
+    A_('V'),
+    A_('W'),
+    A_('X'),
+    A_('Y'),
+    A_('Z'),
 #undef A_
 };
 #undef D_
 
-static inline int is_ws(unsigned char c) { return cls[c] & C_WS; }
-static inline int is_delim(unsigned char c) { return cls[c] & C_DELIM; }
-static inline int is_digit(unsigned char c) { return cls[c] & C_DIGIT; }
+static inline int is_ws(unsigned char c)
+{
+    return cls[c] & C_WS;
+}
+static inline int is_delim(unsigned char c)
+{
+    return cls[c] & C_DELIM;
+}
+static inline int is_digit(unsigned char c)
+{
+    return cls[c] & C_DIGIT;
+}
 
 struct range {
     uint32_t a, b;
@@ -139,13 +198,20 @@ int lm_builtin_var(const char *str, size_t n)
 static unsigned char closer(unsigned char c)
 {
     switch (c) {
-    case '(': return ')';
-    case '[': return ']';
-    case '{': return '}';
-    case '<': return '>';
-    case '"': return '"';
-    case '\'': return '\'';
-    default: return 0;
+    case '(':
+        return ')';
+    case '[':
+        return ']';
+    case '{':
+        return '}';
+    case '<':
+        return '>';
+    case '"':
+        return '"';
+    case '\'':
+        return '\'';
+    default:
+        return 0;
     }
 }
 
@@ -246,8 +312,9 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
     size_t dd = dots ? (size_t)(dots - s) : 0, de = dd;
     while (dots && de < b && s[de] == '.')
         de++;
-    if (dots && de < b && s[de] != '/' && s[dd - 1] != '/') { /* leader dots ("instruction......0") pad to a column: a variable
-                          * separator (trailing dots stay punctuation: "wait...") */
+    if (dots && de < b && s[de] != '/' &&
+        s[dd - 1] != '/') { /* leader dots ("instruction......0") pad to a column: a variable
+                             * separator (trailing dots stay punctuation: "wait...") */
         size_t i = split_word(k, a, dd, dm, 0);
         if (i < dd || k->nt + 1 >= k->cap)
             return i;

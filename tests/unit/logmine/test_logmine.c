@@ -18,8 +18,8 @@ static int span_is(const char *line, struct gd_logmine_span sp, const char *want
 Test(format, fields_and_spans)
 {
     struct gd_logfmt *f;
-    cr_assert_eq(gd_logfmt_compile("<Date> <Time> <Pid> <Level> <Component>: <Content>", &f, NULL,
-                                   0), 0);
+    cr_assert_eq(
+        gd_logfmt_compile("<Date> <Time> <Pid> <Level> <Component>: <Content>", &f, NULL, 0), 0);
     cr_assert_eq(gd_logfmt_nfields(f), 6);
     cr_assert_eq(gd_logfmt_content_field(f), 5);
     cr_assert_eq(gd_logfmt_level_field(f), 3);
@@ -54,7 +54,9 @@ Test(format, optional_group)
 {
     struct gd_logfmt *f;
     cr_assert_eq(gd_logfmt_compile("<Month> <Date> <Time> <Level> <Component>(\\[<PID>\\])?: "
-                                   "<Content>", &f, NULL, 0), 0);
+                                   "<Content>",
+                                   &f, NULL, 0),
+                 0);
     struct gd_logmine_span sp[7];
     const char *a = "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: check pass; user unknown";
     cr_assert_eq(gd_logfmt_match(f, a, strlen(a), sp), 1);
@@ -133,8 +135,7 @@ Test(tokenize, user_masks_and_spans)
 {
     const char *masks[] = {"blk_-?\\d+", "(\\d+\\.){3}\\d+(:\\d+)?"};
     char o[512];
-    toks("Receiving block blk_-123 src: /10.0.0.1:5 dest: /10.0.0.2:50010", masks, 2, o,
-         sizeof o);
+    toks("Receiving block blk_-123 src: /10.0.0.1:5 dest: /10.0.0.2:50010", masks, 2, o, sizeof o);
     cr_assert_str_eq(o, "Receiving|_block|_<*>|_src|:|_<*>|_dest|:|_<*>");
     struct lm_masks mk;
     cr_assert_eq(lm_masks_init(&mk, masks, 2, NULL, 0), 0);
