@@ -101,8 +101,8 @@ void gd_conv_origin(const struct gd_conv_geom *g, int64_t o, int64_t *origin)
 }
 
 /* One (channel, kernel offset) row of the column matrix; ADD selects col2im. */
-#define IM2COL(S, T, NAME, ADD)                                                                    \
-    void NAME(const struct gd_conv_geom *g, const T *a, T *b, int64_t c0, int64_t c1)              \
+#define IM2COL(S, T, SC, NAME, ADD)                                                                \
+    SC void NAME(const struct gd_conv_geom *g, const T *a, T *b, int64_t c0, int64_t c1)              \
     {                                                                                              \
         int nsp = g->nsp, last = nsp - 1;                                                          \
         int64_t kk[GD_CONV_MAX_SP], od[GD_CONV_MAX_SP], istr[GD_CONV_MAX_SP];                      \
@@ -141,12 +141,78 @@ void gd_conv_origin(const struct gd_conv_geom *g, int64_t o, int64_t *origin)
             }                                                                                      \
         }                                                                                          \
     }
+/* 2-d im2col: per (channel, kernel row, kernel column) row of the column matrix, each
+ * output row is a strided copy over the span of columns whose taps are inside the input,
+ * zeros elsewhere (no per-element bounds checks). */
+static void span(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
+{
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = in - off <= 0 ? 0 : (in - off - 1) / s + 1;
+    *lo = a < out ? a : out;
+    *hi = b < out ? b : out;
+    if (*hi < *lo)
+        *hi = *lo;
+}
+
+#define IM2COL_2D(S, T)                                                                            \
+    static void im2col2d_##S(const struct gd_conv_geom *g, const T *x, T *col, int64_t c0,        \
+                             int64_t c1)                                                           \
+    {                                                                                              \
+        int64_t ih = g->in[0], iw = g->in[1], oh = g->out[0], ow = g->out[1];                      \
+        int64_t sh = g->stride[0], sw = g->stride[1];                                              \
+        for (int64_t c = c0; c < c1; c++)                                                          \
+            for (int64_t kh = 0; kh < g->k[0]; kh++)                                               \
+                for (int64_t kw = 0; kw < g->k[1]; kw++) {                                         \
+                    T *dst = col + ((c * g->k[0] + kh) * g->k[1] + kw) * g->out_size;              \
+                    int64_t offh = kh * g->dil[0] - g->pb[0], offw = kw * g->dil[1] - g->pb[1];    \
+                    int64_t rlo, rhi, clo, chi;                                                    \
+                    span(offh, sh, ih, oh, &rlo, &rhi);                                            \
+                    span(offw, sw, iw, ow, &clo, &chi);                                            \
+                    for (int64_t r = 0; r < oh; r++, dst += ow) {                                  \
+                        if (r < rlo || r >= rhi) {                                                 \
+                            memset(dst, 0, (size_t)ow * sizeof(T));                                \
+                            continue;                                                              \
+                        }                                                                          \
+                        const T *src = x + (c * ih + r * sh + offh) * iw + offw;                   \
+                        for (int64_t q = 0; q < clo; q++)                                          \
+                            dst[q] = 0;                                                            \
+                        if (sw == 1)                                                               \
+                            memcpy(dst + clo, src + clo, (size_t)(chi - clo) * sizeof(T));         \
+                        else                                                                       \
+                            for (int64_t q = clo; q < chi; q++)                                    \
+                                dst[q] = src[q * sw];                                              \
+                        for (int64_t q = chi; q < ow; q++)                                         \
+                            dst[q] = 0;                                                            \
+                    }                                                                              \
+                }                                                                                  \
+    }
+IM2COL_2D(f32, float)
+IM2COL_2D(f64, double)
+
 /* im2col: a = image, b = columns; col2im: a = columns, b = image. */
 #define GATHER(S) b[crow + o + ol] = ok ? a[base + id] : 0;
 #define SCATTER(S)                                                                                 \
     if (ok)                                                                                        \
         b[base + id] += a[crow + o + ol];
-IM2COL(f32, float, gd_im2col_f32, GATHER)
-IM2COL(f64, double, gd_im2col_f64, GATHER)
-IM2COL(f32, float, gd_col2im_f32, SCATTER)
-IM2COL(f64, double, gd_col2im_f64, SCATTER)
+IM2COL(f32, float, static, im2col_nd_f32, GATHER)
+IM2COL(f64, double, static, im2col_nd_f64, GATHER)
+IM2COL(f32, float, , gd_col2im_f32, SCATTER)
+IM2COL(f64, double, , gd_col2im_f64, SCATTER)
+
+void gd_im2col_f32(const struct gd_conv_geom *g, const float *x, float *col, int64_t c0,
+                   int64_t c1)
+{
+    if (g->nsp == 2)
+        im2col2d_f32(g, x, col, c0, c1);
+    else
+        im2col_nd_f32(g, x, col, c0, c1);
+}
+
+void gd_im2col_f64(const struct gd_conv_geom *g, const double *x, double *col, int64_t c0,
+                   int64_t c1)
+{
+    if (g->nsp == 2)
+        im2col2d_f64(g, x, col, c0, c1);
+    else
+        im2col_nd_f64(g, x, col, c0, c1);
+}

@@ -118,9 +118,57 @@ POOL_KERNEL(f16, gd_f16, float, EW_F16LD, EW_F16ST)
 POOL_KERNEL(i8, int8_t, float, EW_ID, (int8_t))
 POOL_KERNEL(u8, uint8_t, float, EW_ID, (uint8_t))
 
+/* 2-d Max/Average pooling without indices: per output the valid tap box is computed
+ * once per row and column, and the box is summed / maxed with plain nested loops. */
+#define POOL2D_KERNEL(S, T, CT, LD, STO)                                                           \
+    static void pool2d_##S(const struct pool_job *j, int64_t pb_, int64_t pe_)                     \
+    {                                                                                              \
+        const struct gd_conv_geom *g = j->g;                                                       \
+        int64_t ih = g->in[0], iw = g->in[1], dh = g->dil[0], dw = g->dil[1];                      \
+        for (int64_t p = pb_; p < pe_; p++) {                                                      \
+            const T *x = (const T *)j->x->data + p * g->in_size;                                   \
+            T *y = (T *)j->y->data + p * g->out_size;                                              \
+            for (int64_t r = 0; r < g->out[0]; r++) {                                              \
+                int64_t oh = r * g->stride[0] - g->pb[0], hlo, hhi, phlo, phhi;                    \
+                tap_range(g, 0, oh, 0, ih, &hlo, &hhi);                                            \
+                tap_range(g, 0, oh, -g->pb[0], ih + g->pe[0], &phlo, &phhi);                       \
+                for (int64_t c = 0; c < g->out[1]; c++) {                                          \
+                    int64_t ow = c * g->stride[1] - g->pb[1], wlo, whi, pwlo, pwhi;                \
+                    tap_range(g, 1, ow, 0, iw, &wlo, &whi);                                        \
+                    tap_range(g, 1, ow, -g->pb[1], iw + g->pe[1], &pwlo, &pwhi);                   \
+                    CT best = -INFINITY, acc = 0;                                                  \
+                    for (int64_t u = hlo; u < hhi; u++) {                                          \
+                        const T *xr = x + (oh + u * dh) * iw + ow;                                 \
+                        for (int64_t v = wlo; v < whi; v++) {                                      \
+                            CT t = LD(xr[v * dw]);                                                 \
+                            best = t > best ? t : best;                                            \
+                            acc += t;                                                              \
+                        }                                                                          \
+                    }                                                                              \
+                    int64_t cnt = (hhi - hlo) * (whi - wlo);                                       \
+                    int64_t div = j->include_pad ? (phhi - phlo) * (pwhi - pwlo) : cnt;            \
+                    if (j->kind == POOL_MAX)                                                       \
+                        y[r * g->out[1] + c] = STO(cnt ? best : 0);                                \
+                    else                                                                           \
+                        y[r * g->out[1] + c] = STO(div ? acc / (CT)div : 0);                       \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+POOL2D_KERNEL(f32, float, float, EW_ID, EW_ID)
+POOL2D_KERNEL(f64, double, double, EW_ID, EW_ID)
+
 static void pool_range(void *ud, int64_t b, int64_t e)
 {
     const struct pool_job *j = ud;
+    if (j->g->nsp == 2 && !j->ind && j->kind != POOL_LP && j->x->dtype == GD_DTYPE_FLOAT) {
+        pool2d_f32(j, b, e);
+        return;
+    }
+    if (j->g->nsp == 2 && !j->ind && j->kind != POOL_LP && j->x->dtype == GD_DTYPE_DOUBLE) {
+        pool2d_f64(j, b, e);
+        return;
+    }
     switch (j->x->dtype) {
     case GD_DTYPE_FLOAT: pool_f32(j, b, e); break;
     case GD_DTYPE_DOUBLE: pool_f64(j, b, e); break;
