@@ -303,73 +303,87 @@ static size_t value_end(const unsigned char *s, size_t i, size_t b)
     return i;
 }
 
+static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end);
+
+/* Leader dots inside a word ("instruction......0") pad to a column: the run is a variable
+ * separator. Trailing dots ("wait...") and path parts ("a/../b") are left alone.
+ * Returns 1 and sets *end when it handled the word. */
+static int split_dots(struct tk *k, size_t a, size_t b, int at_end, size_t *end)
+{
+    const unsigned char *s = (const unsigned char *)k->s;
+    const unsigned char *dots = b - a > 2 ? memmem(s + a + 1, b - a - 1, "..", 2) : NULL;
+    if (!dots)
+        return 0;
+    size_t dd = (size_t)(dots - s), de = dd;
+    while (de < b && s[de] == '.')
+        de++;
+    if (de == b || s[de] == '/' || s[dd - 1] == '/')
+        return 0;
+    *end = split_word(k, a, dd, 1, 0);
+    if (*end < dd || k->nt + 1 >= k->cap)
+        return 1;
+    emit(k, dd, de, 1);
+    *end = split_word(k, de, b, 1, at_end);
+    return 1;
+}
+
+/* The punctuation at i-1 was just emitted: an empty value after it ("key= ", "()", "''")
+ * is a variable that happens to be empty; after '=' or ':' the value up to the next
+ * separator is one token. Returns the new position. */
+static size_t after_delim(struct tk *k, size_t i, size_t cb, size_t b, int at_end)
+{
+    const unsigned char *s = (const unsigned char *)k->s;
+    unsigned char d = s[i - 1];
+    if (i < b ? s[i] == closer(d) || (d == '=' && (s[i] == ',' || s[i] == ';'))
+              : d == '=' && at_end) {
+        emit(k, i, i, 1);
+    } else if ((d == '=' || d == ':') && i < cb && (!is_delim(s[i]) || s[i] == '"')) {
+        size_t j = value_end(s, i, cb);
+        emit(k, i, j, piece_var(s, i, j));
+        i = j;
+    }
+    return i;
+}
+
 /* Splits one word [a,b) (see the file comment). Returns where it stopped: b, or earlier when
  * the token cap was reached (the caller makes the rest one token). */
 static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
 {
     const unsigned char *s = (const unsigned char *)k->s;
-    const unsigned char *dots = dm && b - a > 2 ? memmem(s + a + 1, b - a - 1, "..", 2) : NULL;
-    size_t dd = dots ? (size_t)(dots - s) : 0, de = dd;
-    while (dots && de < b && s[de] == '.')
-        de++;
-    if (dots && de < b && s[de] != '/' &&
-        s[dd - 1] != '/') { /* leader dots ("instruction......0") pad to a column: a variable
-                             * separator (trailing dots stay punctuation: "wait...") */
-        size_t i = split_word(k, a, dd, dm, 0);
-        if (i < dd || k->nt + 1 >= k->cap)
-            return i;
-        emit(k, dd, de, 1);
-        return split_word(k, de, b, dm, at_end);
-    }
-    size_t ca = a, cb = b; /* core without leading/trailing punctuation */
+    size_t i = a, ca = a, cb = b; /* core: without leading/trailing punctuation */
+    if (dm && split_dots(k, a, b, at_end, &i))
+        return i;
     while (ca < cb && is_delim(s[ca]))
         ca++;
     while (cb > ca && (is_delim(s[cb - 1]) || s[cb - 1] == '.') &&
            !has_opener(s, ca, cb - 1, s[cb - 1]))
         cb--;
-    size_t i = a;
     int acc = 0;
     for (size_t j = ca; j < cb; j++)
         acc |= cls[s[j]];
-    int digit = acc & C_DIGIT, kv = acc & C_KV, slash = acc & C_SLASH;
     /* A word with a digit and no key/value separator is one value: "LOCAL(0)", "a,b,3". */
     if (dm && cb > ca &&
-        ((digit && !kv && piece_var(s, ca, cb)) ||
-         ((slash || kv) && lm_builtin_var(k->s + ca, cb - ca)))) {
+        (((acc & C_DIGIT) && !(acc & C_KV) && piece_var(s, ca, cb)) ||
+         ((acc & (C_SLASH | C_KV)) && lm_builtin_var(k->s + ca, cb - ca)))) {
         for (; i < b && k->nt + 1 < k->cap; i = i == ca ? cb : i + 1)
             emit(k, i, i == ca ? cb : i + 1, i == ca);
         return i;
     }
     while (i < b && k->nt + 1 < k->cap) {
         const unsigned char *q;
+        size_t j = i;
         if (s[i] == '"' && i + 1 < b && (q = memchr(s + i + 1, '"', b - i - 1)) != NULL &&
             memchr(s + i, ' ', (size_t)(q - s) - i)) { /* "quoted text with spaces" */
-            size_t j = (size_t)(q - s) + 1;
+            j = (size_t)(q - s) + 1;
             emit(k, i, j, dm && piece_var(s, i, j));
-            i = j;
-            continue;
-        }
-        if (is_delim(s[i]) || (s[i] == '.' && i + 1 == b && i > a)) {
-            unsigned char d = s[i];
+        } else if (is_delim(s[i]) || (s[i] == '.' && i + 1 == b && i > a)) {
             emit(k, i, i + 1, 0);
-            i++;
-            if (!dm || k->nt + 1 >= k->cap)
-                continue;
-            /* an empty value ("key= ", "()", "''") is a variable that happens to be empty */
-            if (i < b ? s[i] == closer(d) || (d == '=' && (s[i] == ',' || s[i] == ';'))
-                      : d == '=' && at_end) {
-                emit(k, i, i, 1);
-            } else if ((d == '=' || d == ':') && i < cb && (!is_delim(s[i]) || s[i] == '"')) {
-                size_t j = value_end(s, i, cb); /* key=value: the value is one token */
-                emit(k, i, j, piece_var(s, i, j));
-                i = j;
-            }
-            continue;
+            j = dm && k->nt + 1 < k->cap ? after_delim(k, i + 1, cb, b, at_end) : i + 1;
+        } else {
+            while (j < b && !is_delim(s[j]) && !(s[j] == '.' && j + 1 == b && j > a))
+                j++;
+            emit(k, i, j, dm && piece_var(s, i, j));
         }
-        size_t j = i;
-        while (j < b && !is_delim(s[j]) && !(s[j] == '.' && j + 1 == b && j > a))
-            j++;
-        emit(k, i, j, dm && piece_var(s, i, j));
         i = j;
     }
     return i;
