@@ -20,7 +20,7 @@ struct sm_job {
     enum sm_kind kind;
 };
 
-#define SM_KERNEL(S, T, CT, LD, ST, EXPF, LOGF)                                                    \
+#define SM_KERNEL(S, T, CT, LD, ST, EXPF, LOGF, FAST)                                                    \
     static void sm_##S(void *ud, int64_t lb, int64_t le)                                           \
     {                                                                                              \
         const struct sm_job *j = ud;                                                               \
@@ -43,6 +43,17 @@ struct sm_job {
                 continue;                                                                          \
             }                                                                                      \
             CT sum = 0;                                                                            \
+            if (j->kind == SM_SOFT && FAST) { /* keep exp in Y, scale after: one exp each */       \
+                for (int64_t i = 0; i < n; i++) {                                                  \
+                    CT ev = EXPF(LD(X[base + i * in]) - mx);                                       \
+                    Y[base + i * in] = ST(ev);                                                     \
+                    sum += ev;                                                                     \
+                }                                                                                  \
+                CT inv = 1 / sum;                                                                  \
+                for (int64_t i = 0; i < n; i++)                                                    \
+                    Y[base + i * in] = ST(LD(Y[base + i * in]) * inv);                             \
+                continue;                                                                          \
+            }                                                                                      \
             for (int64_t i = 0; i < n; i++)                                                        \
                 sum += EXPF(LD(X[base + i * in]) - mx);                                            \
             if (j->kind == SM_LOG) {                                                               \
@@ -56,9 +67,9 @@ struct sm_job {
             }                                                                                      \
         }                                                                                          \
     }
-SM_KERNEL(f32, float, float, EW_ID, EW_ID, expf, logf)
-SM_KERNEL(f64, double, double, EW_ID, EW_ID, exp, log)
-SM_KERNEL(f16, gd_f16, float, EW_F16LD, EW_F16ST, expf, logf)
+SM_KERNEL(f32, float, float, EW_ID, EW_ID, expf, logf, 1)
+SM_KERNEL(f64, double, double, EW_ID, EW_ID, exp, log, 1)
+SM_KERNEL(f16, gd_f16, float, EW_F16LD, EW_F16ST, expf, logf, 0)
 
 static int sm_run(struct gd_op_ctx *ctx, enum sm_kind kind)
 {
