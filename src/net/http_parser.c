@@ -321,40 +321,64 @@ static long parse_complete(const char *p, size_t n, const struct gd_http_limits 
 
 /* ---- pass 1: find the end of the head ---- */
 
+/* First buffer offset the head may not reach: max_header_bytes from its start, or, while
+ * the request line is not complete, the (smaller) request-line allowance. Checking caps per
+ * byte position makes the reported error independent of how the input was split. */
+static size_t scan_stop(const struct gd_http_head *h, const struct gd_http_limits *lim)
+{
+    size_t cap = lim->max_header_bytes;
+    if (!h->priv_have_line) {
+        size_t rl = lim->max_target_bytes + REQUEST_LINE_SLACK;
+        if (rl < 2 * REQUEST_LINE_SLACK)
+            rl = 2 * REQUEST_LINE_SLACK;
+        if (rl < cap)
+            cap = rl;
+    }
+    return h->priv_head_start + cap;
+}
+
+static long cap_error(const char *buf, struct gd_http_head *h, const struct gd_http_limits *lim)
+{
+    size_t used = scan_stop(h, lim) - h->priv_head_start;
+    if (h->priv_have_line || used == lim->max_header_bytes)
+        return fail(h, 431, "request header section too large");
+    /* still inside the request line: the target is what is long (or it is garbage) */
+    const char *sp = memchr(buf + h->priv_head_start, ' ', used);
+    return fail(h, sp ? 414 : 400, sp ? "request target too long" : "invalid method");
+}
+
 long gd_http_parse_head(const char *buf, size_t len, const struct gd_http_limits *lim,
                         struct gd_http_head *h, struct gd_http_header *hdrs, size_t *scan)
 {
     size_t pos = *scan;
     if (pos == 0)
         memset(h, 0, sizeof *h);
+    size_t stop = scan_stop(h, lim);
     for (; pos < len; pos++) {
+        if (pos >= stop)
+            return cap_error(buf, h, lim);
         unsigned char c = (unsigned char)buf[pos];
         if (c > '\r')
             continue;
-        if (c == 0) {
-            *scan = pos;
+        if (c == 0)
             return fail(h, 400, "NUL byte in request head");
-        }
         if (c == '\r') {
             if (pos + 1 == len)
                 break; /* look at it again once the next byte is here */
-            if (buf[pos + 1] != '\n') {
-                *scan = pos;
+            if (buf[pos + 1] != '\n')
                 return fail(h, 400, "bare CR in request head");
-            }
             continue;
         }
         if (c != '\n')
             continue;
-        if (pos == 0 || buf[pos - 1] != '\r') {
-            *scan = pos;
+        if (pos == 0 || buf[pos - 1] != '\r')
             return fail(h, 400, "bare LF in request head");
-        }
         size_t line_len = pos - 1 - h->priv_line_start;
         if (line_len == 0 && !h->priv_have_line) {
             if (++h->priv_empty > MAX_LEADING_EMPTY_LINES)
                 return fail(h, 400, "too many empty lines before the request line");
             h->priv_head_start = h->priv_line_start = pos + 1;
+            stop = scan_stop(h, lim);
             continue;
         }
         if (line_len == 0) {
@@ -365,19 +389,9 @@ long gd_http_parse_head(const char *buf, size_t len, const struct gd_http_limits
         }
         h->priv_have_line = 1;
         h->priv_line_start = pos + 1;
-        if (pos + 1 - h->priv_head_start > lim->max_header_bytes)
-            return fail(h, 431, "request header section too large");
+        stop = scan_stop(h, lim);
     }
     *scan = pos;
-    size_t used = pos - h->priv_head_start;
-    if (!h->priv_have_line && used > lim->max_target_bytes + REQUEST_LINE_SLACK &&
-        used > REQUEST_LINE_SLACK * 2) {
-        /* still inside the request line: the target is what is long (or it is garbage) */
-        const char *sp = memchr(buf + h->priv_head_start, ' ', used);
-        return fail(h, sp ? 414 : 400, sp ? "request target too long" : "invalid method");
-    }
-    if (used > lim->max_header_bytes)
-        return fail(h, 431, "request header section too large");
     return 0;
 }
 
