@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/im2col.h"
+#include "engine/kernels/widen.h"
 #include "engine/op.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/registry.h"
@@ -273,12 +274,38 @@ int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct
     return conv_gemm(ctx, x, w, y, group, g);
 }
 
+/* float16 Conv: widened float32 operands and result, narrowed output. */
+static int conv_f16(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                    const struct gd_tensor *bias, int64_t group)
+{
+    struct gd_tensor wx, ww, wb, tmp;
+    const struct gd_tensor *px, *pw, *pb;
+    struct gd_conv_geom g;
+    int64_t dims[GD_TENSOR_MAX_RANK];
+    int rc;
+    if (w->dtype != GD_DTYPE_FLOAT16 || (bias && bias->dtype != GD_DTYPE_FLOAT16))
+        return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ");
+    if ((rc = gd_widen_f16(ctx, x, &wx, &px)) || (rc = gd_widen_f16(ctx, w, &ww, &pw)) ||
+        (rc = gd_widen_f16(ctx, bias, &wb, &pb)) ||
+        (rc = gd__conv_prepare(ctx, px, pw, pb, group, &g, dims)) ||
+        (rc = gd_scratch_f32(ctx, x->rank, dims, &tmp)) ||
+        (rc = gd__conv_exec(ctx, px, pw, pb, group, &g, &tmp)))
+        return rc;
+    struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_FLOAT16, x->rank, dims);
+    if (!y)
+        return GD_ENOMEM;
+    gd_narrow_f16(&tmp, y);
+    return 0;
+}
+
 static int conv_run(struct gd_op_ctx *ctx)
 {
     const struct gd_tensor *x = gd_op_input(ctx, 0), *w = gd_op_input(ctx, 1),
                            *bias = gd_op_input(ctx, 2);
     if (!x || !w)
         return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    if (x->dtype == GD_DTYPE_FLOAT16)
+        return conv_f16(ctx, x, w, bias, gd_op_attr_int(ctx, "group", 1));
     int64_t group = gd_op_attr_int(ctx, "group", 1), dims[GD_TENSOR_MAX_RANK];
     struct gd_conv_geom g;
     int rc = gd__conv_prepare(ctx, x, w, bias, group, &g, dims);

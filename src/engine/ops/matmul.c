@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/widen.h"
 #include "engine/op.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/registry.h"
@@ -112,11 +113,32 @@ int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const stru
     return 0;
 }
 
+/* float16: widened float32 operands, float32 product, narrowed output. */
+static int matmul_f16(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b)
+{
+    struct gd_tensor wa, wb, tmp;
+    const struct gd_tensor *pa, *pb;
+    int rank, rc;
+    int64_t dims[GD_TENSOR_MAX_RANK];
+    if ((rc = gd_widen_f16(ctx, a, &wa, &pa)) || (rc = gd_widen_f16(ctx, b, &wb, &pb)) ||
+        (rc = gd__matmul_shape(ctx, pa, pb, &rank, dims)) ||
+        (rc = gd_scratch_f32(ctx, rank, dims, &tmp)) ||
+        (rc = gd__matmul_into(ctx, pa, pb, tmp.data)))
+        return rc;
+    struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_FLOAT16, rank, dims);
+    if (!y)
+        return GD_ENOMEM;
+    gd_narrow_f16(&tmp, y);
+    return 0;
+}
+
 static int matmul_run(struct gd_op_ctx *ctx)
 {
     const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1);
     if (!a || !b)
         return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    if (a->dtype == GD_DTYPE_FLOAT16 && b->dtype == GD_DTYPE_FLOAT16)
+        return matmul_f16(ctx, a, b);
     if (a->dtype != b->dtype || !gd_kern_gemm_supported(a->dtype))
         return gd_op_fail(ctx, a->dtype != b->dtype ? GD_EINVAL : GD_ENOTSUP,
                           "dtypes %s x %s not supported", gd_dtype_name(a->dtype),
@@ -148,12 +170,11 @@ static int gemm_fill_c(struct gd_op_ctx *ctx, const struct gd_tensor *c, struct 
     return 0;
 }
 
-static int gemm_run(struct gd_op_ctx *ctx)
+/* Y = alpha * op(A) op(B) + beta * C for same-dtype a, b, c (c may be NULL) into output 0;
+ * with f16 the operands are widened float32 copies and the result is narrowed to it. */
+static int gemm_core(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
+                     const struct gd_tensor *c, int f16)
 {
-    const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1),
-                           *c = gd_op_input(ctx, 2);
-    if (!a || !b)
-        return gd_op_fail(ctx, GD_EINVAL, "missing input");
     if (a->dtype != b->dtype || (c && c->dtype != a->dtype))
         return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ");
     if (a->rank != 2 || b->rank != 2)
@@ -171,17 +192,42 @@ static int gemm_run(struct gd_op_ctx *ctx)
     if (rc)
         return gd_op_fail(ctx, rc, "%s for GEMM (dtype %s)", gd_strerror(rc),
                           gd_dtype_name(a->dtype));
-    struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, 2, (int64_t[]){m, n});
-    if (!y)
-        return GD_ENOMEM;
+    int64_t dims[2] = {m, n};
+    struct gd_tensor tmp, *y = &tmp;
+    if (f16 ? (rc = gd_scratch_f32(ctx, 2, dims, &tmp))
+            : !(y = gd_op_output(ctx, 0, a->dtype, 2, dims)))
+        return f16 ? rc : GD_ENOMEM;
     g.c = y->data;
     if (c && (rc = gemm_fill_c(ctx, c, y, beta)))
         return rc;
-    if (y->numel == 0 || k == 0)
-        return 0;
-    if ((rc = gd_kern_gemm(ctx, &g)))
+    if (y->numel && k && (rc = gd_kern_gemm(ctx, &g)))
         return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
+    if (f16) {
+        struct gd_tensor *out = gd_op_output(ctx, 0, GD_DTYPE_FLOAT16, 2, dims);
+        if (!out)
+            return GD_ENOMEM;
+        gd_narrow_f16(y, out);
+    }
     return 0;
+}
+
+static int gemm_run(struct gd_op_ctx *ctx)
+{
+    const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1),
+                           *c = gd_op_input(ctx, 2);
+    if (!a || !b)
+        return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    if (a->dtype != GD_DTYPE_FLOAT16)
+        return gemm_core(ctx, a, b, c, 0);
+    struct gd_tensor w[3];
+    const struct gd_tensor *p[3];
+    int rc;
+    if (b->dtype != GD_DTYPE_FLOAT16 || (c && c->dtype != GD_DTYPE_FLOAT16))
+        return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ");
+    if ((rc = gd_widen_f16(ctx, a, &w[0], &p[0])) || (rc = gd_widen_f16(ctx, b, &w[1], &p[1])) ||
+        (rc = gd_widen_f16(ctx, c, &w[2], &p[2])))
+        return rc;
+    return gemm_core(ctx, p[0], p[1], p[2], 1);
 }
 
 const struct gd_op_def gd_ops_matmul[] = {

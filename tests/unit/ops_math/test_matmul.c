@@ -176,3 +176,30 @@ Test(ops_math_matmul, dft_impulse_and_inverse)
     cr_expect_lt(om_maxdiff_f32(&back, c.data, 8), 1e-6);
     gd_tensor_release(&y), gd_tensor_release(&back);
 }
+
+Test(ops_math_matmul, float16_matmul_gemm_conv)
+{
+    uint16_t a[4], b[4];
+    const float av[4] = {1, 2, 3, 4}, bv[4] = {0.5f, -1, 2, 0.25f};
+    for (int i = 0; i < 4; i++)
+        a[i] = gd_f32_to_f16(av[i]), b[i] = gd_f32_to_f16(bv[i]);
+    struct gd_tensor in[2] = {om_view(GD_DTYPE_FLOAT16, 2, OM_SHAPE(2, 2), a),
+                              om_view(GD_DTYPE_FLOAT16, 2, OM_SHAPE(2, 2), b)};
+    const float want[4] = {4.5f, -0.5f, 9.5f, -2};
+    const char *ops[2] = {"MatMul", "Gemm"};
+    for (int o = 0; o < 2; o++) {
+        struct gd_tensor y = mm(ops[o], 13, 2, in, 0, NULL, 1);
+        cr_assert_eq(y.dtype, GD_DTYPE_FLOAT16);
+        for (int i = 0; i < 4; i++)
+            cr_expect(fabsf(gd_f16_to_f32(((uint16_t *)y.data)[i]) - want[i]) < 1e-3f, "%s %d",
+                      ops[o], i);
+        gd_tensor_release(&y);
+    }
+    /* 1x1 conv over a [1, 2, 1, 2] image is the same product per pixel */
+    struct gd_tensor cin[2] = {om_view(GD_DTYPE_FLOAT16, 4, OM_SHAPE(1, 2, 1, 2), a),
+                               om_view(GD_DTYPE_FLOAT16, 4, OM_SHAPE(1, 2, 1, 1), b)};
+    struct gd_tensor y = mm("Conv", 11, 2, cin, 0, NULL, 1);
+    cr_assert_eq(y.dtype, GD_DTYPE_FLOAT16);
+    cr_expect(fabsf(gd_f16_to_f32(((uint16_t *)y.data)[0]) - (1 * 0.5f - 1 * 3)) < 1e-3f);
+    gd_tensor_release(&y);
+}
