@@ -63,7 +63,7 @@ struct gd_tensor {
  * oversized shapes, GD_ENOMEM). gd_tensor_release frees owned data and zeroes t. */
 int gd_tensor_alloc(struct gd_tensor *t, enum gd_dtype dt, int rank, const int64_t *dims);
 void gd_tensor_release(struct gd_tensor *t);
-size_t gd_dtype_size(enum gd_dtype dt);    /* 0 for unknown */
+size_t gd_dtype_size(enum gd_dtype dt);      /* 0 for unknown */
 const char *gd_dtype_name(enum gd_dtype dt); /* "float32", ...; never NULL */
 
 typedef struct gd_engine_model gd_engine_model;
@@ -74,8 +74,8 @@ typedef struct gd_engine_session gd_engine_session;
 int gd_engine_load_file(const char *path, gd_engine_model **out, char *err, size_t errlen);
 /* Same from memory (copied as needed; data may be freed after return). base_dir is the
  * directory for external data (NULL: external data is rejected). */
-int gd_engine_load_memory(const void *data, size_t len, const char *base_dir,
-                          gd_engine_model **out, char *err, size_t errlen);
+int gd_engine_load_memory(const void *data, size_t len, const char *base_dir, gd_engine_model **out,
+                          char *err, size_t errlen);
 void gd_engine_model_free(gd_engine_model *m); /* NULL is a no-op */
 
 /* Description of a graph input or output. Pointers are owned by the model. */

@@ -23,7 +23,10 @@ struct gd_bufcache {
     size_t bytes;
 };
 
-struct gd_bufcache *gd__bufcache_new(void) { return gd_calloc(1, sizeof(struct gd_bufcache)); }
+struct gd_bufcache *gd__bufcache_new(void)
+{
+    return gd_calloc(1, sizeof(struct gd_bufcache));
+}
 
 void gd__bufcache_free(struct gd_bufcache *c)
 {

@@ -18,24 +18,39 @@ struct gd_op_ctx {
     struct gd_exec *e;
     const struct gd_node *node;
     int index;
-    const struct gd_tensor **in;   /* n_in pointers (NULL = absent) */
-    struct gd_tensor *in_copy;     /* shallow copies of the input slots */
-    struct gd_tensor **out;        /* where output i lands */
-    struct gd_tensor *discard;     /* outputs the graph left unnamed */
-    char *made;                    /* output i requested */
+    const struct gd_tensor **in; /* n_in pointers (NULL = absent) */
+    struct gd_tensor *in_copy;   /* shallow copies of the input slots */
+    struct gd_tensor **out;      /* where output i lands */
+    struct gd_tensor *discard;   /* outputs the graph left unnamed */
+    char *made;                  /* output i requested */
     struct scratch *scratch;
-    int failed;                    /* gd_op_fail recorded a message */
+    int failed; /* gd_op_fail recorded a message */
     const struct gd_tensor *in_inline[CTX_INLINE_IO];
     struct gd_tensor copy_inline[CTX_INLINE_IO], *out_inline[CTX_INLINE_IO];
     struct gd_tensor discard_inline[CTX_INLINE_IO];
     char made_inline[CTX_INLINE_IO];
 };
 
-const char *gd_op_name(const struct gd_op_ctx *ctx) { return ctx->node->name; }
-const char *gd_op_type(const struct gd_op_ctx *ctx) { return ctx->node->op_type; }
-int gd_op_opset(const struct gd_op_ctx *ctx) { return ctx->node->opset; }
-int gd_op_num_inputs(const struct gd_op_ctx *ctx) { return ctx->node->n_in; }
-int gd_op_num_outputs(const struct gd_op_ctx *ctx) { return ctx->node->n_out; }
+const char *gd_op_name(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->name;
+}
+const char *gd_op_type(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->op_type;
+}
+int gd_op_opset(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->opset;
+}
+int gd_op_num_inputs(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->n_in;
+}
+int gd_op_num_outputs(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->n_out;
+}
 
 const struct gd_tensor *gd_op_input(const struct gd_op_ctx *ctx, int i)
 {
@@ -51,8 +66,8 @@ int gd_op_fail(struct gd_op_ctx *ctx, int err, const char *fmt, ...)
 {
     struct gd_exec *e = ctx->e;
     if (e->err && e->errlen && !ctx->failed) {
-        int n = snprintf(e->err, e->errlen, "node '%s' (%s): ", ctx->node->name,
-                         ctx->node->op_type);
+        int n =
+            snprintf(e->err, e->errlen, "node '%s' (%s): ", ctx->node->name, ctx->node->op_type);
         if (n >= 0 && (size_t)n < e->errlen) {
             va_list ap;
             va_start(ap, fmt);
@@ -97,7 +112,9 @@ struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, i
     if (rc) {
         char s[128];
         gd_op_fail(ctx, rc, "output %d: invalid or oversized shape %s (%s)", i,
-                   gd_shape_str(rank < 0 ? 0 : rank > GD_TENSOR_MAX_RANK ? GD_TENSOR_MAX_RANK : rank,
+                   gd_shape_str(rank < 0                    ? 0
+                                : rank > GD_TENSOR_MAX_RANK ? GD_TENSOR_MAX_RANK
+                                                            : rank,
                                 dims, s, sizeof s),
                    gd_dtype_name(dt));
         return NULL;
@@ -195,8 +212,7 @@ int gd_op_attr_floats(const struct gd_op_ctx *ctx, const char *name, const float
 
 int gd_op_attr_strings(const struct gd_op_ctx *ctx, const char *name, const char *const **vals)
 {
-    const struct gd_attr *a =
-        find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
     if (!a)
         return -1;
     *vals = a->strings;
@@ -323,5 +339,109 @@ int gd__exec_node(struct gd_exec *e, const struct gd_node *nd, int index)
             rc = gd_op_fail(&c, GD_ENOTSUP, "output %d was not produced", k);
 out:
     ctx_cleanup(&c);
+    return rc;
+}
+
+/* ---- subgraphs (If / Loop bodies) ---- */
+
+const struct gd_engine_model *gd__op_attr_graph(const struct gd_op_ctx *ctx, const char *name)
+{
+    const struct gd_attr *a = find_attr(ctx, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+    return a ? a->g : NULL;
+}
+
+int gd__op_output_take(struct gd_op_ctx *ctx, int i, struct gd_tensor *t)
+{
+    if (i < 0 || i >= ctx->node->n_out || ctx->made[i])
+        return gd_op_fail(ctx, GD_EINVAL, "output %d cannot be set", i);
+    if (ctx->e->max_bytes && t->nbytes > ctx->e->max_bytes)
+        return gd_op_fail(ctx, GD_ELIMIT, "output %d would take %zu bytes", i, t->nbytes);
+    gd__slot_release(ctx->e->cache, ctx->out[i]);
+    *ctx->out[i] = *t;
+    memset(t, 0, sizeof *t);
+    ctx->made[i] = 1;
+    return 0;
+}
+
+/* Binds constants, outer-scope views and the inputs into g's slots. */
+static int sub_bind(struct gd_op_ctx *ctx, const struct gd_engine_model *g, struct gd_tensor *slots,
+                    int n, const struct gd_tensor *const *inputs)
+{
+    if (n != g->n_inputs)
+        return gd_op_fail(ctx, GD_EINVAL, "subgraph takes %d inputs, got %d", g->n_inputs, n);
+    for (int v = 0; v < g->n_values; v++) {
+        const struct gd_value *val = &g->values[v];
+        if (val->kind == GD_VALUE_CONST) {
+            slots[v] = *val->konst;
+        } else if (val->kind == GD_VALUE_OUTER) {
+            const struct gd_exec *a = ctx->e;
+            for (int d = 1; d < val->outer_depth && a; d++)
+                a = a->parent;
+            if (!a || val->outer_idx >= a->m->n_values)
+                return gd_op_fail(ctx, GD_EINVAL, "outer value '%s' not reachable", val->name);
+            slots[v] = a->slots[val->outer_idx];
+        }
+        slots[v].owns_data = 0;
+    }
+    for (int i = 0; i < n; i++) {
+        slots[g->inputs[i]] = *inputs[i];
+        slots[g->inputs[i]].owns_data = 0;
+    }
+    return 0;
+}
+
+/* Moves (or copies) the subgraph's outputs into outs. */
+static int sub_collect(struct gd_op_ctx *ctx, const struct gd_engine_model *g,
+                       struct gd_tensor *slots, struct gd_tensor *outs)
+{
+    for (int j = 0; j < g->n_outputs; j++) {
+        struct gd_tensor *src = &slots[g->outputs[j]];
+        if (src->dtype == GD_DTYPE_UNDEFINED)
+            return gd_op_fail(ctx, GD_EINVAL, "subgraph output %d has no value", j);
+        if (src->owns_data && g->values[g->outputs[j]].kind == GD_VALUE_INTERMEDIATE) {
+            outs[j] = *src;
+            memset(src, 0, sizeof *src);
+        } else if (gd_tensor_copy(&outs[j], src)) {
+            return gd_op_fail(ctx, GD_ENOMEM, "out of memory copying subgraph outputs");
+        }
+    }
+    return 0;
+}
+
+int gd__op_run_subgraph(struct gd_op_ctx *ctx, const struct gd_engine_model *g, int n,
+                        const struct gd_tensor *const *inputs, struct gd_tensor *outs)
+{
+    struct gd_tensor *slots = gd_calloc((size_t)g->n_values + 1, sizeof *slots);
+    if (!slots)
+        return gd_op_fail(ctx, GD_ENOMEM, "out of memory");
+    struct gd_exec se = {.m = g,
+                         .slots = slots,
+                         .pool = ctx->e->pool,
+                         .cache = ctx->e->cache,
+                         .err = ctx->e->err,
+                         .errlen = ctx->e->errlen,
+                         .max_bytes = ctx->e->max_bytes,
+                         .parent = ctx->e};
+    int rc = sub_bind(ctx, g, slots, n, inputs);
+    for (int i = 0; !rc && i < g->n_nodes; i++) {
+        const struct gd_node *nd = &g->nodes[i];
+        if ((rc = gd__exec_node(&se, nd, i)))
+            ctx->failed = 1;                                  /* the inner node wrote the message */
+        for (int k = 0; k < nd->n_in + nd->n_implicit; k++) { /* values dying here */
+            int v = k < nd->n_in ? nd->in[k] : nd->implicit[k - nd->n_in];
+            if (v >= 0 && g->values[v].kind == GD_VALUE_INTERMEDIATE && !g->values[v].is_output &&
+                g->values[v].last_use == i)
+                gd__slot_release(se.cache, &slots[v]);
+        }
+    }
+    if (!rc)
+        rc = sub_collect(ctx, g, slots, outs);
+    for (int v = 0; v < g->n_values; v++)
+        if (g->values[v].kind == GD_VALUE_INTERMEDIATE)
+            gd__slot_release(se.cache, &slots[v]);
+    gd_free(slots);
+    if (rc)
+        for (int j = 0; j < g->n_outputs; j++)
+            gd_tensor_release(&outs[j]);
     return rc;
 }

@@ -9,6 +9,16 @@
 #include "core/alloc.h"
 #include "engine/model.h"
 
+/* Values node n reads: its inputs, then the outer values its subgraphs capture. */
+static int n_reads(const struct gd_node *n)
+{
+    return n->n_in + n->n_implicit;
+}
+static int read_at(const struct gd_node *n, int k)
+{
+    return k < n->n_in ? n->in[k] : n->implicit[k - n->n_in];
+}
+
 /* Min-heap of node indices: always emitting the lowest ready index keeps the file's order
  * for an already sorted graph and gives O((n + E) log n) for any graph. */
 static void heap_push(int *h, int *n, int v)
@@ -66,10 +76,10 @@ static int topo_edges(const struct gd_engine_model *m, struct topo *t)
             if (m->nodes[i].out[k] >= 0)
                 t->prod[m->nodes[i].out[k]] = i;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < m->nodes[i].n_in; k++)
-            if (m->nodes[i].in[k] >= 0 && t->prod[m->nodes[i].in[k]] >= 0) {
+        for (int k = 0; k < n_reads(&m->nodes[i]); k++)
+            if (read_at(&m->nodes[i], k) >= 0 && t->prod[read_at(&m->nodes[i], k)] >= 0) {
                 t->indeg[i]++;
-                t->cstart[t->prod[m->nodes[i].in[k]] + 1]++;
+                t->cstart[t->prod[read_at(&m->nodes[i], k)] + 1]++;
                 edges++;
             }
     for (int i = 0; i < n; i++)
@@ -80,9 +90,9 @@ static int topo_edges(const struct gd_engine_model *m, struct topo *t)
     for (int i = 0; i < n; i++)
         fill[i] = t->cstart[i];
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < m->nodes[i].n_in; k++)
-            if (m->nodes[i].in[k] >= 0 && t->prod[m->nodes[i].in[k]] >= 0)
-                t->cons[fill[t->prod[m->nodes[i].in[k]]]++] = i;
+        for (int k = 0; k < n_reads(&m->nodes[i]); k++)
+            if (read_at(&m->nodes[i], k) >= 0 && t->prod[read_at(&m->nodes[i], k)] >= 0)
+                t->cons[fill[t->prod[read_at(&m->nodes[i], k)]]++] = i;
     return 0;
 }
 
@@ -130,8 +140,8 @@ fail:
 /* Ops whose result must not be computed once at load. */
 static int foldable(const struct gd_node *nd)
 {
-    static const char *const never[] = {"RandomNormal", "RandomUniform", "RandomNormalLike",
-                                        "RandomUniformLike", "Multinomial", "Bernoulli"};
+    static const char *const never[] = {"RandomNormal",      "RandomUniform", "RandomNormalLike",
+                                        "RandomUniformLike", "Multinomial",   "Bernoulli"};
     if (!nd->def || nd->n_out == 0)
         return 0;
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
@@ -144,13 +154,13 @@ static int foldable(const struct gd_node *nd)
 static int fold_node(struct gd_engine_model *m, struct gd_tensor *slots, int i)
 {
     const struct gd_node *nd = &m->nodes[i];
-    for (int k = 0; k < nd->n_in; k++)
-        if (nd->in[k] >= 0 && m->values[nd->in[k]].kind != GD_VALUE_CONST)
+    for (int k = 0; k < n_reads(nd); k++)
+        if (read_at(nd, k) >= 0 && m->values[read_at(nd, k)].kind != GD_VALUE_CONST)
             return 0;
     char msg[256];
     /* Outputs over FOLD_MAX_BYTES are left to run time (bounded load, small models). */
-    struct gd_exec e = {.m = m, .slots = slots, .err = msg, .errlen = sizeof msg,
-                        .max_bytes = FOLD_MAX_BYTES};
+    struct gd_exec e = {
+        .m = m, .slots = slots, .err = msg, .errlen = sizeof msg, .max_bytes = FOLD_MAX_BYTES};
     if (gd__exec_node(&e, nd, i)) {
         for (int k = 0; k < nd->n_out; k++)
             if (nd->out[k] >= 0)
@@ -223,9 +233,9 @@ static void liveness(struct gd_engine_model *m)
                 m->values[nd->out[k]].producer = i;
                 m->values[nd->out[k]].last_use = i; /* dies right away if never read */
             }
-        for (int k = 0; k < nd->n_in; k++)
-            if (nd->in[k] >= 0)
-                m->values[nd->in[k]].last_use = i;
+        for (int k = 0; k < n_reads(nd); k++)
+            if (read_at(nd, k) >= 0)
+                m->values[read_at(nd, k)].last_use = i;
     }
     for (int o = 0; o < m->n_outputs; o++)
         m->values[m->outputs[o]].last_use = INT32_MAX;

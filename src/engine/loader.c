@@ -64,6 +64,9 @@ static int *map_slot(struct name_map *nm, const char *name)
 }
 
 struct loader {
+    struct loader *parent;       /* enclosing graph's loader (subgraphs) */
+    struct gd_node *parent_node; /* the node in parent whose attribute this graph is */
+    int depth;
     struct gd_engine_model *m;
     struct name_map names;
     const char *base_dir;
@@ -150,8 +153,8 @@ static int parse_type(struct loader *L, const Onnx__ValueInfoProto *vi, struct g
     if (!tt->shape)
         return 0;
     if (tt->shape->n_dim > GD_TENSOR_MAX_RANK)
-        return gd__errf(L->err, L->errlen, GD_ENOTSUP, "value '%s': rank %zu exceeds %d",
-                        v->name, tt->shape->n_dim, GD_TENSOR_MAX_RANK);
+        return gd__errf(L->err, L->errlen, GD_ENOTSUP, "value '%s': rank %zu exceeds %d", v->name,
+                        tt->shape->n_dim, GD_TENSOR_MAX_RANK);
     int r = (int)tt->shape->n_dim;
     v->dims = gd_arena_alloc(&L->m->arena, sizeof(int64_t) * (size_t)(r ? r : 1));
     v->syms = gd_arena_calloc(&L->m->arena, (size_t)(r ? r : 1), sizeof(char *));
@@ -180,7 +183,8 @@ static int copy_attr(struct loader *L, const Onnx__AttributeProto *ap, struct gd
     a->type = ap->has_type ? (int)ap->type : 0;
     a->i = ap->i;
     a->f = ap->f;
-    if (ap->has_s && !(a->s = gd_arena_strndup(&m->arena, (const char *)ap->s.data, ap->s.len)))
+    if (ap->has_s &&
+        !(a->s = gd_arena_strndup(&m->arena, ap->s.len ? (const char *)ap->s.data : "", ap->s.len)))
         goto nomem;
     switch (a->type) {
     case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS:
@@ -206,8 +210,9 @@ static int copy_attr(struct loader *L, const Onnx__AttributeProto *ap, struct gd
         if (!s)
             goto nomem;
         for (size_t i = 0; i < ap->n_strings; i++)
-            if (!(s[i] = gd_arena_strndup(&m->arena, (const char *)ap->strings[i].data,
-                                          ap->strings[i].len)))
+            if (!(s[i] = gd_arena_strndup(
+                      &m->arena, ap->strings[i].len ? (const char *)ap->strings[i].data : "",
+                      ap->strings[i].len)))
                 goto nomem;
         a->n = (int)ap->n_strings;
         a->strings = s;
@@ -217,7 +222,10 @@ static int copy_attr(struct loader *L, const Onnx__AttributeProto *ap, struct gd
         if (!ap->t)
             return gd__errf(L->err, L->errlen, GD_EINVAL, "attribute '%s' has no tensor", a->name);
         return own_tensor(L, ap->t, &a->t);
-    default: /* graphs, sparse tensors, type protos: kept as typed, without data */
+    case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH:
+        a->pending = ap->g; /* converted once every value of this graph is known */
+        break;
+    default: /* graph lists, sparse tensors, type protos: kept as typed, without data */
         break;
     }
     return 0;
@@ -282,6 +290,87 @@ static int add_node(struct loader *L, const Onnx__NodeProto *np, struct gd_node 
     return 0;
 }
 
+static int add_implicit(struct gd_engine_model *m, struct gd_node *n, int v)
+{
+    for (int i = 0; i < n->n_implicit; i++)
+        if (n->implicit[i] == v)
+            return 0;
+    int *a = gd_arena_alloc(&m->arena, sizeof(int) * (size_t)(n->n_implicit + 1));
+    if (!a)
+        return GD_ENOMEM;
+    if (n->n_implicit)
+        memcpy(a, n->implicit, sizeof(int) * (size_t)n->n_implicit);
+    a[n->n_implicit++] = v;
+    n->implicit = a;
+    return 0;
+}
+
+/* A name this (sub)graph does not define: look it up in the enclosing graphs. On success
+ * *out is a local GD_VALUE_OUTER value and the owning node up there records the read. */
+static int resolve_outer(struct loader *L, const char *name, int *out)
+{
+    int depth = 1;
+    for (struct loader *cur = L; cur->parent; cur = cur->parent, depth++) {
+        int pidx = *map_slot(&cur->parent->names, name);
+        if (pidx < 0)
+            continue;
+        int rc = new_value(L, name, GD_VALUE_OUTER, out);
+        if (rc)
+            return rc;
+        L->m->values[*out].outer_depth = depth;
+        L->m->values[*out].outer_idx = pidx;
+        if (add_implicit(cur->parent->m, cur->parent_node, pidx))
+            return gd__errf(L->err, L->errlen, GD_ENOMEM, "out of memory");
+        return 0;
+    }
+    return GD_ENOENT;
+}
+
+static int load_graph(struct loader *L, const Onnx__GraphProto *g);
+static int build_io_info(struct gd_engine_model *m);
+
+/* Converts a GRAPH attribute into a child model sharing the parent's opset imports. */
+static int load_subgraph(struct loader *L, struct gd_node *n, struct gd_attr *a)
+{
+    const Onnx__GraphProto *g = a->pending;
+    struct gd_engine_model *m = L->m, *c;
+    a->pending = NULL;
+    if (L->depth >= 16)
+        return gd__errf(L->err, L->errlen, GD_ELIMIT, "node '%s' (%s): subgraphs nested too deep",
+                        n->name, n->op_type);
+    if (m->n_children == m->cap_children) {
+        int cap = m->cap_children ? 2 * m->cap_children : 4;
+        struct gd_engine_model **ch = gd_realloc(m->children, sizeof *ch * (size_t)cap);
+        if (!ch)
+            return gd__errf(L->err, L->errlen, GD_ENOMEM, "out of memory");
+        m->children = ch;
+        m->cap_children = cap;
+    }
+    if (!(c = gd_calloc(1, sizeof *c)))
+        return gd__errf(L->err, L->errlen, GD_ENOMEM, "out of memory");
+    m->children[m->n_children++] = c;
+    gd_arena_init(&c->arena, 16 * 1024, (size_t)1 << 30);
+    c->ir_version = m->ir_version;
+    c->n_opsets = m->n_opsets;
+    c->opset_domains = m->opset_domains;
+    c->opset_versions = m->opset_versions;
+    struct loader sub = {.parent = L,
+                         .parent_node = n,
+                         .depth = L->depth + 1,
+                         .m = c,
+                         .base_dir = L->base_dir,
+                         .err = L->err,
+                         .errlen = L->errlen};
+    int rc = load_graph(&sub, g);
+    if (!rc)
+        rc = gd__graph_finish(c, L->err, L->errlen);
+    if (!rc && build_io_info(c))
+        rc = gd__errf(L->err, L->errlen, GD_ENOMEM, "out of memory");
+    if (!rc)
+        a->g = c;
+    return rc;
+}
+
 /* Second pass over nodes, once every output exists: resolve input names. */
 static int link_inputs(struct loader *L, const Onnx__NodeProto *np, struct gd_node *n)
 {
@@ -290,6 +379,8 @@ static int link_inputs(struct loader *L, const Onnx__NodeProto *np, struct gd_no
         if (!np->input[i] || !*np->input[i])
             continue;
         int idx = *map_slot(&L->names, np->input[i]);
+        if (idx < 0 && resolve_outer(L, np->input[i], &idx) == GD_ENOMEM)
+            return GD_ENOMEM;
         if (idx < 0)
             return gd__errf(L->err, L->errlen, GD_EINVAL,
                             "node '%s' (%s): input '%s' is not defined by any node, input or "
@@ -297,6 +388,12 @@ static int link_inputs(struct loader *L, const Onnx__NodeProto *np, struct gd_no
                             n->name, n->op_type, np->input[i]);
         n->in[i] = idx;
     }
+    for (int i = 0; i < n->n_attr; i++)
+        if (n->attrs[i].pending) {
+            int rc = load_subgraph(L, n, &n->attrs[i]);
+            if (rc)
+                return rc;
+        }
     return 0;
 }
 
@@ -313,7 +410,8 @@ static int load_io(struct loader *L, const Onnx__GraphProto *g)
         int idx = *map_slot(&L->names, name), rc;
         if (idx >= 0 && m->values[idx].kind == GD_VALUE_CONST)
             continue; /* an initializer listed as input (IR < 4 style): stays constant */
-        if ((rc = new_value(L, name, GD_VALUE_INPUT, &idx)) || (rc = parse_type(L, vi, &m->values[idx])))
+        if ((rc = new_value(L, name, GD_VALUE_INPUT, &idx)) ||
+            (rc = parse_type(L, vi, &m->values[idx])))
             return rc;
         m->inputs[m->n_inputs++] = idx;
     }
@@ -326,6 +424,8 @@ static int load_outputs(struct loader *L, const Onnx__GraphProto *g)
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
         int idx = *map_slot(&L->names, vi->name ? vi->name : "");
+        if (idx < 0 && vi->name && *vi->name && resolve_outer(L, vi->name, &idx) == GD_ENOMEM)
+            return GD_ENOMEM;
         if (idx < 0)
             return gd__errf(L->err, L->errlen, GD_EINVAL, "graph output '%s' is never produced",
                             vi->name ? vi->name : "");
@@ -368,16 +468,19 @@ static int load_opsets(struct loader *L, const Onnx__ModelProto *mp)
     return 0;
 }
 
-static int err_is_set(const struct loader *L) { return L->err && L->errlen && L->err[0]; }
+static int err_is_set(const struct loader *L)
+{
+    return L->err && L->errlen && L->err[0];
+}
 
 static int load_graph(struct loader *L, const Onnx__GraphProto *g)
 {
     struct gd_engine_model *m = L->m;
-    size_t nv = g->n_initializer + g->n_input;
+    size_t nv = g->n_initializer + g->n_input + g->n_output; /* outputs: outer captures */
     if (g->n_node > GD_MODEL_MAX_NODES)
         return gd__errf(L->err, L->errlen, GD_ELIMIT, "too many nodes (%zu)", g->n_node);
-    for (size_t i = 0; i < g->n_node; i++)
-        nv += g->node[i]->n_output;
+    for (size_t i = 0; i < g->n_node; i++) /* inputs: at most one outer capture each */
+        nv += g->node[i]->n_output + (L->parent ? g->node[i]->n_input : 0);
     if (nv > GD_MODEL_MAX_VALUES)
         return gd__errf(L->err, L->errlen, GD_ELIMIT, "too many values (%zu)", nv);
     L->max_values = nv;
@@ -404,8 +507,8 @@ static int load_graph(struct loader *L, const Onnx__GraphProto *g)
     for (size_t i = 0; !rc && i < g->n_value_info; i++) { /* declared intermediate types */
         const Onnx__ValueInfoProto *vi = g->value_info[i];
         int idx = *map_slot(&L->names, vi->name ? vi->name : "");
-        if (idx >= 0 && m->values[idx].kind == GD_VALUE_INTERMEDIATE &&
-            m->values[idx].rank < 0 && parse_type(L, vi, &m->values[idx]))
+        if (idx >= 0 && m->values[idx].kind == GD_VALUE_INTERMEDIATE && m->values[idx].rank < 0 &&
+            parse_type(L, vi, &m->values[idx]))
             m->values[idx].rank = -1; /* non-tensor or odd value_info: ignore it */
     }
     if (!rc && err_is_set(L))
@@ -438,6 +541,9 @@ void gd_engine_model_free(gd_engine_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; i < m->n_children; i++)
+        gd_engine_model_free(m->children[i]);
+    gd_free(m->children);
     for (int i = 0; i < m->n_owned; i++) {
         gd_tensor_release(m->owned[i]);
         gd_free(m->owned[i]);
@@ -447,8 +553,8 @@ void gd_engine_model_free(gd_engine_model *m)
     gd_free(m);
 }
 
-int gd_engine_load_memory(const void *data, size_t len, const char *base_dir,
-                          gd_engine_model **out, char *err, size_t errlen)
+int gd_engine_load_memory(const void *data, size_t len, const char *base_dir, gd_engine_model **out,
+                          char *err, size_t errlen)
 {
     *out = NULL;
     if (err && errlen)
@@ -531,8 +637,14 @@ fail:
 }
 
 /* ---- model queries ---- */
-int gd_engine_num_inputs(const gd_engine_model *m) { return m->n_inputs; }
-int gd_engine_num_outputs(const gd_engine_model *m) { return m->n_outputs; }
+int gd_engine_num_inputs(const gd_engine_model *m)
+{
+    return m->n_inputs;
+}
+int gd_engine_num_outputs(const gd_engine_model *m)
+{
+    return m->n_outputs;
+}
 int gd_engine_input_info(const gd_engine_model *m, int i, struct gd_engine_io *out)
 {
     if (i < 0 || i >= m->n_inputs)
@@ -547,8 +659,14 @@ int gd_engine_output_info(const gd_engine_model *m, int i, struct gd_engine_io *
     *out = m->out_info[i];
     return 0;
 }
-int64_t gd_engine_ir_version(const gd_engine_model *m) { return m->ir_version; }
-int gd_engine_num_opsets(const gd_engine_model *m) { return m->n_opsets; }
+int64_t gd_engine_ir_version(const gd_engine_model *m)
+{
+    return m->ir_version;
+}
+int gd_engine_num_opsets(const gd_engine_model *m)
+{
+    return m->n_opsets;
+}
 int gd_engine_opset_at(const gd_engine_model *m, int i, const char **domain, int64_t *version)
 {
     if (i < 0 || i >= m->n_opsets)
@@ -557,8 +675,14 @@ int gd_engine_opset_at(const gd_engine_model *m, int i, const char **domain, int
     *version = m->opset_versions[i];
     return 0;
 }
-int gd_engine_num_nodes(const gd_engine_model *m) { return m->n_model_nodes; }
-int gd_engine_num_exec_nodes(const gd_engine_model *m) { return m->n_nodes; }
+int gd_engine_num_nodes(const gd_engine_model *m)
+{
+    return m->n_model_nodes;
+}
+int gd_engine_num_exec_nodes(const gd_engine_model *m)
+{
+    return m->n_nodes;
+}
 int gd_engine_node_op(const gd_engine_model *m, int i, const char **domain, const char **op)
 {
     if (i < 0 || i >= m->n_model_nodes)

@@ -14,7 +14,7 @@
 #include "girder/engine.h"
 
 /* Caps on what an untrusted model may declare. */
-#define GD_MODEL_MAX_FILE ((size_t)2 << 30)   /* protobuf's own 2 GiB limit */
+#define GD_MODEL_MAX_FILE ((size_t)2 << 30) /* protobuf's own 2 GiB limit */
 #define GD_MODEL_MAX_NODES 1000000
 #define GD_MODEL_MAX_VALUES 4000000
 #define GD_MODEL_MAX_NODE_IO 4096
@@ -31,6 +31,8 @@ struct gd_attr {
     const float *floats;
     const char *const *strings;
     const struct gd_tensor *t;
+    const struct gd_engine_model *g; /* GRAPH attribute (If/Loop bodies), owned by the model */
+    const void *pending;             /* loader only: the GraphProto still to convert */
 };
 
 struct gd_node {
@@ -38,12 +40,16 @@ struct gd_node {
     int opset;
     int n_in, n_out;
     int *in, *out; /* value indices; -1 for an absent optional input/output */
+    int n_implicit;
+    int *implicit; /* values read by this node's subgraphs (outer scope): for order/liveness */
     int n_attr;
     struct gd_attr *attrs;
     const struct gd_op_def *def; /* NULL: no kernel (the session refuses to start) */
 };
 
-enum gd_value_kind { GD_VALUE_INTERMEDIATE = 0, GD_VALUE_INPUT, GD_VALUE_CONST };
+/* GD_VALUE_OUTER: a subgraph's reference to a value of an enclosing graph, outer_depth
+ * levels up (1 = the graph of the node that owns this subgraph), index outer_idx there. */
+enum gd_value_kind { GD_VALUE_INTERMEDIATE = 0, GD_VALUE_INPUT, GD_VALUE_CONST, GD_VALUE_OUTER };
 
 struct gd_value {
     const char *name;
@@ -52,11 +58,12 @@ struct gd_value {
     const struct gd_tensor *konst; /* GD_VALUE_CONST */
     /* declared type (from graph inputs/outputs/value_info) */
     enum gd_dtype dtype;
-    int rank;             /* -1 unknown */
-    int64_t *dims;        /* -1 for symbolic/unknown */
+    int rank;      /* -1 unknown */
+    int64_t *dims; /* -1 for symbolic/unknown */
     const char **syms;
-    int producer;         /* node index, -1 for inputs/constants */
-    int last_use;         /* last node index reading it; INT32_MAX for graph outputs */
+    int producer;               /* node index, -1 for inputs/constants */
+    int outer_depth, outer_idx; /* GD_VALUE_OUTER */
+    int last_use;               /* last node index reading it; INT32_MAX for graph outputs */
 };
 
 struct gd_engine_model {
@@ -72,10 +79,12 @@ struct gd_engine_model {
     int n_inputs, n_outputs;
     int *inputs, *outputs; /* value indices: inputs to feed, graph outputs */
     struct gd_engine_io *in_info, *out_info;
-    int n_model_nodes;       /* nodes in the file, before constant folding */
-    const char **model_ops;  /* 2 per node: domain, op_type (for --info histograms) */
+    int n_model_nodes;      /* nodes in the file, before constant folding */
+    const char **model_ops; /* 2 per node: domain, op_type (for --info histograms) */
     struct gd_tensor **owned;
     int n_owned, cap_owned;
+    struct gd_engine_model **children; /* subgraphs, freed with the model */
+    int n_children, cap_children;
 };
 
 /* loader.c / tensor_pb.c */
@@ -100,12 +109,13 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);
 struct gd_pool;
 struct gd_exec {
     const struct gd_engine_model *m;
-    struct gd_tensor *slots;      /* n_values */
-    struct gd_pool *pool;         /* may be NULL (single thread) */
-    struct gd_bufcache *cache;    /* may be NULL */
+    struct gd_tensor *slots;   /* n_values */
+    struct gd_pool *pool;      /* may be NULL (single thread) */
+    struct gd_bufcache *cache; /* may be NULL */
     char *err;
     size_t errlen;
-    size_t max_bytes; /* cap on one output / scratch allocation (0 = none) */
+    size_t max_bytes;             /* cap on one output / scratch allocation (0 = none) */
+    const struct gd_exec *parent; /* exec of the enclosing graph when running a subgraph */
     /* static memory plan (may be NULL): value v lives at arena + plan_off[v] when
      * plan_off[v] >= 0 and its runtime size fits plan_size[v] */
     unsigned char *arena;
@@ -115,8 +125,15 @@ struct gd_exec {
 int gd__exec_node(struct gd_exec *e, const struct gd_node *node, int node_index);
 
 /* plan.c: static offsets of fixed-size intermediates in one arena (-1 = dynamic). */
-int gd__plan_memory(const struct gd_engine_model *m, int64_t **off, size_t **size,
-                    size_t *total);
+int gd__plan_memory(const struct gd_engine_model *m, int64_t **off, size_t **size, size_t *total);
+
+/* Subgraphs (exec.c): the GRAPH attribute `name` of the running node, or NULL; run g with
+ * n inputs bound by position; outs (g's n_outputs) receive owned results. */
+const struct gd_engine_model *gd__op_attr_graph(const struct gd_op_ctx *ctx, const char *name);
+int gd__op_run_subgraph(struct gd_op_ctx *ctx, const struct gd_engine_model *g, int n,
+                        const struct gd_tensor *const *inputs, struct gd_tensor *outs);
+/* Moves owned tensor t into output i (t is zeroed). Returns 0 or an error (recorded). */
+int gd__op_output_take(struct gd_op_ctx *ctx, int i, struct gd_tensor *t);
 
 /* Buffer cache (memory planner): buffers of dead values are kept for reuse. */
 struct gd_bufcache;

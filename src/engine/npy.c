@@ -114,8 +114,8 @@ int gd_npy_parse(const void *data, size_t len, struct gd_tensor *out, char *err,
     if ((rc = gd_tensor_set_shape(&t, dt, rank, dims)))
         return gd__errf(err, errlen, rc, "npy: shape too large");
     if (len - off != t.nbytes)
-        return gd__errf(err, errlen, GD_EPARSE, "npy: %zu data bytes, shape needs %zu",
-                        len - off, t.nbytes);
+        return gd__errf(err, errlen, GD_EPARSE, "npy: %zu data bytes, shape needs %zu", len - off,
+                        t.nbytes);
     if ((rc = gd_tensor_alloc(out, dt, rank, dims)))
         return gd__errf(err, errlen, rc, "npy: out of memory");
     if (t.nbytes)
@@ -175,8 +175,8 @@ int gd_npy_write_file(const char *path, const struct gd_tensor *t, char *err, si
     FILE *f = fopen(path, "wb");
     if (!f)
         return gd__errf(err, errlen, GD_EIO, "%s: cannot create", path);
-    unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff),
-                             (unsigned char)(hl >> 8)};
+    unsigned char pre[10] = {
+        0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(hl & 0xff), (unsigned char)(hl >> 8)};
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(h, 1, (size_t)hl, f) == (size_t)hl &&
              (t->nbytes == 0 || fwrite(t->data, 1, t->nbytes, f) == t->nbytes);
     if (fclose(f) || !ok)

@@ -42,9 +42,9 @@ struct gd_op_def {
 };
 
 /* ---- node identity ---- */
-const char *gd_op_name(const struct gd_op_ctx *ctx);    /* node name (may be "") */
-const char *gd_op_type(const struct gd_op_ctx *ctx);    /* op_type */
-int gd_op_opset(const struct gd_op_ctx *ctx);           /* opset version of the node's domain */
+const char *gd_op_name(const struct gd_op_ctx *ctx); /* node name (may be "") */
+const char *gd_op_type(const struct gd_op_ctx *ctx); /* op_type */
+int gd_op_opset(const struct gd_op_ctx *ctx);        /* opset version of the node's domain */
 
 /* ---- inputs ----
  * gd_op_num_inputs counts the node's declared inputs (including empty optional ones).

@@ -114,7 +114,10 @@ void gd__pool_free(struct gd_pool *p)
     gd_free(p);
 }
 
-int gd__pool_threads(const struct gd_pool *p) { return p->n_tids + 1; }
+int gd__pool_threads(const struct gd_pool *p)
+{
+    return p->n_tids + 1;
+}
 
 void gd__pool_run(struct gd_pool *p, int64_t n, int64_t grain, gd_op_range_fn fn, void *ud)
 {

@@ -83,12 +83,11 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
         if (nd->def)
             continue;
         if (gd_op_known(nd->domain, nd->op_type))
-            return gd__errf(err, errlen, GD_ENOTSUP,
-                            "node '%s' (%s): unsupported op %s%s%s at opset %d", nd->name,
-                            nd->op_type, nd->domain, *nd->domain ? "." : "", nd->op_type,
-                            nd->opset);
-        return gd__errf(err, errlen, GD_ENOTSUP, "node '%s' (%s): unsupported op %s%s%s",
-                        nd->name, nd->op_type, nd->domain, *nd->domain ? "." : "", nd->op_type);
+            return gd__errf(
+                err, errlen, GD_ENOTSUP, "node '%s' (%s): unsupported op %s%s%s at opset %d",
+                nd->name, nd->op_type, nd->domain, *nd->domain ? "." : "", nd->op_type, nd->opset);
+        return gd__errf(err, errlen, GD_ENOTSUP, "node '%s' (%s): unsupported op %s%s%s", nd->name,
+                        nd->op_type, nd->domain, *nd->domain ? "." : "", nd->op_type);
     }
     gd_engine_session *s = gd_calloc(1, sizeof *s);
     if (!s)
@@ -133,15 +132,16 @@ static int check_input(const struct gd_value *v, const struct gd_tensor *t, char
         (t->nbytes && !t->data))
         return gd__errf(err, errlen, GD_EINVAL, "input '%s': inconsistent tensor", v->name);
     if (v->dtype != GD_DTYPE_UNDEFINED && v->dtype != t->dtype)
-        return gd__errf(err, errlen, GD_EINVAL, "input '%s': dtype %s, model expects %s",
-                        v->name, gd_dtype_name(t->dtype), gd_dtype_name(v->dtype));
+        return gd__errf(err, errlen, GD_EINVAL, "input '%s': dtype %s, model expects %s", v->name,
+                        gd_dtype_name(t->dtype), gd_dtype_name(v->dtype));
     if (v->rank >= 0 && v->rank != t->rank)
         return gd__errf(err, errlen, GD_EINVAL, "input '%s': rank %d, model expects %d", v->name,
                         t->rank, v->rank);
     for (int d = 0; v->rank >= 0 && d < v->rank; d++)
         if (v->dims[d] >= 0 && v->dims[d] != t->dims[d])
-            return gd__errf(err, errlen, GD_EINVAL, "input '%s': dim %d is %lld, model expects %lld",
-                            v->name, d, (long long)t->dims[d], (long long)v->dims[d]);
+            return gd__errf(err, errlen, GD_EINVAL,
+                            "input '%s': dim %d is %lld, model expects %lld", v->name, d,
+                            (long long)t->dims[d], (long long)v->dims[d]);
     return 0;
 }
 
@@ -199,9 +199,15 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
     for (int i = 0; i < m->n_outputs; i++)
         gd_tensor_release(&s->outs[i]);
     int rc = bind_inputs(s, n, names, inputs, err, errlen);
-    struct gd_exec e = {.m = m, .slots = s->slots, .pool = s->pool, .cache = s->cache,
-                        .err = err, .errlen = errlen, .max_bytes = s->max_bytes,
-                        .arena = s->arena, .plan_off = s->arena ? s->plan_off : NULL,
+    struct gd_exec e = {.m = m,
+                        .slots = s->slots,
+                        .pool = s->pool,
+                        .cache = s->cache,
+                        .err = err,
+                        .errlen = errlen,
+                        .max_bytes = s->max_bytes,
+                        .arena = s->arena,
+                        .plan_off = s->arena ? s->plan_off : NULL,
                         .plan_size = s->plan_size};
     for (int i = 0; !rc && i < m->n_nodes; i++) {
         rc = gd__exec_node(&e, &m->nodes[i], i);

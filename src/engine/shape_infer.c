@@ -83,19 +83,52 @@ static int in_list(const char *op, const char *const *list)
     return 0;
 }
 
-static const char *const same_shape_ops[] = {
-    "Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Log", "Sqrt", "Erf", "LeakyRelu",
-    "HardSigmoid", "HardSwish", "Clip", "Softmax", "LogSoftmax", "Identity", "Dropout",
-    "BatchNormalization", "LayerNormalization", "InstanceNormalization", "Gelu", "Reciprocal",
-    "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "Elu", "Selu", "Softplus", "Softsign",
-    "Mish", "Celu", "ThresholdedRelu", "Not", "LRN", "Hardmax", "CumSum", NULL};
-static const char *const bcast_ops[] = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum",
-                                        "Mean", "PRelu", "Mod", NULL};
-static const char *const cmp_ops[] = {"Equal", "Less", "Greater", "LessOrEqual",
-                                      "GreaterOrEqual", "And", "Or", "Xor", NULL};
+static const char *const same_shape_ops[] = {"Relu",
+                                             "Sigmoid",
+                                             "Tanh",
+                                             "Abs",
+                                             "Neg",
+                                             "Exp",
+                                             "Log",
+                                             "Sqrt",
+                                             "Erf",
+                                             "LeakyRelu",
+                                             "HardSigmoid",
+                                             "HardSwish",
+                                             "Clip",
+                                             "Softmax",
+                                             "LogSoftmax",
+                                             "Identity",
+                                             "Dropout",
+                                             "BatchNormalization",
+                                             "LayerNormalization",
+                                             "InstanceNormalization",
+                                             "Gelu",
+                                             "Reciprocal",
+                                             "Floor",
+                                             "Ceil",
+                                             "Round",
+                                             "Sign",
+                                             "Sin",
+                                             "Cos",
+                                             "Elu",
+                                             "Selu",
+                                             "Softplus",
+                                             "Softsign",
+                                             "Mish",
+                                             "Celu",
+                                             "ThresholdedRelu",
+                                             "Not",
+                                             "LRN",
+                                             "Hardmax",
+                                             "CumSum",
+                                             NULL};
+static const char *const bcast_ops[] = {"Add", "Sub", "Mul",  "Div",   "Pow", "Max",
+                                        "Min", "Sum", "Mean", "PRelu", "Mod", NULL};
+static const char *const cmp_ops[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
+                                      "And",   "Or",   "Xor",     NULL};
 
-static int bcast(const struct gd_engine_model *m, const struct gd_node *n, int first,
-                 struct shp *o)
+static int bcast(const struct gd_engine_model *m, const struct gd_node *n, int first, struct shp *o)
 {
     struct gd_tensor ts[GD_BCAST_MAX_OPERANDS];
     const struct gd_tensor *tp[GD_BCAST_MAX_OPERANDS];

@@ -18,9 +18,9 @@
 #include "girder/engine.h" /* enum gd_dtype, struct gd_tensor, GD_TENSOR_MAX_RANK */
 #include "girder/error.h"
 
-typedef uint16_t gd_f16;  /* IEEE binary16 bits */
-typedef uint8_t gd_bool;  /* 0 or 1 */
-typedef char *gd_string;  /* NUL-terminated, gd_malloc'd, owned by its tensor */
+typedef uint16_t gd_f16; /* IEEE binary16 bits */
+typedef uint8_t gd_bool; /* 0 or 1 */
+typedef char *gd_string; /* NUL-terminated, gd_malloc'd, owned by its tensor */
 
 /* Per-dtype code generation: X(ENUM, c_type, short_name).
  * Kernels write one macro body and expand it over the dtypes they support, e.g.

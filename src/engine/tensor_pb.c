@@ -100,15 +100,13 @@ static int open_external(const Onnx__TensorProto *tp, const char *base_dir, size
     if (fstat(fd, &st) || !S_ISREG(st.st_mode) || off > (uint64_t)st.st_size ||
         nbytes > (uint64_t)st.st_size - off) {
         close(fd);
-        return gd__errf(err, errlen, GD_EINVAL, "external data '%s': range past end of file",
-                        loc);
+        return gd__errf(err, errlen, GD_EINVAL, "external data '%s': range past end of file", loc);
     }
     *off_out = off;
     return fd;
 }
 
-static int read_external(int fd, uint64_t off, void *dst, size_t nbytes, char *err,
-                         size_t errlen)
+static int read_external(int fd, uint64_t off, void *dst, size_t nbytes, char *err, size_t errlen)
 {
     for (size_t done = 0; done < nbytes;) {
         ssize_t r = pread(fd, (char *)dst + done, nbytes - done, (off_t)(off + done));
@@ -123,13 +121,19 @@ static int read_external(int fd, uint64_t off, void *dst, size_t nbytes, char *e
 static size_t typed_count(const Onnx__TensorProto *tp, enum gd_dtype dt)
 {
     switch (dt) {
-    case GD_DTYPE_FLOAT: return tp->n_float_data;
-    case GD_DTYPE_DOUBLE: return tp->n_double_data;
-    case GD_DTYPE_INT64: return tp->n_int64_data;
+    case GD_DTYPE_FLOAT:
+        return tp->n_float_data;
+    case GD_DTYPE_DOUBLE:
+        return tp->n_double_data;
+    case GD_DTYPE_INT64:
+        return tp->n_int64_data;
     case GD_DTYPE_UINT32:
-    case GD_DTYPE_UINT64: return tp->n_uint64_data;
-    case GD_DTYPE_STRING: return tp->n_string_data;
-    default: return tp->n_int32_data;
+    case GD_DTYPE_UINT64:
+        return tp->n_uint64_data;
+    case GD_DTYPE_STRING:
+        return tp->n_string_data;
+    default:
+        return tp->n_int32_data;
     }
 }
 
@@ -163,7 +167,8 @@ static int from_typed(const Onnx__TensorProto *tp, struct gd_tensor *t, char *er
         if ((have = tp->n_string_data) == n)
             for (size_t i = 0; i < n; i++) {
                 const ProtobufCBinaryData *b = &tp->string_data[i];
-                if (!(((char **)t->data)[i] = gd_strndup((const char *)b->data, b->len)))
+                if (!(((char **)t->data)[i] =
+                          gd_strndup(b->len ? (const char *)b->data : "", b->len)))
                     return gd__errf(err, errlen, GD_ENOMEM, "out of memory");
             }
         break;
@@ -172,14 +177,27 @@ static int from_typed(const Onnx__TensorProto *tp, struct gd_tensor *t, char *er
             for (size_t i = 0; i < n; i++) {
                 int32_t v = tp->int32_data[i];
                 switch (t->dtype) {
-                case GD_DTYPE_INT32: ((int32_t *)t->data)[i] = v; break;
-                case GD_DTYPE_INT16: ((int16_t *)t->data)[i] = (int16_t)v; break;
-                case GD_DTYPE_INT8: ((int8_t *)t->data)[i] = (int8_t)v; break;
+                case GD_DTYPE_INT32:
+                    ((int32_t *)t->data)[i] = v;
+                    break;
+                case GD_DTYPE_INT16:
+                    ((int16_t *)t->data)[i] = (int16_t)v;
+                    break;
+                case GD_DTYPE_INT8:
+                    ((int8_t *)t->data)[i] = (int8_t)v;
+                    break;
                 case GD_DTYPE_UINT16:
-                case GD_DTYPE_FLOAT16: ((uint16_t *)t->data)[i] = (uint16_t)v; break;
-                case GD_DTYPE_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)v; break;
-                case GD_DTYPE_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
-                default: break;
+                case GD_DTYPE_FLOAT16:
+                    ((uint16_t *)t->data)[i] = (uint16_t)v;
+                    break;
+                case GD_DTYPE_UINT8:
+                    ((uint8_t *)t->data)[i] = (uint8_t)v;
+                    break;
+                case GD_DTYPE_BOOL:
+                    ((uint8_t *)t->data)[i] = v != 0;
+                    break;
+                default:
+                    break;
                 }
             }
         break;

@@ -1,7 +1,7 @@
 /* ONNX backend-test conformance runner over Debian's libonnx-testdata.
  *
- * For every <suite>/<test>/ directory (model.onnx plus test_data_set_K directories of input_N.pb and output_N.pb)
- * a child process loads the model, feeds every data set and compares every output:
+ * For every <suite>/<test>/ directory (model.onnx plus test_data_set_K directories of input_N.pb
+ * and output_N.pb) a child process loads the model, feeds every data set and compares every output:
  * dtype and shape exactly, values like the ONNX backend tests (numpy assert_allclose with
  * rtol=1e-3, atol=1e-7: |got - want| <= atol + rtol * |want|, NaN matches NaN, infinities
  * must match), strings and integers exactly. The child reports one line through a pipe;
@@ -89,11 +89,13 @@ static int compare(const struct gd_tensor *got, const struct gd_tensor *want, in
     char a[128], b[128];
     if (got->dtype != want->dtype)
         return snprintf(msg, MSG, "output %d: dtype %s, expected %s", idx,
-                        gd_dtype_name(got->dtype), gd_dtype_name(want->dtype)), 1;
+                        gd_dtype_name(got->dtype), gd_dtype_name(want->dtype)),
+               1;
     if (!gd_tensor_same_shape(got, want))
         return snprintf(msg, MSG, "output %d: shape %s, expected %s", idx,
                         gd_shape_str(got->rank, got->dims, a, sizeof a),
-                        gd_shape_str(want->rank, want->dims, b, sizeof b)), 1;
+                        gd_shape_str(want->rank, want->dims, b, sizeof b)),
+               1;
     for (int64_t i = 0; i < want->numel; i++) {
         int ok;
         if (want->dtype == GD_DTYPE_STRING) {
@@ -214,8 +216,7 @@ static enum verdict run_set(const gd_engine_model *m, gd_engine_session *s, cons
         goto out;
     }
     if (io.n_out != gd_engine_num_outputs(m)) {
-        snprintf(msg, MSG, "model has %d outputs, data set %d", gd_engine_num_outputs(m),
-                 io.n_out);
+        snprintf(msg, MSG, "model has %d outputs, data set %d", gd_engine_num_outputs(m), io.n_out);
         v = V_FAIL;
         goto out;
     }
@@ -239,8 +240,8 @@ static enum verdict run_test(const char *dir, int threads, char *msg)
     if (!rc)
         rc = gd_engine_load_file(p, &m, msg, MSG);
     if (!rc)
-        rc = gd_engine_session_create(m, &(struct gd_engine_options){.threads = threads}, &s,
-                                      msg, MSG);
+        rc = gd_engine_session_create(m, &(struct gd_engine_options){.threads = threads}, &s, msg,
+                                      MSG);
     if (rc) {
         v = rc == GD_ENOTSUP ? V_UNSUP : V_FAIL;
         goto out;
@@ -421,8 +422,7 @@ static int suite_wanted(const char *suites, const char *s)
 
 static void run_all(const struct opts *o, struct results *r)
 {
-    static const char *const suites[] = {"node", "simple", "pytorch-converted",
-                                         "pytorch-operator"};
+    static const char *const suites[] = {"node", "simple", "pytorch-converted", "pytorch-operator"};
     struct job jobs[64] = {0};
     int nj = o->jobs < 1 ? 1 : o->jobs > 64 ? 64 : o->jobs;
     for (size_t si = 0; si < 4; si++) {
@@ -521,8 +521,8 @@ static int write_list(const char *path, const struct results *r)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.data = "/usr/share/libonnx-testdata/data", .jobs = 2, .timeout = 120,
-                     .threads = 1};
+    struct opts o = {
+        .data = "/usr/share/libonnx-testdata/data", .jobs = 2, .timeout = 120, .threads = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
@@ -545,9 +545,10 @@ int main(int argc, char **argv)
         else if (strcmp(a, "-q") == 0)
             used = 0, o.quiet = 1;
         else {
-            fprintf(stderr, "usage: %s [--data DIR] [--suite a,b] [--filter S] [--jobs N] "
-                            "[--timeout S] [--threads N] [--check-pass-list F] "
-                            "[--write-pass-list F] [-q]\n",
+            fprintf(stderr,
+                    "usage: %s [--data DIR] [--suite a,b] [--filter S] [--jobs N] "
+                    "[--timeout S] [--threads N] [--check-pass-list F] "
+                    "[--write-pass-list F] [-q]\n",
                     argv[0]);
             return 2;
         }

@@ -19,9 +19,9 @@ static void run_once(gd_engine_model *m)
     char err[256];
     gd_engine_session *s = NULL;
     if (n > FUZZ_MAX_INPUTS ||
-        gd_engine_session_create(m, &(struct gd_engine_options){.threads = 1,
-                                                                 .max_tensor_bytes = FUZZ_MAX_BYTES},
-                                 &s, err, sizeof err))
+        gd_engine_session_create(
+            m, &(struct gd_engine_options){.threads = 1, .max_tensor_bytes = FUZZ_MAX_BYTES}, &s,
+            err, sizeof err))
         goto out;
     for (; made < n; made++) {
         struct gd_engine_io io;

@@ -145,7 +145,7 @@ Test(engine_tensor, f16_roundtrip)
     cr_expect_eq(gd_f32_to_f16(1.0f), 0x3c00);
     cr_expect_eq(gd_f32_to_f16(-2.0f), 0xc000);
     cr_expect_eq(gd_f32_to_f16(65504.0f), 0x7bff);
-    cr_expect_eq(gd_f32_to_f16(1e6f), 0x7c00); /* overflow -> inf */
+    cr_expect_eq(gd_f32_to_f16(1e6f), 0x7c00);                    /* overflow -> inf */
     cr_expect_eq(gd_f16_to_f32(0x0001), 5.9604644775390625e-08f); /* smallest subnormal */
     cr_expect_eq(gd_f32_to_f16(5.9604644775390625e-08f), 0x0001);
     cr_expect(gd_f16_to_f32(0x7e00) != gd_f16_to_f32(0x7e00)); /* NaN */
@@ -250,9 +250,9 @@ Test(engine_load, identity_chain_runs_and_folds)
     cr_expect_eq(gd_engine_num_nodes(m), 3);
     cr_expect_eq(gd_engine_num_exec_nodes(m), 2);
     gd_engine_session *s;
-    cr_assert_eq(gd_engine_session_create(m, &(struct gd_engine_options){.threads = 2}, &s, err,
-                                          sizeof err),
-                 0, "%s", err);
+    cr_assert_eq(
+        gd_engine_session_create(m, &(struct gd_engine_options){.threads = 2}, &s, err, sizeof err),
+        0, "%s", err);
     /* t = Identity(x) has an inferred static shape: planned in the arena (64-byte aligned) */
     cr_expect_eq(gd_engine_session_planned_bytes(s), 64);
     float xin[4] = {5, 6, 7, 8};
@@ -260,8 +260,7 @@ Test(engine_load, identity_chain_runs_and_folds)
     gd_tensor_set_shape(&x, GD_DTYPE_FLOAT, 2, d22);
     x.data = xin;
     for (int r = 0; r < 3; r++) { /* repeated runs reuse buffers */
-        cr_assert_eq(gd_engine_run(s, 1, (const char *[]){"x"}, &x, err, sizeof err), 0, "%s",
-                     err);
+        cr_assert_eq(gd_engine_run(s, 1, (const char *[]){"x"}, &x, err, sizeof err), 0, "%s", err);
         const struct gd_tensor *y = gd_engine_output(s, 0), *k2 = gd_engine_output(s, 1);
         cr_assert_not_null(y);
         cr_expect_eq(((float *)y->data)[3], 8);
