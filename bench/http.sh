@@ -4,8 +4,9 @@
 # Both servers run on loopback with the same worker count (THREADS), no access log, keep-alive
 # without a request cap; rounds alternate between them so drift hits both alike. With
 # `taskset` available and more than one CPU, the servers are pinned to the last THREADS
-# CPUs and wrk to the others. Prints req/s per round, the median of each, the ratio
-# girder/nginx and girder's idle RSS (after start, before any request).
+# CPUs and wrk to the others. Prints req/s and requests per CPU-second of each server
+# (user+system time from /proc, which stays meaningful when other jobs share the machine)
+# per round, the medians, the ratios girder/nginx and girder's idle memory.
 #
 # Env: GIRDER_BIN (default build/src/cli/girder), THREADS (1), ROUNDS (3), DURATION (5s),
 #      CONNS (64), WRK_THREADS (1).
@@ -69,7 +70,7 @@ CONF
 "${srv_pin[@]}" "$GIRDER_BIN" serve --config "$tmp/girder.yaml" 2>"$tmp/girder.err" &
 gpid=$!; pids+=("$gpid")
 "${srv_pin[@]}" "$NGINX" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log" &
-pids+=("$!")
+npid=$!; pids+=("$npid")
 for i in $(seq 100); do
   curl -sf "http://127.0.0.1:$GPORT/healthz" >/dev/null 2>&1 && curl -sf "http://127.0.0.1:$NPORT/" >/dev/null 2>&1 && break
   sleep 0.05
@@ -83,21 +84,42 @@ idle_rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/$gpid/status)
 idle_priv_kb=$(awk '/^Private_Dirty:/ {print $2}' /proc/$gpid/smaps_rollup)
 idle_pss_kb=$(awk '/^Pss:/ {print $2}' /proc/$gpid/smaps_rollup)
 
-rps() { # url -> req/s
-  "${wrk_pin[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" "$1" | awk '/^Requests\/sec:/ {print $2}'
+# CPU ticks (user+system) of a process and its children (nginx: master + workers)
+cpu_ticks() {
+  local t=0 p
+  for p in "$1" $(pgrep -P "$1" || true); do
+    t=$((t + $(awk '{print $14 + $15}' /proc/"$p"/stat 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+bench_one() { # url pid -> "req/s requests-per-cpu-second"
+  local before after out reqs rate
+  before=$(cpu_ticks "$2")
+  out=$("${wrk_pin[@]}" wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" "$1")
+  after=$(cpu_ticks "$2")
+  rate=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  echo "$rate $(awk -v r="$reqs" -v t=$((after - before)) -v hz="$hz" 'BEGIN {print (t > 0 ? r * hz / t : 0)}')"
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 echo "girder vs nginx: threads=$THREADS conns=$CONNS duration=$DURATION rounds=$ROUNDS wrk_threads=$WRK_THREADS cpus=$ncpu"
-g_all=() n_all=()
+g_all=() n_all=() gc_all=() nc_all=()
 for r in $(seq "$ROUNDS"); do
-  g=$(rps "http://127.0.0.1:$GPORT/healthz"); n=$(rps "http://127.0.0.1:$NPORT/")
-  g_all+=("$g"); n_all+=("$n")
-  printf 'round %d: girder %10.0f req/s   nginx %10.0f req/s\n' "$r" "$g" "$n"
+  read -r g gc < <(bench_one "http://127.0.0.1:$GPORT/healthz" "$gpid")
+  read -r n nc < <(bench_one "http://127.0.0.1:$NPORT/" "$npid")
+  g_all+=("$g"); n_all+=("$n"); gc_all+=("$gc"); nc_all+=("$nc")
+  printf 'round %d: girder %9.0f req/s %9.0f req/cpu-s   nginx %9.0f req/s %9.0f req/cpu-s\n' \
+    "$r" "$g" "$gc" "$n" "$nc"
 done
 gm=$(printf '%s\n' "${g_all[@]}" | median); nm=$(printf '%s\n' "${n_all[@]}" | median)
+gcm=$(printf '%s\n' "${gc_all[@]}" | median); ncm=$(printf '%s\n' "${nc_all[@]}" | median)
 load_rss_kb=$(awk '/^VmRSS:/ {print $2}' /proc/$gpid/status)
 printf 'median: girder %.0f req/s, nginx %.0f req/s, ratio girder/nginx %.3f\n' "$gm" "$nm" \
   "$(echo "$gm $nm" | awk '{print $1 / $2}')"
+# requests per CPU-second of the server itself: robust when other jobs share the CPUs
+printf 'median: girder %.0f req/cpu-s, nginx %.0f req/cpu-s, ratio girder/nginx %.3f\n' "$gcm" "$ncm" \
+  "$(echo "$gcm $ncm" | awk '{print $1 / $2}')"
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 echo "girder idle: RSS $(mb "$idle_rss_kb") MB (private dirty $(mb "$idle_priv_kb") MB, PSS $(mb "$idle_pss_kb") MB); RSS after load $(mb "$load_rss_kb") MB"

@@ -169,10 +169,18 @@ static int ensure_hdrs(struct gd_http_conn *c)
 
 /* ---- exchanges ---- */
 
-static void gen_request_id(struct gd_http_conn *c, char *out, size_t cap)
+/* 16 hex digits of a random per-server prefix + 8 of a counter: unique per process run
+ * without coordination between threads. Formatted by hand: this runs for every request. */
+static void gen_request_id(struct gd_http_conn *c, char *out)
 {
+    static const char hex[] = "0123456789abcdef";
     struct gd_http_server *s = c->srv;
-    snprintf(out, cap, "%016" PRIx64 "%08" PRIx64, s->id_prefix, ++s->id_counter & 0xffffffffu);
+    uint64_t p = s->id_prefix, n = ++s->id_counter & 0xffffffffu;
+    for (int i = 15; i >= 0; i--, p >>= 4)
+        out[i] = hex[p & 15];
+    for (int i = 23; i >= 16; i--, n >>= 4)
+        out[i] = hex[n & 15];
+    out[24] = '\0';
 }
 
 static void fill_request(struct gd_http_exchange *x, struct gd_http_conn *c)
@@ -205,7 +213,7 @@ static struct gd_http_exchange *new_exchange(struct gd_http_conn *c)
         memcpy(x->request_id, h->request_id.p, h->request_id.n);
         x->request_id[h->request_id.n] = '\0';
     } else {
-        gen_request_id(c, x->request_id, sizeof x->request_id);
+        gen_request_id(c, x->request_id);
     }
     if (h->traceparent.p)
         gd_traceparent_parse(h->traceparent.p, h->traceparent.n, &x->req.trace);
@@ -642,6 +650,58 @@ static struct gd_http_conn *live(const struct gd_http_exchange *x)
     return x->c && !x->closed && !x->c->broken ? x->c : NULL;
 }
 
+static int put(struct gd_buf *o, const char *s)
+{
+    return gd_buf_append(o, s, strlen(s));
+}
+
+static int put_u64(struct gd_buf *o, uint64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof tmp;
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return gd_buf_append(o, tmp + n, sizeof tmp - n);
+}
+
+/* The response head, assembled from pieces (no printf on the per-request path). */
+static int format_head(struct gd_http_conn *c, struct gd_http_exchange *x, int status,
+                       const char *ctype, int64_t content_length, int chunked)
+{
+    struct gd_buf *o = &c->out;
+    char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                    (char)('0' + status % 10), ' ', '\0'};
+    int rc = put(o, "HTTP/1.1 ");
+    rc = rc ? rc : put(o, code);
+    rc = rc ? rc : put(o, gd_http_reason(status));
+    rc = rc ? rc : put(o, "\r\n");
+    rc = rc ? rc : put(o, gd__http_server_date(c->srv));
+    rc = rc ? rc : put(o, "Server: girder\r\nX-Request-Id: ");
+    rc = rc ? rc : put(o, x->request_id);
+    rc = rc ? rc : put(o, "\r\n");
+    if (!rc && ctype) {
+        rc = put(o, "Content-Type: ");
+        rc = rc ? rc : put(o, ctype);
+        rc = rc ? rc : put(o, "\r\n");
+    }
+    if (!rc && chunked) {
+        rc = put(o, "Transfer-Encoding: chunked\r\n");
+    } else if (!rc && content_length >= 0) {
+        rc = put(o, "Content-Length: ");
+        rc = rc ? rc : put_u64(o, (uint64_t)content_length);
+        rc = rc ? rc : put(o, "\r\n");
+    }
+    if (!rc && x->headers.len)
+        rc = gd_buf_append(o, x->headers.data, x->headers.len);
+    if (!rc && !c->keep_alive)
+        rc = put(o, "Connection: close\r\n");
+    else if (!rc && x->req.minor_version == 0)
+        rc = put(o, "Connection: keep-alive\r\n");
+    return rc ? rc : put(o, "\r\n");
+}
+
 int gd__http_conn_write_head(struct gd_http_exchange *x, int status, const char *ctype,
                              int64_t content_length, int chunked)
 {
@@ -652,30 +712,13 @@ int gd__http_conn_write_head(struct gd_http_exchange *x, int status, const char 
         c->keep_alive = 0;
     if (!chunked && content_length < 0 && status != 204 && status != 304)
         c->keep_alive = 0; /* body ends when the connection does */
-    struct gd_buf *o = &c->out;
-    size_t mark = o->len;
-    int rc = gd_buf_printf(o, "HTTP/1.1 %d %s\r\n%sServer: girder\r\nX-Request-Id: %s\r\n", status,
-                           gd_http_reason(status), gd__http_server_date(c->srv), x->request_id);
-    if (!rc && ctype)
-        rc = gd_buf_printf(o, "Content-Type: %s\r\n", ctype);
-    if (!rc && chunked)
-        rc = gd_buf_puts(o, "Transfer-Encoding: chunked\r\n");
-    else if (!rc && content_length >= 0)
-        rc = gd_buf_printf(o, "Content-Length: %" PRId64 "\r\n", content_length);
-    if (!rc && x->headers.len)
-        rc = gd_buf_append(o, x->headers.data, x->headers.len);
-    if (!rc && !c->keep_alive)
-        rc = gd_buf_puts(o, "Connection: close\r\n");
-    else if (!rc && x->req.minor_version == 0)
-        rc = gd_buf_puts(o, "Connection: keep-alive\r\n");
-    if (!rc)
-        rc = gd_buf_puts(o, "\r\n");
-    if (rc) {
-        o->len = mark;
+    size_t mark = c->out.len;
+    if (format_head(c, x, status, ctype, content_length, chunked) != 0) {
+        c->out.len = mark;
         conn_fail(c);
         return GD_ENOMEM;
     }
-    x->bytes_out += o->len - mark;
+    x->bytes_out += c->out.len - mark;
     return 0;
 }
 
