@@ -7,12 +7,14 @@
  * exactly once in alphabetical order. Every output element sums, over the remaining
  * labels, the product of the operands' elements, in double.
  *
- * This is the reference path: its cost is the product of all label sizes. It is bounded
- * (GD_EINSUM_MAX_WORK) so a hostile equation fails instead of spinning; typical model
- * einsums that are batched matmuls should be exported as MatMul. */
+ * That reference path costs the product of all label sizes and is bounded
+ * (GD_EINSUM_MAX_WORK) so a hostile equation fails instead of spinning. Two float
+ * operands without diagonals (the einsums transformers use: "bhqd,bhkd->bhqk", ...) run
+ * as one batched MatMul instead (einsum_fast). */
 #include <string.h>
 
 #include "engine/op.h"
+#include "engine/ops/matmul.h"
 #include "engine/ops/registry.h"
 
 #define EIN_MAX_LABELS (52 + GD_TENSOR_MAX_RANK)
@@ -164,6 +166,116 @@ static void contract(const struct ein *E, const struct gd_tensor *const *in, str
     }
 }
 
+/* ---- fast path: two float operands as one batched MatMul ----
+ * Labels split into batch (A, B, out), contracted (A, B), M (A, out) and N (B, out).
+ * A is gathered into [batch, M, K] order, B into [batch, K, N], one MatMul runs, and the
+ * [batch, M, N] result is scattered into the output's label order. Equations with
+ * diagonals, broadcast ellipsis dims or labels summed within one operand use the
+ * reference path. */
+enum { ROLE_NONE, ROLE_BATCH, ROLE_K, ROLE_M, ROLE_N };
+
+/* Contiguous copy of the strided view (n labels in `order`, strides st[label]). */
+static void gather(const struct ein *E, const int *order, int n, const int64_t *st,
+                   const void *src, void *dst, size_t es, int to_view)
+{
+    int64_t idx[EIN_MAX_LABELS] = {0}, total = 1, off = 0;
+    for (int i = 0; i < n; i++)
+        total *= lab_size(E, order[i]);
+    for (int64_t k = 0; k < total; k++) {
+        if (to_view)
+            memcpy((char *)dst + (size_t)off * es, (const char *)src + (size_t)k * es, es);
+        else
+            memcpy((char *)dst + (size_t)k * es, (const char *)src + (size_t)off * es, es);
+        for (int i = n - 1; i >= 0; i--) {
+            off += st[order[i]];
+            if (++idx[i] < lab_size(E, order[i]))
+                break;
+            off -= st[order[i]] * lab_size(E, order[i]);
+            idx[i] = 0;
+        }
+    }
+}
+
+/* Classifies labels; returns 0 when the fast path applies. */
+static int fast_roles(const struct ein *E, const struct gd_tensor *const *in, int *role)
+{
+    if (E->nops != 2 || (in[0]->dtype != GD_DTYPE_FLOAT && in[0]->dtype != GD_DTYPE_DOUBLE))
+        return -1;
+    int in_out[EIN_MAX_LABELS] = {0}, cnt[2][EIN_MAX_LABELS] = {{0}};
+    for (int i = 0; i < E->nlab_out; i++)
+        in_out[E->out[i]] = 1;
+    for (int k = 0; k < 2; k++)
+        for (int d = 0; d < in[k]->rank; d++)
+            if (++cnt[k][E->lab[k][d]] > 1 || in[k]->dims[d] != lab_size(E, E->lab[k][d]))
+                return -1; /* diagonal or broadcast dim */
+    for (int l = 0; l < EIN_MAX_LABELS; l++) {
+        int a = cnt[0][l], b = cnt[1][l];
+        role[l] = !a && !b ? ROLE_NONE
+                  : a && b ? (in_out[l] ? ROLE_BATCH : ROLE_K)
+                  : in_out[l] ? (a ? ROLE_M : ROLE_N) : -1;
+        if (role[l] < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Label orders for each role class, in first-seen order of the output then inputs. */
+static int role_list(const struct ein *E, const int *role, int want, int *out)
+{
+    int n = 0, seen[EIN_MAX_LABELS] = {0};
+    for (int i = 0; i < E->nlab_out; i++)
+        if (role[E->out[i]] == want && !seen[E->out[i]])
+            seen[E->out[i]] = 1, out[n++] = E->out[i];
+    for (int l = 0; l < EIN_MAX_LABELS; l++)
+        if (role[l] == want && !seen[l])
+            seen[l] = 1, out[n++] = l;
+    return n;
+}
+
+static int einsum_fast(struct gd_op_ctx *ctx, const struct ein *E,
+                       const struct gd_tensor *const *in, struct gd_tensor *y)
+{
+    int role[EIN_MAX_LABELS], lb[EIN_MAX_LABELS], lk[EIN_MAX_LABELS], lm[EIN_MAX_LABELS],
+        ln[EIN_MAX_LABELS], oa[EIN_MAX_LABELS], ob[EIN_MAX_LABELS], oc[EIN_MAX_LABELS];
+    if (fast_roles(E, in, role))
+        return 1;
+    int nb = role_list(E, role, ROLE_BATCH, lb), nk = role_list(E, role, ROLE_K, lk);
+    int nm = role_list(E, role, ROLE_M, lm), nn = role_list(E, role, ROLE_N, ln);
+    int64_t B = 1, K = 1, M = 1, N = 1;
+    for (int i = 0; i < nb; i++)
+        B *= lab_size(E, lb[i]), oa[i] = ob[i] = oc[i] = lb[i];
+    for (int i = 0; i < nm; i++)
+        M *= lab_size(E, lm[i]), oa[nb + i] = oc[nb + i] = lm[i];
+    for (int i = 0; i < nk; i++)
+        K *= lab_size(E, lk[i]), oa[nb + nm + i] = ob[nb + i] = lk[i];
+    for (int i = 0; i < nn; i++)
+        N *= lab_size(E, ln[i]), ob[nb + nk + i] = oc[nb + nm + i] = ln[i];
+    size_t es = gd_dtype_size(y->dtype);
+    void *pa = gd_op_scratch(ctx, (size_t)(B * M * K + 1) * es);
+    void *pb = gd_op_scratch(ctx, (size_t)(B * K * N + 1) * es);
+    void *pc = gd_op_scratch(ctx, (size_t)(B * M * N + 1) * es);
+    if (!pa || !pb || !pc)
+        return GD_ENOMEM;
+    gather(E, oa, nb + nm + nk, E->st[0], in[0]->data, pa, es, 0);
+    gather(E, ob, nb + nk + nn, E->st[1], in[1]->data, pb, es, 0);
+    struct gd_tensor ta = *in[0], tb = *in[1];
+    ta.rank = tb.rank = 3;
+    ta.dims[0] = tb.dims[0] = B;
+    ta.dims[1] = M, ta.dims[2] = K, tb.dims[1] = K, tb.dims[2] = N;
+    ta.data = pa, tb.data = pb;
+    int rc = gd__matmul_into(ctx, &ta, &tb, pc);
+    if (rc)
+        return rc;
+    /* output strides per label, then scatter [B, M, N] into them */
+    int64_t ost[EIN_MAX_LABELS] = {0}, s = 1;
+    for (int i = E->nlab_out - 1; i >= 0; i--) {
+        ost[E->out[i]] = s;
+        s *= lab_size(E, E->out[i]);
+    }
+    gather(E, oc, nb + nm + nn, ost, pc, y->data, es, 1);
+    return 0;
+}
+
 static int einsum_run(struct gd_op_ctx *ctx)
 {
     const char *eq = gd_op_attr_string(ctx, "equation", NULL);
@@ -199,6 +311,9 @@ static int einsum_run(struct gd_op_ctx *ctx)
     struct gd_tensor *y = gd_op_output(ctx, 0, in[0]->dtype, E.nlab_out, dims);
     if (!y)
         return GD_ENOMEM;
+    int rc2 = y->numel ? einsum_fast(ctx, &E, in, y) : 0;
+    if (rc2 <= 0)
+        return rc2;
     contract(&E, in, y);
     return 0;
 }

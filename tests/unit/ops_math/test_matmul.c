@@ -203,3 +203,50 @@ Test(ops_math_matmul, float16_matmul_gemm_conv)
     cr_expect(fabsf(gd_f16_to_f32(((uint16_t *)y.data)[0]) - (1 * 0.5f - 1 * 3)) < 1e-3f);
     gd_tensor_release(&y);
 }
+
+/* The float fast path (batched MatMul) must agree with the reference path, which int32
+ * operands take, on integer-valued data, for several label layouts. */
+Test(ops_math_matmul, einsum_fast_path_matches_reference)
+{
+    static const struct {
+        const char *eq;
+        int ra, rb;
+        int64_t da[4], db[4];
+    } cases[] = {
+        {"bhqd,bhkd->bhqk", 4, 4, {2, 3, 4, 5}, {2, 3, 6, 5}},
+        {"ij,jk->ki", 2, 2, {3, 4}, {4, 5}},
+        {"bij,jk->bik", 3, 2, {2, 3, 4}, {4, 2}},
+        {"i,j->ij", 1, 1, {3}, {4}},
+        {"ij,ij->", 2, 2, {3, 4}, {3, 4}},
+        {"...ij,...jk", 3, 3, {2, 3, 4}, {2, 4, 3}},
+    };
+    float fa[256], fb[256];
+    int32_t ia[256], ib[256];
+    for (int i = 0; i < 256; i++) {
+        ia[i] = (i * 7) % 5 - 2, ib[i] = (i * 3) % 7 - 3;
+        fa[i] = (float)ia[i], fb[i] = (float)ib[i];
+    }
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct om_attr eq = OM_STR("equation", cases[c].eq);
+        struct gd_tensor f[2] = {om_view(GD_DTYPE_FLOAT, cases[c].ra, cases[c].da, fa),
+                                 om_view(GD_DTYPE_FLOAT, cases[c].rb, cases[c].db, fb)};
+        struct gd_tensor i32[2] = {om_view(GD_DTYPE_INT32, cases[c].ra, cases[c].da, ia),
+                                   om_view(GD_DTYPE_INT32, cases[c].rb, cases[c].db, ib)};
+        struct gd_tensor yf = mm("Einsum", 12, 2, f, 1, &eq, 1);
+        struct gd_tensor yi = mm("Einsum", 12, 2, i32, 1, &eq, 1);
+        cr_assert(yf.rank == yi.rank && yf.numel == yi.numel, "%s", cases[c].eq);
+        for (int d = 0; d < yf.rank; d++)
+            cr_expect_eq(yf.dims[d], yi.dims[d], "%s dim %d", cases[c].eq, d);
+        for (int64_t k = 0; k < yf.numel; k++)
+            cr_expect_eq((int32_t)((float *)yf.data)[k], ((int32_t *)yi.data)[k], "%s [%lld]",
+                         cases[c].eq, (long long)k);
+        gd_tensor_release(&yf), gd_tensor_release(&yi);
+    }
+    /* hand check: ij,jk->ki at (k=0, i=0) */
+    struct om_attr eq = OM_STR("equation", "ij,jk->ki");
+    struct gd_tensor f[2] = {om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(1, 2), OM_F32(1, 2)),
+                             om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(2, 2), OM_F32(3, 4, 5, 6))};
+    struct gd_tensor y = mm("Einsum", 12, 2, f, 1, &eq, 1);
+    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(13, 16), 2), 1e-6);
+    gd_tensor_release(&y);
+}
