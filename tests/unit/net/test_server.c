@@ -3,6 +3,7 @@
  * async answer works, on_close is not called after a complete response, and a pipelined
  * burst is answered in order. The server runs on its own loop thread; the test is a plain
  * blocking client. */
+#include "core/alloc.h"
 #include "core/arena.h"
 #include "girder/error.h"
 #include "net/http.h"
@@ -15,6 +16,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static struct gd_loop *loop;
@@ -97,10 +99,15 @@ static void h_late(struct gd_http_exchange *x, void *ud)
 {
     (void)ud;
     struct late *lt = gd_arena_alloc(gd_http_exchange_arena(x), sizeof *lt);
+    if (!lt) {
+        gd_http_respond_json_error(x, 500, "server_error", NULL, "out of memory");
+        return;
+    }
     lt->x = x;
     gd_http_on_close(x, on_close, NULL);
     gd_timer_init(&lt->t, late_fire, lt);
-    gd_timer_start(gd_http_exchange_loop(x), &lt->t, 50);
+    if (gd_timer_start(gd_http_exchange_loop(x), &lt->t, 50) != 0)
+        gd_http_respond_json_error(x, 500, "server_error", NULL, "no timer");
 }
 
 static void h_path(struct gd_http_exchange *x, void *ud)
@@ -266,4 +273,32 @@ Test(server, pipelined_burst_in_order)
         cr_assert_not_null(at, "response %d missing or out of order", i);
         p = at + 1;
     }
+}
+
+/* Allocation-failure torture: the n-th allocation after the request is sent fails, for
+ * every n along the request path (exchange, arena, output buffer, read buffer, timers...).
+ * The client must get either a complete response or a closed connection, never a hang, and
+ * the server must keep serving afterwards (ASan builds also check for leaks and bad frees). */
+Test(server, allocation_failures_are_contained)
+{
+    for (int n = 1; n <= 24; n++) {
+        int fd = client();
+        struct timeval tv = {.tv_sec = 3};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        gd_alloc_fail_after((uint64_t)n);
+        send_str(fd, "GET /late HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        char buf[2048] = {0};
+        size_t got = read_all(fd, buf, sizeof buf - 1);
+        gd_alloc_fail_after(0);
+        close(fd);
+        cr_assert(got == 0 || strncmp(buf, "HTTP/1.1 ", 9) == 0, "n=%d: %s", n, buf);
+        if (got)
+            cr_assert_not_null(strstr(buf, "\r\n\r\n"), "n=%d: truncated head", n);
+    }
+    int fd = client();
+    send_str(fd, "GET /late HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    char buf[1024] = {0};
+    read_all(fd, buf, sizeof buf - 1);
+    close(fd);
+    cr_assert(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", buf);
 }
