@@ -91,9 +91,15 @@ static struct cache_entry *lookup(const char *route, const char *method, int sta
 
 static void access_log(const struct gd_http_completion *c, struct gd_access_log *log)
 {
-    struct gd_access_field extra[16];
+    struct gd_access_field extra[17];
     size_t n = 0;
-    for (size_t i = 0; i < c->n_fields && n < 16; i++, n++) {
+    const struct gd_http_request *r = c->req;
+    if (r->trace.valid) { /* W3C trace id: joins the log line to the distributed trace */
+        extra[n].key = "trace_id";
+        extra[n].type = GD_ACCESS_FIELD_STR;
+        extra[n++].v.s = GD_ACCESS_STR(r->trace.trace_id);
+    }
+    for (size_t i = 0; i < c->n_fields && n < 17; i++, n++) {
         extra[n].key = c->fields[i].key;
         if (c->fields[i].str) {
             extra[n].type = GD_ACCESS_FIELD_STR;
@@ -103,7 +109,6 @@ static void access_log(const struct gd_http_completion *c, struct gd_access_log 
             extra[n].v.i = c->fields[i].i64;
         }
     }
-    const struct gd_http_request *r = c->req;
     struct gd_access_record rec = {
         .request_id = GD_ACCESS_STR(r->request_id),
         .method = {r->method.p, r->method.n},

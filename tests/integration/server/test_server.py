@@ -536,8 +536,9 @@ def test_metrics_exposition(server):
 
 
 def test_access_log_lines(server):
-    get(server, "/healthz?api_key=secret", {"Authorization": "Bearer sk-secret",
-                                           "X-Request-Id": "trace-me-1"})
+    get(server, "/healthz?api_key=secret", {
+        "Authorization": "Bearer sk-secret", "X-Request-Id": "trace-me-1",
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
     get(server, "/debug/echo", method="POST", body=b"12345")
     deadline = time.time() + 3
     lines = []
@@ -552,6 +553,7 @@ def test_access_log_lines(server):
         assert key in first, key
     assert first["path"] == "/healthz" and first["route"] == "/healthz"
     assert first["status"] == 200 and first["method"] == "GET"
+    assert first["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     raw = server.access.read_text()
     assert "secret" not in raw and "Bearer" not in raw
     echo = next(l for l in lines if l["route"] == "/debug/echo")
