@@ -150,6 +150,8 @@ int ot_run(const char *op, int opset, int nin, const struct gd_tensor *ins, int 
     }
     rc = 0;
 fail:
+    for (int k = 0; rc && k < nout; k++)
+        gd_tensor_release(&outs[k]);
     gd_engine_session_free(s);
     gd_engine_model_free(m);
     gd_free(buf);
