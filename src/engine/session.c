@@ -74,12 +74,17 @@ static int plan_releases(gd_engine_session *s)
     return 0;
 }
 
-int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_options *opts,
-                             gd_engine_session **out, char *err, size_t errlen)
+/* The first node (in subgraphs too) without a kernel, reported as GD_ENOTSUP. */
+static int check_kernels(const struct gd_engine_model *m, char *err, size_t errlen)
 {
-    *out = NULL;
     for (int i = 0; i < m->n_nodes; i++) {
         const struct gd_node *nd = &m->nodes[i];
+        for (int a = 0; a < nd->n_attr; a++)
+            if (nd->attrs[a].g) {
+                int rc = check_kernels(nd->attrs[a].g, err, errlen);
+                if (rc)
+                    return rc;
+            }
         if (nd->def)
             continue;
         if (gd_op_known(nd->domain, nd->op_type))
@@ -89,6 +94,16 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
         return gd__errf(err, errlen, GD_ENOTSUP, "node '%s' (%s): unsupported op %s%s%s", nd->name,
                         nd->op_type, nd->domain, *nd->domain ? "." : "", nd->op_type);
     }
+    return 0;
+}
+
+int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_options *opts,
+                             gd_engine_session **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = check_kernels(m, err, errlen);
+    if (rc)
+        return rc;
     gd_engine_session *s = gd_calloc(1, sizeof *s);
     if (!s)
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory");

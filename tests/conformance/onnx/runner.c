@@ -557,7 +557,20 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     struct results r = {0};
     run_all(&o, &r);
-    printf("\ntotal %d: pass %d, fail %d, unsupported %d, crash %d, timeout %d\n", r.n,
+    static const char *const suite_names[] = {"node", "simple", "pytorch-converted",
+                                              "pytorch-operator"};
+    printf("\n");
+    for (int si = 0; si < 4; si++) {
+        int c[V_N] = {0}, n = 0;
+        size_t len = strlen(suite_names[si]);
+        for (int i = 0; i < r.n; i++)
+            if (strncmp(r.names[i], suite_names[si], len) == 0 && r.names[i][len] == '/')
+                c[r.v[i]]++, n++;
+        if (n)
+            printf("%-18s %4d: pass %d, fail %d, unsupported %d, crash %d, timeout %d\n",
+                   suite_names[si], n, c[V_PASS], c[V_FAIL], c[V_UNSUP], c[V_CRASH], c[V_TIMEOUT]);
+    }
+    printf("total %d: pass %d, fail %d, unsupported %d, crash %d, timeout %d\n", r.n,
            r.count[V_PASS], r.count[V_FAIL], r.count[V_UNSUP], r.count[V_CRASH],
            r.count[V_TIMEOUT]);
     int rc = (r.count[V_CRASH] || r.count[V_TIMEOUT]) ? 1 : 0;
