@@ -103,7 +103,8 @@ typedef struct gd_logmine gd_logmine;
 
 struct gd_logmine_opts {
     double sim;               /* similarity threshold in [0,1] (default 0.5) */
-    unsigned depth;           /* parse-tree depth >= 3 (default 4): depth-2 leading tokens */
+    unsigned depth;           /* parse-tree depth >= 3 (default 4): depth-3 leading tokens,
+                                 as in Drain (root, length and leaf levels count) */
     int default_masks;        /* 1 (default): built-in masks (numbers, hex, IPv4/IPv6, UUID,
                                  paths, timestamps, URLs, e-mail) mark variables */
     const char *const *masks; /* user PCRE2 patterns; a match becomes one <*> token */
@@ -185,7 +186,8 @@ struct gd_logmine_template {
 int gd_logmine_template(gd_logmine *m, uint32_t id, struct gd_logmine_template *out);
 
 /* State: templates with ids, tokens and counts, plus the options that affect mining (sim,
- * depth, masks, default_masks: load checks they match and fails with GD_EINVAL otherwise).
+ * depth, masks, default_masks, word_vars, word_limit: load checks they match and fails with
+ * GD_EINVAL otherwise).
  * save writes atomically (temp file + rename). load must be called on a fresh miner (no
  * templates yet; GD_ESTATE otherwise). Errors: GD_EIO, GD_EPARSE (corrupt file), GD_ENOMEM. */
 int gd_logmine_save(const gd_logmine *m, const char *path);

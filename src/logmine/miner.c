@@ -1,13 +1,15 @@
 /* The template miner: a Drain-style fixed-depth parse tree, flattened into hash tables.
  *
- * Drain walks a tree: first level = token count, next (depth - 2) levels = the leading
- * tokens (variables as <*>), leaf = a list of clusters compared by similarity. A path through
- * that tree is fully determined by (token count, leading tokens), so here the tree is one
- * hash table from the hash of that path to a leaf (a small array of cluster ids): one lookup
- * instead of depth pointer chases. In the leaf the line joins the most similar cluster when
- * similarity >= sim (positions equal, or <*> in the template, over the token count; ties go
- * to the older cluster), and the template generalises where they differ; otherwise a new
- * cluster is created.
+ * Drain walks a tree: first level = token count, next (depth - 3) levels = the leading
+ * tokens (variables as <*>), leaf = a list of clusters compared by similarity. Here every
+ * node is an entry of one hash table keyed by the hash of its path, so a step down is a hash
+ * lookup (exact token child, else the <*> child, as in Drain; a node with 100 children sends
+ * new tokens to <*>). In the leaf, a template the line fits as is wins; otherwise the line
+ * joins the most similar template when similarity >= sim (equal constant words over word
+ * tokens; punctuation must agree; two different plain words veto the match) and the template
+ * generalises where they differ; otherwise a new template is created. A template that was
+ * vetoed only by one plain word becomes the new one's sibling; a family of word_limit
+ * siblings merges into its oldest member (see family_add).
  *
  * Most lines of a log repeat a known shape exactly. A direct-mapped cache keyed by the
  * line's signature (its constant tokens and variable positions) remembers the cluster that
@@ -22,7 +24,7 @@
 
 #include <string.h>
 
-#define CACHE_BITS 16
+#define CACHE_MAX ((size_t)1 << 16) /* entries; the cache starts small and grows */
 
 void gd_logmine_opts_init(struct gd_logmine_opts *o)
 {
@@ -72,7 +74,8 @@ int gd_logmine_new(const struct gd_logmine_opts *o, gd_logmine **out, char *err,
     rc = GD_ENOMEM;
     m->toks = gd_calloc(o->max_tokens, sizeof *m->toks);
     m->out = gd_calloc(o->max_tokens, sizeof *m->out);
-    m->cache = gd_calloc((size_t)1 << CACHE_BITS, sizeof *m->cache);
+    m->cache_n = 256;
+    m->cache = gd_calloc(m->cache_n, sizeof *m->cache);
     if (!m->toks || !m->out || !m->cache)
         goto fail;
     *out = m;
@@ -366,7 +369,7 @@ static uint32_t canon(const struct gd_logmine *m, uint32_t id)
 static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
                        uint64_t sig, int *fit, uint32_t *sibling, uint32_t *spos)
 {
-    struct lm_cache_ent *ce = &m->cache[sig & ((1u << CACHE_BITS) - 1)];
+    struct lm_cache_ent *ce = &m->cache[sig & (m->cache_n - 1)];
     *sibling = 0;
     if (ce->sig == sig && ce->id) {
         uint32_t id = canon(m, ce->id);
@@ -510,7 +513,15 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     }
     struct lm_cluster *c = &m->clusters[id - 1];
     c->count++;
-    m->cache[sig & ((1u << CACHE_BITS) - 1)] = (struct lm_cache_ent){sig, id};
+    if (out->created && m->ncl * 4 > m->cache_n && m->cache_n < CACHE_MAX) {
+        struct lm_cache_ent *nc = gd_calloc(m->cache_n * 2, sizeof *nc); /* grow, start empty */
+        if (nc) {
+            gd_free(m->cache);
+            m->cache = nc;
+            m->cache_n *= 2;
+        }
+    }
+    m->cache[sig & (m->cache_n - 1)] = (struct lm_cache_ent){sig, id};
     fill_out(m, c, id, m->toks, (size_t)n, out);
     return 0;
 }

@@ -42,7 +42,8 @@ struct gd_logmine {
     size_t ncl, clcap;
     struct lm_leaf *leaves; /* open addressing, power-of-two capacity */
     size_t leaf_n, leaf_cap;
-    struct lm_cache_ent *cache;
+    struct lm_cache_ent *cache; /* direct-mapped, cache_n (a power of two) entries */
+    size_t cache_n;
     uint64_t merges;              /* word-family merges so far */
     struct lm_tok *toks;          /* scratch: the current line's tokens */
     struct gd_logmine_token *out; /* scratch: tokens handed out in matches */

@@ -311,10 +311,12 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end);
 static int split_dots(struct tk *k, size_t a, size_t b, int at_end, size_t *end)
 {
     const unsigned char *s = (const unsigned char *)k->s;
-    const unsigned char *dots = b - a > 2 ? memmem(s + a + 1, b - a - 1, "..", 2) : NULL;
-    if (!dots)
+    size_t dd = a + 1;
+    while (dd + 1 < b && !(s[dd] == '.' && s[dd + 1] == '.'))
+        dd++;
+    if (dd + 1 >= b)
         return 0;
-    size_t dd = (size_t)(dots - s), de = dd;
+    size_t de = dd;
     while (de < b && s[de] == '.')
         de++;
     if (de == b || s[de] == '/' || s[dd - 1] == '/')
