@@ -16,8 +16,8 @@ void gd_ew_parallel(struct gd_op_ctx *ctx, int64_t n, gd_op_range_fn fn, void *u
     gd_op_parallel_for(ctx, n, EW_GRAIN, fn, ud);
 }
 
-int gd_ew_bcast_shape(struct gd_op_ctx *ctx, int nin, const struct gd_tensor *const *ins,
-                      int *rank, int64_t *dims)
+int gd_ew_bcast_shape(struct gd_op_ctx *ctx, int nin, const struct gd_tensor *const *ins, int *rank,
+                      int64_t *dims)
 {
     char msg[160];
     if (gd_broadcast_shape(nin, ins, rank, dims, msg, sizeof msg) != 0)

@@ -40,7 +40,7 @@ int gd_ew_bcast_rows(struct gd_op_ctx *ctx, const struct gd_tensor *y, int nin,
                      const struct gd_tensor *const *ins, gd_ew_row_fn row, void *ud);
 
 /* Output shape of broadcasting nin inputs (records "shapes ... are not broadcastable"). */
-int gd_ew_bcast_shape(struct gd_op_ctx *ctx, int nin, const struct gd_tensor *const *ins,
-                      int *rank, int64_t *dims);
+int gd_ew_bcast_shape(struct gd_op_ctx *ctx, int nin, const struct gd_tensor *const *ins, int *rank,
+                      int64_t *dims);
 
 #endif

@@ -16,7 +16,8 @@
 #include "engine/kernels/ew.h"
 #include "engine/tensor.h"
 
-#define EW_FLT(M, ...) M(__VA_ARGS__, GD_DTYPE_FLOAT, float, f32) M(__VA_ARGS__, GD_DTYPE_DOUBLE, double, f64)
+#define EW_FLT(M, ...)                                                                             \
+    M(__VA_ARGS__, GD_DTYPE_FLOAT, float, f32) M(__VA_ARGS__, GD_DTYPE_DOUBLE, double, f64)
 #define EW_SINT(M, ...)                                                                            \
     M(__VA_ARGS__, GD_DTYPE_INT8, int8_t, i8)                                                      \
     M(__VA_ARGS__, GD_DTYPE_INT16, int16_t, i16)                                                   \
@@ -45,7 +46,7 @@ struct gd_ew_job {
     struct gd_ew_args p;
 };
 
-#define EW_ROW2(FN, TA, TB, TO, CT, LDA, LDB, STO, EXPR)                                          \
+#define EW_ROW2(FN, TA, TB, TO, CT, LDA, LDB, STO, EXPR)                                           \
     static void FN(void *ud, const int64_t *off, const int64_t *st, int64_t n)                     \
     {                                                                                              \
         const struct gd_ew_job *j = ud;                                                            \
@@ -80,10 +81,11 @@ struct gd_ew_job {
     }
 
 /* Same-type row kernels (output of the input type, or bool with EW_TOBOOL). */
-#define EW_ROW_SAME(NAME, TOKIND, EXPR, E, T, S) EW_ROW2(NAME##_##S, T, T, TOKIND(T), T, EW_ID, EW_ID, TOKIND##_ST, EXPR)
+#define EW_ROW_SAME(NAME, TOKIND, EXPR, E, T, S)                                                   \
+    EW_ROW2(NAME##_##S, T, T, TOKIND(T), T, EW_ID, EW_ID, TOKIND##_ST, EXPR)
 #define EW_ROW_F16(NAME, TOKIND, EXPR)                                                             \
-    EW_ROW2(NAME##_f16, gd_f16, gd_f16, TOKIND(gd_f16), float, EW_F16LD, EW_F16LD,                 \
-            TOKIND##_F16ST, EXPR)
+    EW_ROW2(NAME##_f16, gd_f16, gd_f16, TOKIND(gd_f16), float, EW_F16LD, EW_F16LD, TOKIND##_F16ST, \
+            EXPR)
 /* TOKIND: EW_SAME keeps the input type, EW_BOOL produces bool. */
 #define EW_SAME(T) T
 #define EW_SAME_ST(x) (x)

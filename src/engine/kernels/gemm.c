@@ -34,7 +34,10 @@ int gd_kern_gemm_supported(enum gd_dtype dt)
     return dt == GD_DTYPE_FLOAT || dt == GD_DTYPE_DOUBLE || gd_dtype_is_int(dt);
 }
 
-static int fits(int64_t v) { return v >= 0 && v <= INT_MAX; }
+static int fits(int64_t v)
+{
+    return v >= 0 && v <= INT_MAX;
+}
 
 int gd_kern_gemm_check(const struct gd_gemm *g)
 {
@@ -59,8 +62,8 @@ int gd_kern_gemm_serial(const struct gd_gemm *g)
     int lda = g->lda ? (int)g->lda : 1, ldb = g->ldb ? (int)g->ldb : 1, ldc = (int)g->ldc;
     switch (g->dt) {
     case GD_DTYPE_FLOAT:
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, (float)g->alpha,
-                    g->a, lda, g->b, ldb, (float)g->beta, g->c, ldc);
+        cblas_sgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, (float)g->alpha, g->a,
+                    lda, g->b, ldb, (float)g->beta, g->c, ldc);
         return 0;
     case GD_DTYPE_DOUBLE:
         cblas_dgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha, g->a, lda,

@@ -17,12 +17,12 @@
 
 struct gd_gemm {
     enum gd_dtype dt;
-    int ta, tb;       /* op(A) = A^T when ta */
+    int ta, tb; /* op(A) = A^T when ta */
     int64_t m, n, k;
     double alpha, beta;
-    const void *a;    /* m x k (k x m when ta), leading dimension lda */
-    const void *b;    /* k x n (n x k when tb), leading dimension ldb */
-    void *c;          /* m x n, leading dimension ldc */
+    const void *a; /* m x k (k x m when ta), leading dimension lda */
+    const void *b; /* k x n (n x k when tb), leading dimension ldb */
+    void *c;       /* m x n, leading dimension ldc */
     int64_t lda, ldb, ldc;
 };
 

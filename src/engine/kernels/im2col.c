@@ -102,7 +102,7 @@ void gd_conv_origin(const struct gd_conv_geom *g, int64_t o, int64_t *origin)
 
 /* One (channel, kernel offset) row of the column matrix; ADD selects col2im. */
 #define IM2COL(S, T, SC, NAME, ADD)                                                                \
-    SC void NAME(const struct gd_conv_geom *g, const T *a, T *b, int64_t c0, int64_t c1)              \
+    SC void NAME(const struct gd_conv_geom *g, const T *a, T *b, int64_t c0, int64_t c1)           \
     {                                                                                              \
         int nsp = g->nsp, last = nsp - 1;                                                          \
         int64_t kk[GD_CONV_MAX_SP], od[GD_CONV_MAX_SP], istr[GD_CONV_MAX_SP];                      \
@@ -155,7 +155,7 @@ static void span(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, i
 }
 
 #define IM2COL_2D(S, T)                                                                            \
-    static void im2col2d_##S(const struct gd_conv_geom *g, const T *x, T *col, int64_t c0,        \
+    static void im2col2d_##S(const struct gd_conv_geom *g, const T *x, T *col, int64_t c0,         \
                              int64_t c1)                                                           \
     {                                                                                              \
         int64_t ih = g->in[0], iw = g->in[1], oh = g->out[0], ow = g->out[1];                      \
@@ -199,8 +199,7 @@ IM2COL(f64, double, static, im2col_nd_f64, GATHER)
 IM2COL(f32, float, , gd_col2im_f32, SCATTER)
 IM2COL(f64, double, , gd_col2im_f64, SCATTER)
 
-void gd_im2col_f32(const struct gd_conv_geom *g, const float *x, float *col, int64_t c0,
-                   int64_t c1)
+void gd_im2col_f32(const struct gd_conv_geom *g, const float *x, float *col, int64_t c0, int64_t c1)
 {
     if (g->nsp == 2)
         im2col2d_f32(g, x, col, c0, c1);

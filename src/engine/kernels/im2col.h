@@ -17,14 +17,14 @@
 #define GD_CONV_MAX_SP 6
 
 struct gd_conv_geom {
-    int nsp;                         /* spatial dims */
-    int64_t in[GD_CONV_MAX_SP];      /* input spatial dims */
-    int64_t k[GD_CONV_MAX_SP];       /* kernel dims */
+    int nsp;                    /* spatial dims */
+    int64_t in[GD_CONV_MAX_SP]; /* input spatial dims */
+    int64_t k[GD_CONV_MAX_SP];  /* kernel dims */
     int64_t stride[GD_CONV_MAX_SP];
     int64_t dil[GD_CONV_MAX_SP];
     int64_t pb[GD_CONV_MAX_SP], pe[GD_CONV_MAX_SP]; /* pads at begin / end */
-    int64_t out[GD_CONV_MAX_SP];     /* output spatial dims */
-    int64_t in_size, k_size, out_size; /* products */
+    int64_t out[GD_CONV_MAX_SP];                    /* output spatial dims */
+    int64_t in_size, k_size, out_size;              /* products */
 };
 
 /* Attribute values as read from the node (NULL / n = -1 when absent). */

@@ -23,15 +23,15 @@ ACT(leaky, x >= 0 ? x : pa * x)
 ACT(elu, x >= 0 ? x : pa * expm1(x))
 ACT(selu, x > 0 ? pb * x : pb * (pa * exp(x) - pa))
 ACT(celu, (x > 0 ? x : 0) + (x < 0 ? pa * expm1(x / pa) : 0))
-ACT(hsig, fmax(c0, fmin(c1, pa * x + pb)))
-ACT(hswish, x * fmax(c0, fmin(c1, pa * x + pb)))
+ACT(hsig, fmax(c0, fmin(c1, pa *x + pb)))
+ACT(hswish, x *fmax(c0, fmin(c1, pa *x + pb)))
 ACT(softplus, fmax(x, c0) + log1p(exp(-fabs(x))))
 ACT(softsign, x / (1 + fabs(x)))
 ACT(thrrelu, x > pa ? x : 0)
-ACT(mish, x * tanh(fmax(x, c0) + log1p(exp(-fabs(x)))))
+ACT(mish, x *tanh(fmax(x, c0) + log1p(exp(-fabs(x)))))
 ACT(gelu, x / 2 * (1 + erf(x * pa)))
 ACT(gelu_tanh, x / 2 * (1 + tanh(pa * (x + pb * x * x * x))))
-ACT(shrink, x < -pb ? x + pa : x > pb ? x - pa : 0)
+ACT(shrink, x<-pb ? x + pa : x> pb ? x - pa : 0)
 
 /* Relu also takes signed integers (opset 14). */
 EW_MAP_FLOATS(relu, EW_SAME, x > 0 ? x : 0)
@@ -45,26 +45,59 @@ static int act_run(struct gd_op_ctx *ctx, const gd_op_range_fn *tab, double a, d
 }
 
 #define A(name, def) ((double)gd_op_attr_float(ctx, name, def))
-static int relu_run(struct gd_op_ctx *ctx) { return act_run(ctx, relu_tab, 0, 0); }
-static int sigmoid_run(struct gd_op_ctx *ctx) { return act_run(ctx, sigmoid_tab, 0, 0); }
-static int tanh_run(struct gd_op_ctx *ctx) { return act_run(ctx, tanh__tab, 0, 0); }
-static int leaky_run(struct gd_op_ctx *ctx) { return act_run(ctx, leaky_tab, A("alpha", 0.01f), 0); }
-static int elu_run(struct gd_op_ctx *ctx) { return act_run(ctx, elu_tab, A("alpha", 1.0f), 0); }
+static int relu_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, relu_tab, 0, 0);
+}
+static int sigmoid_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, sigmoid_tab, 0, 0);
+}
+static int tanh_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, tanh__tab, 0, 0);
+}
+static int leaky_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, leaky_tab, A("alpha", 0.01f), 0);
+}
+static int elu_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, elu_tab, A("alpha", 1.0f), 0);
+}
 static int selu_run(struct gd_op_ctx *ctx)
 {
     return act_run(ctx, selu_tab, A("alpha", 1.67326319217681884765625f),
                    A("gamma", 1.05070102214813232421875f));
 }
-static int celu_run(struct gd_op_ctx *ctx) { return act_run(ctx, celu_tab, A("alpha", 1.0f), 0); }
+static int celu_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, celu_tab, A("alpha", 1.0f), 0);
+}
 static int hsig_run(struct gd_op_ctx *ctx)
 {
     return act_run(ctx, hsig_tab, A("alpha", 0.2f), A("beta", 0.5f));
 }
-static int hswish_run(struct gd_op_ctx *ctx) { return act_run(ctx, hswish_tab, 1.0 / 6, 0.5); }
-static int softplus_run(struct gd_op_ctx *ctx) { return act_run(ctx, softplus_tab, 0, 0); }
-static int softsign_run(struct gd_op_ctx *ctx) { return act_run(ctx, softsign_tab, 0, 0); }
-static int thrrelu_run(struct gd_op_ctx *ctx) { return act_run(ctx, thrrelu_tab, A("alpha", 1.0f), 0); }
-static int mish_run(struct gd_op_ctx *ctx) { return act_run(ctx, mish_tab, 0, 0); }
+static int hswish_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, hswish_tab, 1.0 / 6, 0.5);
+}
+static int softplus_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, softplus_tab, 0, 0);
+}
+static int softsign_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, softsign_tab, 0, 0);
+}
+static int thrrelu_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, thrrelu_tab, A("alpha", 1.0f), 0);
+}
+static int mish_run(struct gd_op_ctx *ctx)
+{
+    return act_run(ctx, mish_tab, 0, 0);
+}
 static int shrink_run(struct gd_op_ctx *ctx)
 {
     return act_run(ctx, shrink_tab, A("bias", 0.0f), A("lambd", 0.5f));

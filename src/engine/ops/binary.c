@@ -27,7 +27,7 @@
     EW_ROW_F16(NAME, EW_SAME, FEXPR)
 ARITH(add, a + b, U64(a) + U64(b))
 ARITH(sub, a - b, U64(a) - U64(b))
-ARITH(mul, a * b, U64(a) * U64(b))
+ARITH(mul, a *b, U64(a) * U64(b))
 
 /* Integer division truncates toward zero (C semantics, as ONNX Runtime); x / 0 -> 0. */
 #define SDIV(a, b) ((b) == 0 ? U64(0) : (b) == -1 ? 0 - U64(a) : U64((a) / (b)))
@@ -40,17 +40,29 @@ EW_UINT(EW_ROW_SAME, div, EW_SAME, UDIV(a, b))
 /* Mod: fmod=1 is C's fmod/% (sign of the dividend); fmod=0 is Python's (sign of the
  * divisor). Generated as small inline helpers per type. */
 #define MOD_SINT(UNUSED, E, T, S)                                                                  \
-    static inline T mod_c_##S(T a, T b) { return (b == 0 || b == -1) ? 0 : (T)(a % b); }           \
+    static inline T mod_c_##S(T a, T b)                                                            \
+    {                                                                                              \
+        return (b == 0 || b == -1) ? 0 : (T)(a % b);                                               \
+    }                                                                                              \
     static inline T mod_py_##S(T a, T b)                                                           \
     {                                                                                              \
         T r = mod_c_##S(a, b);                                                                     \
         return (r != 0 && ((r < 0) != (b < 0))) ? (T)(U64(r) + U64(b)) : r;                        \
     }
 #define MOD_UINT(UNUSED, E, T, S)                                                                  \
-    static inline T mod_c_##S(T a, T b) { return b == 0 ? 0 : (T)(a % b); }                        \
-    static inline T mod_py_##S(T a, T b) { return mod_c_##S(a, b); }
+    static inline T mod_c_##S(T a, T b)                                                            \
+    {                                                                                              \
+        return b == 0 ? 0 : (T)(a % b);                                                            \
+    }                                                                                              \
+    static inline T mod_py_##S(T a, T b)                                                           \
+    {                                                                                              \
+        return mod_c_##S(a, b);                                                                    \
+    }
 #define MOD_FLT(UNUSED, E, T, S)                                                                   \
-    static inline T mod_c_##S(T a, T b) { return fmod(a, b); }                                     \
+    static inline T mod_c_##S(T a, T b)                                                            \
+    {                                                                                              \
+        return fmod(a, b);                                                                         \
+    }                                                                                              \
     static inline T mod_py_##S(T a, T b)                                                           \
     {                                                                                              \
         T r = fmod(a, b);                                                                          \
@@ -80,7 +92,7 @@ CMP(ge, a >= b)
 EW_ROW2(eq_b8, gd_bool, gd_bool, gd_bool, int, EW_ID, EW_ID, EW_TOBOOL, a == b)
 
 /* ---- logical (bool) and bitwise (integers) ---- */
-EW_ROW2(and_b8, gd_bool, gd_bool, gd_bool, int, EW_ID, EW_ID, EW_TOBOOL, a && b)
+EW_ROW2(and_b8, gd_bool, gd_bool, gd_bool, int, EW_ID, EW_ID, EW_TOBOOL, a &&b)
 EW_ROW2(or_b8, gd_bool, gd_bool, gd_bool, int, EW_ID, EW_ID, EW_TOBOOL, a || b)
 EW_ROW2(xor_b8, gd_bool, gd_bool, gd_bool, int, EW_ID, EW_ID, EW_TOBOOL, (!a) != (!b))
 EW_INT(EW_ROW_SAME, band, EW_SAME, U64(a) & U64(b))
@@ -112,14 +124,13 @@ static const gd_ew_row_fn shl_tab[EW_NDT] = {EW_UINT(EW_TAB, shl)};
 static const gd_ew_row_fn shr_tab[EW_NDT] = {EW_UINT(EW_TAB, shr)};
 
 int gd__bin_apply(struct gd_op_ctx *ctx, const gd_ew_row_fn *tab, int to_bool,
-                  const struct gd_tensor *a, const struct gd_tensor *b,
-                  const struct gd_ew_args *p)
+                  const struct gd_tensor *a, const struct gd_tensor *b, const struct gd_ew_args *p)
 {
     if (!a || !b)
         return gd_op_fail(ctx, GD_EINVAL, "missing input");
     if (a->dtype != b->dtype)
-        return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ (%s vs %s)",
-                          gd_dtype_name(a->dtype), gd_dtype_name(b->dtype));
+        return gd_op_fail(ctx, GD_EINVAL, "input dtypes differ (%s vs %s)", gd_dtype_name(a->dtype),
+                          gd_dtype_name(b->dtype));
     if ((unsigned)a->dtype >= EW_NDT || !tab[a->dtype])
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s not supported", gd_dtype_name(a->dtype));
     int rank;
@@ -171,7 +182,10 @@ static int bin_run(struct gd_op_ctx *ctx, const gd_ew_row_fn *tab, int to_bool)
 }
 
 #define BIN_RUN(NAME, TO_BOOL)                                                                     \
-    static int NAME##_run(struct gd_op_ctx *ctx) { return bin_run(ctx, NAME##_tab, TO_BOOL); }
+    static int NAME##_run(struct gd_op_ctx *ctx)                                                   \
+    {                                                                                              \
+        return bin_run(ctx, NAME##_tab, TO_BOOL);                                                  \
+    }
 BIN_RUN(add, 0)
 BIN_RUN(sub, 0)
 BIN_RUN(mul, 0)

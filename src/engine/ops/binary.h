@@ -9,8 +9,7 @@
  * and runs tab[dtype] over it; p (may be NULL) is copied into the job. Dtypes without a
  * kernel fail with GD_ENOTSUP. */
 int gd__bin_apply(struct gd_op_ctx *ctx, const gd_ew_row_fn *tab, int to_bool,
-                  const struct gd_tensor *a, const struct gd_tensor *b,
-                  const struct gd_ew_args *p);
+                  const struct gd_tensor *a, const struct gd_tensor *b, const struct gd_ew_args *p);
 
 /* Legacy (opset < 7) broadcast: returns a view of b (its data, dims placed at `axis` of
  * a's rank, 1 elsewhere) in *view, or b itself when the axis does not fit. */

@@ -46,8 +46,8 @@ static int pow_run(struct gd_op_ctx *ctx)
     int ok_a = gd_dtype_is_float(a->dtype) || gd_dtype_is_int(a->dtype);
     int ok_b = gd_dtype_is_float(b->dtype) || gd_dtype_is_int(b->dtype);
     if (!ok_a || !ok_b)
-        return gd_op_fail(ctx, GD_ENOTSUP, "dtypes %s, %s not supported",
-                          gd_dtype_name(a->dtype), gd_dtype_name(b->dtype));
+        return gd_op_fail(ctx, GD_ENOTSUP, "dtypes %s, %s not supported", gd_dtype_name(a->dtype),
+                          gd_dtype_name(b->dtype));
     const struct gd_tensor *ins[2] = {a, b};
     int rank, rc;
     int64_t dims[GD_TENSOR_MAX_RANK];
@@ -93,10 +93,18 @@ static int where_run(struct gd_op_ctx *ctx)
         return gd_op_fail(ctx, GD_EINVAL, "needs a bool condition and equal X/Y dtypes");
     gd_ew_row_fn row = NULL;
     switch (x->dtype == GD_DTYPE_STRING ? 0 : gd_dtype_size(x->dtype)) {
-    case 1: row = where_uint8_t; break;
-    case 2: row = where_uint16_t; break;
-    case 4: row = where_uint32_t; break;
-    case 8: row = where_uint64_t; break;
+    case 1:
+        row = where_uint8_t;
+        break;
+    case 2:
+        row = where_uint16_t;
+        break;
+    case 4:
+        row = where_uint32_t;
+        break;
+    case 8:
+        row = where_uint64_t;
+        break;
     default:
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s not supported", gd_dtype_name(x->dtype));
     }

@@ -42,11 +42,16 @@ COPY_ROW(uint64_t)
 static gd_ew_row_fn copy_row_for(size_t es)
 {
     switch (es) {
-    case 1: return copy_row_uint8_t;
-    case 2: return copy_row_uint16_t;
-    case 4: return copy_row_uint32_t;
-    case 8: return copy_row_uint64_t;
-    default: return NULL;
+    case 1:
+        return copy_row_uint8_t;
+    case 2:
+        return copy_row_uint16_t;
+    case 4:
+        return copy_row_uint32_t;
+    case 8:
+        return copy_row_uint64_t;
+    default:
+        return NULL;
     }
 }
 
@@ -99,10 +104,22 @@ static int variadic_run(struct gd_op_ctx *ctx, const gd_ew_row_fn *tab, int mean
     return 0;
 }
 
-static int max_run(struct gd_op_ctx *ctx) { return variadic_run(ctx, vmax_tab, 0); }
-static int min_run(struct gd_op_ctx *ctx) { return variadic_run(ctx, vmin_tab, 0); }
-static int sum_run(struct gd_op_ctx *ctx) { return variadic_run(ctx, vsum_tab, 0); }
-static int mean_run(struct gd_op_ctx *ctx) { return variadic_run(ctx, vsum_tab, 1); }
+static int max_run(struct gd_op_ctx *ctx)
+{
+    return variadic_run(ctx, vmax_tab, 0);
+}
+static int min_run(struct gd_op_ctx *ctx)
+{
+    return variadic_run(ctx, vmin_tab, 0);
+}
+static int sum_run(struct gd_op_ctx *ctx)
+{
+    return variadic_run(ctx, vsum_tab, 0);
+}
+static int mean_run(struct gd_op_ctx *ctx)
+{
+    return variadic_run(ctx, vsum_tab, 1);
+}
 
 const struct gd_op_def gd_ops_binary_variadic[] = {
     {"", "Max", 6, 0, max_run, GD_OP_F_INPLACE0},

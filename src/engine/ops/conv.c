@@ -41,8 +41,8 @@ int gd__conv_check_kernel_shape(struct gd_op_ctx *ctx, int nsp, const int64_t *k
         return gd_op_fail(ctx, GD_EINVAL, "kernel_shape has %d dims, weights have %d", n, nsp);
     for (int d = 0; d < n; d++)
         if (ks[d] != k[d])
-            return gd_op_fail(ctx, GD_EINVAL, "kernel_shape mismatch on dim %d (%lld vs %lld)",
-                              d, (long long)ks[d], (long long)k[d]);
+            return gd_op_fail(ctx, GD_EINVAL, "kernel_shape mismatch on dim %d (%lld vs %lld)", d,
+                              (long long)ks[d], (long long)k[d]);
     return 0;
 }
 
@@ -65,7 +65,7 @@ void gd__conv_add_bias(struct gd_op_ctx *ctx, struct gd_tensor *y, const struct 
 struct conv_job {
     const struct gd_conv_geom *g;
     const void *x, *w;
-    void *out; /* columns (im2col) or y (depthwise) */
+    void *out;           /* columns (im2col) or y (depthwise) */
     int64_t c_per_plane; /* depthwise: channels per image */
     int f64;
 };
@@ -181,8 +181,8 @@ static int conv_setup(struct gd_op_ctx *ctx, const struct gd_tensor *x, const st
     if (x->dtype != GD_DTYPE_FLOAT && x->dtype != GD_DTYPE_DOUBLE)
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s not supported", gd_dtype_name(x->dtype));
     if (x->rank < 3 || w->rank != x->rank)
-        return gd_op_fail(ctx, GD_EINVAL, "X rank %d and W rank %d must be equal and >= 3",
-                          x->rank, w->rank);
+        return gd_op_fail(ctx, GD_EINVAL, "X rank %d and W rank %d must be equal and >= 3", x->rank,
+                          w->rank);
     int64_t c = x->dims[1], m = w->dims[0];
     if (group < 1 || c % group || m % group || w->dims[1] != c / group)
         return gd_op_fail(ctx, GD_EINVAL, "channels (X %lld, W %lldx%lld) do not fit group %lld",
@@ -217,13 +217,20 @@ static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
     size_t es = gd_dtype_size(x->dtype), bytes = 0;
     int pw = is_pointwise(g);
     void *col = NULL;
-    if (!pw && (gd_size_mul((size_t)kdim, (size_t)g->out_size, &bytes) ||
-                gd_size_mul(bytes, es, &bytes)))
+    if (!pw &&
+        (gd_size_mul((size_t)kdim, (size_t)g->out_size, &bytes) || gd_size_mul(bytes, es, &bytes)))
         return gd_op_fail(ctx, GD_ERANGE, "column buffer too large");
     if (!pw && bytes && !(col = gd_op_scratch(ctx, bytes)))
         return GD_ENOMEM;
-    struct gd_gemm gm = {.dt = x->dtype, .m = mg, .n = g->out_size, .k = kdim, .alpha = 1,
-                         .beta = 1, .lda = kdim, .ldb = g->out_size, .ldc = g->out_size};
+    struct gd_gemm gm = {.dt = x->dtype,
+                         .m = mg,
+                         .n = g->out_size,
+                         .k = kdim,
+                         .alpha = 1,
+                         .beta = 1,
+                         .lda = kdim,
+                         .ldb = g->out_size,
+                         .ldc = g->out_size};
     int rc = gd_kern_gemm_check(&gm);
     if (rc)
         return gd_op_fail(ctx, rc, "convolution too large for GEMM");
@@ -266,8 +273,7 @@ int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct
     if (bias)
         gd__conv_add_bias(ctx, y, bias);
     if (x->dims[1] == group && w->dims[0] == group) {
-        struct conv_job j = {g, x->data, w->data, y->data, x->dims[1],
-                             x->dtype == GD_DTYPE_DOUBLE};
+        struct conv_job j = {g, x->data, w->data, y->data, x->dims[1], x->dtype == GD_DTYPE_DOUBLE};
         gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
         return 0;
     }

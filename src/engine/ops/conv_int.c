@@ -31,8 +31,9 @@ static int widen(struct gd_op_ctx *ctx, const struct gd_tensor *t, const struct 
     if (!(out->data = d))
         return GD_ENOMEM;
     for (int64_t i = 0; i < t->numel; i++) {
-        double z = !zp ? 0 : zp->numel == 1 ? gd_tensor_get_f64(zp, 0)
-                                            : gd_tensor_get_f64(zp, per ? i / per : 0);
+        double z = !zp              ? 0
+                   : zp->numel == 1 ? gd_tensor_get_f64(zp, 0)
+                                    : gd_tensor_get_f64(zp, per ? i / per : 0);
         d[i] = gd_tensor_get_f64(t, i) - z;
     }
     return 0;

@@ -45,7 +45,8 @@ static int convt_geom(struct gd_op_ctx *ctx, const struct gd_tensor *x, const st
     g->in_size = g->k_size = g->out_size = 1;
     for (int d = 0; d < nsp; d++) {
         int64_t in = x->dims[2 + d], k = w->dims[2 + d];
-        int64_t s = attr_at(a.strides, a.nstrides, d, 1), dl = attr_at(a.dilations, a.ndilations, d, 1);
+        int64_t s = attr_at(a.strides, a.nstrides, d, 1),
+                dl = attr_at(a.dilations, a.ndilations, d, 1);
         int64_t op = attr_at(opad, nop, d, 0);
         if (s < 1 || dl < 1 || op < 0 || s > (1 << 20) || dl > (1 << 20) || op > (1 << 20) ||
             k > (1 << 20))
@@ -101,8 +102,8 @@ static int convt_check(struct gd_op_ctx *ctx, const struct gd_tensor *x, const s
     if (x->dtype != GD_DTYPE_FLOAT && x->dtype != GD_DTYPE_DOUBLE)
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s not supported", gd_dtype_name(x->dtype));
     if (x->rank < 3 || w->rank != x->rank || x->rank - 2 > GD_CONV_MAX_SP)
-        return gd_op_fail(ctx, GD_EINVAL, "X rank %d and W rank %d must be equal and >= 3",
-                          x->rank, w->rank);
+        return gd_op_fail(ctx, GD_EINVAL, "X rank %d and W rank %d must be equal and >= 3", x->rank,
+                          w->rank);
     if (group < 1 || x->dims[1] % group || w->dims[0] != x->dims[1])
         return gd_op_fail(ctx, GD_EINVAL, "W dim 0 (%lld) must equal C (%lld), divisible by group",
                           (long long)w->dims[0], (long long)x->dims[1]);
@@ -138,9 +139,17 @@ static int convt_run(struct gd_op_ctx *ctx)
     void *col = gd_op_scratch(ctx, bytes ? bytes : 1);
     if (!col)
         return GD_ENOMEM;
-    struct gd_gemm gm = {.dt = x->dtype, .ta = 1, .m = mg * g.k_size, .n = g.out_size, .k = cg,
-                         .alpha = 1, .beta = 0, .lda = mg * g.k_size, .ldb = g.out_size,
-                         .ldc = g.out_size, .c = col};
+    struct gd_gemm gm = {.dt = x->dtype,
+                         .ta = 1,
+                         .m = mg * g.k_size,
+                         .n = g.out_size,
+                         .k = cg,
+                         .alpha = 1,
+                         .beta = 0,
+                         .lda = mg * g.k_size,
+                         .ldb = g.out_size,
+                         .ldc = g.out_size,
+                         .c = col};
     if ((rc = gd_kern_gemm_check(&gm)))
         return gd_op_fail(ctx, rc, "convolution too large for GEMM");
     for (int64_t i = 0; i < n; i++)

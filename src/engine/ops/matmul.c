@@ -94,8 +94,17 @@ int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const stru
         batch *= (mb.bdims[d] = dims[d]);
     if (batch * numel == 0 || k == 0)
         return 0; /* empty result, or sums over nothing: zeros */
-    mb.g = (struct gd_gemm){.dt = a->dtype, .m = m, .n = n, .k = k, .alpha = 1, .beta = 0,
-                            .a = a->data, .b = b->data, .c = ydata, .lda = k, .ldb = n,
+    mb.g = (struct gd_gemm){.dt = a->dtype,
+                            .m = m,
+                            .n = n,
+                            .k = k,
+                            .alpha = 1,
+                            .beta = 0,
+                            .a = a->data,
+                            .b = b->data,
+                            .c = ydata,
+                            .lda = k,
+                            .ldb = n,
                             .ldc = n};
     batch_strides(a->dims, ar, mb.brank, mb.ast);
     batch_strides(b->dims, br, mb.brank, mb.bst);
@@ -185,9 +194,19 @@ static int gemm_core(struct gd_op_ctx *ctx, const struct gd_tensor *a, const str
     if (k != kb)
         return gd_op_fail(ctx, GD_EINVAL, "inner dims differ (%lld vs %lld)", (long long)k,
                           (long long)kb);
-    struct gd_gemm g = {.dt = a->dtype, .ta = ta, .tb = tb, .m = m, .n = n, .k = k,
-                        .alpha = alpha, .beta = c ? 1 : 0, .a = a->data, .b = b->data,
-                        .lda = a->dims[1], .ldb = b->dims[1], .ldc = n};
+    struct gd_gemm g = {.dt = a->dtype,
+                        .ta = ta,
+                        .tb = tb,
+                        .m = m,
+                        .n = n,
+                        .k = k,
+                        .alpha = alpha,
+                        .beta = c ? 1 : 0,
+                        .a = a->data,
+                        .b = b->data,
+                        .lda = a->dims[1],
+                        .ldb = b->dims[1],
+                        .ldc = n};
     int rc = gd_kern_gemm_check(&g);
     if (rc)
         return gd_op_fail(ctx, rc, "%s for GEMM (dtype %s)", gd_strerror(rc),

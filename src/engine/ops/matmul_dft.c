@@ -72,7 +72,8 @@ static int dft_run(struct gd_op_ctx *ctx)
     const struct gd_tensor *x = gd_op_input(ctx, 0), *dl = gd_op_input(ctx, 1);
     if (!x || x->rank < 2 || !gd_dtype_is_float(x->dtype))
         return gd_op_fail(ctx, GD_EINVAL, "input must be a float tensor of rank >= 2");
-    struct dft_plan p = {.ch = x->dims[x->rank - 1], .inverse = gd_op_attr_int(ctx, "inverse", 0) != 0};
+    struct dft_plan p = {.ch = x->dims[x->rank - 1],
+                         .inverse = gd_op_attr_int(ctx, "inverse", 0) != 0};
     int onesided = gd_op_attr_int(ctx, "onesided", 0) != 0, ax;
     if (p.ch != 1 && p.ch != 2)
         return gd_op_fail(ctx, GD_EINVAL, "last dim must be 1 (real) or 2 (complex)");

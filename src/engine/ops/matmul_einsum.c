@@ -130,7 +130,10 @@ static int parse_output(struct gd_op_ctx *ctx, struct ein *E, const char *arrow)
     return 0;
 }
 
-static int64_t lab_size(const struct ein *E, int l) { return E->size[l] < 0 ? 0 : E->size[l]; }
+static int64_t lab_size(const struct ein *E, int l)
+{
+    return E->size[l] < 0 ? 0 : E->size[l];
+}
 
 static void contract(const struct ein *E, const struct gd_tensor *const *in, struct gd_tensor *y)
 {
@@ -175,8 +178,8 @@ static void contract(const struct ein *E, const struct gd_tensor *const *in, str
 enum { ROLE_NONE, ROLE_BATCH, ROLE_K, ROLE_M, ROLE_N };
 
 /* Contiguous copy of the strided view (n labels in `order`, strides st[label]). */
-static void gather(const struct ein *E, const int *order, int n, const int64_t *st,
-                   const void *src, void *dst, size_t es, int to_view)
+static void gather(const struct ein *E, const int *order, int n, const int64_t *st, const void *src,
+                   void *dst, size_t es, int to_view)
 {
     int64_t idx[EIN_MAX_LABELS] = {0}, total = 1, off = 0;
     for (int i = 0; i < n; i++)
@@ -210,9 +213,10 @@ static int fast_roles(const struct ein *E, const struct gd_tensor *const *in, in
                 return -1; /* diagonal or broadcast dim */
     for (int l = 0; l < EIN_MAX_LABELS; l++) {
         int a = cnt[0][l], b = cnt[1][l];
-        role[l] = !a && !b ? ROLE_NONE
-                  : a && b ? (in_out[l] ? ROLE_BATCH : ROLE_K)
-                  : in_out[l] ? (a ? ROLE_M : ROLE_N) : -1;
+        role[l] = !a && !b    ? ROLE_NONE
+                  : a && b    ? (in_out[l] ? ROLE_BATCH : ROLE_K)
+                  : in_out[l] ? (a ? ROLE_M : ROLE_N)
+                              : -1;
         if (role[l] < 0)
             return -1;
     }

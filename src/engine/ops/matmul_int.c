@@ -121,7 +121,8 @@ static int qlinearmatmul_run(struct gd_op_ctx *ctx)
     int64_t m = y->rank >= 2 ? y->dims[y->rank - 2] : 1, cols = y->rank ? y->dims[y->rank - 1] : 1;
     for (int64_t i = 0; i < n; i++) {
         /* per-row a_scale and per-column b_scale index the output the same way */
-        double sa = as->numel == 1 ? gd_tensor_get_f64(as, 0) : gd_tensor_get_f64(as, (i / cols) % m);
+        double sa =
+            as->numel == 1 ? gd_tensor_get_f64(as, 0) : gd_tensor_get_f64(as, (i / cols) % m);
         double sb = bs->numel == 1 ? gd_tensor_get_f64(bs, 0) : gd_tensor_get_f64(bs, i % cols);
         double v = nearbyint(p[i] * sa * sb / yscale) + yzp;
         v = v < lo ? lo : v > hi ? hi : v;

@@ -17,8 +17,19 @@
 #include "engine/ops/registry.h"
 
 enum rnn_kind { K_RNN, K_GRU, K_LSTM };
-enum act { A_SIGMOID, A_TANH, A_RELU, A_AFFINE, A_LEAKY, A_THRESH, A_SCALEDTANH, A_HARDSIG,
-           A_ELU, A_SOFTSIGN, A_SOFTPLUS };
+enum act {
+    A_SIGMOID,
+    A_TANH,
+    A_RELU,
+    A_AFFINE,
+    A_LEAKY,
+    A_THRESH,
+    A_SCALEDTANH,
+    A_HARDSIG,
+    A_ELU,
+    A_SOFTSIGN,
+    A_SOFTPLUS
+};
 
 struct actfn {
     enum act f;
@@ -38,17 +49,28 @@ struct rnn {
 static double act_apply(const struct actfn *f, double v)
 {
     switch (f->f) {
-    case A_SIGMOID: return 1 / (1 + exp(-v));
-    case A_TANH: return tanh(v);
-    case A_RELU: return v > 0 ? v : 0;
-    case A_AFFINE: return f->a * v + f->b;
-    case A_LEAKY: return v >= 0 ? v : f->a * v;
-    case A_THRESH: return v > f->a ? v : 0;
-    case A_SCALEDTANH: return f->a * tanh(f->b * v);
-    case A_HARDSIG: return fmax(0, fmin(1, f->a * v + f->b));
-    case A_ELU: return v >= 0 ? v : f->a * (exp(v) - 1);
-    case A_SOFTSIGN: return v / (1 + fabs(v));
-    default: return log1p(exp(-fabs(v))) + fmax(v, 0);
+    case A_SIGMOID:
+        return 1 / (1 + exp(-v));
+    case A_TANH:
+        return tanh(v);
+    case A_RELU:
+        return v > 0 ? v : 0;
+    case A_AFFINE:
+        return f->a * v + f->b;
+    case A_LEAKY:
+        return v >= 0 ? v : f->a * v;
+    case A_THRESH:
+        return v > f->a ? v : 0;
+    case A_SCALEDTANH:
+        return f->a * tanh(f->b * v);
+    case A_HARDSIG:
+        return fmax(0, fmin(1, f->a * v + f->b));
+    case A_ELU:
+        return v >= 0 ? v : f->a * (exp(v) - 1);
+    case A_SOFTSIGN:
+        return v / (1 + fabs(v));
+    default:
+        return log1p(exp(-fabs(v))) + fmax(v, 0);
     }
 }
 
@@ -59,11 +81,16 @@ static int act_parse(const char *s, struct actfn *f, double alpha, double beta, 
         const char *name;
         enum act f;
         double a, b;
-    } tab[] = {{"Sigmoid", A_SIGMOID, 0, 0},      {"Tanh", A_TANH, 0, 0},
-               {"Relu", A_RELU, 0, 0},            {"Affine", A_AFFINE, 1, 0},
-               {"LeakyRelu", A_LEAKY, 0.01, 0},   {"ThresholdedRelu", A_THRESH, 1, 0},
-               {"ScaledTanh", A_SCALEDTANH, 1, 1}, {"HardSigmoid", A_HARDSIG, 0.2, 0.5},
-               {"Elu", A_ELU, 1, 0},              {"Softsign", A_SOFTSIGN, 0, 0},
+    } tab[] = {{"Sigmoid", A_SIGMOID, 0, 0},
+               {"Tanh", A_TANH, 0, 0},
+               {"Relu", A_RELU, 0, 0},
+               {"Affine", A_AFFINE, 1, 0},
+               {"LeakyRelu", A_LEAKY, 0.01, 0},
+               {"ThresholdedRelu", A_THRESH, 1, 0},
+               {"ScaledTanh", A_SCALEDTANH, 1, 1},
+               {"HardSigmoid", A_HARDSIG, 0.2, 0.5},
+               {"Elu", A_ELU, 1, 0},
+               {"Softsign", A_SOFTSIGN, 0, 0},
                {"Softplus", A_SOFTPLUS, 0, 0}};
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
         if (strcasecmp(s, tab[i].name) == 0) {
@@ -78,7 +105,8 @@ static int act_parse(const char *s, struct actfn *f, double alpha, double beta, 
 /* Reads the activations attribute (defaults per kind) for every direction. */
 static int rnn_acts(struct gd_op_ctx *ctx, struct rnn *R)
 {
-    static const char *const defs[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
+    static const char *const defs[3][3] = {
+        {"Tanh"}, {"Sigmoid", "Tanh"}, {"Sigmoid", "Tanh", "Tanh"}};
     int per = R->kind == K_RNN ? 1 : R->kind == K_GRU ? 2 : 3;
     const char *const *names;
     const float *al, *be;
@@ -91,8 +119,7 @@ static int rnn_acts(struct gd_op_ctx *ctx, struct rnn *R)
         for (int i = 0; i < per; i++) {
             int k = nn == per ? i : d * per + i;
             const char *s = nn >= 0 ? names[k] : defs[R->kind][i];
-            if (act_parse(s, &R->act[d][i], k < na ? al[k] : 0, k < nb ? be[k] : 0, k < na,
-                          k < nb))
+            if (act_parse(s, &R->act[d][i], k < na ? al[k] : 0, k < nb ? be[k] : 0, k < na, k < nb))
                 return gd_op_fail(ctx, GD_ENOTSUP, "activation '%s' not supported", s);
         }
     return 0;
@@ -113,8 +140,7 @@ static double clipv(const struct rnn *R, double v)
 
 /* One step of direction d for one batch row: h (and c) updated in place; tmp holds
  * 2 * gates * H doubles. */
-static void rnn_step(const struct rnn *R, int d, const double *x, double *h, double *c,
-                     double *tmp)
+static void rnn_step(const struct rnn *R, int d, const double *x, double *h, double *c, double *tmp)
 {
     int64_t H = R->h, G = R->gates * H;
     const double *W = R->w + d * G * R->in, *Rm = R->r + d * G * H;
@@ -212,8 +238,8 @@ static int rnn_setup(struct gd_op_ctx *ctx, struct rnn *R)
     if ((rc = widen(ctx, 0, x->numel, &R->x)) || (rc = widen(ctx, 1, D * G * R->in, &R->w)) ||
         (rc = widen(ctx, 2, D * G * H, &R->r)) || (rc = widen(ctx, 3, D * 2 * G, &R->b)) ||
         (rc = widen(ctx, 5, D * N * H, &R->h0)) ||
-        (R->kind == K_LSTM && ((rc = widen(ctx, 6, D * N * H, &R->c0)) ||
-                               (rc = widen(ctx, 7, D * 3 * H, &R->p)))))
+        (R->kind == K_LSTM &&
+         ((rc = widen(ctx, 6, D * N * H, &R->c0)) || (rc = widen(ctx, 7, D * 3 * H, &R->p)))))
         return rc;
     if (!R->r)
         return gd_op_fail(ctx, GD_EINVAL, "missing R");
@@ -271,7 +297,8 @@ static int rnn_run(struct gd_op_ctx *ctx, enum rnn_kind kind)
     for (int d = 0; d < R.dirs; d++) {
         int rev = d == 1 || strcmp(gd_op_attr_string(ctx, "direction", ""), "reverse") == 0;
         for (int64_t b = 0; b < N; b++) {
-            int64_t sidx = R.layout ? (b * R.dirs + d) * H : (d * N + b) * H, len = R.lens ? R.lens[b] : S;
+            int64_t sidx = R.layout ? (b * R.dirs + d) * H : (d * N + b) * H,
+                    len = R.lens ? R.lens[b] : S;
             for (int64_t j = 0; j < H; j++) {
                 h[j] = R.h0 ? R.h0[sidx + j] : 0;
                 c[j] = R.c0 ? R.c0[sidx + j] : 0;
@@ -281,8 +308,11 @@ static int rnn_run(struct gd_op_ctx *ctx, enum rnn_kind kind)
                 const double *x = R.x + (R.layout ? (b * S + t) : (t * N + b)) * R.in;
                 rnn_step(&R, d, x, h, c, tmp);
                 for (int64_t j = 0; y && j < H; j++)
-                    gd_tensor_set_f64(y, (R.layout ? ((b * S + t) * R.dirs + d) * H
-                                                   : ((t * R.dirs + d) * N + b) * H) + j, h[j]);
+                    gd_tensor_set_f64(y,
+                                      (R.layout ? ((b * S + t) * R.dirs + d) * H
+                                                : ((t * R.dirs + d) * N + b) * H) +
+                                          j,
+                                      h[j]);
             }
             for (int64_t j = 0; j < H; j++) {
                 if (yh)
@@ -295,9 +325,18 @@ static int rnn_run(struct gd_op_ctx *ctx, enum rnn_kind kind)
     return 0;
 }
 
-static int rnn_op(struct gd_op_ctx *ctx) { return rnn_run(ctx, K_RNN); }
-static int gru_op(struct gd_op_ctx *ctx) { return rnn_run(ctx, K_GRU); }
-static int lstm_op(struct gd_op_ctx *ctx) { return rnn_run(ctx, K_LSTM); }
+static int rnn_op(struct gd_op_ctx *ctx)
+{
+    return rnn_run(ctx, K_RNN);
+}
+static int gru_op(struct gd_op_ctx *ctx)
+{
+    return rnn_run(ctx, K_GRU);
+}
+static int lstm_op(struct gd_op_ctx *ctx)
+{
+    return rnn_run(ctx, K_LSTM);
+}
 
 const struct gd_op_def gd_ops_matmul_rnn[] = {
     {"", "RNN", 7, 0, rnn_op, 0},

@@ -17,8 +17,8 @@
 struct rn_job {
     const void *x;
     void *y;
-    int64_t d;          /* row length */
-    int64_t r, q, p;    /* affine index: (row % r) * q + i / p */
+    int64_t d;             /* row length */
+    int64_t r, q, p;       /* affine index: (row % r) * q + i / p */
     const double *sc, *bi; /* bi may be NULL */
     double eps;
     struct gd_tensor *mean, *inv; /* optional per-row outputs */
@@ -40,7 +40,8 @@ struct rn_job {
                 v += t * t;                                                                        \
             }                                                                                      \
             double inv = 1.0 / sqrt((j->d ? v / (double)j->d : 0) + j->eps);                       \
-            const double *sc = j->sc + (row % j->r) * j->q, *bi = j->bi ? j->bi + (row % j->r) * j->q : NULL; \
+            const double *sc = j->sc + (row % j->r) * j->q,                                        \
+                         *bi = j->bi ? j->bi + (row % j->r) * j->q : NULL;                         \
             for (int64_t i = 0; i < j->d; i++) {                                                   \
                 double t = (LD(x[i]) - mean) * inv * sc[i / j->p];                                 \
                 y[i] = STO(bi ? t + bi[i / j->p] : t);                                             \
@@ -59,8 +60,10 @@ RN_KERNEL(f16, gd_f16, EW_F16LD, F16ST)
 
 static gd_op_range_fn rn_kernel(enum gd_dtype dt)
 {
-    return dt == GD_DTYPE_FLOAT ? rn_f32 : dt == GD_DTYPE_DOUBLE ? rn_f64
-                                       : dt == GD_DTYPE_FLOAT16 ? rn_f16 : NULL;
+    return dt == GD_DTYPE_FLOAT     ? rn_f32
+           : dt == GD_DTYPE_DOUBLE  ? rn_f64
+           : dt == GD_DTYPE_FLOAT16 ? rn_f16
+                                    : NULL;
 }
 
 /* Expands t (broadcastable to shape dims[0..rank)) into n doubles. */
@@ -102,8 +105,8 @@ static int layernorm_run(struct gd_op_ctx *ctx)
             d *= x->dims[i];
         mdims[i] = i < ax ? x->dims[i] : 1;
     }
-    struct rn_job j = {.d = d, .r = 1, .q = 0, .p = 1,
-                       .eps = gd_op_attr_float(ctx, "epsilon", 1e-5f)};
+    struct rn_job j = {
+        .d = d, .r = 1, .q = 0, .p = 1, .eps = gd_op_attr_float(ctx, "epsilon", 1e-5f)};
     if (!(j.sc = expand_param(ctx, s, x->rank - ax, x->dims + ax, d, "Scale")))
         return GD_EINVAL;
     if (b && !(j.bi = expand_param(ctx, b, x->rank - ax, x->dims + ax, d, "B")))
@@ -161,7 +164,9 @@ static int group_rows(struct gd_op_ctx *ctx, int64_t groups, int per_channel)
     for (int i = 2; i < x->rank; i++)
         spatial *= x->dims[i];
     int64_t cg = c / groups, np = per_channel ? c : groups, blk = cg * spatial;
-    struct rn_job j = {.d = blk, .r = groups, .q = per_channel ? cg : 1,
+    struct rn_job j = {.d = blk,
+                       .r = groups,
+                       .q = per_channel ? cg : 1,
                        .p = per_channel ? (spatial > 0 ? spatial : 1) : (blk > 0 ? blk : 1),
                        .eps = gd_op_attr_float(ctx, "epsilon", 1e-5f)};
     if (!(j.sc = read_vec(ctx, s, np, "scale")) || !(j.bi = read_vec(ctx, b, np, "bias")))

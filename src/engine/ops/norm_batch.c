@@ -71,8 +71,7 @@ static void bn_batch_stats(const struct gd_tensor *x, int64_t c, int64_t plane, 
 
 /* Writes running statistics (outputs 1, 2) for training mode. */
 static int bn_running(struct gd_op_ctx *ctx, const struct gd_tensor *in_mean,
-                      const struct gd_tensor *in_var, const double *bm, const double *bv,
-                      int64_t c)
+                      const struct gd_tensor *in_var, const double *bm, const double *bv, int64_t c)
 {
     double mom = gd_op_attr_float(ctx, "momentum", 0.9f);
     for (int k = 1; k <= 2 && k < gd_op_num_outputs(ctx); k++) {
@@ -83,8 +82,8 @@ static int bn_running(struct gd_op_ctx *ctx, const struct gd_tensor *in_mean,
         if (!t)
             return GD_ENOMEM;
         for (int64_t i = 0; i < c; i++)
-            gd_tensor_set_f64(t, i, gd_tensor_get_f64(src, i) * mom +
-                                        (k == 1 ? bm[i] : bv[i]) * (1 - mom));
+            gd_tensor_set_f64(
+                t, i, gd_tensor_get_f64(src, i) * mom + (k == 1 ? bm[i] : bv[i]) * (1 - mom));
     }
     return 0;
 }
@@ -138,7 +137,8 @@ static int lrn_run(struct gd_op_ctx *ctx)
     int64_t size = gd_op_attr_int(ctx, "size", 0);
     if (size < 1)
         return gd_op_fail(ctx, GD_EINVAL, "size must be >= 1");
-    double alpha = gd_op_attr_float(ctx, "alpha", 1e-4f), beta = gd_op_attr_float(ctx, "beta", 0.75f);
+    double alpha = gd_op_attr_float(ctx, "alpha", 1e-4f),
+           beta = gd_op_attr_float(ctx, "beta", 0.75f);
     double bias = gd_op_attr_float(ctx, "bias", 1.0f);
     struct gd_tensor *y = gd_op_output_like(ctx, 0, x);
     if (!y)

@@ -28,8 +28,8 @@ struct pool_job {
 };
 
 /* Valid tap range of dim d for a window starting at org, inside [lo_b, hi_b). */
-static void tap_range(const struct gd_conv_geom *g, int d, int64_t org, int64_t lo_b,
-                      int64_t hi_b, int64_t *lo, int64_t *hi)
+static void tap_range(const struct gd_conv_geom *g, int d, int64_t org, int64_t lo_b, int64_t hi_b,
+                      int64_t *lo, int64_t *hi)
 {
     int64_t dil = g->dil[d], a = 0, b = g->k[d];
     if (org < lo_b)
@@ -170,12 +170,23 @@ static void pool_range(void *ud, int64_t b, int64_t e)
         return;
     }
     switch (j->x->dtype) {
-    case GD_DTYPE_FLOAT: pool_f32(j, b, e); break;
-    case GD_DTYPE_DOUBLE: pool_f64(j, b, e); break;
-    case GD_DTYPE_FLOAT16: pool_f16(j, b, e); break;
-    case GD_DTYPE_INT8: pool_i8(j, b, e); break;
-    case GD_DTYPE_UINT8: pool_u8(j, b, e); break;
-    default: break;
+    case GD_DTYPE_FLOAT:
+        pool_f32(j, b, e);
+        break;
+    case GD_DTYPE_DOUBLE:
+        pool_f64(j, b, e);
+        break;
+    case GD_DTYPE_FLOAT16:
+        pool_f16(j, b, e);
+        break;
+    case GD_DTYPE_INT8:
+        pool_i8(j, b, e);
+        break;
+    case GD_DTYPE_UINT8:
+        pool_u8(j, b, e);
+        break;
+    default:
+        break;
     }
 }
 
@@ -233,12 +244,30 @@ static int pool_run(struct gd_op_ctx *ctx, enum pool_kind kind, int global)
     return 0;
 }
 
-static int maxpool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_MAX, 0); }
-static int avgpool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_AVG, 0); }
-static int lppool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_LP, 0); }
-static int gmaxpool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_MAX, 1); }
-static int gavgpool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_AVG, 1); }
-static int glppool_run(struct gd_op_ctx *ctx) { return pool_run(ctx, POOL_LP, 1); }
+static int maxpool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_MAX, 0);
+}
+static int avgpool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_AVG, 0);
+}
+static int lppool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_LP, 0);
+}
+static int gmaxpool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_MAX, 1);
+}
+static int gavgpool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_AVG, 1);
+}
+static int glppool_run(struct gd_op_ctx *ctx)
+{
+    return pool_run(ctx, POOL_LP, 1);
+}
 
 const struct gd_op_def gd_ops_pool[] = {
     {"", "MaxPool", 1, 0, maxpool_run, 0},

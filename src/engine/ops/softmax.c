@@ -20,7 +20,7 @@ struct sm_job {
     enum sm_kind kind;
 };
 
-#define SM_KERNEL(S, T, CT, LD, ST, EXPF, LOGF, FAST)                                                    \
+#define SM_KERNEL(S, T, CT, LD, ST, EXPF, LOGF, FAST)                                              \
     static void sm_##S(void *ud, int64_t lb, int64_t le)                                           \
     {                                                                                              \
         const struct sm_job *j = ud;                                                               \
@@ -76,8 +76,8 @@ static int sm_run(struct gd_op_ctx *ctx, enum sm_kind kind)
     const struct gd_tensor *x = gd_op_input(ctx, 0);
     if (!x)
         return gd_op_fail(ctx, GD_EINVAL, "missing input 0");
-    gd_op_range_fn fn = x->dtype == GD_DTYPE_FLOAT    ? sm_f32
-                        : x->dtype == GD_DTYPE_DOUBLE ? sm_f64
+    gd_op_range_fn fn = x->dtype == GD_DTYPE_FLOAT     ? sm_f32
+                        : x->dtype == GD_DTYPE_DOUBLE  ? sm_f64
                         : x->dtype == GD_DTYPE_FLOAT16 ? sm_f16
                                                        : NULL;
     if (!fn)
@@ -107,9 +107,18 @@ static int sm_run(struct gd_op_ctx *ctx, enum sm_kind kind)
     return 0;
 }
 
-static int softmax_run(struct gd_op_ctx *ctx) { return sm_run(ctx, SM_SOFT); }
-static int logsoftmax_run(struct gd_op_ctx *ctx) { return sm_run(ctx, SM_LOG); }
-static int hardmax_run(struct gd_op_ctx *ctx) { return sm_run(ctx, SM_HARD); }
+static int softmax_run(struct gd_op_ctx *ctx)
+{
+    return sm_run(ctx, SM_SOFT);
+}
+static int logsoftmax_run(struct gd_op_ctx *ctx)
+{
+    return sm_run(ctx, SM_LOG);
+}
+static int hardmax_run(struct gd_op_ctx *ctx)
+{
+    return sm_run(ctx, SM_HARD);
+}
 
 const struct gd_op_def gd_ops_softmax[] = {
     {"", "Softmax", 1, 0, softmax_run, 0},

@@ -21,8 +21,8 @@ struct cfg {
 };
 
 /* Naive 2-d conv with explicit pads; y must hold n*m*oh*ow. */
-static void conv_ref(const struct cfg *k, const float *x, const float *w, const float *b,
-                     float *y, int oh, int ow)
+static void conv_ref(const struct cfg *k, const float *x, const float *w, const float *b, float *y,
+                     int oh, int ow)
 {
     int cg = k->c / k->g, mg = k->m / k->g;
     for (int n = 0; n < k->n; n++)
@@ -57,10 +57,9 @@ static void check_conv(const struct cfg *k, int threads)
     fill(w, nw, 8);
     fill(b, k->m, 9);
     conv_ref(k, x, w, b, want, oh, ow);
-    struct gd_tensor in[3] = {
-        om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->n, k->c, k->h, k->w), x),
-        om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->m, cg, k->kh, k->kw), w),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(k->m), b)};
+    struct gd_tensor in[3] = {om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->n, k->c, k->h, k->w), x),
+                              om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->m, cg, k->kh, k->kw), w),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(k->m), b)};
     struct om_attr a[4] = {OM_INT("group", k->g), OM_INTS("strides", 2, k->sh, k->sw),
                            OM_INTS("dilations", 2, k->dh, k->dw),
                            OM_INTS("pads", 4, k->pt, k->pl, k->pb, k->pr)};
@@ -117,7 +116,10 @@ Test(ops_math_conv, auto_pad_1d_3d_and_errors)
     in[1] = om_view(GD_DTYPE_FLOAT, 5, OM_SHAPE(1, 1, 2, 2, 2), OM_F32(1, 1, 1, 1, 1, 1, 1, 1));
     nd.nattr = 0;
     cr_assert_eq(om_run(&nd, &y, err, sizeof err), 0, "%s", err);
-    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(0 + 1 + 3 + 4 + 6 + 7 + 9 + 10, 1 + 2 + 4 + 5 + 7 + 8 + 10 + 11), 2), 1e-5);
+    cr_expect_lt(
+        om_maxdiff_f32(&y, OM_F32(0 + 1 + 3 + 4 + 6 + 7 + 9 + 10, 1 + 2 + 4 + 5 + 7 + 8 + 10 + 11),
+                       2),
+        1e-5);
     gd_tensor_release(&y);
     /* channel mismatch and a kernel larger than the input are errors, not crashes */
     in[1] = om_view(GD_DTYPE_FLOAT, 5, OM_SHAPE(1, 2, 1, 1, 1), OM_F32(1, 1));

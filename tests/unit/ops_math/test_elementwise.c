@@ -159,7 +159,8 @@ Test(ops_math_elementwise, legacy_broadcast_axis)
 
 Test(ops_math_elementwise, unary_math_and_types)
 {
-    struct gd_tensor x = om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(5), OM_F32(-2.5f, -0.5f, 0.5f, 1.5f, 2.5f));
+    struct gd_tensor x =
+        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(5), OM_F32(-2.5f, -0.5f, 0.5f, 1.5f, 2.5f));
     struct gd_tensor y = run1("Round", 11, 1, &x, 0, NULL, 0);
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(-2, -0, 0, 2, 2), 5), 1e-6); /* half to even */
     gd_tensor_release(&y);
@@ -211,8 +212,10 @@ Test(ops_math_elementwise, activations_with_attributes)
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(-1, -0.125f, 0.25f, 2), 4), 1e-6);
     gd_tensor_release(&y);
     y = run1("HardSwish", 14, 1, &x, 0, NULL, 0);
-    cr_expect_lt(om_maxdiff_f32(&y, OM_F32(-2 * (1.0f / 6), -0.25f * (0.5f - 0.25f / 6),
-                                           0.25f * (0.5f + 0.25f / 6), 2 * (0.5f + 2.0f / 6)), 4),
+    cr_expect_lt(om_maxdiff_f32(&y,
+                                OM_F32(-2 * (1.0f / 6), -0.25f * (0.5f - 0.25f / 6),
+                                       0.25f * (0.5f + 0.25f / 6), 2 * (0.5f + 2.0f / 6)),
+                                4),
                  1e-6);
     gd_tensor_release(&y);
     struct om_attr sh[2] = {OM_FLOAT("lambd", 1.0f), OM_FLOAT("bias", 0.5f)};
@@ -229,8 +232,10 @@ Test(ops_math_elementwise, activations_with_attributes)
     y = run1("Clip", 6, 1, &x, 2, mm, 0);
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(-1, -0.25f, 0.25f, 1), 4), 1e-6);
     gd_tensor_release(&y);
-    struct gd_tensor ci[3] = {om_view(GD_DTYPE_INT8, 1, OM_SHAPE(3), (const int8_t[]){-100, 5, 100}),
-                              {0}, om_view(GD_DTYPE_INT8, 0, NULL, (const int8_t[]){10})};
+    struct gd_tensor ci[3] = {
+        om_view(GD_DTYPE_INT8, 1, OM_SHAPE(3), (const int8_t[]){-100, 5, 100}),
+        {0},
+        om_view(GD_DTYPE_INT8, 0, NULL, (const int8_t[]){10})};
     y = run1("Clip", 13, 3, ci, 0, NULL, 0); /* min absent */
     const int8_t *q = y.data;
     cr_expect(q[0] == -100 && q[1] == 5 && q[2] == 10);

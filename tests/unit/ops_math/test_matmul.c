@@ -132,12 +132,11 @@ Test(ops_math_matmul, gemm_transposes_alpha_beta_bias)
 Test(ops_math_matmul, rnn_steps_and_sequence_lens)
 {
     /* X [seq 2, batch 2, input 1]; row 1 stops after one step */
-    struct gd_tensor in[5] = {
-        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(2, 2, 1), OM_F32(1, 3, 2, 4)),
-        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(1)),
-        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(0.5f)),
-        {0},
-        om_view(GD_DTYPE_INT32, 1, OM_SHAPE(2), OM_I32(2, 1))};
+    struct gd_tensor in[5] = {om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(2, 2, 1), OM_F32(1, 3, 2, 4)),
+                              om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(1)),
+                              om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 1, 1), OM_F32(0.5f)),
+                              {0},
+                              om_view(GD_DTYPE_INT32, 1, OM_SHAPE(2), OM_I32(2, 1))};
     struct om_attr a = OM_INT("hidden_size", 1);
     char err[256] = "";
     struct gd_tensor y[2];
@@ -165,7 +164,8 @@ Test(ops_math_matmul, dft_impulse_and_inverse)
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(1, 0, 1, 0, 1, 0), 6), 1e-6);
     gd_tensor_release(&y);
     /* complex [0, 1, 0, 0] forward is e^{-i pi k / 2}; the inverse brings it back */
-    struct gd_tensor c = om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 4, 2), OM_F32(0, 0, 1, 0, 0, 0, 0, 0));
+    struct gd_tensor c =
+        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 4, 2), OM_F32(0, 0, 1, 0, 0, 0, 0, 0));
     nd.in = &c, nd.nattr = 0;
     cr_assert_eq(om_run(&nd, &y, err, sizeof err), 0, "%s", err);
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(1, 0, 0, -1, -1, 0, 0, 1), 8), 1e-6);

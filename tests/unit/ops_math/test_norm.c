@@ -36,12 +36,11 @@ Test(ops_math_norm, layernorm_rows_and_stats)
 
 Test(ops_math_norm, batchnorm_inference_and_training)
 {
-    struct gd_tensor in[5] = {
-        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(2, 2, 1), OM_F32(1, 10, 3, 20)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 2)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(0, 1)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(2, 15)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 25))};
+    struct gd_tensor in[5] = {om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(2, 2, 1), OM_F32(1, 10, 3, 20)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 2)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(0, 1)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(2, 15)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 25))};
     struct om_attr eps = OM_FLOAT("epsilon", 0);
     struct gd_tensor y[3];
     cr_assert_eq(run("BatchNormalization", 15, 5, in, 1, &eps, 1, y), 0);
@@ -59,10 +58,9 @@ Test(ops_math_norm, batchnorm_inference_and_training)
 
 Test(ops_math_norm, instance_group_lrn_mvn)
 {
-    struct gd_tensor in[3] = {
-        om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 2, 2), OM_F32(1, 3, 10, 30)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 2)),
-        om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(0, 1))};
+    struct gd_tensor in[3] = {om_view(GD_DTYPE_FLOAT, 3, OM_SHAPE(1, 2, 2), OM_F32(1, 3, 10, 30)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(1, 2)),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(2), OM_F32(0, 1))};
     struct om_attr eps = OM_FLOAT("epsilon", 0);
     struct gd_tensor y;
     cr_assert_eq(run("InstanceNormalization", 6, 3, in, 1, &eps, 1, &y), 0);
@@ -91,7 +89,7 @@ Test(ops_math_norm, softmax_axis_conventions)
     struct gd_tensor x = om_view(GD_DTYPE_FLOAT, 2, OM_SHAPE(2, 2), OM_F32(0, 0, 1000, 1000));
     struct om_attr ax0 = OM_INT("axis", 0);
     struct gd_tensor y;
-    cr_assert_eq(run("Softmax", 13, 1, &x, 1, &ax0, 1, &y), 0); /* along axis 0 only */
+    cr_assert_eq(run("Softmax", 13, 1, &x, 1, &ax0, 1, &y), 0);    /* along axis 0 only */
     cr_expect_lt(om_maxdiff_f32(&y, OM_F32(0, 0, 1, 1), 4), 1e-6); /* no overflow */
     gd_tensor_release(&y);
     cr_assert_eq(run("Softmax", 11, 1, &x, 1, &ax0, 1, &y), 0); /* whole tensor is one row */

@@ -7,8 +7,7 @@
 
 static const float X16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
-static int pool(const char *op, int nattr, const struct om_attr *a, int nout,
-                struct gd_tensor *y)
+static int pool(const char *op, int nattr, const struct om_attr *a, int nout, struct gd_tensor *y)
 {
     char err[256] = "";
     struct gd_tensor x = om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(1, 1, 4, 4), X16);
