@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GD_LARC_BLOCK_DEFAULT ((size_t)8 << 20)
+#define GD_LARC_BLOCK_DEFAULT ((size_t)16 << 20)
 #define GD_LARC_BLOCK_MAX ((size_t)16 << 20)
 
 struct gd_larc_opts {
@@ -38,7 +38,7 @@ struct gd_larc_opts {
     int digit_vars;              /* 1 (default): with the miner, also make tokens that
                                     contain a digit variables (better columns) */
     int level;                   /* zstd level 1..22 (default 19) */
-    size_t block_bytes;          /* input bytes per block (default 8 MiB, max 16 MiB) */
+    size_t block_bytes;          /* input bytes per block (default and max 16 MiB) */
     int verify;                  /* 1 (default): decode every block before writing it */
 };
 /* Fills defaults (no format, miner on with its defaults). */
