@@ -10,19 +10,23 @@
 
 /* Output 0 of (rank, dims) = the strided view (vdims, vstrides) of x. */
 static int emit_view(struct gd_op_ctx *ctx, const struct gd_tensor *x, int rank,
-                     const int64_t *dims, int vrank, const int64_t *vdims,
-                     const int64_t *vstrides) {
+                     const int64_t *dims, int vrank, const int64_t *vdims, const int64_t *vstrides)
+{
     struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, rank, dims);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     if (y->numel)
-        gd__ot_strided_copy(y->data, x->data, vrank, vdims, vstrides, gd_dtype_size(x->dtype));
+        gd__ot_strided_copy_par(ctx, y->data, x->data, vrank, vdims, vstrides,
+                                gd_dtype_size(x->dtype));
     return gd__ot_own_strings(ctx, y);
 }
 
-static int transpose_run(struct gd_op_ctx *ctx) {
+static int transpose_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     const int64_t *perm;
     int n = gd_op_attr_ints(ctx, "perm", &perm);
     int64_t st[GD_TENSOR_MAX_RANK], d[GD_TENSOR_MAX_RANK], s[GD_TENSOR_MAX_RANK];
@@ -42,16 +46,20 @@ static int transpose_run(struct gd_op_ctx *ctx) {
 }
 
 /* Expand: bidirectional broadcast of x with the requested shape. */
-static int expand_run(struct gd_op_ctx *ctx) {
+static int expand_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     struct gd_tensor shp = {0};
     int n = gd__ot_int_list(ctx, 1, NULL, shp.dims, GD_TENSOR_MAX_RANK);
-    if (n < 0) return n == -1 ? gd_op_fail(ctx, GD_EINVAL, "missing shape") : n;
+    if (n < 0)
+        return n == -1 ? gd_op_fail(ctx, GD_EINVAL, "missing shape") : n;
     shp.rank = n;
     for (int i = 0; i < n; i++)
-        if (shp.dims[i] < 0) return gd_op_fail(ctx, GD_EINVAL, "negative dim in shape");
+        if (shp.dims[i] < 0)
+            return gd_op_fail(ctx, GD_EINVAL, "negative dim in shape");
     int64_t d[GD_TENSOR_MAX_RANK], s[GD_TENSOR_MAX_RANK];
     int rank;
     char err[256];
@@ -67,15 +75,19 @@ static int expand_run(struct gd_op_ctx *ctx) {
 }
 
 /* Tile: view x as [r0, d0, r1, d1, ...] with stride 0 on each repeat dim. */
-static int tile_run(struct gd_op_ctx *ctx) {
+static int tile_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     int64_t rep[GD_TENSOR_MAX_RANK], st[GD_TENSOR_MAX_RANK], d[GD_TENSOR_MAX_RANK];
     int64_t vd[GD_OT_MAX_DIMS], vs[GD_OT_MAX_DIMS];
     int n = gd__ot_int_list(ctx, 1, NULL, rep, GD_TENSOR_MAX_RANK);
-    if (n < -1) return n;
-    if (n != x->rank) return gd_op_fail(ctx, GD_EINVAL, "repeats must have %d values", x->rank);
+    if (n < -1)
+        return n;
+    if (n != x->rank)
+        return gd_op_fail(ctx, GD_EINVAL, "repeats must have %d values", x->rank);
     gd_tensor_strides(x, st);
     for (int i = 0; i < n; i++) {
         if (rep[i] < 0)
@@ -93,10 +105,12 @@ static int tile_run(struct gd_op_ctx *ctx) {
 
 /* DepthToSpace / SpaceToDepth on NCHW as a rank-6 transpose (see the ONNX spec's
  * reshape/transpose/reshape definition). */
-static int depth_space(struct gd_op_ctx *ctx, int to_space) {
+static int depth_space(struct gd_op_ctx *ctx, int to_space)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     int64_t b = gd_op_attr_int(ctx, "blocksize", 0);
     if (x->rank != 4 || b <= 0 || b > 1 << 20)
         return gd_op_fail(ctx, GD_EINVAL, "needs a 4-D input and blocksize > 0");
@@ -127,18 +141,22 @@ static int depth_space(struct gd_op_ctx *ctx, int to_space) {
     return emit_view(ctx, x, 4, d, 6, vd, vs);
 }
 
-static int depthtospace_run(struct gd_op_ctx *ctx) {
+static int depthtospace_run(struct gd_op_ctx *ctx)
+{
     return depth_space(ctx, 1);
 }
 
-static int spacetodepth_run(struct gd_op_ctx *ctx) {
+static int spacetodepth_run(struct gd_op_ctx *ctx)
+{
     return depth_space(ctx, 0);
 }
 
-static int concat_run(struct gd_op_ctx *ctx) {
+static int concat_run(struct gd_op_ctx *ctx)
+{
     int n = gd_op_num_inputs(ctx), ax;
     const struct gd_tensor *x0 = gd_op_input(ctx, 0);
-    if (n < 1 || !x0) return gd_op_fail(ctx, GD_EINVAL, "needs at least one input");
+    if (n < 1 || !x0)
+        return gd_op_fail(ctx, GD_EINVAL, "needs at least one input");
     if (gd_axis_normalize(gd_op_attr_int(ctx, "axis", 0), x0->rank, &ax))
         return gd_op_fail(ctx, GD_EINVAL, "axis out of range for rank %d", x0->rank);
     int64_t d[GD_TENSOR_MAX_RANK];
@@ -157,7 +175,8 @@ static int concat_run(struct gd_op_ctx *ctx) {
         d[ax] += x->dims[ax];
     }
     struct gd_tensor *y = gd_op_output(ctx, 0, x0->dtype, x0->rank, d);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x0->dtype);
     int64_t outer = gd__ot_prod(d, 0, ax), inner = gd__ot_prod(d, ax + 1, x0->rank), off = 0;
     for (int k = 0; k < n; k++) {
@@ -173,11 +192,13 @@ static int concat_run(struct gd_op_ctx *ctx) {
 
 /* Split sizes: input 1 (13+) or attribute `split` (and input 1 in opset 1), else equal
  * parts (num_outputs in 18+: the last part may be smaller). */
-static int split_sizes(struct gd_op_ctx *ctx, int64_t dim, int nout, int64_t *sz) {
+static int split_sizes(struct gd_op_ctx *ctx, int64_t dim, int nout, int64_t *sz)
+{
     int op = gd_op_opset(ctx);
     int n =
         gd__ot_int_list(ctx, (op >= 13 || op < 2) ? 1 : -1, op >= 13 ? NULL : "split", sz, nout);
-    if (n < -1) return n;
+    if (n < -1)
+        return n;
     if (n >= 0) {
         int64_t t = 0;
         if (n != nout)
@@ -204,17 +225,21 @@ static int split_sizes(struct gd_op_ctx *ctx, int64_t dim, int nout, int64_t *sz
     return 0;
 }
 
-static int split_run(struct gd_op_ctx *ctx) {
+static int split_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, ax, nout = gd_op_num_outputs(ctx);
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     if (gd_axis_normalize(gd_op_attr_int(ctx, "axis", 0), x->rank, &ax))
         return gd_op_fail(ctx, GD_EINVAL, "axis out of range for rank %d", x->rank);
     if (nout < 1 || nout > 4096)
         return gd_op_fail(ctx, GD_EINVAL, "bad number of outputs %d", nout);
     int64_t *sz = gd_op_scratch(ctx, (size_t)nout * sizeof *sz);
-    if (!sz) return GD_ENOMEM;
-    if ((rc = split_sizes(ctx, x->dims[ax], nout, sz))) return rc;
+    if (!sz)
+        return GD_ENOMEM;
+    if ((rc = split_sizes(ctx, x->dims[ax], nout, sz)))
+        return rc;
     size_t es = gd_dtype_size(x->dtype);
     int64_t outer = gd__ot_prod(x->dims, 0, ax), inner = gd__ot_prod(x->dims, ax + 1, x->rank);
     int64_t d[GD_TENSOR_MAX_RANK], off = 0;
@@ -222,30 +247,37 @@ static int split_run(struct gd_op_ctx *ctx) {
     for (int k = 0; k < nout; k++) {
         d[ax] = sz[k];
         struct gd_tensor *y = gd_op_output(ctx, k, x->dtype, x->rank, d);
-        if (!y) return GD_ENOMEM;
+        if (!y)
+            return GD_ENOMEM;
         int64_t blk = sz[k] * inner;
         for (int64_t o = 0; o < outer && blk; o++)
             memcpy((char *)y->data + o * blk * (int64_t)es,
                    (const char *)x->data + (o * x->dims[ax] * inner + off) * (int64_t)es,
                    (size_t)blk * es);
         off += blk;
-        if ((rc = gd__ot_own_strings(ctx, y))) return rc;
+        if ((rc = gd__ot_own_strings(ctx, y)))
+            return rc;
     }
     return 0;
 }
 
 /* Trilu: keeps j - i >= k (upper) or j - i <= k (lower) in the last two dims. */
-static int trilu_run(struct gd_op_ctx *ctx) {
+static int trilu_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
-    if (x->rank < 2) return gd_op_fail(ctx, GD_EINVAL, "input rank must be >= 2");
+    if (!x)
+        return rc;
+    if (x->rank < 2)
+        return gd_op_fail(ctx, GD_EINVAL, "input rank must be >= 2");
     int64_t k = 0;
     const struct gd_tensor *kt = gd_op_input(ctx, 1);
-    if (kt && (rc = gd__ot_scalar_i64(ctx, kt, "k", &k))) return rc;
+    if (kt && (rc = gd__ot_scalar_i64(ctx, kt, "k", &k)))
+        return rc;
     int upper = gd_op_attr_int(ctx, "upper", 1) != 0;
     struct gd_tensor *y = gd_op_output_like(ctx, 0, x);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x->dtype);
     int64_t R = x->dims[x->rank - 2], C = x->dims[x->rank - 1], n = x->numel;
     for (int64_t e = 0; e < n; e++) {

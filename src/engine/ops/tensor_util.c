@@ -18,7 +18,8 @@
                 d_[i_] = s_[i_ * s];                                                               \
     } while (0)
 
-static void row_copy(void *dst, const void *src, int64_t n, int64_t s, size_t es) {
+static void row_copy(void *dst, const void *src, int64_t n, int64_t s, size_t es)
+{
     switch (es) {
     case 1:
         ROW_COPY(uint8_t);
@@ -39,13 +40,16 @@ static void row_copy(void *dst, const void *src, int64_t n, int64_t s, size_t es
 }
 
 void gd__ot_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
-                         const int64_t *strides, size_t es) {
+                         const int64_t *strides, size_t es)
+{
     int64_t d[GD_OT_MAX_DIMS], s[GD_OT_MAX_DIMS], idx[GD_OT_MAX_DIMS];
     int r = 0;
     /* Drop size-1 dims, merge dim i into i-1 when it continues it contiguously. */
     for (int i = 0; i < rank; i++) {
-        if (dims[i] == 0) return;
-        if (dims[i] == 1) continue;
+        if (dims[i] == 0)
+            return;
+        if (dims[i] == 1)
+            continue;
         if (r > 0 && s[r - 1] == strides[i] * dims[i]) {
             d[r - 1] *= dims[i];
             s[r - 1] = strides[i];
@@ -69,16 +73,56 @@ void gd__ot_strided_copy(void *dst, const void *src, int rank, const int64_t *di
         int i = r - 2;
         for (; i >= 0; i--) {
             off += s[i];
-            if (++idx[i] < d[i]) break;
+            if (++idx[i] < d[i])
+                break;
             off -= s[i] * d[i];
             idx[i] = 0;
         }
-        if (i < 0) return;
+        if (i < 0)
+            return;
     }
 }
 
-int gd__ot_own_strings(struct gd_op_ctx *ctx, struct gd_tensor *y) {
-    if (y->dtype != GD_DTYPE_STRING) return 0;
+struct par_copy {
+    char *dst;
+    const char *src;
+    int rank;
+    const int64_t *dims, *strides;
+    size_t es;
+    int64_t dst_step; /* elements of dst per index of dims[0] */
+};
+
+static void par_copy_range(void *ud, int64_t begin, int64_t end)
+{
+    const struct par_copy *p = ud;
+    int64_t d[GD_OT_MAX_DIMS];
+    memcpy(d, p->dims, (size_t)p->rank * sizeof *d);
+    d[0] = end - begin;
+    gd__ot_strided_copy(p->dst + begin * p->dst_step * (int64_t)p->es,
+                        p->src + begin * p->strides[0] * (int64_t)p->es, p->rank, d, p->strides,
+                        p->es);
+}
+
+void gd__ot_strided_copy_par(struct gd_op_ctx *ctx, void *dst, const void *src, int rank,
+                             const int64_t *dims, const int64_t *strides, size_t es)
+{
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= dims[i];
+    while (rank > 1 && dims[0] == 1) /* leading unit dims do not move the offsets */
+        dims++, strides++, rank--;
+    if (rank < 1 || n < (1 << 16) || gd_op_num_threads(ctx) < 2 || dims[0] < 2) {
+        gd__ot_strided_copy(dst, src, rank, dims, strides, es);
+        return;
+    }
+    struct par_copy p = {dst, src, rank, dims, strides, es, n / dims[0]};
+    gd_op_parallel_for(ctx, dims[0], 1, par_copy_range, &p);
+}
+
+int gd__ot_own_strings(struct gd_op_ctx *ctx, struct gd_tensor *y)
+{
+    if (y->dtype != GD_DTYPE_STRING)
+        return 0;
     char **p = y->data;
     for (int64_t i = 0; i < y->numel; i++) {
         char *c = gd_strdup(p[i] ? p[i] : "");
@@ -92,13 +136,15 @@ int gd__ot_own_strings(struct gd_op_ctx *ctx, struct gd_tensor *y) {
     return 0;
 }
 
-int gd__ot_int_list(struct gd_op_ctx *ctx, int in, const char *attr, int64_t *out, int max) {
+int gd__ot_int_list(struct gd_op_ctx *ctx, int in, const char *attr, int64_t *out, int max)
+{
     const struct gd_tensor *t = in >= 0 ? gd_op_input(ctx, in) : NULL;
     if (t) {
         if (!gd_dtype_is_int(t->dtype))
             return gd_op_fail(ctx, GD_EINVAL, "input %d must be an integer tensor, not %s", in,
                               gd_dtype_name(t->dtype));
-        if (t->rank > 1) return gd_op_fail(ctx, GD_EINVAL, "input %d must be 1-D", in);
+        if (t->rank > 1)
+            return gd_op_fail(ctx, GD_EINVAL, "input %d must be 1-D", in);
         if (t->numel > max)
             return gd_op_fail(ctx, GD_EINVAL, "input %d has %lld values (at most %d)", in,
                               (long long)t->numel, max);
@@ -106,10 +152,12 @@ int gd__ot_int_list(struct gd_op_ctx *ctx, int in, const char *attr, int64_t *ou
             out[i] = gd_tensor_get_i64(t, i);
         return (int)t->numel;
     }
-    if (!attr) return -1;
+    if (!attr)
+        return -1;
     const int64_t *v;
     int n = gd_op_attr_ints(ctx, attr, &v);
-    if (n < 0) return -1;
+    if (n < 0)
+        return -1;
     if (n > max)
         return gd_op_fail(ctx, GD_EINVAL, "attribute %s has %d values (at most %d)", attr, n, max);
     for (int i = 0; i < n; i++)
@@ -117,7 +165,8 @@ int gd__ot_int_list(struct gd_op_ctx *ctx, int in, const char *attr, int64_t *ou
     return n;
 }
 
-int gd__ot_norm_axes(struct gd_op_ctx *ctx, const int64_t *axes, int n, int rank, int *out) {
+int gd__ot_norm_axes(struct gd_op_ctx *ctx, const int64_t *axes, int n, int rank, int *out)
+{
     unsigned seen = 0;
     for (int i = 0; i < n; i++) {
         if (gd_axis_normalize(axes[i], rank, &out[i]))
@@ -130,7 +179,8 @@ int gd__ot_norm_axes(struct gd_op_ctx *ctx, const int64_t *axes, int n, int rank
     return 0;
 }
 
-int64_t gd__ot_prod(const int64_t *dims, int from, int to) {
+int64_t gd__ot_prod(const int64_t *dims, int from, int to)
+{
     int64_t p = 1;
     for (int i = from; i < to; i++)
         p *= dims[i];
@@ -138,7 +188,8 @@ int64_t gd__ot_prod(const int64_t *dims, int from, int to) {
 }
 
 int gd__ot_scalar_i64(struct gd_op_ctx *ctx, const struct gd_tensor *t, const char *what,
-                      int64_t *out) {
+                      int64_t *out)
+{
     if (!t || t->numel != 1 || t->dtype == GD_DTYPE_STRING)
         return gd_op_fail(ctx, GD_EINVAL, "%s must be a one-element numeric tensor", what);
     *out = gd_tensor_get_i64(t, 0);
@@ -146,16 +197,19 @@ int gd__ot_scalar_i64(struct gd_op_ctx *ctx, const struct gd_tensor *t, const ch
 }
 
 int gd__ot_scalar_f64(struct gd_op_ctx *ctx, const struct gd_tensor *t, const char *what,
-                      double *out) {
+                      double *out)
+{
     if (!t || t->numel != 1 || t->dtype == GD_DTYPE_STRING)
         return gd_op_fail(ctx, GD_EINVAL, "%s must be a one-element numeric tensor", what);
     *out = gd_tensor_get_f64(t, 0);
     return 0;
 }
 
-const struct gd_tensor *gd__ot_need(struct gd_op_ctx *ctx, int i, int *rc) {
+const struct gd_tensor *gd__ot_need(struct gd_op_ctx *ctx, int i, int *rc)
+{
     const struct gd_tensor *t = gd_op_input(ctx, i);
-    if (!t) *rc = gd_op_fail(ctx, GD_EINVAL, "missing input %d", i);
+    if (!t)
+        *rc = gd_op_fail(ctx, GD_EINVAL, "missing input %d", i);
     return t;
 }
 
@@ -166,8 +220,10 @@ const struct gd_tensor *gd__ot_need(struct gd_op_ctx *ctx, int i, int *rc) {
             out[i] = (double)p[i];                                                                 \
         break;                                                                                     \
     }
-void gd__ot_load_f64(const struct gd_tensor *x, int64_t from, int64_t n, double *out) {
-    if (n <= 0) return; /* empty tensors may have data == NULL */
+void gd__ot_load_f64(const struct gd_tensor *x, int64_t from, int64_t n, double *out)
+{
+    if (n <= 0)
+        return; /* empty tensors may have data == NULL */
     switch (x->dtype) {
         GD_DTYPE_FOREACH_NUMERIC(LOAD_F64)
         LOAD_F64(GD_DTYPE_BOOL, gd_bool, b8)
@@ -191,8 +247,10 @@ void gd__ot_load_f64(const struct gd_tensor *x, int64_t from, int64_t n, double 
         }                                                                                          \
         break;                                                                                     \
     }
-void gd__ot_store_f64(struct gd_tensor *y, int64_t from, int64_t n, const double *in) {
-    if (n <= 0) return;
+void gd__ot_store_f64(struct gd_tensor *y, int64_t from, int64_t n, const double *in)
+{
+    if (n <= 0)
+        return;
     switch (y->dtype) {
     case GD_DTYPE_FLOAT:
         for (int64_t i = 0; i < n; i++)

@@ -28,6 +28,10 @@
  * contiguous in src are merged first. The caller guarantees every read is in bounds. */
 void gd__ot_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
                          const int64_t *strides, size_t es);
+/* Same, split across the engine's threads along the outermost dim when the copy is large
+ * (each chunk is an independent strided copy). */
+void gd__ot_strided_copy_par(struct gd_op_ctx *ctx, void *dst, const void *src, int rank,
+                             const int64_t *dims, const int64_t *strides, size_t es);
 
 /* For a string tensor y whose elements are pointers borrowed from an input, replaces each
  * by a gd_strdup copy (NULL stays ""). On allocation failure, the not yet copied entries

@@ -236,3 +236,41 @@ Test(ops_tensor_shape, range_eyelike)
     ot_expect_f32(&y, OT_F32(0, 1, 0, 0, 0, 1), 6);
     gd_tensor_release(&y);
 }
+
+/* Large enough to take the multi-threaded copy path (>= 65536 elements, 2 threads). */
+Test(ops_tensor_shape, parallel_transpose_and_slice)
+{
+    char err[256];
+    enum { A = 3, B = 160, C = 200 };
+    float *x = gd_malloc(sizeof(float) * A * B * C);
+    cr_assert(x);
+    for (int i = 0; i < A * B * C; i++)
+        x[i] = (float)i;
+    struct gd_tensor y, t = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(A, B, C), x);
+    struct ot_attr perm = OT_INTS("perm", 2, 0, 1);
+    cr_assert_eq(ot_run("Transpose", 13, 1, &t, 1, &perm, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_shape(&y, GD_DTYPE_FLOAT, 3, OT_DIMS(C, A, B));
+    const float *p = y.data;
+    int bad = 0;
+    for (int c = 0; c < C; c++)
+        for (int a = 0; a < A; a++)
+            for (int b = 0; b < B; b++)
+                bad += p[(c * A + a) * B + b] != x[(a * B + b) * C + c];
+    cr_expect_eq(bad, 0);
+    gd_tensor_release(&y);
+    struct gd_tensor in[5] = {t, ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(-1)),
+                              ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(INT64_MIN)),
+                              ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(2)),
+                              ot_tensor(GD_DTYPE_INT64, 1, OT_DIMS(1), OT_I64(-3))};
+    cr_assert_eq(ot_run("Slice", 13, 5, in, 0, NULL, 1, &y, err, sizeof err), 0, "%s", err);
+    ot_expect_shape(&y, GD_DTYPE_FLOAT, 3, OT_DIMS(A, B, 67)); /* 199, 196, ..., 1 */
+    p = y.data;
+    bad = 0;
+    for (int a = 0; a < A; a++)
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < 67; k++)
+                bad += p[(a * B + b) * 67 + k] != x[(a * B + b) * C + 199 - 3 * k];
+    cr_expect_eq(bad, 0);
+    gd_tensor_release(&y);
+    gd_free(x);
+}
