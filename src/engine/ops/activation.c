@@ -131,14 +131,14 @@ static int prelu_run(struct gd_op_ctx *ctx)
 
 #define F GD_OP_F_INPLACE0
 const struct gd_op_def gd_ops_activation[] = {
-    {"", "Relu", 6, 0, relu_run, F},
-    {"", "Sigmoid", 6, 0, sigmoid_run, F},
-    {"", "Tanh", 6, 0, tanh_run, F},
-    {"", "LeakyRelu", 6, 0, leaky_run, F},
-    {"", "Elu", 6, 0, elu_run, F},
-    {"", "Selu", 6, 0, selu_run, F},
+    {"", "Relu", 1, 0, relu_run, F},
+    {"", "Sigmoid", 1, 0, sigmoid_run, F},
+    {"", "Tanh", 1, 0, tanh_run, F},
+    {"", "LeakyRelu", 1, 0, leaky_run, F},
+    {"", "Elu", 1, 0, elu_run, F},
+    {"", "Selu", 1, 0, selu_run, F},
     {"", "Celu", 12, 0, celu_run, F},
-    {"", "HardSigmoid", 6, 0, hsig_run, F},
+    {"", "HardSigmoid", 1, 0, hsig_run, F},
     {"", "HardSwish", 14, 0, hswish_run, F},
     {"", "Softplus", 1, 0, softplus_run, F},
     {"", "Softsign", 1, 0, softsign_run, F},

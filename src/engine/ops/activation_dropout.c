@@ -38,6 +38,6 @@ static int dropout_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_activation_dropout[] = {
-    {"", "Dropout", 7, 0, dropout_run, GD_OP_F_INPLACE0},
+    {"", "Dropout", 1, 0, dropout_run, GD_OP_F_INPLACE0},
     {0},
 };

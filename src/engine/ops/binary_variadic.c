@@ -122,9 +122,9 @@ static int mean_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_binary_variadic[] = {
-    {"", "Max", 6, 0, max_run, GD_OP_F_INPLACE0},
-    {"", "Min", 6, 0, min_run, GD_OP_F_INPLACE0},
-    {"", "Sum", 6, 0, sum_run, GD_OP_F_INPLACE0},
-    {"", "Mean", 6, 0, mean_run, GD_OP_F_INPLACE0},
+    {"", "Max", 1, 0, max_run, GD_OP_F_INPLACE0},
+    {"", "Min", 1, 0, min_run, GD_OP_F_INPLACE0},
+    {"", "Sum", 1, 0, sum_run, GD_OP_F_INPLACE0},
+    {"", "Mean", 1, 0, mean_run, GD_OP_F_INPLACE0},
     {0},
 };

@@ -198,7 +198,7 @@ static int groupnorm_run(struct gd_op_ctx *ctx)
 
 const struct gd_op_def gd_ops_norm[] = {
     {"", "LayerNormalization", 17, 0, layernorm_run, 0},
-    {"", "InstanceNormalization", 6, 0, instnorm_run, 0},
+    {"", "InstanceNormalization", 1, 0, instnorm_run, 0},
     {"", "GroupNormalization", 18, 0, groupnorm_run, 0},
     {0},
 };

@@ -212,7 +212,7 @@ static int mvn_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_norm_batch[] = {
-    {"", "BatchNormalization", 6, 0, batchnorm_run, 0},
+    {"", "BatchNormalization", 1, 0, batchnorm_run, 0},
     {"", "LRN", 1, 0, lrn_run, 0},
     {"", "MeanVarianceNormalization", 9, 0, mvn_run, 0},
     {0},

@@ -99,15 +99,15 @@ static int isinf_run(struct gd_op_ctx *ctx)
 
 #define F GD_OP_F_INPLACE0
 const struct gd_op_def gd_ops_unary[] = {
-    {"", "Abs", 6, 0, abs__run, F},
-    {"", "Neg", 6, 0, neg__run, F},
+    {"", "Abs", 1, 0, abs__run, F},
+    {"", "Neg", 1, 0, neg__run, F},
     {"", "Sign", 9, 0, sign__run, F},
-    {"", "Exp", 6, 0, exp__run, F},
-    {"", "Log", 6, 0, log__run, F},
-    {"", "Sqrt", 6, 0, sqrt__run, F},
-    {"", "Reciprocal", 6, 0, recip_run, F},
-    {"", "Floor", 6, 0, floor__run, F},
-    {"", "Ceil", 6, 0, ceil__run, F},
+    {"", "Exp", 1, 0, exp__run, F},
+    {"", "Log", 1, 0, log__run, F},
+    {"", "Sqrt", 1, 0, sqrt__run, F},
+    {"", "Reciprocal", 1, 0, recip_run, F},
+    {"", "Floor", 1, 0, floor__run, F},
+    {"", "Ceil", 1, 0, ceil__run, F},
     {"", "Round", 11, 0, round__run, F},
     {"", "Sin", 7, 0, sin__run, F},
     {"", "Cos", 7, 0, cos__run, F},
