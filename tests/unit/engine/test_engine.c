@@ -435,6 +435,86 @@ Test(engine_load, unsupported_op_is_named)
     gd_engine_model_free(m);
 }
 
+/* If whose branches read an outer value ("x") captured from the main graph. */
+Test(engine_load, if_with_outer_capture)
+{
+    struct mb b;
+    char err[256] = "";
+    gd_engine_model *m;
+    gd_engine_session *s;
+    static const int64_t d1[1] = {1};
+    mb_init(&b, 8, 13);
+    mb_input(&b, "c", 9, 0, NULL);
+    mb_input(&b, "x", 1, 2, d22);
+    mb_output(&b, "y", 1, 2, d22);
+    /* branches: then = Identity(x), else = Neg-free: Identity(k) with k a branch constant */
+    Onnx__GraphProto br[2];
+    Onnx__NodeProto bn[2], *bnp[2][1];
+    Onnx__ValueInfoProto bo[2], *bop[2][1];
+    char *bin[2][1] = {{"x"}, {"kk"}}, *bout[2][1] = {{"t_out"}, {"e_out"}};
+    float kraw[4] = {9, 9, 9, 9};
+    int64_t kd[2] = {2, 2};
+    Onnx__TensorProto kt, *ktp[1] = {&kt};
+    onnx__tensor_proto__init(&kt);
+    kt.name = "kk";
+    kt.has_data_type = 1;
+    kt.data_type = 1;
+    kt.n_dims = 2;
+    kt.dims = kd;
+    kt.has_raw_data = 1;
+    kt.raw_data.data = (uint8_t *)kraw;
+    kt.raw_data.len = sizeof kraw;
+    for (int i = 0; i < 2; i++) {
+        onnx__graph_proto__init(&br[i]);
+        onnx__node_proto__init(&bn[i]);
+        bn[i].op_type = "Identity";
+        bn[i].n_input = 1;
+        bn[i].input = bin[i];
+        bn[i].n_output = 1;
+        bn[i].output = bout[i];
+        bnp[i][0] = &bn[i];
+        br[i].n_node = 1;
+        br[i].node = bnp[i];
+        mb_value(&b, &bo[i], bout[i][0], 1, 2, d22);
+        bop[i][0] = &bo[i];
+        br[i].n_output = 1;
+        br[i].output = bop[i];
+    }
+    br[1].n_initializer = 1;
+    br[1].initializer = ktp;
+    Onnx__AttributeProto at[2], *atp[2] = {&at[0], &at[1]};
+    const char *an[2] = {"then_branch", "else_branch"};
+    for (int i = 0; i < 2; i++) {
+        onnx__attribute_proto__init(&at[i]);
+        at[i].name = (char *)an[i];
+        at[i].has_type = 1;
+        at[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+        at[i].g = &br[i];
+    }
+    mb_node(&b, "If", "c", "y");
+    b.nodes[0].n_attribute = 2;
+    b.nodes[0].attribute = atp;
+    cr_assert_eq(mb_load(&b, &m, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(gd_engine_session_create(m, NULL, &s, err, sizeof err), 0, "%s", err);
+    float xin[4] = {1, 2, 3, 4};
+    gd_bool cv;
+    struct gd_tensor in[2] = {{0}, {0}};
+    gd_tensor_set_shape(&in[0], GD_DTYPE_BOOL, 0, d1);
+    in[0].data = &cv;
+    gd_tensor_set_shape(&in[1], GD_DTYPE_FLOAT, 2, d22);
+    in[1].data = xin;
+    for (cv = 0; cv < 2; cv++) {
+        cr_assert_eq(gd_engine_run(s, 2, (const char *[]){"c", "x"}, in, err, sizeof err), 0, "%s",
+                     err);
+        cr_expect_eq(((float *)gd_engine_output(s, 0)->data)[1], cv ? 2.0f : 9.0f);
+    }
+    gd_engine_session_free(s);
+    gd_engine_model_free(m);
+    /* an outer name nobody defines is still a dangling input */
+    bin[0][0] = "nowhere";
+    expect_load_error(&b, GD_EINVAL, "'nowhere' is not defined");
+}
+
 Test(engine_npy, roundtrip_and_malformed)
 {
     char path[] = "/tmp/gd_engine_npy_XXXXXX", err[256];
