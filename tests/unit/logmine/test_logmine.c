@@ -71,6 +71,18 @@ Test(format, optional_group)
     gd_logfmt_free(f);
 }
 
+Test(format, backtracking_is_bounded)
+{
+    struct gd_logfmt *f;
+    cr_assert_eq(gd_logfmt_compile("<A> <B> <C> <D> <E> <F> <G>: <Content>", &f, NULL, 0), 0);
+    static char line[6001];
+    for (int i = 0; i < 3000; i++) /* "a a a ...": every space is a candidate, no ':' */
+        line[2 * i] = 'a', line[2 * i + 1] = ' ';
+    struct gd_logmine_span sp[8];
+    cr_assert_eq(gd_logfmt_match(f, line, 6000, sp), 0);
+    gd_logfmt_free(f);
+}
+
 Test(format, regex_fallback_and_errors)
 {
     struct gd_logfmt *f;
