@@ -108,7 +108,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct gw_req *req = ud;
     size_t n = size * nmemb;
-    if (!req->x)
+    if (!req->x || req->client_closed)
         return 0; /* client gone: abort the transfer */
     if (!req->got_first_byte)
         first_byte(req);

@@ -82,6 +82,8 @@ int gw_req_begin_stream(struct gw_req *req)
                                                                       : "text/event-stream");
     if (rc == 0)
         req->streaming = 1;
+    else if (rc == GD_ECLOSED)
+        req->client_closed = 1;
     return rc;
 }
 
@@ -106,12 +108,14 @@ int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, s
 
 int gw_req_flush_events(struct gw_req *req)
 {
-    if (!req->x)
+    if (!req->x || req->client_closed)
         return GD_ECLOSED;
     if (req->batch.len == 0)
         return 0;
     int rc = gd_http_stream_write(req->x, req->batch.data, req->batch.len);
     gd_buf_reset(&req->batch);
+    if (rc == GD_ECLOSED)
+        req->client_closed = 1;
     if (rc == GD_EAGAIN) {
         req->client_blocked = 1; /* queued; the next write callback pauses curl */
         gd_http_stream_on_drain(req->x, on_drain, req);
@@ -227,7 +231,9 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
                                       : -1;
     req->busy++;
     gw_overhead_start(req, now);
-    if (!req->x) {
+    if (!req->x || req->client_closed) {
+        /* The client left: no verdict on the deployment; with x still set, on_close is
+         * on its way and settles the request. */
         gw_runtime_cancel(req->rt, req->alias, req->dep, req->probe);
     } else {
         gw_runtime_record(req->rt, req->alias, req->dep, req->probe, r, ttfb, dur);

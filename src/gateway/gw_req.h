@@ -56,6 +56,7 @@ struct gw_req {
 
     /* client stream */
     int streaming;
+    int client_closed; /* a write saw GD_ECLOSED: on_close is coming, write nothing more */
     int client_blocked;
     int paused;
     struct gd_gw_sse sse;

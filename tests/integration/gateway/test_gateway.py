@@ -78,6 +78,8 @@ models:
     deployments: [{{provider: patient, model: hang}}]
   - alias: drip
     deployments: [{{provider: patient, model: "drip:20"}}]
+  - alias: dripb
+    deployments: [{{provider: mockb, model: "drip:5"}}]
   - alias: long
     deployments: [{{provider: patient, model: "long:30000:1000"}}]
   - alias: emb
@@ -119,7 +121,7 @@ def test_models_list(env):
     doc = json.loads(b)
     assert doc["object"] == "list"
     ids = [m["id"] for m in doc["data"]]
-    assert "chat" in ids and "weighted" in ids and len(ids) == 17
+    assert "chat" in ids and "weighted" in ids and len(ids) == 18
     assert all(m["object"] == "model" for m in doc["data"])
 
 
@@ -364,3 +366,18 @@ def test_slow_client_backpressure_keeps_rss_bounded(env):
     print("rss_kb base=%d stalled=%d" % (base, stalled))
     assert stalled - base < 16 * 1024, (base, stalled)
     assert total > 30000 * 1000
+
+
+def test_client_disconnects_are_not_upstream_failures(env):
+    for _ in range(4):  # mockb opens its breaker after 2 failures
+        s, r = read_stream(env["port"], {"model": "dripb", "stream": True})
+        assert r.status == 200
+        r.read1(100)
+        s.shutdown(socket.SHUT_RDWR)
+        s.close()
+        time.sleep(0.1)
+    assert wait_aborted(env["mport"], 4)
+    st, _, m = request(env["port"], "GET", "/metrics")
+    text = m.decode()
+    assert 'girder_gateway_breaker_state{alias="dripb",deployment="mockb/drip:5"} 0' in text
+    assert 'alias="dripb",deployment="mockb/drip:5",outcome="broken"} 0' in text
