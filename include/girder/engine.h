@@ -43,6 +43,10 @@ enum gd_dtype {
     GD_DTYPE_DOUBLE = 11,
     GD_DTYPE_UINT32 = 12,
     GD_DTYPE_UINT64 = 13,
+    /* Engine-internal: a sequence of tensors (ONNX sequence type) flowing between sequence
+     * ops. rank 1, dims[0] = length, data = struct gd_tensor[length], each owned. Graph
+     * inputs and outputs are never sequences. */
+    GD_DTYPE_SEQUENCE = 100,
 };
 
 /* A dense row-major tensor. Helpers live in the engine's tensor.h (gd_tensor_alloc,

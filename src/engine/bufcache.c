@@ -71,7 +71,7 @@ void gd__slot_release(struct gd_bufcache *c, struct gd_tensor *t)
     if (!t)
         return;
     if (t->owns_data && t->data) {
-        if (t->dtype == GD_DTYPE_STRING) {
+        if (t->dtype == GD_DTYPE_STRING || t->dtype == GD_DTYPE_SEQUENCE) {
             gd_tensor_release(t);
             return;
         }

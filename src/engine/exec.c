@@ -93,7 +93,7 @@ static int can_reuse_input0(const struct gd_op_ctx *ctx, enum gd_dtype dt, size_
         if (nd->in[k] == nd->in[0])
             return 0;
     return slot->owns_data && slot->data && slot->dtype == dt && slot->nbytes == nbytes &&
-           dt != GD_DTYPE_STRING;
+           dt != GD_DTYPE_STRING && dt != GD_DTYPE_SEQUENCE;
 }
 
 struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, int rank,
@@ -105,6 +105,10 @@ struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, i
     }
     if (ctx->made[i]) {
         gd_op_fail(ctx, GD_EINVAL, "output %d requested twice", i);
+        return NULL;
+    }
+    if (dt == GD_DTYPE_SEQUENCE && !(ctx->node->def->flags & GD_OP_F_SEQUENCE)) {
+        gd_op_fail(ctx, GD_ENOTSUP, "output %d: sequence outputs are not supported here", i);
         return NULL;
     }
     struct gd_tensor t = {0};

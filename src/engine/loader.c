@@ -145,7 +145,8 @@ static int parse_type(struct loader *L, const Onnx__ValueInfoProto *vi, struct g
                         v->name);
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (tt->has_elem_type) {
-        if (tt->elem_type <= 0 || gd_dtype_size((enum gd_dtype)tt->elem_type) == 0)
+        if (tt->elem_type <= 0 || tt->elem_type > GD_DTYPE_UINT64 ||
+            gd_dtype_size((enum gd_dtype)tt->elem_type) == 0)
             return gd__errf(L->err, L->errlen, GD_ENOTSUP, "value '%s': unsupported dtype %d",
                             v->name, (int)tt->elem_type);
         v->dtype = (enum gd_dtype)tt->elem_type;

@@ -30,6 +30,9 @@ enum gd_op_flags {
      * runtime sees input 0 is not needed afterwards. The kernel must then tolerate
      * y == x (it reads element i before writing element i, as elementwise loops do). */
     GD_OP_F_INPLACE0 = 1u << 0,
+    /* Engine-internal: the op may output GD_DTYPE_SEQUENCE values (sequence ops, Identity);
+     * gd_op_output refuses that dtype to every other kernel. */
+    GD_OP_F_SEQUENCE = 1u << 1,
 };
 
 struct gd_op_def {

@@ -354,7 +354,7 @@ static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n
         return o->dt = GD_DTYPE_INT64, o->rank = 1, o->d[0] = x->rank, 1;
     if (strcmp(op, "Cast") == 0) {
         int64_t to = attr_i(n, "to", 0);
-        if (to <= 0 || gd_dtype_size((enum gd_dtype)to) == 0)
+        if (to <= 0 || to > GD_DTYPE_UINT64 || gd_dtype_size((enum gd_dtype)to) == 0)
             return 0;
         return o->dt = (enum gd_dtype)to, 1;
     }

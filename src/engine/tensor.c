@@ -30,11 +30,15 @@ enum { N_DTYPES = sizeof dtype_info / sizeof dtype_info[0] };
 
 size_t gd_dtype_size(enum gd_dtype dt)
 {
+    if (dt == GD_DTYPE_SEQUENCE)
+        return sizeof(struct gd_tensor);
     return ((unsigned)dt < N_DTYPES) ? dtype_info[dt].size : 0;
 }
 
 const char *gd_dtype_name(enum gd_dtype dt)
 {
+    if (dt == GD_DTYPE_SEQUENCE)
+        return "sequence";
     return ((unsigned)dt < N_DTYPES) ? dtype_info[dt].name : "undefined";
 }
 
@@ -133,6 +137,10 @@ void gd_tensor_release(struct gd_tensor *t)
             char **s = t->data;
             for (int64_t i = 0; i < t->numel; i++)
                 gd_free(s[i]);
+        } else if (t->dtype == GD_DTYPE_SEQUENCE) {
+            struct gd_tensor *e = t->data;
+            for (int64_t i = 0; i < t->numel; i++)
+                gd_tensor_release(&e[i]);
         }
         gd_free(t->data);
     }
@@ -144,6 +152,16 @@ int gd_tensor_copy(struct gd_tensor *dst, const struct gd_tensor *src)
     int rc = gd_tensor_alloc(dst, src->dtype, src->rank, src->dims);
     if (rc)
         return rc;
+    if (src->dtype == GD_DTYPE_SEQUENCE) {
+        struct gd_tensor *d = dst->data;
+        const struct gd_tensor *s = src->data;
+        for (int64_t i = 0; i < src->numel; i++)
+            if (gd_tensor_copy(&d[i], &s[i])) {
+                gd_tensor_release(dst);
+                return GD_ENOMEM;
+            }
+        return 0;
+    }
     if (src->dtype != GD_DTYPE_STRING) {
         if (src->nbytes)
             memcpy(dst->data, src->data, src->nbytes);

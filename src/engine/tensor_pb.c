@@ -214,7 +214,7 @@ int gd__tensor_from_proto(const Onnx__TensorProto *tp, const char *base_dir, str
     const char *name = tp->name ? tp->name : "";
     memset(t, 0, sizeof *t);
     if (!tp->has_data_type || gd_dtype_size((enum gd_dtype)tp->data_type) == 0 ||
-        tp->data_type <= 0)
+        tp->data_type <= 0 || tp->data_type > GD_DTYPE_UINT64)
         return gd__errf(err, errlen, GD_ENOTSUP, "tensor '%s': unsupported data type %d", name,
                         tp->has_data_type ? (int)tp->data_type : 0);
     if (tp->n_dims > GD_TENSOR_MAX_RANK)

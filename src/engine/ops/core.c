@@ -14,6 +14,13 @@ static int copy_to_output(struct gd_op_ctx *ctx, int out, const struct gd_tensor
         return GD_ENOMEM;
     if (y->data == x->data)
         return 0; /* in place */
+    if (x->dtype == GD_DTYPE_SEQUENCE) {
+        const struct gd_tensor *s = x->data;
+        for (int64_t i = 0; i < x->numel; i++)
+            if (gd_tensor_copy(&((struct gd_tensor *)y->data)[i], &s[i]))
+                return gd_op_fail(ctx, GD_ENOMEM, "out of memory copying a sequence");
+        return 0;
+    }
     if (x->dtype != GD_DTYPE_STRING) {
         if (x->nbytes)
             memcpy(y->data, x->data, x->nbytes);
@@ -84,7 +91,7 @@ static int constant_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_core[] = {
-    {"", "Identity", 1, 0, identity_run, GD_OP_F_INPLACE0},
+    {"", "Identity", 1, 0, identity_run, GD_OP_F_INPLACE0 | GD_OP_F_SEQUENCE},
     {"", "Constant", 1, 0, constant_run, 0},
     {0},
 };
