@@ -411,21 +411,22 @@ static int find_runs(const char *p, uint32_t len, struct run *r, int max)
     return k;
 }
 
-/* Same skeleton as the reference value: identical bytes outside the runs. */
-static int same_skeleton(const struct gd_codec_str *a, const struct run *ra,
-                         const struct gd_codec_str *b, const struct run *rb, int k)
+/* Bit j set when piece j (the text before run j; piece k follows the last run) of b differs
+ * from that of a. */
+static uint32_t piece_diff(const struct gd_codec_str *a, const struct run *ra,
+                           const struct gd_codec_str *b, const struct run *rb, int k)
 {
-    uint32_t pa = 0, pb = 0;
+    uint32_t pa = 0, pb = 0, mask = 0;
     for (int j = 0; j <= k; j++) {
         uint32_t ea = j < k ? ra[j].off : a->len, eb = j < k ? rb[j].off : b->len;
         if (ea - pa != eb - pb || memcmp(a->p + pa, b->p + pb, ea - pa) != 0)
-            return 0;
+            mask |= 1u << j;
         if (j < k) {
             pa = ra[j].off + ra[j].len;
             pb = rb[j].off + rb[j].len;
         }
     }
-    return 1;
+    return mask;
 }
 
 /* Classifies digit-run strings: FIXED (same width, no sign, <= 19 digits), SIGNED (canonical
@@ -503,22 +504,34 @@ static int group_add(struct gd_codec_out *o, struct fixed_group *fg, const uint6
 }
 
 static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n,
-                       const struct run *runs, int k, struct gd_codec_str *tmp, uint64_t *iv,
-                       uint64_t *acc)
+                       const struct run *runs, int k, uint32_t varies, struct gd_codec_str *tmp,
+                       uint64_t *iv, uint64_t *acc)
 {
     struct gd_buf *meta = &o->s[GD_CODEC_META];
     int rc = gd_codec_put_uvar(meta, GD_CODEC_KIND_SPLIT);
     if (rc == 0)
         rc = gd_codec_put_uvar(meta, (uint64_t)k);
-    uint32_t p = 0;
-    for (int j = 0; j <= k && rc == 0; j++) { /* skeleton of value 0 */
-        uint32_t e = j < k ? runs[j].off : v[0].len;
-        rc = gd_codec_put_uvar(meta, e - p);
-        if (rc == 0)
-            rc = gd_buf_append(&o->s[GD_CODEC_STR], v[0].p + p, e - p);
-        if (j < k)
-            p = runs[j].off + runs[j].len;
-    }
+    /* skeleton: all piece headers and constant bytes first, then the varying pieces */
+    for (int pass = 0; pass < 2; pass++)
+        for (int j = 0; j <= k && rc == 0; j++) {
+            if (pass == 1 && !(varies >> j & 1))
+                continue;
+            for (size_t i = 0; i < (pass ? n : 1); i++) {
+                const struct run *r = &runs[i * (size_t)k];
+                uint32_t st = j ? r[j - 1].off + r[j - 1].len : 0;
+                uint32_t e = j < k ? r[j].off : v[i].len;
+                tmp[i] = (struct gd_codec_str){v[i].p + st, e - st};
+            }
+            if (pass == 1)
+                rc = strcol_encode(o, tmp, n);
+            else if (varies >> j & 1)
+                rc = gd_codec_put_uvar(meta, 0);
+            else {
+                rc = gd_codec_put_uvar(meta, (uint64_t)tmp[0].len + 1);
+                if (rc == 0)
+                    rc = gd_buf_append(&o->s[GD_CODEC_STR], tmp[0].p, tmp[0].len);
+            }
+        }
     struct fixed_group fg = {.acc = acc};
     for (int j = 0; j < k && rc == 0; j++) {
         for (size_t i = 0; i < n; i++) {
@@ -541,6 +554,22 @@ static int split_write(struct gd_codec_out *o, const struct gd_codec_str *v, siz
     return rc ? rc : group_flush(o, &fg, n);
 }
 
+/* Has piece j of the values at most n / div distinct values? 1, 0 or GD_ENOMEM. */
+static int piece_is_enum(const struct gd_codec_str *v, size_t n, const struct run *runs, int k,
+                         int j, struct gd_codec_str *tmp, size_t div)
+{
+    for (size_t i = 0; i < n && runs; i++) { /* runs NULL: the whole values (already in tmp) */
+        const struct run *r = &runs[i * (size_t)k];
+        uint32_t st = j ? r[j - 1].off + r[j - 1].len : 0, e = j < k ? r[j].off : v[i].len;
+        tmp[i] = (struct gd_codec_str){v[i].p + st, e - st};
+    }
+    uint32_t *ids = gd_malloc(n * sizeof *ids), *first = gd_malloc(n * sizeof *first);
+    long d = ids && first ? build_dict(tmp, n, ids, first) : GD_ENOMEM;
+    gd_free(ids);
+    gd_free(first);
+    return d < 0 ? (int)d : (size_t)d * div <= n;
+}
+
 /* Tries SPLIT; returns 1 when written, 0 when the values do not share a skeleton. */
 static int try_split(struct gd_codec_out *o, const struct gd_codec_str *v, size_t n)
 {
@@ -558,13 +587,28 @@ static int try_split(struct gd_codec_out *o, const struct gd_codec_str *v, size_
     if (!runs || !tmp || !iv || !acc)
         goto fail;
     rc = 1;
+    uint32_t varies = 0;
     for (size_t i = 0; i < n && rc == 1; i++) {
         struct run *ri = &runs[i * (size_t)k];
-        if (find_runs(v[i].p, v[i].len, ri, k) != k || !same_skeleton(&v[0], r0, &v[i], ri, k))
+        if (find_runs(v[i].p, v[i].len, ri, k) != k)
             rc = 0;
+        else
+            varies |= piece_diff(&v[0], r0, &v[i], ri, k);
     }
+    /* Varying pieces pay off when the digits are the structure ("Mon Jun <n> ..."); a column
+     * whose text mostly varies is better off as plain strings. */
+    /* Varying pieces pay off when they are few-valued while whole values are mostly distinct
+     * ("Mon Jun <n> <n>:<n>:<n> <n>"); otherwise a dictionary of whole values wins. */
+    if (rc == 1 && varies) {
+        memcpy(tmp, v, n * sizeof *tmp);
+        rc = piece_is_enum(tmp, n, NULL, 0, 0, tmp, 2);
+        rc = rc < 0 ? rc : !rc;
+    }
+    for (int j = 0; j <= k && rc == 1 && varies; j++)
+        if (varies >> j & 1)
+            rc = piece_is_enum(v, n, runs, k, j, tmp, 8);
     if (rc == 1) {
-        int w = split_write(o, v, n, runs, k, tmp, iv, acc);
+        int w = split_write(o, v, n, runs, k, varies, tmp, iv, acc);
         rc = w ? w : 1;
     }
 fail:
@@ -635,18 +679,34 @@ static int split_decode(struct gd_codec_in *in, size_t n, struct gd_arena *a,
         return GD_EPARSE;
     c->k = (uint32_t)k;
     c->poff = gd_arena_alloc(a, (k + 2) * sizeof *c->poff);
+    c->pvar = gd_arena_calloc(a, k + 1, sizeof *c->pvar);
     c->subs = gd_arena_calloc(a, k, sizeof *c->subs);
-    if (!c->poff || !c->subs)
+    if (!c->poff || !c->subs || !c->pvar)
         return GD_ENOMEM;
     uint64_t total = 0;
-    for (uint64_t j = 0; j <= k; j++) {
+    uint32_t varies = 0;
+    for (uint64_t j = 0; j <= k; j++) { /* constant piece: length + 1; varying: 0 */
         c->poff[j] = (uint32_t)total;
-        total += gd_codec_get_count(meta, COL_MAX_BYTES);
+        uint64_t len = gd_codec_get_count(meta, COL_MAX_BYTES);
+        if (meta->err)
+            return GD_EPARSE;
+        varies |= (uint32_t)(len == 0) << j;
+        total += len ? len - 1 : 0;
+        if (total > gd_codec_rd_left(&in->s[GD_CODEC_STR]))
+            return GD_EPARSE;
     }
-    if (meta->err || total > gd_codec_rd_left(&in->s[GD_CODEC_STR]))
-        return GD_EPARSE;
     c->poff[k + 1] = (uint32_t)total;
     c->pbase = (const char *)gd_codec_get_raw(&in->s[GD_CODEC_STR], (size_t)total);
+    if (!c->pbase)
+        return GD_EPARSE;
+    for (uint64_t j = 0; j <= k; j++) { /* then the varying pieces' string columns */
+        if (!(varies >> j & 1))
+            continue;
+        uint64_t kind = gd_codec_get_count(meta, GD_CODEC_KIND_DICT);
+        int rc = meta->err ? GD_EPARSE : strcol_decode(in, kind, n, a, &c->pvar[j]);
+        if (rc)
+            return rc;
+    }
     for (uint64_t j = 0; j < k;) {
         uint64_t ik = gd_codec_get_count(meta, GD_CODEC_INT_GROUP);
         if (meta->err)
@@ -722,7 +782,12 @@ int gd_codec_column_append(const struct gd_codec_column *c, size_t i, struct gd_
     }
     int rc = 0;
     for (uint32_t j = 0; j <= c->k && rc == 0; j++) {
-        rc = gd_buf_append(out, c->pbase + c->poff[j], c->poff[j + 1] - c->poff[j]);
+        if (c->pvar[j].n) {
+            gd_codec_strcol_get(&c->pvar[j], i, &p, &len);
+            rc = gd_buf_append(out, p, len);
+        } else {
+            rc = gd_buf_append(out, c->pbase + c->poff[j], c->poff[j + 1] - c->poff[j]);
+        }
         if (j == c->k || rc)
             break;
         const struct gd_codec_sub *s = &c->subs[j];

@@ -12,9 +12,11 @@
  *   CONST  every value is the same string (stored once);
  *   DICT   distinct strings once + an index per value (low-cardinality values);
  *   RAW    lengths + concatenated bytes;
- *   SPLIT  every value has the same "skeleton" of non-digit text around k digit runs
- *          (e.g. "blk_<n>", "<n>.<n>.<n>.<n>:<n>", "<n>:<n>:<n>,<n>"): the skeleton is stored
- *          once and each digit run becomes a sub-column: a signed integer (canonical decimal,
+ *   SPLIT  every value has k digit runs (e.g. "blk_<n>", "<n>.<n>.<n>.<n>:<n>",
+ *          "<n>:<n>:<n>,<n>", "Mon Jun <n> <n>:<n>:<n> <n>"): the k + 1 text pieces around
+ *          them form the skeleton; a piece that is the same in every value is stored once,
+ *          one that varies becomes a string sub-column. Each digit run becomes a
+ *          sub-column: a signed integer (canonical decimal,
  *          optional '-' sign), a fixed-width zero-padded integer, or a string column;
  *          adjacent fixed-width runs are stored as one integer of their digits
  *          ("17:41:44,747" -> 174144747) so timestamps delta-code well.
@@ -85,10 +87,12 @@ struct gd_codec_column {
     uint8_t kind;
     uint32_t n;
     struct gd_codec_strcol sc; /* CONST / RAW / DICT */
-    /* SPLIT: k digit runs, k + 1 skeleton pieces piece[j] = pbase[poff[j] .. poff[j+1]) */
+    /* SPLIT: k digit runs, k + 1 skeleton pieces: constant piece[j] = pbase[poff[j] ..
+     * poff[j+1]), or, when pvar[j].n != 0, a string sub-column */
     uint32_t k;
     const char *pbase;
     uint32_t *poff;
+    struct gd_codec_strcol *pvar;
     struct gd_codec_sub *subs;
 };
 

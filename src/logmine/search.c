@@ -97,9 +97,9 @@ static void split_match(const struct gd_codec_column *c, const char *p, size_t p
     for (uint32_t i = 0; i < c->poff[c->k + 1]; i++)
         ok[(uint8_t)c->pbase[i]] = 1;
     m->how = COL_PERVALUE;
-    for (uint32_t j = 0; j < c->k; j++)
-        if (!c->subs[j].int_kind)
-            return; /* string sub-column: any byte possible */
+    for (uint32_t j = 0; j <= c->k; j++)
+        if (c->pvar[j].n || (j < c->k && !c->subs[j].int_kind))
+            return; /* a string piece or sub-column: any byte possible */
     for (size_t i = 0; i < pn; i++)
         if (!ok[(uint8_t)p[i]])
             m->how = COL_NEVER;

@@ -168,6 +168,16 @@ Test(logarchive_column, representations)
     column_case(bin, 4, GD_CODEC_KIND_RAW);
     struct gd_codec_str skel[] = {S("a1"), S("b2"), S("a3")}; /* skeletons differ */
     column_case(skel, 3, GD_CODEC_KIND_RAW);
+    /* a few-valued varying piece among mostly distinct values: SPLIT with a piece column */
+    struct gd_codec_str days[32];
+    char dbuf[32][40];
+    static const char *const dn[] = {"Mon Jun ", "Tue Jun ", "Wed Jul "};
+    for (int i = 0; i < 32; i++) {
+        snprintf(dbuf[i], sizeof dbuf[i], "%s%d %02d:%02d:%02d 2005", dn[i % 3], 1 + i % 28,
+                 i % 24, (i * 7) % 60, (i * 13) % 60);
+        days[i] = S(dbuf[i]);
+    }
+    column_case(days, 32, GD_CODEC_KIND_SPLIT);
 }
 
 Test(logarchive_column, corrupt_fixed_width_rejected)
