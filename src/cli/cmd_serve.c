@@ -25,6 +25,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ static struct {
     struct gd_io *sig_io;
     struct gd_timer drain_timer;
     unsigned drained;
+    unsigned reload_gen, reload_acks;
 } S;
 
 static void usage(FILE *out)
@@ -304,7 +306,18 @@ static void begin_drain(int sig)
 struct site_swap {
     struct worker *w;
     struct gd_http_site *site;
+    unsigned gen;
 };
+
+/* Main thread: one loop has switched to reload number gen. "config reloaded" is logged
+ * once every loop serves new requests with it. */
+static void main_swap_done(struct gd_loop *loop, void *ud)
+{
+    (void)loop;
+    unsigned gen = (unsigned)(uintptr_t)ud;
+    if (gen == S.reload_gen && ++S.reload_acks == S.n_workers)
+        gd_logf(GD_LOG_INFO, "msg=\"config reloaded\" source=%s", S.cfg->source);
+}
 
 static void worker_swap_site(struct gd_loop *loop, void *ud)
 {
@@ -312,6 +325,7 @@ static void worker_swap_site(struct gd_loop *loop, void *ud)
     struct site_swap *sw = ud;
     gd_http_server_set_site(sw->w->srv, sw->site);
     gd_http_site_unref(sw->site);
+    gd_loop_post(S.main_loop, main_swap_done, (void *)(uintptr_t)sw->gen);
     gd_free(sw);
 }
 
@@ -329,16 +343,19 @@ static void reload(void)
         gd_config_unref(cfg);
         return;
     }
+    S.reload_gen++;
+    S.reload_acks = 0;
     for (unsigned i = 0; i < S.n_workers; i++) {
         struct site_swap *sw = gd_malloc(sizeof *sw);
-        if (!sw)
-            continue;
-        *sw = (struct site_swap){&S.workers[i], site};
-        gd_http_site_ref(site);
-        if (gd_loop_post(S.workers[i].loop, worker_swap_site, sw) != 0) {
+        if (sw) {
+            *sw = (struct site_swap){&S.workers[i], site, S.reload_gen};
+            gd_http_site_ref(site);
+            if (gd_loop_post(S.workers[i].loop, worker_swap_site, sw) == 0)
+                continue;
             gd_http_site_unref(site);
             gd_free(sw);
         }
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot hand the new config to a loop\" thread=%u", i);
     }
     gd_http_site_unref(S.site);
     S.site = site;
@@ -348,7 +365,6 @@ static void reload(void)
     struct gd_access_log *log = atomic_load(&gd_serve.access_log);
     if (log && gd_access_log_reopen(log) != 0)
         gd_logf(GD_LOG_WARN, "msg=\"cannot reopen the access log\"");
-    gd_logf(GD_LOG_INFO, "msg=\"config reloaded\" source=%s", cfg->source);
 }
 
 /* Signal handlers only write the signal number to a pipe the main loop watches. A

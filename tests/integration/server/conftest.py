@@ -13,7 +13,7 @@ BIN = os.environ.get("GIRDER_BIN", "girder")
 
 BASE_CONFIG = """\
 listen: 127.0.0.1:0
-threads: 2
+threads: {threads}
 log_level: info
 limits:
   max_header_bytes: 4KiB
@@ -38,7 +38,8 @@ debug_routes: {debug}
 
 
 class Server:
-    def __init__(self, tmp_path, drain="5s", debug="true"):
+    def __init__(self, tmp_path, drain="5s", debug="true", threads=2):
+        self.threads = threads
         self.tmp = tmp_path
         self.config = tmp_path / "girder.yaml"
         self.access = tmp_path / "access.log"
@@ -61,7 +62,8 @@ class Server:
 
     def write_config(self, drain="5s", debug="true", text=None):
         if text is None:
-            text = BASE_CONFIG.format(drain=drain, access=self.access, debug=debug)
+            text = BASE_CONFIG.format(drain=drain, access=self.access, debug=debug,
+                                      threads=self.threads)
         self.config.write_text(text)
 
     def stderr(self):
