@@ -171,11 +171,18 @@ static int gemm_fill_c(struct gd_op_ctx *ctx, const struct gd_tensor *c, struct 
     if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
         return gd_op_fail(ctx, GD_EINVAL, "C does not broadcast to [%lld,%lld]", (long long)m,
                           (long long)n);
+    int64_t si = cm == 1 ? 0 : cn, sj = cn == 1 ? 0 : 1;
+    if (y->dtype == GD_DTYPE_FLOAT && c->dtype == GD_DTYPE_FLOAT) {
+        float *Y = y->data, fb = (float)beta;
+        const float *C = c->data;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                Y[i * n + j] = fb * C[i * si + j * sj];
+        return 0;
+    }
     for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double v = gd_tensor_get_f64(c, (cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j));
-            gd_tensor_set_f64(y, i * n + j, beta * v);
-        }
+        for (int64_t j = 0; j < n; j++)
+            gd_tensor_set_f64(y, i * n + j, beta * gd_tensor_get_f64(c, i * si + j * sj));
     return 0;
 }
 
