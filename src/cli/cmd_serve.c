@@ -432,8 +432,7 @@ static int setup_observability(void)
     struct gd_access_log *log;
     int rc = gd_access_log_open(S.cfg->access_log.path, S.cfg->access_log.format, &log);
     if (rc) {
-        gd_logf(GD_LOG_ERROR, "msg=\"cannot open the access log\" error=\"%s\"",
-                strerror(errno));
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot open the access log\" error=\"%s\"", strerror(errno));
         return rc;
     }
     atomic_store(&gd_serve.access_log, log);

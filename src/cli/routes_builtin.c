@@ -56,8 +56,7 @@ static void metrics(struct gd_http_exchange *x, void *ud)
 }
 
 /* Parses a non-negative integer query parameter, clamped to max; def when absent/bad. */
-static uint64_t query_u64(struct gd_http_exchange *x, const char *name, uint64_t def,
-                          uint64_t max)
+static uint64_t query_u64(struct gd_http_exchange *x, const char *name, uint64_t def, uint64_t max)
 {
     struct gd_slice v = gd_http_query_param(gd_http_exchange_request(x), name);
     if (!v.p || v.n == 0 || v.n > 12)
@@ -159,8 +158,8 @@ static void stream_pump(struct stream_ctx *s)
         }
     }
     char tail[96];
-    int n = snprintf(tail, sizeof tail, "\nchunks=%llu pauses=%llu\n",
-                     (unsigned long long)s->sent, (unsigned long long)s->pauses);
+    int n = snprintf(tail, sizeof tail, "\nchunks=%llu pauses=%llu\n", (unsigned long long)s->sent,
+                     (unsigned long long)s->pauses);
     if (gd_http_stream_write(s->x, tail, (size_t)n) != GD_ECLOSED)
         gd_http_stream_end(s->x);
 }
@@ -215,8 +214,8 @@ int gd_serve_builtin_routes_register(struct gd_http_router *router, const struct
             rc = gd_http_router_add(router, "GET", "/debug/stream", GD_HTTP_MATCH_EXACT,
                                     debug_stream, NULL);
         if (!rc)
-            rc = gd_http_router_add(router, "POST", "/debug/echo", GD_HTTP_MATCH_EXACT,
-                                    debug_echo, NULL);
+            rc = gd_http_router_add(router, "POST", "/debug/echo", GD_HTTP_MATCH_EXACT, debug_echo,
+                                    NULL);
     }
     return rc;
 }

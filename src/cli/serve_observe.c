@@ -50,7 +50,7 @@ int gd_serve_observe_init(struct gd_metrics *m)
 
 static const char *method_label(struct gd_slice m)
 {
-    static const char *const known[] = {"GET",     "HEAD",  "POST",  "PUT",  "DELETE",
+    static const char *const known[] = {"GET",     "HEAD",  "POST",  "PUT",    "DELETE",
                                         "OPTIONS", "PATCH", "TRACE", "CONNECT"};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (m.n == strlen(known[i]) && memcmp(m.p, known[i], m.n) == 0)

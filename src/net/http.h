@@ -129,8 +129,8 @@ void gd_http_stream_on_drain(struct gd_http_exchange *x,
 int gd_http_stream_end(struct gd_http_exchange *x);
 /* cb runs once if the exchange ends before its response is complete: client disconnect,
  * write timeout, or server shutdown. The exchange is freed right after cb returns. */
-void gd_http_on_close(struct gd_http_exchange *x,
-                      void (*cb)(struct gd_http_exchange *x, void *ud), void *ud);
+void gd_http_on_close(struct gd_http_exchange *x, void (*cb)(struct gd_http_exchange *x, void *ud),
+                      void *ud);
 
 /* ---- server settings and the "site" (settings + router), swapped on config reload ---- */
 struct gd_http_timeouts {
@@ -171,7 +171,7 @@ struct gd_http_observer {
 struct gd_http_settings {
     struct gd_http_limits limits;
     struct gd_http_timeouts timeouts;
-    size_t out_high_water; /* streaming pause threshold (default 256 KiB) */
+    size_t out_high_water;  /* streaming pause threshold (default 256 KiB) */
     size_t max_connections; /* per thread, 0 = unlimited (bounded by RLIMIT_NOFILE) */
     struct gd_http_observer observer;
 };
@@ -184,8 +184,8 @@ void gd_http_settings_fill_defaults(struct gd_http_settings *s);
 struct gd_http_site;
 /* Takes ownership of router (freed with the site) and of owner (owner_free(owner) at the
  * end; may be NULL). On error nothing is taken. Errors: GD_ENOMEM. */
-int gd_http_site_new(const struct gd_http_settings *s, struct gd_http_router *router,
-                     void *owner, void (*owner_free)(void *), struct gd_http_site **out);
+int gd_http_site_new(const struct gd_http_settings *s, struct gd_http_router *router, void *owner,
+                     void (*owner_free)(void *), struct gd_http_site **out);
 void gd_http_site_ref(struct gd_http_site *site);
 void gd_http_site_unref(struct gd_http_site *site);
 void *gd_http_site_owner(const struct gd_http_site *site);

@@ -76,9 +76,9 @@ static int parse_size_line(struct gd_http_chunked *c, const char *p, size_t n, u
     size_t i = 0;
     uint64_t v = 0;
     for (; i < n; i++) {
-        int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
+        int d = p[i] >= '0' && p[i] <= '9'                     ? p[i] - '0'
                 : (p[i] | 0x20) >= 'a' && (p[i] | 0x20) <= 'f' ? (p[i] | 0x20) - 'a' + 10
-                                                             : -1;
+                                                               : -1;
         if (d < 0)
             break;
         if (v > (UINT64_MAX >> 4))

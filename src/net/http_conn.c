@@ -94,7 +94,7 @@ static void update_interest(struct gd_http_conn *c)
     if (reading && out <= settings(c)->out_high_water && c->rlen < rbuf_max(c))
         ev |= GD_IO_READ;
     if (out || (c->x && c->x->want_drain)) /* a paused producer hears "drained" from the */
-        ev |= GD_IO_WRITE;                  /* next writable event, never re-entrantly   */
+        ev |= GD_IO_WRITE;                 /* next writable event, never re-entrantly   */
     if (gd_loop_io_modify(c->srv->loop, c->io, ev) != 0)
         conn_fail(c);
 }
@@ -257,8 +257,8 @@ static void refresh_request(struct gd_http_conn *c)
 {
     if (c->head_len > 0 && c->head_base != c->rbuf) {
         size_t scan = 0;
-        gd_http_parse_head(c->rbuf, (size_t)c->head_len, &settings(c)->limits, &c->head,
-                           c->hdrs, &scan);
+        gd_http_parse_head(c->rbuf, (size_t)c->head_len, &settings(c)->limits, &c->head, c->hdrs,
+                           &scan);
         c->head_base = c->rbuf;
     }
     fill_request(c->x, c);
@@ -278,10 +278,14 @@ static void reject(struct gd_http_conn *c, int status, const char *message)
         refresh_request(c);
     c->keep_alive = 0;
     const char *type = status >= 500 ? "server_error" : "invalid_request_error";
-    const char *code = status == 408 ? "request_timeout" : status == 413 ? "payload_too_large"
-                       : status == 414 ? "uri_too_long" : status == 431 ? "header_fields_too_large"
-                       : status == 417 ? "expectation_failed" : status == 505 ? "http_version_not_supported"
-                       : status == 501 ? "not_implemented" : "bad_request";
+    const char *code = status == 408   ? "request_timeout"
+                       : status == 413 ? "payload_too_large"
+                       : status == 414 ? "uri_too_long"
+                       : status == 431 ? "header_fields_too_large"
+                       : status == 417 ? "expectation_failed"
+                       : status == 505 ? "http_version_not_supported"
+                       : status == 501 ? "not_implemented"
+                                       : "bad_request";
     c->state = CONN_HANDLER;
     gd_http_respond_json_error(x, status, type, code, message);
 }
@@ -320,9 +324,9 @@ static void start_request(struct gd_http_conn *c)
         return;
     }
     fill_request(x, c);
-    c->keep_alive = !c->srv->draining && (h->minor_version == 1
-                                              ? !(h->flags & GD_HTTP_F_CONN_CLOSE)
-                                              : !!(h->flags & GD_HTTP_F_CONN_KEEPALIVE));
+    c->keep_alive =
+        !c->srv->draining && (h->minor_version == 1 ? !(h->flags & GD_HTTP_F_CONN_CLOSE)
+                                                    : !!(h->flags & GD_HTTP_F_CONN_KEEPALIVE));
     if (h->flags & GD_HTTP_F_EXPECT_OTHER) {
         reject(c, 417, "unsupported expectation");
         return;
@@ -368,8 +372,8 @@ static int step_head(struct gd_http_conn *c)
         c->head_len = 0;
         c->body_raw = c->body_len = 0;
     }
-    long r = gd_http_parse_head(c->rbuf, c->rlen, &settings(c)->limits, &c->head, c->hdrs,
-                                &c->scan);
+    long r =
+        gd_http_parse_head(c->rbuf, c->rlen, &settings(c)->limits, &c->head, c->hdrs, &c->scan);
     if (r == 0)
         return 0;
     if (r < 0) {

@@ -65,8 +65,15 @@ enum gd_http_conn_state {
     CONN_CLOSING,  /* flushing a last response, then lingering close */
     CONN_LINGER,   /* write side shut, discarding input for a short while */
 };
-enum gd_http_timer_kind { TK_NONE = 0, TK_KEEPALIVE, TK_HEADER, TK_BODY, TK_WRITE, TK_LINGER,
-                          TK_CLOSE };
+enum gd_http_timer_kind {
+    TK_NONE = 0,
+    TK_KEEPALIVE,
+    TK_HEADER,
+    TK_BODY,
+    TK_WRITE,
+    TK_LINGER,
+    TK_CLOSE
+};
 
 struct gd_http_server {
     struct gd_loop *loop;
@@ -102,16 +109,16 @@ struct gd_http_conn {
     long head_len;
     const char *head_base; /* rbuf when the head was parsed (re-parse if it moved) */
     struct gd_http_chunked chunked;
-    size_t body_raw;  /* encoded body bytes consumed (from head_len) */
-    size_t body_len;  /* decoded body bytes (at rbuf + head_len) */
+    size_t body_raw; /* encoded body bytes consumed (from head_len) */
+    size_t body_len; /* decoded body bytes (at rbuf + head_len) */
     uint64_t req_start_ns;
     struct gd_buf out;
     size_t out_off;
     uint64_t bytes_written;
     struct gd_http_exchange *x;
-    int keep_alive;  /* this response keeps the connection */
-    int in_process;  /* guards re-entry into the request loop */
-    int broken;      /* I/O failed: closing soon */
+    int keep_alive; /* this response keeps the connection */
+    int in_process; /* guards re-entry into the request loop */
+    int broken;     /* I/O failed: closing soon */
     char remote[64];
 };
 

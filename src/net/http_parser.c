@@ -15,15 +15,15 @@ enum { MAX_LEADING_EMPTY_LINES = 8, REQUEST_LINE_SLACK = 64 };
 /* tchar per RFC 9110 §5.6.2 */
 static const unsigned char tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
-    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static int is_vchar_or_obs(unsigned char c)
@@ -220,9 +220,10 @@ static long parse_field_line(struct gd_http_head *h, const char *p, size_t n,
     while (i < n && tchar[(unsigned char)p[i]])
         i++;
     if (i == 0 || i >= n || p[i] != ':')
-        return fail(h, 400, i < n && (p[i] == ' ' || p[i] == '\t')
-                                ? "whitespace between header name and colon"
-                                : "invalid header name");
+        return fail(h, 400,
+                    i < n && (p[i] == ' ' || p[i] == '\t')
+                        ? "whitespace between header name and colon"
+                        : "invalid header name");
     out->name = (struct gd_slice){p, i};
     i++;
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
@@ -266,7 +267,7 @@ static long note_header(struct gd_http_head *h, const struct gd_http_header *f, 
     case 'e':
         if (slice_ieq(name, "expect"))
             h->flags |= slice_ieq(f->value, "100-continue") ? GD_HTTP_F_EXPECT_CONTINUE
-                                                             : GD_HTTP_F_EXPECT_OTHER;
+                                                            : GD_HTTP_F_EXPECT_OTHER;
         break;
     case 'x':
         if (slice_ieq(name, "x-request-id") && !h->request_id.p)

@@ -116,8 +116,8 @@ static int is_token(const char *s)
 
 static int reserved_header(const char *name)
 {
-    static const char *const names[] = {"date",       "server",          "content-length",
-                                        "connection", "x-request-id",    "transfer-encoding",
+    static const char *const names[] = {"date",       "server",       "content-length",
+                                        "connection", "x-request-id", "transfer-encoding",
                                         "keep-alive", "content-type"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcasecmp(name, names[i]) == 0)
@@ -251,8 +251,8 @@ int gd_http_stream_end(struct gd_http_exchange *x)
     return rc;
 }
 
-void gd_http_on_close(struct gd_http_exchange *x,
-                      void (*cb)(struct gd_http_exchange *x, void *ud), void *ud)
+void gd_http_on_close(struct gd_http_exchange *x, void (*cb)(struct gd_http_exchange *x, void *ud),
+                      void *ud)
 {
     x->on_close = cb;
     x->on_close_ud = ud;

@@ -26,8 +26,7 @@ struct gd_io;
  * implicit. */
 enum gd_io_events { GD_IO_READ = 1, GD_IO_WRITE = 2, GD_IO_HUP = 4 };
 
-typedef void (*gd_io_fn)(struct gd_loop *loop, struct gd_io *io, int fd, unsigned events,
-                         void *ud);
+typedef void (*gd_io_fn)(struct gd_loop *loop, struct gd_io *io, int fd, unsigned events, void *ud);
 
 /* Creates a loop (epoll fd + eventfd). Errors: GD_EIO (errno kept), GD_ENOMEM. */
 int gd_loop_new(struct gd_loop **out);

@@ -103,22 +103,22 @@ Test(chunked, stops_exactly_at_the_end)
 Test(chunked, malformed)
 {
     const char *cases[] = {
-        "x\r\nhello\r\n0\r\n\r\n",          /* not hex */
-        "\r\nhello\r\n0\r\n\r\n",           /* empty size */
-        "5\r\nhelloXX0\r\n\r\n",            /* no CRLF after data */
-        "5\nhello\r\n0\r\n\r\n",            /* bare LF */
-        "5\r\nhello\r\n0\n\r\n",            /* bare LF in last chunk */
-        "5\rx\nhello\r\n0\r\n\r\n",         /* bare CR */
-        "5 \r\nhello\r\n0\r\n\r\n",         /* trailing whitespace without extension */
-        "-5\r\nhello\r\n0\r\n\r\n",         /* sign */
-        "0x5\r\nhello\r\n0\r\n\r\n",        /* 0x prefix */
-        "5;\r\nhello\r\n0\r\n\r\n",         /* empty extension name */
-        "5;a=\r\nhello\r\n0\r\n\r\n",       /* empty extension value */
-        "5;a=\"x\r\nhello\r\n0\r\n\r\n",    /* unterminated quoted string */
-        "5;a b\r\nhello\r\n0\r\n\r\n",      /* junk after extension */
-        "0\r\nBad Trailer\r\n\r\n",         /* trailer without colon */
-        "0\r\nX: a\x01\r\n\r\n",            /* control char in trailer */
-        "5\r\nhello\r\n0\r\n\r",            /* never mind: incomplete, handled below */
+        "x\r\nhello\r\n0\r\n\r\n",       /* not hex */
+        "\r\nhello\r\n0\r\n\r\n",        /* empty size */
+        "5\r\nhelloXX0\r\n\r\n",         /* no CRLF after data */
+        "5\nhello\r\n0\r\n\r\n",         /* bare LF */
+        "5\r\nhello\r\n0\n\r\n",         /* bare LF in last chunk */
+        "5\rx\nhello\r\n0\r\n\r\n",      /* bare CR */
+        "5 \r\nhello\r\n0\r\n\r\n",      /* trailing whitespace without extension */
+        "-5\r\nhello\r\n0\r\n\r\n",      /* sign */
+        "0x5\r\nhello\r\n0\r\n\r\n",     /* 0x prefix */
+        "5;\r\nhello\r\n0\r\n\r\n",      /* empty extension name */
+        "5;a=\r\nhello\r\n0\r\n\r\n",    /* empty extension value */
+        "5;a=\"x\r\nhello\r\n0\r\n\r\n", /* unterminated quoted string */
+        "5;a b\r\nhello\r\n0\r\n\r\n",   /* junk after extension */
+        "0\r\nBad Trailer\r\n\r\n",      /* trailer without colon */
+        "0\r\nX: a\x01\r\n\r\n",         /* control char in trailer */
+        "5\r\nhello\r\n0\r\n\r",         /* never mind: incomplete, handled below */
     };
     for (size_t i = 0; i + 1 < sizeof cases / sizeof cases[0]; i++)
         bad_body(cases[i], strlen(cases[i]), 400);

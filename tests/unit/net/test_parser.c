@@ -29,8 +29,8 @@ static void rejects(const char *s, int status)
 {
     long r = parse(s);
     cr_assert_lt(r, 0, "accepted: %s", s);
-    cr_assert_eq(head.error_status, status, "status %d (%s) for: %s", head.error_status,
-                 head.error, s);
+    cr_assert_eq(head.error_status, status, "status %d (%s) for: %s", head.error_status, head.error,
+                 s);
 }
 
 static int sl_eq(struct gd_slice s, const char *lit)
@@ -143,8 +143,7 @@ Test(parser, rejects_duplicate_or_bad_content_length)
     rejects("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400);
     rejects("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400);
     rejects("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400);
-    rejects("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-            400);
+    rejects("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400);
 }
 
 Test(parser, rejects_bad_transfer_encoding)

@@ -6,8 +6,14 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-static void h1(struct gd_http_exchange *x, void *ud) { (void)x, (void)ud; }
-static void h2(struct gd_http_exchange *x, void *ud) { (void)x, (void)ud; }
+static void h1(struct gd_http_exchange *x, void *ud)
+{
+    (void)x, (void)ud;
+}
+static void h2(struct gd_http_exchange *x, void *ud)
+{
+    (void)x, (void)ud;
+}
 
 static struct gd_slice sl(const char *s)
 {
