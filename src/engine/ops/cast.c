@@ -25,7 +25,8 @@ enum { CHUNK = 1024 };
         for (int64_t i = 0; i < n; i++)                                                            \
             out[i] = (int64_t)((const T *)x->data)[from + i];                                      \
         break;
-static void load_i64(const struct gd_tensor *x, int64_t from, int64_t n, int64_t *out) {
+static void load_i64(const struct gd_tensor *x, int64_t from, int64_t n, int64_t *out)
+{
     switch (x->dtype) {
         GD_DTYPE_FOREACH_INT(LOAD_I64)
         LOAD_I64(GD_DTYPE_BOOL, gd_bool, b8)
@@ -41,7 +42,8 @@ static void load_i64(const struct gd_tensor *x, int64_t from, int64_t n, int64_t
             ((T *)y->data)[from + i] = (T)in[i];                                                   \
         break;
 static void store_i64(struct gd_tensor *y, int64_t from, int64_t n, const int64_t *in, int uns,
-                      double *tmp) {
+                      double *tmp)
+{
     switch (y->dtype) {
         GD_DTYPE_FOREACH_INT(STORE_I64)
     case GD_DTYPE_BOOL:
@@ -55,12 +57,14 @@ static void store_i64(struct gd_tensor *y, int64_t from, int64_t n, const int64_
     }
 }
 
-static int is_intlike(enum gd_dtype dt) {
+static int is_intlike(enum gd_dtype dt)
+{
     return gd_dtype_is_int(dt) || dt == GD_DTYPE_BOOL;
 }
 
 /* Shortest "%.*g" that reads back to the same float (or double). */
-static void format_number(char *buf, size_t cap, double v, int is_float) {
+static void format_number(char *buf, size_t cap, double v, int is_float)
+{
     if (isnan(v)) {
         snprintf(buf, cap, "NaN");
         return;
@@ -72,11 +76,13 @@ static void format_number(char *buf, size_t cap, double v, int is_float) {
     for (int p = 1; p <= 17; p++) {
         snprintf(buf, cap, "%.*g", p, v);
         double back = strtod(buf, NULL);
-        if (is_float ? (float)back == (float)v : back == v) return;
+        if (is_float ? (float)back == (float)v : back == v)
+            return;
     }
 }
 
-static int to_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y) {
+static int to_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y)
+{
     char buf[64];
     char **out = y->data;
     for (int64_t i = 0; i < x->numel; i++) {
@@ -86,12 +92,14 @@ static int to_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd
             snprintf(buf, sizeof buf, "%lld", (long long)gd_tensor_get_i64(x, i));
         else
             format_number(buf, sizeof buf, gd_tensor_get_f64(x, i), x->dtype != GD_DTYPE_DOUBLE);
-        if (!(out[i] = gd_strdup(buf))) return gd_op_fail(ctx, GD_ENOMEM, "out of memory");
+        if (!(out[i] = gd_strdup(buf)))
+            return gd_op_fail(ctx, GD_ENOMEM, "out of memory");
     }
     return 0;
 }
 
-static int from_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y) {
+static int from_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y)
+{
     char *const *s = x->data;
     for (int64_t i = 0; i < x->numel; i++) {
         const char *p = s[i] ? s[i] : "";
@@ -107,23 +115,29 @@ static int from_string(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct 
             }
         }
         v = strtod(p, &end);
-        if (end == p) return gd_op_fail(ctx, GD_EINVAL, "cannot parse '%.40s' as a number", p);
+        if (end == p)
+            return gd_op_fail(ctx, GD_EINVAL, "cannot parse '%.40s' as a number", p);
         gd__ot_store_f64(y, i, 1, &v);
     }
     return 0;
 }
 
 /* Converts x into y (same shape, any dtypes). */
-static int cast_into(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y) {
+static int cast_into(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd_tensor *y)
+{
     if (x->dtype == y->dtype) {
-        if (x->nbytes && y->data != x->data) memcpy(y->data, x->data, x->nbytes);
+        if (x->nbytes && y->data != x->data)
+            memcpy(y->data, x->data, x->nbytes);
         return gd__ot_own_strings(ctx, y);
     }
-    if (y->dtype == GD_DTYPE_STRING) return to_string(ctx, x, y);
-    if (x->dtype == GD_DTYPE_STRING) return from_string(ctx, x, y);
+    if (y->dtype == GD_DTYPE_STRING)
+        return to_string(ctx, x, y);
+    if (x->dtype == GD_DTYPE_STRING)
+        return from_string(ctx, x, y);
     double *dbuf = gd_op_scratch(ctx, CHUNK * sizeof(double));
     int64_t *ibuf = gd_op_scratch(ctx, CHUNK * sizeof(int64_t));
-    if (!dbuf || !ibuf) return GD_ENOMEM;
+    if (!dbuf || !ibuf)
+        return GD_ENOMEM;
     for (int64_t from = 0; from < x->numel; from += CHUNK) {
         int64_t n = x->numel - from < CHUNK ? x->numel - from : CHUNK;
         if (is_intlike(x->dtype)) {
@@ -137,35 +151,43 @@ static int cast_into(struct gd_op_ctx *ctx, const struct gd_tensor *x, struct gd
     return 0;
 }
 
-static int cast_to(struct gd_op_ctx *ctx, const struct gd_tensor *x, int64_t to) {
+static int cast_to(struct gd_op_ctx *ctx, const struct gd_tensor *x, int64_t to)
+{
     if (to <= 0 || to > GD_DTYPE_UINT64 || gd_dtype_size((enum gd_dtype)to) == 0)
         return gd_op_fail(ctx, GD_ENOTSUP, "cast to dtype %lld", (long long)to);
     if (gd_dtype_size(x->dtype) == 0)
         return gd_op_fail(ctx, GD_ENOTSUP, "cast from dtype %d", (int)x->dtype);
     struct gd_tensor *y = gd_op_output(ctx, 0, (enum gd_dtype)to, x->rank, x->dims);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     return cast_into(ctx, x, y);
 }
 
-static int cast_run(struct gd_op_ctx *ctx) {
+static int cast_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
-    if (!gd_op_attr_has(ctx, "to")) return gd_op_fail(ctx, GD_EINVAL, "missing attribute 'to'");
+    if (!x)
+        return rc;
+    if (!gd_op_attr_has(ctx, "to"))
+        return gd_op_fail(ctx, GD_EINVAL, "missing attribute 'to'");
     /* Opsets 1-5 name the type as a string ("FLOAT"), later ones give the enum value. */
     static const char *const names[] = {"",        "FLOAT",  "UINT8",  "INT8",   "UINT16",
                                         "INT16",   "INT32",  "INT64",  "STRING", "BOOL",
                                         "FLOAT16", "DOUBLE", "UINT32", "UINT64"};
     const char *ts = gd_op_attr_string(ctx, "to", NULL);
     for (int i = 1; ts && i < (int)(sizeof names / sizeof names[0]); i++)
-        if (strcmp(ts, names[i]) == 0) return cast_to(ctx, x, i);
+        if (strcmp(ts, names[i]) == 0)
+            return cast_to(ctx, x, i);
     return cast_to(ctx, x, gd_op_attr_int(ctx, "to", 0));
 }
 
-static int castlike_run(struct gd_op_ctx *ctx) {
+static int castlike_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *t = x ? gd__ot_need(ctx, 1, &rc) : 0;
-    if (!t) return rc;
+    if (!t)
+        return rc;
     return cast_to(ctx, x, t->dtype);
 }
 

@@ -15,30 +15,40 @@ struct kv {
 };
 
 /* a before b when larger (NaN largest), ties by index. */
-static int cmp_desc(const void *pa, const void *pb) {
+static int cmp_desc(const void *pa, const void *pb)
+{
     const struct kv *a = pa, *b = pb;
     int an = a->v != a->v, bn = b->v != b->v;
-    if (an != bn) return an ? -1 : 1;
-    if (!an && a->v != b->v) return a->v > b->v ? -1 : 1;
+    if (an != bn)
+        return an ? -1 : 1;
+    if (!an && a->v != b->v)
+        return a->v > b->v ? -1 : 1;
     return (a->i > b->i) - (a->i < b->i);
 }
 
-static int cmp_asc(const void *pa, const void *pb) {
+static int cmp_asc(const void *pa, const void *pb)
+{
     const struct kv *a = pa, *b = pb;
     int an = a->v != a->v, bn = b->v != b->v;
-    if (an != bn) return an ? 1 : -1;
-    if (!an && a->v != b->v) return a->v < b->v ? -1 : 1;
+    if (an != bn)
+        return an ? 1 : -1;
+    if (!an && a->v != b->v)
+        return a->v < b->v ? -1 : 1;
     return (a->i > b->i) - (a->i < b->i);
 }
 
-static int topk_run(struct gd_op_ctx *ctx) {
+static int topk_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, ax;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
-    if (x->dtype == GD_DTYPE_STRING) return gd_op_fail(ctx, GD_ENOTSUP, "string input");
+    if (!x)
+        return rc;
+    if (x->dtype == GD_DTYPE_STRING)
+        return gd_op_fail(ctx, GD_ENOTSUP, "string input");
     int64_t k;
     if (gd_op_opset(ctx) >= 10) {
-        if ((rc = gd__ot_scalar_i64(ctx, gd_op_input(ctx, 1), "K", &k))) return rc;
+        if ((rc = gd__ot_scalar_i64(ctx, gd_op_input(ctx, 1), "K", &k)))
+            return rc;
     } else {
         k = gd_op_attr_int(ctx, "k", -1);
     }
@@ -56,7 +66,8 @@ static int topk_run(struct gd_op_ctx *ctx) {
     struct kv *buf = gd_op_scratch(ctx, (size_t)(N ? N : 1) * sizeof *buf);
     double *vals = gd_op_scratch(ctx, (size_t)(N ? N : 1) * sizeof *vals);
     double *outv = gd_op_scratch(ctx, (size_t)(k ? k : 1) * sizeof *outv);
-    if (!yi || !buf || !vals || !outv) return GD_ENOMEM;
+    if (!yi || !buf || !vals || !outv)
+        return GD_ENOMEM;
     int64_t outer = gd__ot_prod(x->dims, 0, ax), inner = gd__ot_prod(x->dims, ax + 1, x->rank);
     for (int64_t o = 0; o < outer && k; o++)
         for (int64_t i = 0; i < inner; i++) {
@@ -77,10 +88,12 @@ static int topk_run(struct gd_op_ctx *ctx) {
     return 0;
 }
 
-static int reverse_sequence_run(struct gd_op_ctx *ctx) {
+static int reverse_sequence_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *sl = x ? gd__ot_need(ctx, 1, &rc) : 0;
-    if (!sl) return rc;
+    if (!sl)
+        return rc;
     int64_t ta = gd_op_attr_int(ctx, "time_axis", 0), ba = gd_op_attr_int(ctx, "batch_axis", 1);
     if (x->rank < 2 || ta < 0 || ta > 1 || ba < 0 || ba > 1 || ta == ba)
         return gd_op_fail(ctx, GD_EINVAL, "needs rank >= 2 and time/batch axes 0 and 1");
@@ -89,11 +102,13 @@ static int reverse_sequence_run(struct gd_op_ctx *ctx) {
         return gd_op_fail(ctx, GD_EINVAL, "sequence_lens must be an int tensor of %lld values",
                           (long long)B);
     struct gd_tensor *y = gd_op_output_like(ctx, 0, x);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x->dtype);
     int64_t inner = gd__ot_prod(x->dims, 2, x->rank), xs[GD_TENSOR_MAX_RANK];
     gd_tensor_strides(x, xs);
-    if (x->nbytes) memcpy(y->data, x->data, x->nbytes);
+    if (x->nbytes)
+        memcpy(y->data, x->data, x->nbytes);
     for (int64_t b = 0; b < B; b++) {
         int64_t len = gd_tensor_get_i64(sl, b);
         if (len < 0 || len > T)

@@ -17,7 +17,8 @@
 enum { RED_NONE, RED_SUM, RED_MEAN };
 
 /* log_softmax over axis 1 of x viewed as [N, C, D], in place. */
-static void log_softmax_c(double *x, int64_t N, int64_t C, int64_t D) {
+static void log_softmax_c(double *x, int64_t N, int64_t C, int64_t D)
+{
     for (int64_t n = 0; n < N; n++)
         for (int64_t d = 0; d < D; d++) {
             double *p = x + n * C * D + d, m = -INFINITY, s = 0;
@@ -31,11 +32,13 @@ static void log_softmax_c(double *x, int64_t N, int64_t C, int64_t D) {
         }
 }
 
-static int loss_common(struct gd_op_ctx *ctx, int softmax) {
+static int loss_common(struct gd_op_ctx *ctx, int softmax)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *t = x ? gd__ot_need(ctx, 1, &rc) : 0;
     const struct gd_tensor *w = gd_op_input(ctx, 2);
-    if (!t) return rc;
+    if (!t)
+        return rc;
     if (!gd_dtype_is_float(x->dtype) || !gd_dtype_is_int(t->dtype) || x->rank < 2 ||
         t->rank != x->rank - 1 || t->dims[0] != x->dims[0])
         return gd_op_fail(ctx, GD_EINVAL, "needs float input [N, C, ...] and int target [N, ...]");
@@ -53,9 +56,11 @@ static int loss_common(struct gd_op_ctx *ctx, int softmax) {
     int64_t ign = gd_op_attr_int(ctx, "ignore_index", 0);
     double *v = gd_op_scratch(ctx, (size_t)(x->numel ? x->numel : 1) * sizeof *v);
     double *l = gd_op_scratch(ctx, (size_t)(t->numel ? t->numel : 1) * sizeof *l);
-    if (!v || !l) return GD_ENOMEM;
+    if (!v || !l)
+        return GD_ENOMEM;
     gd__ot_load_f64(x, 0, x->numel, v);
-    if (softmax) log_softmax_c(v, N, C, D);
+    if (softmax)
+        log_softmax_c(v, N, C, D);
     double lsum = 0, wsum = 0;
     for (int64_t n = 0; n < N; n++)
         for (int64_t d = 0; d < D; d++) {
@@ -74,7 +79,8 @@ static int loss_common(struct gd_op_ctx *ctx, int softmax) {
         }
     struct gd_tensor *y = red == RED_NONE ? gd_op_output(ctx, 0, x->dtype, t->rank, t->dims)
                                           : gd_op_output(ctx, 0, x->dtype, 0, NULL);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     if (red == RED_NONE) {
         gd__ot_store_f64(y, 0, y->numel, l);
     } else {
@@ -83,17 +89,20 @@ static int loss_common(struct gd_op_ctx *ctx, int softmax) {
     }
     if (softmax && gd_op_num_outputs(ctx) > 1) {
         struct gd_tensor *lp = gd_op_output_like(ctx, 1, x);
-        if (!lp) return GD_ENOMEM;
+        if (!lp)
+            return GD_ENOMEM;
         gd__ot_store_f64(lp, 0, lp->numel, v);
     }
     return 0;
 }
 
-static int nll_run(struct gd_op_ctx *ctx) {
+static int nll_run(struct gd_op_ctx *ctx)
+{
     return loss_common(ctx, 0);
 }
 
-static int sce_run(struct gd_op_ctx *ctx) {
+static int sce_run(struct gd_op_ctx *ctx)
+{
     return loss_common(ctx, 1);
 }
 

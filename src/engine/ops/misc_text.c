@@ -17,17 +17,22 @@
 #include "engine/ops/registry.h"
 #include "engine/ops/tensor_util.h"
 
-static int str_eq(const char *a, const char *b, int cs) {
-    if (cs) return strcmp(a, b) == 0;
+static int str_eq(const char *a, const char *b, int cs)
+{
+    if (cs)
+        return strcmp(a, b) == 0;
     for (; *a && *b; a++, b++)
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b)) return 0;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
     return *a == *b;
 }
 
-static int strnorm_run(struct gd_op_ctx *ctx) {
+static int strnorm_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     if (x->dtype != GD_DTYPE_STRING || x->rank < 1 || x->rank > 2 ||
         (x->rank == 2 && x->dims[0] != 1))
         return gd_op_fail(ctx, GD_EINVAL, "input must be strings of shape [C] or [1, C]");
@@ -40,16 +45,19 @@ static int strnorm_run(struct gd_op_ctx *ctx) {
         return gd_op_fail(ctx, GD_EINVAL, "unknown case_change_action '%s'", act);
     char *const *s = x->data;
     int64_t *keep = gd_op_scratch(ctx, (size_t)(x->numel ? x->numel : 1) * sizeof *keep), n = 0;
-    if (!keep) return GD_ENOMEM;
+    if (!keep)
+        return GD_ENOMEM;
     for (int64_t i = 0; i < x->numel; i++) {
         int drop = 0;
         for (int k = 0; k < nstop && !drop; k++)
             drop = str_eq(s[i] ? s[i] : "", stop[k], cs);
-        if (!drop) keep[n++] = i;
+        if (!drop)
+            keep[n++] = i;
     }
     int64_t d[2] = {1, n ? n : 1};
     struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_STRING, x->rank, x->rank == 2 ? d : d + 1);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     char **out = y->data;
     for (int64_t j = 0; j < y->numel; j++) {
         if (!(out[j] = gd_strdup(n ? (s[keep[j]] ? s[keep[j]] : "") : "")))
@@ -62,7 +70,8 @@ static int strnorm_run(struct gd_op_ctx *ctx) {
 
 /* Pool element k equals input element e. */
 static int pool_eq(const struct gd_tensor *x, int64_t e, const int64_t *pi, const char *const *ps,
-                   int64_t k) {
+                   int64_t k)
+{
     if (x->dtype == GD_DTYPE_STRING) {
         const char *v = ((char *const *)x->data)[e];
         return ps && strcmp(v ? v : "", ps[k]) == 0;
@@ -78,8 +87,10 @@ struct tfidf {
 };
 
 /* Adds the n-gram starting at element e with stride step to cnt when it is in the pool. */
-static void count_ngram(const struct tfidf *t, int64_t e, int64_t step, int n, double *cnt) {
-    if (n > t->ncounts) return;
+static void count_ngram(const struct tfidf *t, int64_t e, int64_t step, int n, double *cnt)
+{
+    if (n > t->ncounts)
+        return;
     int64_t start = t->counts[n - 1], end = n < t->ncounts ? t->counts[n] : t->npool;
     int64_t base = 0; /* index of the first n-gram of this length in ngram order */
     for (int m = 1; m < n; m++) {
@@ -90,14 +101,17 @@ static void count_ngram(const struct tfidf *t, int64_t e, int64_t step, int n, d
         int ok = 1;
         for (int j = 0; j < n && ok; j++)
             ok = pool_eq(t->x, e + j * step, t->pi, t->ps, k + j);
-        if (ok && base + g < t->nidx) cnt[t->idx[base + g]] += 1;
+        if (ok && base + g < t->nidx)
+            cnt[t->idx[base + g]] += 1;
     }
 }
 
-static int tfidf_run(struct gd_op_ctx *ctx) {
+static int tfidf_run(struct gd_op_ctx *ctx)
+{
     int rc = 0;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     struct tfidf t = {.x = x};
     t.npool = x->dtype == GD_DTYPE_STRING ? gd_op_attr_strings(ctx, "pool_strings", &t.ps)
                                           : gd_op_attr_ints(ctx, "pool_int64s", &t.pi);
@@ -123,13 +137,15 @@ static int tfidf_run(struct gd_op_ctx *ctx) {
     int64_t rows = x->rank == 2 ? x->dims[0] : 1, C = x->dims[x->rank - 1], d[2] = {rows, width};
     struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_FLOAT, x->rank, x->rank == 2 ? d : d + 1);
     double *cnt = gd_op_scratch(ctx, (size_t)(width ? width : 1) * sizeof *cnt);
-    if (!y || !cnt) return GD_ENOMEM;
+    if (!y || !cnt)
+        return GD_ENOMEM;
     for (int64_t r = 0; r < rows; r++) {
         memset(cnt, 0, (size_t)(width ? width : 1) * sizeof *cnt);
         for (int64_t i = 0; i < C; i++)
             for (int64_t n = minn; n <= maxn; n++)
                 for (int64_t s = 0; s <= (n == 1 ? 0 : skip); s++)
-                    if (i + (n - 1) * (s + 1) < C) count_ngram(&t, r * C + i, s + 1, (int)n, cnt);
+                    if (i + (n - 1) * (s + 1) < C)
+                        count_ngram(&t, r * C + i, s + 1, (int)n, cnt);
         for (int64_t k = 0; k < width; k++) {
             double wk = nw > k ? w[k] : 1, v = cnt[k];
             v = strcmp(mode, "IDF") == 0     ? (v > 0 ? wk : 0)

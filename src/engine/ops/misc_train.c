@@ -18,7 +18,8 @@ struct opt {
 };
 
 /* One element update: x, g and states s[0..] in, new values out. */
-static void step(const struct opt *o, double *x, double g, double *s) {
+static void step(const struct opt *o, double *x, double g, double *s)
+{
     double gr = o->norm * *x + g;
     if (o->kind == ADAGRAD) {
         double r = o->r / (1 + o->t * o->decay);
@@ -37,7 +38,8 @@ static void step(const struct opt *o, double *x, double g, double *s) {
     }
 }
 
-static int optimizer_run(struct gd_op_ctx *ctx, int kind) {
+static int optimizer_run(struct gd_op_ctx *ctx, int kind)
+{
     int rc = 0, ns = kind == ADAM ? 2 : 1, nin = gd_op_num_inputs(ctx) - 2;
     struct opt o = {.kind = kind};
     if (nin < 2 + ns || nin % (2 + ns))
@@ -77,15 +79,18 @@ static int optimizer_run(struct gd_op_ctx *ctx, int kind) {
     return 0;
 }
 
-static int adagrad_run(struct gd_op_ctx *ctx) {
+static int adagrad_run(struct gd_op_ctx *ctx)
+{
     return optimizer_run(ctx, ADAGRAD);
 }
 
-static int momentum_run(struct gd_op_ctx *ctx) {
+static int momentum_run(struct gd_op_ctx *ctx)
+{
     return optimizer_run(ctx, MOMENTUM);
 }
 
-static int adam_run(struct gd_op_ctx *ctx) {
+static int adam_run(struct gd_op_ctx *ctx)
+{
     return optimizer_run(ctx, ADAM);
 }
 

@@ -16,7 +16,8 @@ struct uq {
 };
 
 /* Lexicographic comparison of slices a and b. */
-static int slice_cmp(const struct uq *u, int64_t a, int64_t b) {
+static int slice_cmp(const struct uq *u, int64_t a, int64_t b)
+{
     for (int64_t o = 0; o < u->outer; o++)
         for (int64_t i = 0; i < u->inner; i++) {
             int64_t ea = (o * u->N + a) * u->inner + i, eb = (o * u->N + b) * u->inner + i;
@@ -31,15 +32,18 @@ static int slice_cmp(const struct uq *u, int64_t a, int64_t b) {
             } else {
                 double va = gd_tensor_get_f64(u->x, ea), vb = gd_tensor_get_f64(u->x, eb);
                 c = (va > vb) - (va < vb);
-                if (va != va || vb != vb) c = va != va ? (vb != vb ? 0 : 1) : -1;
+                if (va != va || vb != vb)
+                    c = va != va ? (vb != vb ? 0 : 1) : -1;
             }
-            if (c) return c;
+            if (c)
+                return c;
         }
     return 0;
 }
 
 /* Stable bottom-up merge sort of idx[0..n) by slice_cmp. */
-static void merge_sort(const struct uq *u, int64_t *idx, int64_t *tmp, int64_t n) {
+static void merge_sort(const struct uq *u, int64_t *idx, int64_t *tmp, int64_t n)
+{
     for (int64_t w = 1; w < n; w *= 2) {
         for (int64_t lo = 0; lo < n; lo += 2 * w) {
             int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
@@ -56,18 +60,24 @@ static void merge_sort(const struct uq *u, int64_t *idx, int64_t *tmp, int64_t n
 }
 
 /* Writes the int64 output `out` (1-D, n values) when the graph wants it. */
-static int emit_i64(struct gd_op_ctx *ctx, int out, const int64_t *v, int64_t n) {
-    if (gd_op_num_outputs(ctx) <= out) return 0;
+static int emit_i64(struct gd_op_ctx *ctx, int out, const int64_t *v, int64_t n)
+{
+    if (gd_op_num_outputs(ctx) <= out)
+        return 0;
     struct gd_tensor *t = gd_op_output(ctx, out, GD_DTYPE_INT64, 1, &n);
-    if (!t) return GD_ENOMEM;
-    if (n) memcpy(t->data, v, (size_t)n * sizeof *v);
+    if (!t)
+        return GD_ENOMEM;
+    if (n)
+        memcpy(t->data, v, (size_t)n * sizeof *v);
     return 0;
 }
 
-static int unique_run(struct gd_op_ctx *ctx) {
+static int unique_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, ax = -1;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
+    if (!x)
+        return rc;
     if (gd_op_attr_has(ctx, "axis") &&
         gd_axis_normalize(gd_op_attr_int(ctx, "axis", 0), x->rank, &ax))
         return gd_op_fail(ctx, GD_EINVAL, "axis out of range for rank %d", x->rank);
@@ -77,13 +87,15 @@ static int unique_run(struct gd_op_ctx *ctx) {
     int64_t *ord = gd_op_scratch(ctx, sz), *tmp = gd_op_scratch(ctx, sz);
     int64_t *grp = gd_op_scratch(ctx, sz), *first = gd_op_scratch(ctx, sz);
     int64_t *cnt = gd_op_scratch(ctx, sz), *remap = gd_op_scratch(ctx, sz);
-    if (!ord || !tmp || !grp || !first || !cnt || !remap) return GD_ENOMEM;
+    if (!ord || !tmp || !grp || !first || !cnt || !remap)
+        return GD_ENOMEM;
     for (int64_t j = 0; j < u.N; j++)
         ord[j] = j;
     merge_sort(&u, ord, tmp, u.N);
     int64_t U = 0; /* group ids in sorted order */
     for (int64_t s = 0; s < u.N; s++) {
-        if (s == 0 || slice_cmp(&u, ord[s - 1], ord[s]) != 0) first[U] = ord[s], cnt[U] = 0, U++;
+        if (s == 0 || slice_cmp(&u, ord[s - 1], ord[s]) != 0)
+            first[U] = ord[s], cnt[U] = 0, U++;
         grp[ord[s]] = U - 1;
         cnt[U - 1]++;
     }
@@ -109,13 +121,15 @@ static int unique_run(struct gd_op_ctx *ctx) {
     memcpy(d, x->dims, sizeof d);
     d[ax < 0 ? 0 : ax] = U;
     struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, ax < 0 ? 1 : x->rank, d);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x->dtype), blk = (size_t)u.inner * es;
     for (int64_t o = 0; o < u.outer && blk; o++)
         for (int64_t g = 0; g < U; g++)
             memcpy((char *)y->data + (o * U + g) * (int64_t)blk,
                    (const char *)x->data + (o * u.N + first[g]) * (int64_t)blk, blk);
-    if ((rc = gd__ot_own_strings(ctx, y))) return rc;
+    if ((rc = gd__ot_own_strings(ctx, y)))
+        return rc;
     for (int64_t j = 0; j < u.N; j++)
         tmp[j] = remap[grp[j]];
     if ((rc = emit_i64(ctx, 1, first, U)) || (rc = emit_i64(ctx, 2, tmp, u.N)) ||

@@ -4,9 +4,11 @@
  * `axes` is an input for ReduceSum since opset 13 and for the others since 18 (an
  * attribute before); empty or absent axes reduce everything unless
  * noop_with_empty_axes = 1 (then the input passes through unchanged).
- * Values are computed in double (exact for float16/float32 inputs and for integers up to
- * 2^53) and stored back in the input's dtype; the reduction over each output element is
- * parallelised over output elements. Reducing an empty set gives the identity of the
+ * Values are accumulated in double (exact for float16/float32 inputs and for integers up
+ * to 2^53) and stored back in the input's dtype. Each output element reads its elements in
+ * chunks straight from the input: one strided run when the reduced axes are adjacent (the
+ * usual case: last axis, or all axes), an odometer otherwise; outputs are spread over the
+ * engine's threads. Reducing an empty set gives the identity of the
  * operation (0, 1, -inf for max/log-sum, +inf for min, NaN for mean). */
 #include <math.h>
 #include <string.h>
@@ -18,66 +20,120 @@
 enum rkind { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP, R_SUMSQ };
 
 struct red_job {
-    const double *x;                                        /* whole input as doubles */
+    const struct gd_tensor *t;                              /* the input */
     double *y;                                              /* one value per output element */
     int kr, rr;                                             /* kept / reduced dim counts */
     int64_t kd[GD_TENSOR_MAX_RANK], ks[GD_TENSOR_MAX_RANK]; /* kept dims and input strides */
     int64_t rd[GD_TENSOR_MAX_RANK], rs[GD_TENSOR_MAX_RANK]; /* reduced dims and strides */
     int64_t count;                                          /* elements per reduction */
+    int64_t stride; /* > 0: the reduced elements are base + i * stride (one strided run) */
     enum rkind kind;
 };
 
-/* Reduces the elements x[base + reduced offsets] into one value. */
-static double reduce_one(const struct red_job *j, int64_t base) {
-    int64_t idx[GD_TENSOR_MAX_RANK] = {0}, off = base;
-    double acc, m = -INFINITY;
-    int k = j->kind;
-    acc = k == R_PROD ? 1 : k == R_MAX ? -INFINITY : k == R_MIN ? INFINITY : 0;
-    if (k == R_LOGSUMEXP) { /* pass 1: max, for a stable log-sum-exp */
-        for (int64_t i = 0; i < j->count; i++) {
-            double v = j->x[off];
-            m = v > m ? v : m;
-            for (int d = j->rr - 1; d >= 0; d--) {
-                off += j->rs[d];
-                if (++idx[d] < j->rd[d]) break;
-                off -= j->rs[d] * j->rd[d];
-                idx[d] = 0;
-            }
-        }
-        if (isinf(m)) return m;
+enum { CHUNK = 256 };
+
+/* out[i] = x[off + i * stride] as doubles, for any numeric/bool/float16 dtype. */
+#define LOAD_STRIDED(E, T, S)                                                                      \
+    case E:                                                                                        \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            out[i] = (double)((const T *)x->data)[off + i * stride];                               \
+        return;
+static void load_strided(const struct gd_tensor *x, int64_t off, int64_t stride, int64_t n,
+                         double *out)
+{
+    if (stride == 1) {
+        gd__ot_load_f64(x, off, n, out);
+        return;
     }
-    for (int64_t i = 0; i < j->count; i++) {
-        double v = j->x[off];
-        switch (k) {
-        case R_MAX:
-            acc = (v > acc || v != v) ? v : acc;
-            break;
-        case R_MIN:
-            acc = (v < acc || v != v) ? v : acc;
-            break;
-        case R_PROD:
-            acc *= v;
-            break;
-        case R_L1:
-            acc += fabs(v);
-            break;
-        case R_L2:
-        case R_SUMSQ:
-            acc += v * v;
-            break;
-        case R_LOGSUMEXP:
-            acc += exp(v - m);
-            break;
-        default:
-            acc += v;
+    switch (x->dtype) {
+        GD_DTYPE_FOREACH_NUMERIC(LOAD_STRIDED)
+    default:
+        for (int64_t i = 0; i < n; i++)
+            out[i] = gd_tensor_get_f64(x, off + i * stride);
+    }
+}
+
+/* Folds n values into the accumulator (m: the max, for log-sum-exp). */
+static double fold(enum rkind k, const double *v, int64_t n, double acc, double m)
+{
+    switch (k) {
+    case R_MAX:
+        for (int64_t i = 0; i < n; i++)
+            acc = (v[i] > acc || v[i] != v[i]) ? v[i] : acc;
+        return acc;
+    case R_MIN:
+        for (int64_t i = 0; i < n; i++)
+            acc = (v[i] < acc || v[i] != v[i]) ? v[i] : acc;
+        return acc;
+    case R_PROD:
+        for (int64_t i = 0; i < n; i++)
+            acc *= v[i];
+        return acc;
+    case R_L1:
+        for (int64_t i = 0; i < n; i++)
+            acc += fabs(v[i]);
+        return acc;
+    case R_L2:
+    case R_SUMSQ:
+        for (int64_t i = 0; i < n; i++)
+            acc += v[i] * v[i];
+        return acc;
+    case R_LOGSUMEXP:
+        for (int64_t i = 0; i < n; i++)
+            acc += exp(v[i] - m);
+        return acc;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            acc += v[i];
+        return acc;
+    }
+}
+
+/* Visits the reduced elements of one output in chunks: a strided run when the reduced
+ * axes are adjacent (the common case), else an odometer over the reduced dims. */
+static double reduce_pass(const struct red_job *j, int64_t base, enum rkind k, double acc, double m)
+{
+    double buf[CHUNK];
+    if (j->stride > 0) {
+        for (int64_t p = 0; p < j->count; p += CHUNK) {
+            int64_t n = j->count - p < CHUNK ? j->count - p : CHUNK;
+            load_strided(j->t, base + p * j->stride, j->stride, n, buf);
+            acc = fold(k, buf, n, acc, m);
         }
+        return acc;
+    }
+    int64_t idx[GD_TENSOR_MAX_RANK] = {0}, off = base, n = 0;
+    for (int64_t i = 0; i < j->count; i++) {
+        buf[n++] = gd_tensor_get_f64(j->t, off);
+        if (n == CHUNK || i + 1 == j->count)
+            acc = fold(k, buf, n, acc, m), n = 0;
         for (int d = j->rr - 1; d >= 0; d--) {
             off += j->rs[d];
-            if (++idx[d] < j->rd[d]) break;
+            if (++idx[d] < j->rd[d])
+                break;
             off -= j->rs[d] * j->rd[d];
             idx[d] = 0;
         }
     }
+    return acc;
+}
+
+/* Reduces the elements x[base + reduced offsets] into one value. */
+static double reduce_one(const struct red_job *j, int64_t base)
+{
+    enum rkind k = j->kind;
+    double m = 0;
+    if (k == R_LOGSUMEXP) { /* pass 1: the max, for a stable log-sum-exp */
+        m = reduce_pass(j, base, R_MAX, -INFINITY, 0);
+        if (isinf(m) || m != m)
+            return m;
+    }
+    double acc = reduce_pass(j, base, k,
+                             k == R_PROD  ? 1
+                             : k == R_MAX ? -INFINITY
+                             : k == R_MIN ? INFINITY
+                                          : 0,
+                             m);
     switch (k) {
     case R_MEAN:
         return acc / (double)j->count;
@@ -92,7 +148,8 @@ static double reduce_one(const struct red_job *j, int64_t base) {
     }
 }
 
-static void reduce_range(void *ud, int64_t begin, int64_t end) {
+static void reduce_range(void *ud, int64_t begin, int64_t end)
+{
     const struct red_job *j = ud;
     for (int64_t o = begin; o < end; o++) {
         int64_t rem = o, base = 0;
@@ -106,11 +163,13 @@ static void reduce_range(void *ud, int64_t begin, int64_t end) {
 
 /* Reads axes (input 1 from `axes_input_since`, else the attribute) into a bit mask. */
 static int reduce_axes(struct gd_op_ctx *ctx, const struct gd_tensor *x, int since, unsigned *mask,
-                       int *noop) {
+                       int *noop)
+{
     int64_t axes[GD_OT_MAX_LIST];
     int ax[GD_OT_MAX_LIST], rc;
     int n = gd__ot_int_list(ctx, gd_op_opset(ctx) >= since ? 1 : -1, "axes", axes, GD_OT_MAX_LIST);
-    if (n < -1) return n;
+    if (n < -1)
+        return n;
     *noop = 0;
     *mask = 0;
     if (n <= 0) {
@@ -118,45 +177,62 @@ static int reduce_axes(struct gd_op_ctx *ctx, const struct gd_tensor *x, int sin
         *mask = x->rank ? (1u << x->rank) - 1 : 0;
         return 0;
     }
-    if ((rc = gd__ot_norm_axes(ctx, axes, n, x->rank, ax))) return rc;
+    if ((rc = gd__ot_norm_axes(ctx, axes, n, x->rank, ax)))
+        return rc;
     for (int i = 0; i < n; i++)
         *mask |= 1u << ax[i];
     return 0;
 }
 
-static int reduce_run(struct gd_op_ctx *ctx, enum rkind kind, int since) {
+static int reduce_run(struct gd_op_ctx *ctx, enum rkind kind, int since)
+{
     int rc = 0, noop;
     unsigned mask;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
-    if (x->dtype == GD_DTYPE_STRING) return gd_op_fail(ctx, GD_ENOTSUP, "string input");
-    if ((rc = reduce_axes(ctx, x, since, &mask, &noop))) return rc;
+    if (!x)
+        return rc;
+    if (x->dtype == GD_DTYPE_STRING)
+        return gd_op_fail(ctx, GD_ENOTSUP, "string input");
+    if ((rc = reduce_axes(ctx, x, since, &mask, &noop)))
+        return rc;
     if (noop) { /* empty axes with noop_with_empty_axes: the input unchanged */
         struct gd_tensor *c = gd_op_output_like(ctx, 0, x);
-        if (!c) return GD_ENOMEM;
-        if (c->data != x->data && x->nbytes) memcpy(c->data, x->data, x->nbytes);
+        if (!c)
+            return GD_ENOMEM;
+        if (c->data != x->data && x->nbytes)
+            memcpy(c->data, x->data, x->nbytes);
         return 0;
     }
-    int keep = gd_op_attr_int(ctx, "keepdims", 1) != 0, rank = 0;
+    int keep = gd_op_attr_int(ctx, "keepdims", 1) != 0, rank = 0, first = -1, last = -1;
     int64_t d[GD_TENSOR_MAX_RANK], xs[GD_TENSOR_MAX_RANK];
-    struct red_job j = {.kind = kind, .count = 1};
+    struct red_job j = {.t = x, .kind = kind, .count = 1};
     gd_tensor_strides(x, xs);
     for (int i = 0; i < x->rank; i++) {
         if (!(mask & (1u << i))) {
             d[rank++] = x->dims[i];
             j.kd[j.kr] = x->dims[i], j.ks[j.kr++] = xs[i];
         } else {
-            if (keep) d[rank++] = 1;
+            if (keep)
+                d[rank++] = 1;
             j.rd[j.rr] = x->dims[i], j.rs[j.rr++] = xs[i];
             j.count *= x->dims[i];
+            if (x->dims[i] != 1) /* span of the reduced axes that matter */
+                first = first < 0 ? i : first, last = i;
         }
     }
     struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, rank, d);
-    if (!y) return GD_ENOMEM;
-    j.x = gd_op_scratch(ctx, (size_t)(x->numel ? x->numel : 1) * sizeof(double));
+    if (!y)
+        return GD_ENOMEM;
+    /* Reduced axes adjacent (kept axes between them all of size 1): one strided run. */
+    j.stride = 1;
+    for (int i = first; first >= 0 && i <= last; i++)
+        if (!(mask & (1u << i)) && x->dims[i] != 1)
+            j.stride = 0;
+    if (j.stride && first >= 0)
+        j.stride = xs[last];
     j.y = gd_op_scratch(ctx, (size_t)(y->numel ? y->numel : 1) * sizeof(double));
-    if (!j.x || !j.y) return GD_ENOMEM;
-    gd__ot_load_f64(x, 0, x->numel, (double *)j.x);
+    if (!j.y)
+        return GD_ENOMEM;
     if (j.count == 0) /* empty reduction: never index the input */
         j.rr = 0;
     gd_op_parallel_for(ctx, y->numel, j.count > 4096 ? 1 : 4096 / (j.count + 1) + 1, reduce_range,
@@ -166,7 +242,8 @@ static int reduce_run(struct gd_op_ctx *ctx, enum rkind kind, int since) {
 }
 
 #define DEF_REDUCE(name, kind, since)                                                              \
-    static int name##_run(struct gd_op_ctx *ctx) {                                                 \
+    static int name##_run(struct gd_op_ctx *ctx)                                                   \
+    {                                                                                              \
         return reduce_run(ctx, kind, since);                                                       \
     }
 DEF_REDUCE(rsum, R_SUM, 13)
@@ -181,11 +258,14 @@ DEF_REDUCE(rlogsumexp, R_LOGSUMEXP, 18)
 DEF_REDUCE(rsumsq, R_SUMSQ, 18)
 
 /* ArgMax / ArgMin along axis: int64 indices, first (or last) extreme on ties. */
-static int arg_run(struct gd_op_ctx *ctx, int is_max) {
+static int arg_run(struct gd_op_ctx *ctx, int is_max)
+{
     int rc = 0, ax;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc);
-    if (!x) return rc;
-    if (x->dtype == GD_DTYPE_STRING) return gd_op_fail(ctx, GD_ENOTSUP, "string input");
+    if (!x)
+        return rc;
+    if (x->dtype == GD_DTYPE_STRING)
+        return gd_op_fail(ctx, GD_ENOTSUP, "string input");
     if (gd_axis_normalize(gd_op_attr_int(ctx, "axis", 0), x->rank, &ax))
         return gd_op_fail(ctx, GD_EINVAL, "axis out of range for rank %d", x->rank);
     int keep = gd_op_attr_int(ctx, "keepdims", 1) != 0;
@@ -195,10 +275,12 @@ static int arg_run(struct gd_op_ctx *ctx, int is_max) {
         return gd_op_fail(ctx, GD_EINVAL, "cannot take arg%s over an empty axis",
                           is_max ? "max" : "min");
     for (int i = 0; i < x->rank; i++)
-        if (i != ax || keep) d[rank++] = i == ax ? 1 : x->dims[i];
+        if (i != ax || keep)
+            d[rank++] = i == ax ? 1 : x->dims[i];
     struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_INT64, rank, d);
     double *v = gd_op_scratch(ctx, (size_t)(x->numel ? x->numel : 1) * sizeof *v);
-    if (!y || !v) return GD_ENOMEM;
+    if (!y || !v)
+        return GD_ENOMEM;
     gd__ot_load_f64(x, 0, x->numel, v);
     int64_t outer = gd__ot_prod(x->dims, 0, ax), inner = gd__ot_prod(x->dims, ax + 1, x->rank);
     int64_t *Y = y->data;
@@ -209,25 +291,29 @@ static int arg_run(struct gd_op_ctx *ctx, int is_max) {
             for (int64_t k = 1; k < N; k++) {
                 double a = p[k * inner], b = p[best * inner];
                 int better = is_max ? (a > b || (last && a == b)) : (a < b || (last && a == b));
-                if (better) best = k;
+                if (better)
+                    best = k;
             }
             Y[o * inner + i] = best;
         }
     return 0;
 }
 
-static int argmax_run(struct gd_op_ctx *ctx) {
+static int argmax_run(struct gd_op_ctx *ctx)
+{
     return arg_run(ctx, 1);
 }
 
-static int argmin_run(struct gd_op_ctx *ctx) {
+static int argmin_run(struct gd_op_ctx *ctx)
+{
     return arg_run(ctx, 0);
 }
 
 /* CumSum in the element type (integers wrap through unsigned arithmetic). */
 #define DEF_CUMSUM(E, T, S)                                                                        \
     static void cumsum_##S(const void *xp, void *yp, int64_t outer, int64_t N, int64_t inner,      \
-                           int excl, int rev) {                                                    \
+                           int excl, int rev)                                                      \
+    {                                                                                              \
         const T *x = xp;                                                                           \
         T *y = yp;                                                                                 \
         for (int64_t o = 0; o < outer; o++)                                                        \
@@ -236,25 +322,31 @@ static int argmin_run(struct gd_op_ctx *ctx) {
                 for (int64_t s = 0; s < N; s++) {                                                  \
                     int64_t k = rev ? N - 1 - s : s, e = (o * N + k) * inner + i;                  \
                     T v = x[e];                                                                    \
-                    if (excl) y[e] = acc;                                                          \
+                    if (excl)                                                                      \
+                        y[e] = acc;                                                                \
                     acc = gd_dtype_is_int(E) ? (T)((uint64_t)acc + (uint64_t)v) : (T)(acc + v);    \
-                    if (!excl) y[e] = acc;                                                         \
+                    if (!excl)                                                                     \
+                        y[e] = acc;                                                                \
                 }                                                                                  \
             }                                                                                      \
     }
 GD_DTYPE_FOREACH_NUMERIC(DEF_CUMSUM)
 
-static int cumsum_run(struct gd_op_ctx *ctx) {
+static int cumsum_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, ax;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *at = x ? gd__ot_need(ctx, 1, &rc) : 0;
-    if (!at) return rc;
+    if (!at)
+        return rc;
     int64_t axis;
-    if ((rc = gd__ot_scalar_i64(ctx, at, "axis", &axis))) return rc;
+    if ((rc = gd__ot_scalar_i64(ctx, at, "axis", &axis)))
+        return rc;
     if (gd_axis_normalize(axis, x->rank, &ax))
         return gd_op_fail(ctx, GD_EINVAL, "axis %lld out of range for rank %d", (long long)axis,
                           x->rank);
     struct gd_tensor *y = gd_op_output_like(ctx, 0, x);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     int excl = gd_op_attr_int(ctx, "exclusive", 0) != 0,
         rev = gd_op_attr_int(ctx, "reverse", 0) != 0;
     int64_t outer = gd__ot_prod(x->dims, 0, ax), inner = gd__ot_prod(x->dims, ax + 1, x->rank);

@@ -31,7 +31,8 @@ enum red { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
 
 /* dst[0..n) (op)= src[0..n) for one dtype. Integer arithmetic wraps (unsigned math). */
 #define DEF_APPLY(E, T, S)                                                                         \
-    static void apply_##S(void *dp, const void *sp, int64_t n, int red) {                          \
+    static void apply_##S(void *dp, const void *sp, int64_t n, int red)                            \
+    {                                                                                              \
         T *d = dp;                                                                                 \
         const T *s = sp;                                                                           \
         for (int64_t i = 0; i < n; i++) {                                                          \
@@ -49,7 +50,8 @@ enum red { RED_NONE, RED_ADD, RED_MUL, RED_MAX, RED_MIN };
     }
 GD_DTYPE_FOREACH_NUMERIC(DEF_APPLY)
 
-static void apply_f16(void *dp, const void *sp, int64_t n, int red) {
+static void apply_f16(void *dp, const void *sp, int64_t n, int red)
+{
     gd_f16 *d = dp;
     const gd_f16 *s = sp;
     for (int64_t i = 0; i < n; i++) {
@@ -62,12 +64,14 @@ static void apply_f16(void *dp, const void *sp, int64_t n, int red) {
 typedef void (*apply_fn)(void *d, const void *s, int64_t n, int red);
 
 /* Picks the combine function for dtype dt and reduction; NULL when unsupported. */
-static apply_fn pick_apply(struct gd_op_ctx *ctx, enum gd_dtype dt, int *red) {
+static apply_fn pick_apply(struct gd_op_ctx *ctx, enum gd_dtype dt, int *red)
+{
     const char *r = gd_op_attr_string(ctx, "reduction", "none");
     static const char *const names[] = {"none", "add", "mul", "max", "min"};
     *red = -1;
     for (int i = 0; i < 5; i++)
-        if (strcmp(r, names[i]) == 0) *red = i;
+        if (strcmp(r, names[i]) == 0)
+            *red = i;
     if (*red < 0) {
         gd_op_fail(ctx, GD_EINVAL, "unknown reduction '%s'", r);
         return NULL;
@@ -91,24 +95,29 @@ static apply_fn pick_apply(struct gd_op_ctx *ctx, enum gd_dtype dt, int *red) {
 }
 
 /* Combines n elements of src into dst. */
-static void put(void *dst, const void *src, int64_t n, size_t es, apply_fn fn, int red) {
+static void put(void *dst, const void *src, int64_t n, size_t es, apply_fn fn, int red)
+{
     if (red == RED_NONE || !fn)
         memcpy(dst, src, (size_t)n * es);
     else
         fn(dst, src, n, red);
 }
 
-static struct gd_tensor *copy_data(struct gd_op_ctx *ctx, const struct gd_tensor *x) {
+static struct gd_tensor *copy_data(struct gd_op_ctx *ctx, const struct gd_tensor *x)
+{
     struct gd_tensor *y = gd_op_output_like(ctx, 0, x);
-    if (y && y->data != x->data && x->nbytes) memcpy(y->data, x->data, x->nbytes);
+    if (y && y->data != x->data && x->nbytes)
+        memcpy(y->data, x->data, x->nbytes);
     return y;
 }
 
-static int scatter_elements_run(struct gd_op_ctx *ctx) {
+static int scatter_elements_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, ax, red;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *ind = x ? gd__ot_need(ctx, 1, &rc) : 0;
     const struct gd_tensor *upd = ind ? gd__ot_need(ctx, 2, &rc) : 0;
-    if (!upd) return rc;
+    if (!upd)
+        return rc;
     if (ind->dtype != GD_DTYPE_INT32 && ind->dtype != GD_DTYPE_INT64)
         return gd_op_fail(ctx, GD_EINVAL, "indices must be int32 or int64");
     if (gd_axis_normalize(gd_op_attr_int(ctx, "axis", 0), x->rank, &ax))
@@ -119,9 +128,11 @@ static int scatter_elements_run(struct gd_op_ctx *ctx) {
         if (i != ax && ind->dims[i] > x->dims[i])
             return gd_op_fail(ctx, GD_EINVAL, "indices dim %d exceeds data dim", i);
     apply_fn fn = pick_apply(ctx, x->dtype, &red);
-    if (red < 0 || (!fn && red != RED_NONE)) return red < 0 ? GD_EINVAL : GD_ENOTSUP;
+    if (red < 0 || (!fn && red != RED_NONE))
+        return red < 0 ? GD_EINVAL : GD_ENOTSUP;
     struct gd_tensor *y = copy_data(ctx, x);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x->dtype);
     int64_t xs[GD_TENSOR_MAX_RANK], idx[GD_TENSOR_MAX_RANK] = {0}, off = 0;
     gd_tensor_strides(x, xs);
@@ -134,20 +145,25 @@ static int scatter_elements_run(struct gd_op_ctx *ctx) {
         put((char *)y->data + (off + k * xs[ax]) * (int64_t)es,
             (const char *)upd->data + e * (int64_t)es, 1, es, fn, red);
         for (int d = ind->rank - 1; d >= 0; d--) {
-            if (d != ax) off += xs[d];
-            if (++idx[d] < ind->dims[d]) break;
-            if (d != ax) off -= xs[d] * ind->dims[d];
+            if (d != ax)
+                off += xs[d];
+            if (++idx[d] < ind->dims[d])
+                break;
+            if (d != ax)
+                off -= xs[d] * ind->dims[d];
             idx[d] = 0;
         }
     }
     return gd__ot_own_strings(ctx, y);
 }
 
-static int scatter_nd_run(struct gd_op_ctx *ctx) {
+static int scatter_nd_run(struct gd_op_ctx *ctx)
+{
     int rc = 0, red;
     const struct gd_tensor *x = gd__ot_need(ctx, 0, &rc), *ind = x ? gd__ot_need(ctx, 1, &rc) : 0;
     const struct gd_tensor *upd = ind ? gd__ot_need(ctx, 2, &rc) : 0;
-    if (!upd) return rc;
+    if (!upd)
+        return rc;
     int q = ind->rank, r = x->rank;
     int64_t k = q ? ind->dims[q - 1] : 0;
     if (ind->dtype != GD_DTYPE_INT64 || q < 1 || k < 1 || k > r || upd->dtype != x->dtype)
@@ -158,11 +174,14 @@ static int scatter_nd_run(struct gd_op_ctx *ctx) {
         ok = upd->dims[i] == ind->dims[i];
     for (int i = (int)k; ok && i < r; i++)
         ok = upd->dims[q - 1 + i - (int)k] == x->dims[i];
-    if (!ok) return gd_op_fail(ctx, GD_EINVAL, "updates shape does not match indices and data");
+    if (!ok)
+        return gd_op_fail(ctx, GD_EINVAL, "updates shape does not match indices and data");
     apply_fn fn = pick_apply(ctx, x->dtype, &red);
-    if (red < 0 || (!fn && red != RED_NONE)) return red < 0 ? GD_EINVAL : GD_ENOTSUP;
+    if (red < 0 || (!fn && red != RED_NONE))
+        return red < 0 ? GD_EINVAL : GD_ENOTSUP;
     struct gd_tensor *y = copy_data(ctx, x);
-    if (!y) return GD_ENOMEM;
+    if (!y)
+        return GD_ENOMEM;
     size_t es = gd_dtype_size(x->dtype);
     int64_t xs[GD_TENSOR_MAX_RANK], T = gd__ot_prod(ind->dims, 0, q - 1);
     int64_t S = gd__ot_prod(x->dims, (int)k, r);

@@ -9,7 +9,8 @@
 
 /* Expects y to have dtype dt and shape dims[rank]. */
 static inline void ot_expect_shape(const struct gd_tensor *y, enum gd_dtype dt, int rank,
-                                   const int64_t *dims) {
+                                   const int64_t *dims)
+{
     cr_assert_eq(y->dtype, dt, "dtype %d, expected %d", y->dtype, dt);
     cr_assert_eq(y->rank, rank, "rank %d, expected %d", y->rank, rank);
     for (int i = 0; i < rank; i++)
@@ -17,7 +18,8 @@ static inline void ot_expect_shape(const struct gd_tensor *y, enum gd_dtype dt, 
                      (long long)dims[i]);
 }
 
-static inline void ot_expect_f32(const struct gd_tensor *y, const float *want, int64_t n) {
+static inline void ot_expect_f32(const struct gd_tensor *y, const float *want, int64_t n)
+{
     cr_assert_eq(y->numel, n);
     for (int64_t i = 0; i < n; i++)
         cr_expect(fabsf(((const float *)y->data)[i] - want[i]) <= 1e-5f + 1e-4f * fabsf(want[i]),
@@ -25,7 +27,8 @@ static inline void ot_expect_f32(const struct gd_tensor *y, const float *want, i
                   want[i]);
 }
 
-static inline void ot_expect_i64(const struct gd_tensor *y, const int64_t *want, int64_t n) {
+static inline void ot_expect_i64(const struct gd_tensor *y, const int64_t *want, int64_t n)
+{
     cr_assert_eq(y->numel, n);
     for (int64_t i = 0; i < n; i++)
         cr_expect_eq(((const int64_t *)y->data)[i], want[i], "element %lld: got %lld want %lld",

@@ -22,11 +22,17 @@ struct ot_attr {
     int n;
 };
 #define OT_I(nm, v)                                                                                \
-    { .name = (nm), .kind = 'i', .i = (v) }
+    {                                                                                              \
+        .name = (nm), .kind = 'i', .i = (v)                                                        \
+    }
 #define OT_F(nm, v)                                                                                \
-    { .name = (nm), .kind = 'f', .f = (v) }
+    {                                                                                              \
+        .name = (nm), .kind = 'f', .f = (v)                                                        \
+    }
 #define OT_S(nm, v)                                                                                \
-    { .name = (nm), .kind = 's', .s = (v) }
+    {                                                                                              \
+        .name = (nm), .kind = 's', .s = (v)                                                        \
+    }
 #define OT_INTS(nm, ...)                                                                           \
     {                                                                                              \
         .name = (nm), .kind = 'I', .iv = (const int64_t[]){__VA_ARGS__},                           \

@@ -1,5 +1,7 @@
 /* Reductions: axes as attribute or input, keepdims, noop_with_empty_axes, empty inputs,
  * numerically stable log-sum-exp, ArgMax/ArgMin with select_last_index. */
+#include <string.h>
+
 #include "check.h"
 
 static const float x6[6] = {1, 2, 3, 4, 5, 6};
@@ -83,5 +85,43 @@ Test(ops_tensor_reduce, argmax_argmin)
     gd_tensor_release(&y);
     cr_assert_eq(ot_run("ArgMin", 13, 1, &x, 3, l, 1, &y, err, sizeof err), 0, "%s", err);
     ot_expect_i64(&y, OT_I64(1, 2), 2);
+    gd_tensor_release(&y);
+}
+
+/* Adjacent axes (one strided run), a middle axis and non-adjacent axes (odometer path)
+ * against a direct sum. */
+Test(ops_tensor_reduce, axis_layouts)
+{
+    char err[256];
+    float x[24];
+    for (int i = 0; i < 24; i++)
+        x[i] = (float)(i * i % 7) - 2.5f;
+    struct gd_tensor y, t = ot_tensor(GD_DTYPE_FLOAT, 3, OT_DIMS(2, 3, 4), x);
+    struct ot_attr mid = OT_INTS("axes", 1), outer = OT_INTS("axes", 0, 2),
+                   inner = OT_INTS("axes", 1, 2);
+    float want[8] = {0};
+    cr_assert_eq(ot_run("ReduceSum", 11, 1, &t, 1, &mid, 1, &y, err, sizeof err), 0, "%s", err);
+    for (int a = 0; a < 2; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 4; c++)
+                want[a * 4 + c] += x[(a * 3 + b) * 4 + c];
+    ot_expect_f32(&y, want, 8);
+    gd_tensor_release(&y);
+    memset(want, 0, sizeof want);
+    cr_assert_eq(ot_run("ReduceMax", 11, 1, &t, 1, &outer, 1, &y, err, sizeof err), 0, "%s", err);
+    for (int b = 0; b < 3; b++) {
+        want[b] = -1e9f;
+        for (int a = 0; a < 2; a++)
+            for (int c = 0; c < 4; c++)
+                want[b] = fmaxf(want[b], x[(a * 3 + b) * 4 + c]);
+    }
+    ot_expect_f32(&y, want, 3);
+    gd_tensor_release(&y);
+    memset(want, 0, sizeof want);
+    cr_assert_eq(ot_run("ReduceSumSquare", 11, 1, &t, 1, &inner, 1, &y, err, sizeof err), 0, "%s",
+                 err);
+    for (int i = 0; i < 24; i++)
+        want[i / 12] += x[i] * x[i];
+    ot_expect_f32(&y, want, 2);
     gd_tensor_release(&y);
 }
