@@ -58,10 +58,11 @@ static int read_all(const char *path, char **out, size_t *len)
 
 static void compress_usage(FILE *o)
 {
-    fprintf(o, "usage: girder logs compress [--format FMT] [--mask REGEX ...] [--no-default-masks]\n"
-               "         [--sim S] [--depth D] [--no-miner] [--level 1..22] [--block-size BYTES]\n"
-               "         [--no-verify] [--stats] IN|- -o OUT|-\n"
-               "Lossless columnar compression of a log file (templates + typed columns + zstd).\n");
+    fprintf(o,
+            "usage: girder logs compress [--format FMT] [--mask REGEX ...] [--no-default-masks]\n"
+            "         [--sim S] [--depth D] [--no-miner] [--level 1..22] [--block-size BYTES]\n"
+            "         [--no-verify] [--stats] IN|- -o OUT|-\n"
+            "Lossless columnar compression of a log file (templates + typed columns + zstd).\n");
 }
 
 /* Parses compress options into o; returns the index of IN or -1 (message printed). */
@@ -72,8 +73,8 @@ static int compress_args(int argc, char **argv, struct gd_larc_opts *o, const ch
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--format") || !strcmp(a, "--mask") || !strcmp(a, "--sim") ||
-                    !strcmp(a, "--depth") || !strcmp(a, "--level") ||
-                    !strcmp(a, "--block-size") || !strcmp(a, "-o");
+                    !strcmp(a, "--depth") || !strcmp(a, "--level") || !strcmp(a, "--block-size") ||
+                    !strcmp(a, "-o");
         if (takes && !v) {
             fprintf(stderr, "girder logs compress: %s needs a value\n", a);
             return -1;

@@ -20,7 +20,7 @@ struct gd_larc_tmpl {
     uint32_t *var_col;    /* n_slots: index into vars for variable slots */
     const char *seg_base; /* segment j = seg_base[seg_off[j] .. seg_off[j+1]), j <= n_slots */
     uint32_t *seg_off;
-    uint32_t count;       /* lines using the template */
+    uint32_t count; /* lines using the template */
     uint32_t n_vars;
     struct gd_codec_column *vars; /* n_vars columns of `count` values */
 };
@@ -33,10 +33,10 @@ struct gd_larc_block {
     uint32_t n_fields;
     uint32_t n_tmpl;
     struct gd_larc_tmpl *tmpl;
-    uint32_t *line_tmpl;   /* n_lines template indices */
-    uint32_t *line_rank;   /* n_lines: index of the line among its template's lines */
-    uint8_t *nonl;         /* n_lines: 1 when the line has no trailing newline */
-    uint32_t *field_n;     /* n_fields: values in field column f */
+    uint32_t *line_tmpl; /* n_lines template indices */
+    uint32_t *line_rank; /* n_lines: index of the line among its template's lines */
+    uint8_t *nonl;       /* n_lines: 1 when the line has no trailing newline */
+    uint32_t *field_n;   /* n_fields: values in field column f */
     struct gd_codec_column *fields;
     struct gd_arena arena; /* everything above */
     void *body;            /* decompressed body (gd_malloc); columns point into it */
@@ -71,8 +71,7 @@ int gd_larc_walk(const void *arc, size_t n, gd_larc_block_fn fn, void *ud, int v
 int gd_larc_block_render(const struct gd_larc_block *b, struct gd_buf *out);
 /* Decodes one compressed block frame and checks it rebuilds exactly orig[0..len): the
  * writer's verification by construction. Returns 0 or GD_EPARSE / GD_ENOMEM. */
-int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig,
-                        size_t len);
+int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig, size_t len);
 /* Checksum stored per block: low 32 bits of gd_hash of the original bytes. */
 uint32_t gd_larc_checksum(const void *p, size_t n);
 

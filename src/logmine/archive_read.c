@@ -180,7 +180,8 @@ int gd_larc_block_decode(void *body, size_t body_len, struct gd_larc_block *b, c
         rc = GD_EPARSE;
     if (rc)
         return fail_msg(err, err_len, rc,
-                        rc == GD_ENOMEM ? "out of memory" : "corrupt block: bad templates or columns");
+                        rc == GD_ENOMEM ? "out of memory"
+                                        : "corrupt block: bad templates or columns");
     return 0;
 }
 
@@ -251,8 +252,7 @@ static int unzstd(const void *src, size_t n, size_t sz, void **out)
     return 0;
 }
 
-int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig,
-                        size_t len)
+int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig, size_t len)
 {
     void *body = NULL;
     int rc = unzstd(frame, n, body_len, &body);
@@ -286,10 +286,10 @@ static int walk_block(struct gd_codec_rd *r, uint64_t clen, gd_larc_block_fn fn,
     int rc = gd_larc_block_decode(body, body_len, &b, err, err_len);
     if (rc == 0 && verify) {
         rc = gd_larc_block_render(&b, scratch);
-        uint32_t want = (uint32_t)ck[0] | (uint32_t)ck[1] << 8 | (uint32_t)ck[2] << 16 |
-                        (uint32_t)ck[3] << 24;
-        if (rc == 0 && (scratch->len != b.raw_size ||
-                        gd_larc_checksum(scratch->data, scratch->len) != want))
+        uint32_t want =
+            (uint32_t)ck[0] | (uint32_t)ck[1] << 8 | (uint32_t)ck[2] << 16 | (uint32_t)ck[3] << 24;
+        if (rc == 0 &&
+            (scratch->len != b.raw_size || gd_larc_checksum(scratch->data, scratch->len) != want))
             rc = fail_msg(err, err_len, GD_EPARSE, "corrupt archive: checksum mismatch");
     }
     if (rc == 0)

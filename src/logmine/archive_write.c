@@ -165,8 +165,8 @@ static int is_delim(char c)
 }
 
 /* Fallback splitter: pieces between delimiters that contain a digit are variables. */
-static uint32_t digit_slots(const char *p, uint32_t off, uint32_t len, struct slot *s,
-                            uint32_t n, uint32_t cap)
+static uint32_t digit_slots(const char *p, uint32_t off, uint32_t len, struct slot *s, uint32_t n,
+                            uint32_t cap)
 {
     for (uint32_t i = 0; i < len && n < cap;) {
         if (is_delim(p[off + i])) {
@@ -521,8 +521,8 @@ static int zstd_body(gd_larc_writer *w, const struct gd_buf *body, struct gd_buf
     int rc = ZSTD_isError(e) ? GD_EINVAL : gd_buf_reserve(out, bound);
     if (rc)
         return rc;
-    size_t n = ZSTD_compress2(cc, out->data + out->len, bound, body->data ? body->data : "",
-                              body->len);
+    size_t n =
+        ZSTD_compress2(cc, out->data + out->len, bound, body->data ? body->data : "", body->len);
     if (ZSTD_isError(n))
         return GD_EINVAL;
     out->len += n;
@@ -547,7 +547,8 @@ static int write_block(gd_larc_writer *w, const char *data, size_t len)
         rc = encode_body(w, &b, len, last_nonl, &body);
     if (rc == 0)
         rc = zstd_body(w, &body, &frame);
-    if (rc == 0 && w->o.verify && gd_larc_block_check(frame.data, frame.len, body.len, data, len) != 0) {
+    if (rc == 0 && w->o.verify &&
+        gd_larc_block_check(frame.data, frame.len, body.len, data, len) != 0) {
         snprintf(w->err, sizeof w->err, "internal error: block failed verification");
         rc = GD_ESTATE;
     }

@@ -394,8 +394,8 @@ static int find_runs(const char *p, uint32_t len, struct run *r, int max)
 {
     int k = 0;
     for (uint32_t i = 0; i < len;) {
-        int sign = p[i] == '-' && i + 1 < len && is_digit(p[i + 1]) &&
-                   (i == 0 || !is_alnum(p[i - 1]));
+        int sign =
+            p[i] == '-' && i + 1 < len && is_digit(p[i + 1]) && (i == 0 || !is_alnum(p[i - 1]));
         if (!sign && !is_digit(p[i])) {
             i++;
             continue;
@@ -487,8 +487,8 @@ static int group_flush(struct gd_codec_out *o, struct fixed_group *fg, size_t n)
     return rc;
 }
 
-static int group_add(struct gd_codec_out *o, struct fixed_group *fg, const uint64_t *iv,
-                     size_t n, uint8_t width)
+static int group_add(struct gd_codec_out *o, struct fixed_group *fg, const uint64_t *iv, size_t n,
+                     uint8_t width)
 {
     int rc = 0;
     if (fg->g > 0 && fg->digits + width > 19)

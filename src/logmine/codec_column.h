@@ -118,7 +118,7 @@ int gd_codec_column_append(const struct gd_codec_column *c, size_t i, struct gd_
 static inline void gd_codec_strcol_get(const struct gd_codec_strcol *sc, size_t i, const char **p,
                                        size_t *len)
 {
-    uint32_t e = sc->kind == GD_CODEC_KIND_DICT ? sc->idx[i]
+    uint32_t e = sc->kind == GD_CODEC_KIND_DICT  ? sc->idx[i]
                  : sc->kind == GD_CODEC_KIND_RAW ? (uint32_t)i
                                                  : 0;
     *p = sc->base + sc->off[e];

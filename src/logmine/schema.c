@@ -16,14 +16,13 @@
 #include <string.h>
 
 enum { T_INT, T_FLOAT, T_HEX, T_IP, T_UUID, T_TIME, T_PATH, T_NTYPES };
-static const char *const type_names[] = {"int",  "float",     "hex",  "ip",
-                                         "uuid", "timestamp", "path"};
+static const char *const type_names[] = {"int", "float", "hex", "ip", "uuid", "timestamp", "path"};
 #define ENUM_MAX 16
 
 struct slot_info {
-    uint32_t ok;              /* bit per T_*: every value so far satisfies it */
+    uint32_t ok; /* bit per T_*: every value so far satisfies it */
     uint64_t n, distinct[ENUM_MAX];
-    uint32_t nd;              /* distinct hashes seen, ENUM_MAX + 1 = too many */
+    uint32_t nd; /* distinct hashes seen, ENUM_MAX + 1 = too many */
 };
 
 struct sch_tmpl {
@@ -166,8 +165,8 @@ static int is_path(const char *p, size_t n)
 
 static void observe(struct slot_info *s, const char *p, size_t n)
 {
-    int (*const test[T_NTYPES])(const char *, size_t) = {is_int, is_float, is_hex, is_ip,
-                                                        is_uuid, is_time, is_path};
+    int (*const test[T_NTYPES])(const char *, size_t) = {is_int,  is_float, is_hex, is_ip,
+                                                         is_uuid, is_time,  is_path};
     for (int t = 0; t < T_NTYPES; t++)
         if ((s->ok >> t & 1) && !test[t](p, n))
             s->ok &= ~(1u << t);

@@ -80,8 +80,8 @@ static int strcol_match(const struct gd_codec_strcol *sc, const char *p, size_t 
         return GD_ENOMEM;
     int any = 0;
     for (uint32_t e = 0; e < sc->d; e++)
-        any |= m->hit[e] = (uint8_t)contains(sc->base + sc->off[e], sc->off[e + 1] - sc->off[e],
-                                             p, pn);
+        any |= m->hit[e] =
+            (uint8_t)contains(sc->base + sc->off[e], sc->off[e + 1] - sc->off[e], p, pn);
     m->how = !any ? COL_NEVER : sc->kind == GD_CODEC_KIND_CONST ? COL_ALWAYS : COL_DICT;
     return 0;
 }
@@ -105,8 +105,8 @@ static void split_match(const struct gd_codec_column *c, const char *p, size_t p
             m->how = COL_NEVER;
 }
 
-static int col_match(const struct gd_codec_column *c, const char *p, size_t pn,
-                     struct gd_arena *a, struct colmatch *m)
+static int col_match(const struct gd_codec_column *c, const char *p, size_t pn, struct gd_arena *a,
+                     struct colmatch *m)
 {
     memset(m, 0, sizeof *m);
     if (c->kind == GD_CODEC_KIND_SPLIT) {
@@ -116,8 +116,8 @@ static int col_match(const struct gd_codec_column *c, const char *p, size_t pn,
     return strcol_match(&c->sc, p, pn, a, m);
 }
 
-static int value_hit(struct grep_ctx *g, const struct gd_codec_column *c,
-                     const struct colmatch *m, uint32_t i, int *hit)
+static int value_hit(struct grep_ctx *g, const struct gd_codec_column *c, const struct colmatch *m,
+                     uint32_t i, int *hit)
 {
     *hit = 0;
     if (m->how == COL_ALWAYS)
@@ -135,9 +135,9 @@ static int value_hit(struct grep_ctx *g, const struct gd_codec_column *c,
 }
 
 struct block_plan {
-    uint8_t *mode;             /* per template */
-    struct colmatch *fm;       /* per field column */
-    struct colmatch **vm;      /* per template: per variable column */
+    uint8_t *mode;        /* per template */
+    struct colmatch *fm;  /* per field column */
+    struct colmatch **vm; /* per template: per variable column */
 };
 
 static int plan_block(struct grep_ctx *g, const struct gd_larc_block *b, struct gd_arena *a,
@@ -188,16 +188,16 @@ static int vars_hit(struct grep_ctx *g, const struct gd_larc_block *b, const str
     for (uint32_t s = 0; s < T->n_slots && rc == 0 && !*hit; s++) {
         uint32_t d = T->dest[s];
         if (d == GD_LARC_SLOT_VAR)
-            rc = value_hit(g, &T->vars[T->var_col[s]], &pl->vm[t][T->var_col[s]],
-                           b->line_rank[i], hit);
+            rc = value_hit(g, &T->vars[T->var_col[s]], &pl->vm[t][T->var_col[s]], b->line_rank[i],
+                           hit);
         else
             rc = value_hit(g, &b->fields[d - 1], &pl->fm[d - 1], c->field_pos[d - 1], hit);
     }
     return rc;
 }
 
-static int grep_line(struct grep_ctx *g, const struct gd_larc_block *b,
-                     const struct block_plan *pl, uint32_t i, const struct gd_larc_cursor *c)
+static int grep_line(struct grep_ctx *g, const struct gd_larc_block *b, const struct block_plan *pl,
+                     uint32_t i, const struct gd_larc_cursor *c)
 {
     int mode = pl->mode[b->line_tmpl[i]], hit = mode == MODE_ALL, rc = 0;
     if (mode == MODE_VARS)

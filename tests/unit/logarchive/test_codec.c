@@ -85,7 +85,7 @@ Test(logarchive_ints, modes)
     ints_case(v, 200, 2); /* delta: increasing */
     for (int i = 0; i < 200; i++)
         v[i] = 0x8000000000000000ull ^ ((uint64_t)i * 0x9E3779B97F4A7C15ull);
-    ints_case(v, 200, 3); /* fixed bytes: random 64-bit */
+    ints_case(v, 200, 3);         /* fixed bytes: random 64-bit */
     for (int i = 0; i < 200; i++) /* few distinct multi-byte values: dictionary */
         v[i] = 1000 + (uint64_t)(i * 7 % 5) * 977;
     ints_case(v, 200, 4);
@@ -93,13 +93,13 @@ Test(logarchive_ints, modes)
     ints_case(wrap, 5, 2); /* wrapping deltas are tiny */
 }
 
-static struct gd_codec_str S(const char *s)
-{
+static struct gd_codec_str S(const char *s) {
     return (struct gd_codec_str){s, (uint32_t)strlen(s)};
 }
 
 /* Encodes a column, checks its kind, decodes it and compares every value. */
-static void column_case(const struct gd_codec_str *v, size_t n, int want_kind)
+static void
+column_case(const struct gd_codec_str *v, size_t n, int want_kind)
 {
     struct gd_codec_out o;
     gd_codec_out_init(&o, 1 << 24);
@@ -140,7 +140,7 @@ Test(logarchive_column, representations)
 {
     struct gd_codec_str same[] = {S("INFO"), S("INFO"), S("INFO")};
     column_case(same, 3, GD_CODEC_KIND_CONST);
-    struct gd_codec_str dict[] = {S("INFO"), S("WARN"), S("INFO"), S("INFO"), S("WARN"),
+    struct gd_codec_str dict[] = {S("INFO"),  S("WARN"), S("INFO"), S("INFO"), S("WARN"),
                                   S("ERROR"), S("INFO"), S("INFO"), S("WARN"), S("INFO")};
     column_case(dict, 10, GD_CODEC_KIND_DICT);
     struct gd_codec_str raw[] = {S("alpha"), S("bravo"), S("charlie"), S(""), S("x y")};
@@ -158,7 +158,8 @@ Test(logarchive_column, representations)
     column_case(clock, 5, GD_CODEC_KIND_SPLIT); /* fixed runs grouped into one integer */
     struct gd_codec_str wide[] = {S("1234567890.1234567890.12"), S("0000000000.0000000000.00")};
     column_case(wide, 2, GD_CODEC_KIND_SPLIT); /* groups capped at 19 digits */
-    struct gd_codec_str mixed[] = {S("id=007"), S("id=12"), S("id=0"), S("id=99999999999999999999")};
+    struct gd_codec_str mixed[] = {S("id=007"), S("id=12"), S("id=0"),
+                                   S("id=99999999999999999999")};
     column_case(mixed, 4, GD_CODEC_KIND_SPLIT); /* string sub-column (leading zeros, 20 digits) */
     struct gd_codec_str date[] = {S("2015-10-18"), S("2015-10-19"), S("2016-01-01")};
     column_case(date, 3, GD_CODEC_KIND_SPLIT); /* '-' after a digit is not a sign */
@@ -173,8 +174,8 @@ Test(logarchive_column, representations)
     char dbuf[32][40];
     static const char *const dn[] = {"Mon Jun ", "Tue Jun ", "Wed Jul "};
     for (int i = 0; i < 32; i++) {
-        snprintf(dbuf[i], sizeof dbuf[i], "%s%d %02d:%02d:%02d 2005", dn[i % 3], 1 + i % 28,
-                 i % 24, (i * 7) % 60, (i * 13) % 60);
+        snprintf(dbuf[i], sizeof dbuf[i], "%s%d %02d:%02d:%02d 2005", dn[i % 3], 1 + i % 28, i % 24,
+                 (i * 7) % 60, (i * 13) % 60);
         days[i] = S(dbuf[i]);
     }
     column_case(days, 32, GD_CODEC_KIND_SPLIT);

@@ -47,8 +47,8 @@ static void roundtrip(const struct gd_larc_opts *o, const char *in, size_t n, si
     compress(o, in, n, chunk, &arc);
     gd_buf_init(&back, (size_t)1 << 30);
     char err[256] = "";
-    cr_assert_eq(gd_larc_decompress_mem(arc.data, arc.len, bsink, &back, err, sizeof err), 0,
-                 "%s", err);
+    cr_assert_eq(gd_larc_decompress_mem(arc.data, arc.len, bsink, &back, err, sizeof err), 0, "%s",
+                 err);
     cr_assert_eq(back.len, n);
     cr_assert(n == 0 || memcmp(back.data, in, n) == 0, "round trip differs");
     gd_buf_free(&arc);
@@ -59,8 +59,9 @@ static const char *const FMT = "<Date> <Time> <Level> <Component>: <Content>";
 
 Test(logarchive_roundtrip, edge_cases)
 {
-    static const char *const cases[] = {"", "\n", "a", "\n\n\n", "\r\n", "a\nb", "a\n\nb\n",
-                                        "x\r\ny\r\n", "12 34\n56", "  \t \n", "\n1"};
+    static const char *const cases[] = {"",          "\n",      "a",        "\n\n\n",
+                                        "\r\n",      "a\nb",    "a\n\nb\n", "x\r\ny\r\n",
+                                        "12 34\n56", "  \t \n", "\n1"};
     struct gd_larc_opts o;
     gd_larc_opts_init(&o);
     for (int fmt = 0; fmt < 2; fmt++) {
@@ -77,9 +78,9 @@ Test(logarchive_roundtrip, edge_cases)
 static size_t gen(char *buf, size_t cap, int kind)
 {
     size_t n = next() % cap;
-    static const char *const words[] = {"INFO", "WARN", "block", "blk_-42", "10.0.0.1:80",
-                                        "size=", "0x1f", "id", ":", "=", "[", "]", "/var/log",
-                                        "2015-10-18", "18:01:47,978", "-7", "007", "ok"};
+    static const char *const words[] = {
+        "INFO", "WARN", "block", "blk_-42",  "10.0.0.1:80", "size=",        "0x1f", "id",  ":",
+        "=",    "[",    "]",     "/var/log", "2015-10-18",  "18:01:47,978", "-7",   "007", "ok"};
     size_t i = 0;
     while (i < n) {
         uint64_t r = next();
@@ -90,16 +91,16 @@ static size_t gen(char *buf, size_t cap, int kind)
         const char *wd = words[r % (sizeof words / sizeof words[0])];
         int sep = (int)(r >> 20) % 16;
         char tmp[64];
-        int len = sep < 3 ? snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)(r >> 30) %
-                                                                  (sep ? 100000 : 10))
+        int len = sep < 3 ? snprintf(tmp, sizeof tmp, "%llu",
+                                     (unsigned long long)(r >> 30) % (sep ? 100000 : 10))
                           : snprintf(tmp, sizeof tmp, "%s", wd);
         for (int j = 0; j < len && i < n; j++)
             buf[i++] = tmp[j];
         if (i < n)
             buf[i++] = sep == 4 ? '\n' : sep == 5 ? '\r' : sep == 6 ? '\0' : sep == 7 ? '\t' : ' ';
         if (kind == 2 && sep == 8 && i + 30 < n) /* a header-shaped line start */
-            i += (size_t)snprintf(buf + i, 31, "\n2015-10-18 18:0%d INFO a.b: ",
-                                  (int)(r >> 50) % 10);
+            i += (size_t)snprintf(buf + i, 31,
+                                  "\n2015-10-18 18:0%d INFO a.b: ", (int)(r >> 50) % 10);
     }
     return n;
 }
@@ -163,8 +164,8 @@ Test(logarchive_corrupt, truncation_and_bitflips)
             copy[i] ^= (char)(1 << bit);
             gd_buf_reset(&out);
             int rc = gd_larc_decompress_mem(copy, arc.len, bsink, &out, err, sizeof err);
-            cr_assert(rc == GD_EPARSE || (rc == 0 && out.len == strlen(in) &&
-                                          memcmp(out.data, in, out.len) == 0),
+            cr_assert(rc == GD_EPARSE ||
+                          (rc == 0 && out.len == strlen(in) && memcmp(out.data, in, out.len) == 0),
                       "byte %zu bit %d: rc %d", i, bit, rc);
             gd_buf_reset(&out); /* grep and schema must not crash either */
             gd_larc_grep_mem(copy, arc.len, "1", 1, bsink, &out, NULL, err, sizeof err);
