@@ -20,7 +20,7 @@ build: deps
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
-	$(BUILD)/girder serve
+	$(BUILD)/src/cli/girder serve
 
 test: deps
 	@scripts/test.sh all
