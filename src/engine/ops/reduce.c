@@ -278,21 +278,25 @@ static int arg_run(struct gd_op_ctx *ctx, int is_max)
         if (i != ax || keep)
             d[rank++] = i == ax ? 1 : x->dims[i];
     struct gd_tensor *y = gd_op_output(ctx, 0, GD_DTYPE_INT64, rank, d);
-    double *v = gd_op_scratch(ctx, (size_t)(x->numel ? x->numel : 1) * sizeof *v);
-    if (!y || !v)
+    if (!y)
         return GD_ENOMEM;
-    gd__ot_load_f64(x, 0, x->numel, v);
     int64_t outer = gd__ot_prod(x->dims, 0, ax), inner = gd__ot_prod(x->dims, ax + 1, x->rank);
     int64_t *Y = y->data;
+    double buf[CHUNK];
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
-            const double *p = v + o * N * inner + i;
             int64_t best = 0;
-            for (int64_t k = 1; k < N; k++) {
-                double a = p[k * inner], b = p[best * inner];
-                int better = is_max ? (a > b || (last && a == b)) : (a < b || (last && a == b));
-                if (better)
-                    best = k;
+            double bv = 0;
+            for (int64_t p = 0; p < N; p += CHUNK) { /* the slice, streamed in chunks */
+                int64_t n = N - p < CHUNK ? N - p : CHUNK;
+                load_strided(x, (o * N + p) * inner + i, inner, n, buf);
+                for (int64_t k = 0; k < n; k++) {
+                    double a = buf[k];
+                    int better = p + k == 0 || (is_max ? (a > bv || (last && a == bv))
+                                                       : (a < bv || (last && a == bv)));
+                    if (better)
+                        best = p + k, bv = a;
+                }
             }
             Y[o * inner + i] = best;
         }
