@@ -133,12 +133,26 @@ static int build_axis(struct gd_op_ctx *ctx, const struct rs_conf *c, struct rs_
     return ident;
 }
 
-/* One separable pass along axis a: src (dims sd) -> dst (dims sd with sd[a] = out). */
-static void resize_pass(const struct rs_conf *c, const struct rs_axis *ax, const double *src,
-                        double *dst, int64_t outer, int64_t inner)
+/* One separable pass along one axis: src [outer, in, inner] -> dst [outer, out, inner]. */
+struct rs_pass {
+    const struct rs_conf *c;
+    const struct rs_axis *ax;
+    const double *src;
+    double *dst;
+    int64_t inner;
+};
+
+/* Outer blocks [begin, end) of one pass (run on the engine's threads). */
+static void resize_pass_range(void *ud, int64_t begin, int64_t end)
 {
+    const struct rs_pass *r = ud;
+    const struct rs_conf *c = r->c;
+    const struct rs_axis *ax = r->ax;
+    const double *src = r->src;
+    double *dst = r->dst;
+    int64_t inner = r->inner;
     int T = c->mode == 4 ? 4 : 2;
-    for (int64_t p = 0; p < outer; p++)
+    for (int64_t p = begin; p < end; p++)
         for (int64_t o = 0; o < ax->out; o++) {
             double *d = dst + (p * ax->out + o) * inner;
             const int64_t *ix = ax->idx + o * T;
@@ -148,14 +162,31 @@ static void resize_pass(const struct rs_conf *c, const struct rs_axis *ax, const
                     d[i] = c->extrap;
                 continue;
             }
-            for (int64_t i = 0; i < inner; i++) {
+            if (inner == 1) { /* last-axis pass: one value per output */
                 double v = 0;
                 for (int t = 0; t < T; t++)
                     if (w[t] != 0)
-                        v += w[t] * src[(p * ax->in + ix[t]) * inner + i];
-                d[i] = v;
+                        v += w[t] * src[p * ax->in + ix[t]];
+                d[0] = v;
+                continue;
+            }
+            for (int64_t i = 0; i < inner; i++) /* whole rows, tap by tap (vectorises) */
+                d[i] = 0;
+            for (int t = 0; t < T; t++) {
+                const double *row = src + (p * ax->in + ix[t]) * inner;
+                if (w[t] != 0)
+                    for (int64_t i = 0; i < inner; i++)
+                        d[i] += w[t] * row[i];
             }
         }
+}
+
+static void resize_pass(struct gd_op_ctx *ctx, const struct rs_conf *c, const struct rs_axis *ax,
+                        const double *src, double *dst, int64_t outer, int64_t inner)
+{
+    struct rs_pass r = {c, ax, src, dst, inner};
+    int64_t per = ax->out * inner; /* outputs per outer block */
+    gd_op_parallel_for(ctx, outer, per >= 4096 ? 1 : 4096 / (per + 1) + 1, resize_pass_range, &r);
 }
 
 static int parse_conf(struct gd_op_ctx *ctx, struct rs_conf *c, int legacy)
@@ -281,7 +312,8 @@ static int resize_common(struct gd_op_ctx *ctx, int legacy)
     for (int i = 0; i < x->rank; i++) {
         if (build_axis(ctx, &c, &ax[i], &rc) || rc)
             continue; /* identity axis (or error, checked below) */
-        resize_pass(&c, &ax[i], a, b, gd__ot_prod(cur, 0, i), gd__ot_prod(cur, i + 1, x->rank));
+        resize_pass(ctx, &c, &ax[i], a, b, gd__ot_prod(cur, 0, i),
+                    gd__ot_prod(cur, i + 1, x->rank));
         cur[i] = ax[i].out;
         double *t = a;
         a = b, b = t;
