@@ -82,8 +82,12 @@ static int record_opts(gd_larc_writer *w, const struct gd_larc_opts *o)
 int gd_larc_writer_new(const struct gd_larc_opts *o, gd_larc_sink_fn sink, void *ud,
                        gd_larc_writer **out, char *err, size_t err_len)
 {
-    if (o->level < 1 || o->level > 22 || o->block_bytes < 1 || o->block_bytes > GD_LARC_BLOCK_MAX)
+    if (o->level < 1 || o->level > 22 || o->block_bytes < 1 || o->block_bytes > GD_LARC_BLOCK_MAX) {
+        if (err && err_len)
+            snprintf(err, err_len, "level must be 1..22 and block size 1..%zu bytes",
+                     GD_LARC_BLOCK_MAX);
         return GD_EINVAL;
+    }
     gd_larc_writer *w = gd_calloc(1, sizeof *w);
     if (!w)
         return GD_ENOMEM;
