@@ -211,6 +211,8 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)p->first_byte_timeout_ms);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (p->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, p->ca_file);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     /* LLM answers arrive in small pieces: a small receive buffer keeps thousands of open
      * streams cheap (curl's default is 16 KiB per transfer). */

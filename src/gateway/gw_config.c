@@ -13,8 +13,8 @@
 
 static const char *const section_keys[] = {"providers", "models", NULL};
 static const char *const provider_keys[] = {
-    "name", "base_url", "api_key", "timeout_ms", "first_byte_timeout_ms", "max_connections",
-    "breaker", NULL};
+    "name", "base_url", "api_key", "ca_file", "timeout_ms", "first_byte_timeout_ms",
+    "max_connections", "breaker", NULL};
 static const char *const breaker_keys[] = {"consecutive_failures", "failure_ratio_percent",
                                            "min_requests", "window_ms", "cooldown_ms",
                                            "half_open_probes", NULL};
@@ -36,6 +36,7 @@ void gd_gw_config_free(void *p)
         if (c->providers[i].api_key) /* scrub the secret before freeing */
             memset(c->providers[i].api_key, 0, strlen(c->providers[i].api_key));
         gd_free(c->providers[i].api_key);
+        gd_free(c->providers[i].ca_file);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
         struct gd_gw_alias_cfg *a = &c->aliases[i];
@@ -119,6 +120,10 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
         rc = GD_EINVAL;
     rc |= gd_config_get_string(d, p, "api_key", 4096, &key, NULL);
     if (key && *key && !(out->api_key = gd_strdup(key)))
+        return GD_ENOMEM;
+    const char *ca = NULL;
+    rc |= gd_config_get_string(d, p, "ca_file", 4096, &ca, NULL);
+    if (ca && *ca && !(out->ca_file = gd_strdup(ca)))
         return GD_ENOMEM;
     rc |= gd_config_get_duration_ms(d, p, "timeout_ms", 1, 3600000, &to);
     rc |= gd_config_get_duration_ms(d, p, "first_byte_timeout_ms", 1, 3600000, &fbt);

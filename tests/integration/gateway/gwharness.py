@@ -57,6 +57,13 @@ class Proc:
         return 0
 
 
+def assert_clean(proc):
+    """No sanitizer report in a stopped process's output."""
+    out = "".join(proc.lines)
+    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert bad not in out, out[-5000:]
+
+
 def start_mock():
     m = Proc([PY, os.path.join(HERE, "mock_upstream.py"), "--port", "0"])
     port = int(m.wait_for(r"PORT (\d+)").group(1))

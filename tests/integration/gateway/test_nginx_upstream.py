@@ -7,7 +7,7 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwharness import Proc, request, start_girder  # noqa: E402
+from gwharness import Proc, assert_clean, request, start_girder  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHAT = {"id": "chatcmpl-canned", "object": "chat.completion", "created": 1700000000,
@@ -67,6 +67,7 @@ models:
     yield {"port": gport}
     g.stop()
     ngx.stop()
+    assert_clean(g)
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1,0 +1,120 @@
+"""HTTPS upstreams: certificate verification is on, HTTP/2 is negotiated through ALPN
+(nginx with a certificate from a throwaway CA, logging the protocol each request used)."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwharness import Proc, assert_clean, request, start_girder  # noqa: E402
+
+SSE = "".join("data: {\"n\": %d}\n\n" % i for i in range(20)) + "data: [DONE]\n\n"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+def make_certs(d):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "2", "-subj", "/CN=girder-test-ca", cwd=d)
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+            "-subj", "/CN=127.0.0.1", cwd=d)
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+
+
+@pytest.fixture(scope="module")
+def env():
+    d = tempfile.mkdtemp(prefix="gw-tls-")
+    os.chmod(d, 0o755)
+    make_certs(d)
+    os.makedirs(os.path.join(d, "files"))
+    with open(os.path.join(d, "files", "chat.json"), "w") as f:
+        json.dump({"id": "tls", "object": "chat.completion", "choices": []}, f)
+    with open(os.path.join(d, "files", "sse.txt"), "w") as f:
+        f.write(SSE)
+    for root, dirs, files in os.walk(d):
+        for n in dirs + files:
+            os.chmod(os.path.join(root, n), 0o755)
+    port = free_port()
+    conf = """worker_processes 1; daemon off; pid {d}/nginx.pid; error_log {d}/error.log crit;
+events {{ worker_connections 1024; }}
+http {{
+  log_format proto '$server_protocol $ssl_protocol';
+  access_log {d}/access.log proto;
+  client_body_temp_path {d}/b; proxy_temp_path {d}/p; fastcgi_temp_path {d}/f;
+  uwsgi_temp_path {d}/u; scgi_temp_path {d}/s;
+  server {{
+    listen 127.0.0.1:{port} ssl http2;
+    ssl_certificate {d}/srv.pem; ssl_certificate_key {d}/srv.key;
+    types {{ application/json json; text/event-stream txt; }}
+    location = /v1/chat/completions {{ error_page 405 =200 /files/chat.json; return 405; }}
+    location = /sse/v1/chat/completions {{ error_page 405 =200 /files/sse.txt; return 405; }}
+    location /files/ {{ internal; root {d}; }}
+  }}
+}}
+""".format(d=d, port=port)
+    with open(os.path.join(d, "nginx.conf"), "w") as f:
+        f.write(conf)
+    ngx = Proc(["/usr/sbin/nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    g, gport = start_girder("""
+listen: 127.0.0.1:0
+threads: 1
+providers:
+  - {{name: tls, base_url: "https://127.0.0.1:{p}/v1", ca_file: "{d}/ca.pem"}}
+  - {{name: tlssse, base_url: "https://127.0.0.1:{p}/sse/v1", ca_file: "{d}/ca.pem"}}
+  - {{name: untrusted, base_url: "https://127.0.0.1:{p}/v1"}}
+models:
+  - {{alias: tls, deployments: [{{provider: tls, model: m}}]}}
+  - {{alias: tls-sse, deployments: [{{provider: tlssse, model: m}}]}}
+  - {{alias: untrusted, retries: 0, deployments: [{{provider: untrusted, model: m}}]}}
+""".format(p=port, d=d), d)
+    yield {"port": gport, "dir": d}
+    g.stop()
+    ngx.stop()
+    assert_clean(g)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_verified_tls_with_http2(env):
+    for _ in range(3):
+        st, h, b = request(env["port"], "POST", "/v1/chat/completions",
+                           {"model": "tls", "messages": []})
+        assert st == 200 and json.loads(b)["id"] == "tls"
+    st, h, b = request(env["port"], "POST", "/v1/chat/completions",
+                       {"model": "tls-sse", "stream": True, "messages": []})
+    assert st == 200 and b == SSE.encode()
+    time.sleep(0.2)
+    with open(os.path.join(env["dir"], "access.log")) as f:
+        lines = f.read().split("\n")
+    assert [l for l in lines if l] and all(l.startswith("HTTP/2.0 TLS") for l in lines if l)
+
+
+def test_untrusted_certificate_is_refused(env):
+    st, h, b = request(env["port"], "POST", "/v1/chat/completions",
+                       {"model": "untrusted", "messages": []})
+    assert st == 502
+    assert json.loads(b)["error"]["code"] == "upstream_error"
