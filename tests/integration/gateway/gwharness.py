@@ -75,6 +75,9 @@ def start_girder(config_text, tmpdir, extra_env=None):
     with open(path, "w") as f:
         f.write(config_text)
     env = dict(os.environ)
+    for k in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+              "ALL_PROXY", "no_proxy", "NO_PROXY"):
+        env.pop(k, None)  # loopback tests must not go through the host's proxy
     env.update(extra_env or {})
     g = Proc([os.environ["GIRDER_BIN"], "serve", "--config", path, "--listen", "127.0.0.1:0"],
              env=env)

@@ -42,12 +42,12 @@ def reset_state():
         STATE.update(by_model={}, by_mode={}, aborted=0, last={}, modes={})
 
 
-def count(model, mode, headers, body):
+def count(model, mode, headers, body, target=None):
     with LOCK:
         STATE["by_model"][model] = STATE["by_model"].get(model, 0) + 1
         STATE["by_mode"][mode] = STATE["by_mode"].get(mode, 0) + 1
         STATE["last"][model] = {"headers": {k.lower(): v for k, v in headers.items()},
-                                "body": body}
+                                "body": body, "target": target}
 
 
 def words(text):
@@ -139,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             mode = STATE["modes"].get(model, model)
         name, _, arg = mode.partition(":")
-        count(model, name, self.headers, raw)
+        count(model, name, self.headers, raw, self.path)
         self.dispatch(req, model, name, arg)
 
     def dispatch(self, req, model, name, arg):
