@@ -14,8 +14,12 @@ const { default: OpenAI } = await import(
   pathToFileURL(path.join(src, 'tests/node/node_modules/openai/index.mjs')).href);
 const TEXT = 'Hello from the mock upstream! Streaming works, token by token, until the end.';
 
+const PROXY_VARS = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
+                    'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
 function start(argv, env, pattern) {
-  const p = spawn(argv[0], argv.slice(1), { env: { ...process.env, ...env } });
+  const base = { ...process.env };
+  for (const k of PROXY_VARS) delete base[k]; // loopback: never through the host's proxy
+  const p = spawn(argv[0], argv.slice(1), { env: { ...base, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no ' + pattern + ' in:\n' + out)), 10000);
