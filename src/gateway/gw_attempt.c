@@ -142,8 +142,7 @@ static void classify(struct gw_req *req, CURLcode res, struct gd_gw_attempt_resu
     else if (res == CURLE_OK)
         r->outcome = GD_GW_OUTCOME_OK;
     else if (res == CURLE_OPERATION_TIMEDOUT)
-        r->outcome = req->got_first_byte ? GD_GW_OUTCOME_TIMEOUT
-                                         : GD_GW_OUTCOME_FIRST_BYTE_TIMEOUT;
+        r->outcome = req->got_first_byte ? GD_GW_OUTCOME_TIMEOUT : GD_GW_OUTCOME_FIRST_BYTE_TIMEOUT;
     else if (req->streaming || req->too_large)
         r->outcome = GD_GW_OUTCOME_BROKEN;
     else
@@ -220,9 +219,9 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* HTTP/2 only where ALPN negotiates it: Debian's curl 7.88 mishandles parallel
      * cleartext h2 streams, so http:// upstreams stay on HTTP/1.1 keep-alive. */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, strncmp(p->base_url, "https://", 8) == 0
-                                                  ? (long)CURL_HTTP_VERSION_2TLS
-                                                  : (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     strncmp(p->base_url, "https://", 8) == 0 ? (long)CURL_HTTP_VERSION_2TLS
+                                                              : (long)CURL_HTTP_VERSION_1_1);
 }
 
 static int splice_body(struct gw_req *req, const struct gd_gw_deployment_cfg *dc)

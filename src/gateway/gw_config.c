@@ -12,14 +12,24 @@
 #include <string.h>
 
 static const char *const section_keys[] = {"providers", "models", NULL};
-static const char *const provider_keys[] = {
-    "name", "base_url", "api_key", "ca_file", "timeout_ms", "first_byte_timeout_ms",
-    "max_connections", "breaker", NULL};
-static const char *const breaker_keys[] = {"consecutive_failures", "failure_ratio_percent",
-                                           "min_requests", "window_ms", "cooldown_ms",
-                                           "half_open_probes", NULL};
-static const char *const model_keys[] = {"alias", "strategy", "deployments", "retries",
-                                         "fallbacks", NULL};
+static const char *const provider_keys[] = {"name",
+                                            "base_url",
+                                            "api_key",
+                                            "ca_file",
+                                            "timeout_ms",
+                                            "first_byte_timeout_ms",
+                                            "max_connections",
+                                            "breaker",
+                                            NULL};
+static const char *const breaker_keys[] = {"consecutive_failures",
+                                           "failure_ratio_percent",
+                                           "min_requests",
+                                           "window_ms",
+                                           "cooldown_ms",
+                                           "half_open_probes",
+                                           NULL};
+static const char *const model_keys[] = {"alias",   "strategy",  "deployments",
+                                         "retries", "fallbacks", NULL};
 static const char *const deployment_keys[] = {"provider", "model", "weight", NULL};
 static const char *const strategies[] = {"weighted", "least-latency", "least-busy", NULL};
 
@@ -72,8 +82,9 @@ static int parse_breaker(struct gd_config_diag *d, const struct gd_yaml_node *p,
                          struct gd_gw_breaker_cfg *b)
 {
     const struct gd_yaml_node *m = NULL;
-    int64_t v[6] = {b->consecutive_failures, (int64_t)(b->failure_ratio * 100), b->min_requests,
-                    b->window_ms, b->cooldown_ms, b->half_open_probes};
+    int64_t v[6] = {b->consecutive_failures, (int64_t)(b->failure_ratio * 100),
+                    b->min_requests,         b->window_ms,
+                    b->cooldown_ms,          b->half_open_probes};
     static const int64_t lo[6] = {0, 0, 1, 10, 1, 1};
     static const int64_t hi[6] = {1000000, 100, 1000000, 3600000, 3600000, 1000};
     int rc = gd_config_get_map(d, p, "breaker", &m);
@@ -220,8 +231,7 @@ static int parse_deployments(struct gd_config_diag *d, const struct gd_yaml_node
         return GD_EINVAL;
     }
     if (seq->n > GD_GW_MAX_DEPLOYMENTS) {
-        gd_config_diag_add(d, seq, NULL, "at most %d deployments per alias",
-                           GD_GW_MAX_DEPLOYMENTS);
+        gd_config_diag_add(d, seq, NULL, "at most %d deployments per alias", GD_GW_MAX_DEPLOYMENTS);
         return GD_EINVAL;
     }
     a->deployments = gd_calloc(seq->n, sizeof *a->deployments);
@@ -461,8 +471,9 @@ static void summary(const void *data, struct gd_buf *out)
         keys += c->providers[i].api_key != NULL;
     for (size_t i = 0; i < c->n_aliases; i++)
         deps += c->aliases[i].n_deployments;
-    gd_buf_printf(out, "gateway: %zu providers (%zu with api_key), %zu model aliases, %zu "
-                       "deployments",
+    gd_buf_printf(out,
+                  "gateway: %zu providers (%zu with api_key), %zu model aliases, %zu "
+                  "deployments",
                   c->n_providers, keys, c->n_aliases, deps);
 }
 

@@ -20,9 +20,9 @@
 
 struct gd_gw_provider_cfg {
     char *name;
-    char *base_url;  /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
-    char *api_key;   /* NULL when none; SECRET: never log */
-    char *ca_file;   /* PEM CA bundle to verify the upstream with; NULL: system store */
+    char *base_url; /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
+    char *api_key;  /* NULL when none; SECRET: never log */
+    char *ca_file;  /* PEM CA bundle to verify the upstream with; NULL: system store */
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;
@@ -43,7 +43,7 @@ struct gd_gw_alias_cfg {
     uint32_t retries;
     uint32_t *fallbacks; /* alias indices, as written */
     size_t n_fallbacks;
-    uint32_t *chain;     /* this alias, then its fallbacks flattened depth-first, no repeats */
+    uint32_t *chain; /* this alias, then its fallbacks flattened depth-first, no repeats */
     size_t chain_len;
 };
 

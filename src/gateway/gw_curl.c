@@ -12,7 +12,7 @@ struct gw_pool {
     CURLM *multi;
     struct gd_loop *loop;
     struct gd_timer timer;
-    int depth; /* > 0 while inside curl_multi_* / curl_easy_pause */
+    int depth;       /* > 0 while inside curl_multi_* / curl_easy_pause */
     CURL *spare[32]; /* recycled easy handles */
     int n_spare;
     struct gw_pool *next;

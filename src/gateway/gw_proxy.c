@@ -54,8 +54,8 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
 }
 
 /* Ends the client side with a complete response; the exchange is gone afterwards. */
-static void respond(struct gw_req *req, int status, const char *ctype, const char *body,
-                    size_t len, int with_deployment)
+static void respond(struct gw_req *req, int status, const char *ctype, const char *body, size_t len,
+                    int with_deployment)
 {
     set_gw_headers(req, with_deployment);
     gw_runtime_count_request(req->rt, req->alias_name[0] ? req->alias_name : "-", status);
@@ -78,8 +78,8 @@ static void respond_error(struct gw_req *req, int status, const char *message, c
 int gw_req_begin_stream(struct gw_req *req)
 {
     set_gw_headers(req, 1);
-    int rc = gd_http_stream_begin(req->x, req->status, req->ctype[0] ? req->ctype
-                                                                      : "text/event-stream");
+    int rc =
+        gd_http_stream_begin(req->x, req->status, req->ctype[0] ? req->ctype : "text/event-stream");
     if (rc == 0)
         req->streaming = 1;
     else if (rc == GD_ECLOSED)
@@ -227,8 +227,8 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
 {
     uint64_t now = gd_mono_ns();
     double dur = (double)(now - req->attempt_start_ns) / 1e6;
-    double ttfb = req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6
-                                      : -1;
+    double ttfb =
+        req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6 : -1;
     req->busy++;
     gw_overhead_start(req, now);
     if (!req->x || req->client_closed) {
@@ -318,8 +318,9 @@ static int resolve(struct gw_req *req)
         return -1;
     }
     if (rc != 0) {
-        respond_error(req, 400, "We could not parse the JSON body of your request: expected "
-                                "one JSON object (duplicate \"model\" keys are refused).",
+        respond_error(req, 400,
+                      "We could not parse the JSON body of your request: expected "
+                      "one JSON object (duplicate \"model\" keys are refused).",
                       NULL, "invalid_json");
         return -1;
     }
@@ -327,8 +328,8 @@ static int resolve(struct gw_req *req)
         respond_error(req, 400, "you must provide a model parameter", "model", NULL);
         return -1;
     }
-    if (gd_gw_json_unescape(hr->body + req->f.model.off, (size_t)req->f.model.len,
-                            req->alias_name, sizeof req->alias_name) < 0) {
+    if (gd_gw_json_unescape(hr->body + req->f.model.off, (size_t)req->f.model.len, req->alias_name,
+                            sizeof req->alias_name) < 0) {
         respond_error(req, 400, "invalid model parameter", "model", NULL);
         return -1;
     }

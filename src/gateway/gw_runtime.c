@@ -20,7 +20,7 @@
 #include <string.h>
 
 static const char *const class_names[GW_AC_N] = {"ok",      "http_4xx", "http_429", "http_5xx",
-                                                  "connect", "timeout",  "broken"};
+                                                 "connect", "timeout",  "broken"};
 
 uint64_t gw_now_ms(void)
 {
@@ -39,35 +39,49 @@ static int register_families(struct gd_metrics *m, struct families *f)
                              *const l_ad[] = {"alias", "deployment"},
                              *const l_ado[] = {"alias", "deployment", "outcome"},
                              *const l_adt[] = {"alias", "deployment", "type"};
-#define OPTS(n, h, l) &(struct gd_metric_opts){n, h, l, sizeof l / sizeof l[0], 0}
-    int rc = gd_metrics_counter(m, OPTS("girder_gateway_requests_total",
-                                        "Gateway client requests by alias and status", l_as),
-                                &f->requests);
-    rc = rc ? rc : gd_metrics_counter(m, OPTS("girder_gateway_attempts_total",
-                                              "Upstream attempts by outcome", l_ado),
-                                      &f->attempts);
-    rc = rc ? rc : gd_metrics_counter(m, OPTS("girder_gateway_retries_total",
-                                              "Attempts after the first, per request alias",
-                                              l_a),
-                                      &f->retries);
-    rc = rc ? rc : gd_metrics_counter(m, OPTS("girder_gateway_fallbacks_total",
-                                              "Moves to a fallback alias", l_a),
-                                      &f->fallbacks);
-    rc = rc ? rc : gd_metrics_counter(m, OPTS("girder_gateway_tokens_total",
-                                              "Tokens reported by upstream usage", l_adt),
-                                      &f->tokens);
-    rc = rc ? rc : gd_metrics_histogram(m, OPTS("girder_gateway_upstream_duration_seconds",
-                                                "Upstream attempt duration", l_ad),
-                                        gd_metrics_latency_buckets, gd_metrics_latency_buckets_n,
-                                        &f->duration);
-    rc = rc ? rc : gd_metrics_histogram(m, OPTS("girder_gateway_upstream_ttfb_seconds",
-                                                "Upstream time to first byte", l_ad),
-                                        gd_metrics_latency_buckets, gd_metrics_latency_buckets_n,
-                                        &f->ttfb);
-    rc = rc ? rc : gd_metrics_gauge(m, OPTS("girder_gateway_breaker_state",
-                                            "Circuit breaker: 0 closed, 1 open, 2 half-open",
-                                            l_ad),
-                                    &f->breaker);
+#define OPTS(n, h, l)                                                                              \
+    &(struct gd_metric_opts)                                                                       \
+    {                                                                                              \
+        n, h, l, sizeof l / sizeof l[0], 0                                                         \
+    }
+    int rc = gd_metrics_counter(
+        m,
+        OPTS("girder_gateway_requests_total", "Gateway client requests by alias and status", l_as),
+        &f->requests);
+    rc = rc ? rc
+            : gd_metrics_counter(
+                  m, OPTS("girder_gateway_attempts_total", "Upstream attempts by outcome", l_ado),
+                  &f->attempts);
+    rc = rc ? rc
+            : gd_metrics_counter(m,
+                                 OPTS("girder_gateway_retries_total",
+                                      "Attempts after the first, per request alias", l_a),
+                                 &f->retries);
+    rc = rc ? rc
+            : gd_metrics_counter(
+                  m, OPTS("girder_gateway_fallbacks_total", "Moves to a fallback alias", l_a),
+                  &f->fallbacks);
+    rc =
+        rc ? rc
+           : gd_metrics_counter(
+                 m, OPTS("girder_gateway_tokens_total", "Tokens reported by upstream usage", l_adt),
+                 &f->tokens);
+    rc = rc ? rc
+            : gd_metrics_histogram(m,
+                                   OPTS("girder_gateway_upstream_duration_seconds",
+                                        "Upstream attempt duration", l_ad),
+                                   gd_metrics_latency_buckets, gd_metrics_latency_buckets_n,
+                                   &f->duration);
+    rc = rc ? rc
+            : gd_metrics_histogram(
+                  m,
+                  OPTS("girder_gateway_upstream_ttfb_seconds", "Upstream time to first byte", l_ad),
+                  gd_metrics_latency_buckets, gd_metrics_latency_buckets_n, &f->ttfb);
+    rc = rc ? rc
+            : gd_metrics_gauge(m,
+                               OPTS("girder_gateway_breaker_state",
+                                    "Circuit breaker: 0 closed, 1 open, 2 half-open", l_ad),
+                               &f->breaker);
 #undef OPTS
     return rc;
 }
@@ -127,7 +141,8 @@ static int models_json(struct gw_runtime *rt)
         const char *a = rt->gc->aliases[i].alias;
         rc = gd_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
         rc = rc ? rc : gd_json_put_str(b, a, strlen(a));
-        rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+        rc = rc ? rc
+                : gd_buf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
     }
     return rc ? rc : gd_buf_puts(b, "]}");
 }
@@ -212,7 +227,9 @@ static enum gw_attempt_class classify(const struct gd_gw_attempt_result *r)
     case GD_GW_OUTCOME_OK:
         return GW_AC_OK;
     case GD_GW_OUTCOME_HTTP:
-        return r->status == 429 ? GW_AC_HTTP_429 : r->status >= 500 ? GW_AC_HTTP_5XX : GW_AC_HTTP_4XX;
+        return r->status == 429   ? GW_AC_HTTP_429
+               : r->status >= 500 ? GW_AC_HTTP_5XX
+                                  : GW_AC_HTTP_4XX;
     case GD_GW_OUTCOME_CONNECT:
         return GW_AC_CONNECT;
     case GD_GW_OUTCOME_BROKEN:

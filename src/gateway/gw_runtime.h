@@ -30,8 +30,8 @@ enum gw_attempt_class {
 };
 
 struct gw_dep_rt {
-    char *label;     /* "provider/model" (metric label, x-girder-deployment) */
-    char *pool_key;  /* provider identity for the per-loop connection pool */
+    char *label;    /* "provider/model" (metric label, x-girder-deployment) */
+    char *pool_key; /* provider identity for the per-loop connection pool */
     struct gd_counter *attempts[GW_AC_N];
     struct gd_counter *prompt_tokens, *completion_tokens;
     struct gd_histogram *duration, *ttfb;

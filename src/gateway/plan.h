@@ -18,19 +18,19 @@
 #include <stdint.h>
 
 enum gd_gw_outcome {
-    GD_GW_OUTCOME_OK = 0,         /* upstream answered 2xx/3xx */
-    GD_GW_OUTCOME_HTTP,           /* upstream answered with `status` >= 400 */
-    GD_GW_OUTCOME_CONNECT,        /* DNS/connect/TLS failure, or reset before any byte */
+    GD_GW_OUTCOME_OK = 0,  /* upstream answered 2xx/3xx */
+    GD_GW_OUTCOME_HTTP,    /* upstream answered with `status` >= 400 */
+    GD_GW_OUTCOME_CONNECT, /* DNS/connect/TLS failure, or reset before any byte */
     GD_GW_OUTCOME_FIRST_BYTE_TIMEOUT,
-    GD_GW_OUTCOME_TIMEOUT,        /* whole-request timeout after the first byte */
-    GD_GW_OUTCOME_BROKEN,         /* transfer failed after the response started */
+    GD_GW_OUTCOME_TIMEOUT, /* whole-request timeout after the first byte */
+    GD_GW_OUTCOME_BROKEN,  /* transfer failed after the response started */
 };
 
 struct gd_gw_attempt_result {
     enum gd_gw_outcome outcome;
-    int status;                /* upstream HTTP status when known, else 0 */
-    uint32_t retry_after_ms;   /* parsed retry-after, 0 when absent */
-    int client_bytes_sent;     /* something already went to the client */
+    int status;              /* upstream HTTP status when known, else 0 */
+    uint32_t retry_after_ms; /* parsed retry-after, 0 when absent */
+    int client_bytes_sent;   /* something already went to the client */
 };
 
 /* Whether the deployment's breaker should count this as a failure (connect failures,
@@ -47,11 +47,11 @@ struct gd_gw_plan {
     const uint32_t *chain;   /* alias ids, chain[0] = requested alias (not owned) */
     const uint32_t *retries; /* retries per alias id (not owned) */
     size_t chain_len;
-    size_t pos;              /* current alias in chain */
-    uint32_t used_in_alias;  /* attempts made in chain[pos] */
-    uint64_t tried;          /* deployments tried in chain[pos] */
-    uint32_t attempts;       /* all attempts so far */
-    uint32_t fallbacks;      /* aliases moved to after the first */
+    size_t pos;             /* current alias in chain */
+    uint32_t used_in_alias; /* attempts made in chain[pos] */
+    uint64_t tried;         /* deployments tried in chain[pos] */
+    uint32_t attempts;      /* all attempts so far */
+    uint32_t fallbacks;     /* aliases moved to after the first */
     int have_last;
     struct gd_gw_attempt_result last;
     uint32_t retry_after_ms; /* smallest retry-after seen */

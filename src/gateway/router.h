@@ -28,9 +28,9 @@ enum gd_gw_strategy {
 };
 
 struct gd_gw_target {
-    int64_t weight;       /* > 0 */
-    int64_t current;      /* smooth WRR running score */
-    double ewma_ttfb_ms;  /* valid when have_ewma */
+    int64_t weight;      /* > 0 */
+    int64_t current;     /* smooth WRR running score */
+    double ewma_ttfb_ms; /* valid when have_ewma */
     int have_ewma;
     uint32_t inflight;
     uint64_t not_before_ms; /* skipped until then (upstream retry-after) */

@@ -27,7 +27,7 @@ struct gd_gw_sse {
     int done;              /* saw data: [DONE] */
     int have_usage;        /* usage holds the last usage object seen */
     struct gd_gw_usage usage;
-    uint64_t events;       /* complete events seen */
+    uint64_t events; /* complete events seen */
 };
 
 /* Called once per complete event: raw is the event's bytes as received (terminator

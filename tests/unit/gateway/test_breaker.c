@@ -46,7 +46,7 @@ Test(breaker, half_open_limits_probes_then_closes)
     cr_assert_eq(gd_gw_breaker_acquire(&b, 600), 1);
     cr_assert_eq(gd_gw_breaker_acquire(&b, 600), 1);
     cr_assert_eq(gd_gw_breaker_acquire(&b, 600), GD_EAGAIN); /* 2 probes max */
-    gd_gw_breaker_record(&b, 601, 1, 0); /* not a probe: ignored */
+    gd_gw_breaker_record(&b, 601, 1, 0);                     /* not a probe: ignored */
     cr_assert_eq(gd_gw_breaker_get_state(&b, 601), GD_GW_BREAKER_HALF_OPEN);
     gd_gw_breaker_record(&b, 602, 1, 1);
     cr_assert_eq(gd_gw_breaker_get_state(&b, 602), GD_GW_BREAKER_CLOSED);

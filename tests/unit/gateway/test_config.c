@@ -19,31 +19,30 @@ static int load(const char *yaml, struct gd_config **cfg, struct gd_buf *errs)
     return rc;
 }
 
-static const char *good =
-    "listen: 127.0.0.1:0\n"
-    "providers:\n"
-    "  - name: local-vllm\n"
-    "    base_url: http://127.0.0.1:9001/v1/\n"
-    "    api_key: ${GW_TEST_KEY}\n"
-    "    timeout_ms: 60000\n"
-    "    first_byte_timeout_ms: 10000\n"
-    "    max_connections: 256\n"
-    "  - name: backup\n"
-    "    base_url: https://api.example.com/v1\n"
-    "    breaker: {consecutive_failures: 2, cooldown_ms: 1000}\n"
-    "models:\n"
-    "  - alias: chat-default\n"
-    "    strategy: least-latency\n"
-    "    deployments:\n"
-    "      - { provider: local-vllm, model: llama-3-8b, weight: 3 }\n"
-    "      - { provider: backup, model: gpt-4o-mini, weight: 1 }\n"
-    "    retries: 2\n"
-    "    fallbacks: [chat-cheap]\n"
-    "  - alias: chat-cheap\n"
-    "    deployments: [{provider: backup, model: small}]\n"
-    "    fallbacks: [last]\n"
-    "  - alias: last\n"
-    "    deployments: [{provider: local-vllm, model: tiny}]\n";
+static const char *good = "listen: 127.0.0.1:0\n"
+                          "providers:\n"
+                          "  - name: local-vllm\n"
+                          "    base_url: http://127.0.0.1:9001/v1/\n"
+                          "    api_key: ${GW_TEST_KEY}\n"
+                          "    timeout_ms: 60000\n"
+                          "    first_byte_timeout_ms: 10000\n"
+                          "    max_connections: 256\n"
+                          "  - name: backup\n"
+                          "    base_url: https://api.example.com/v1\n"
+                          "    breaker: {consecutive_failures: 2, cooldown_ms: 1000}\n"
+                          "models:\n"
+                          "  - alias: chat-default\n"
+                          "    strategy: least-latency\n"
+                          "    deployments:\n"
+                          "      - { provider: local-vllm, model: llama-3-8b, weight: 3 }\n"
+                          "      - { provider: backup, model: gpt-4o-mini, weight: 1 }\n"
+                          "    retries: 2\n"
+                          "    fallbacks: [chat-cheap]\n"
+                          "  - alias: chat-cheap\n"
+                          "    deployments: [{provider: backup, model: small}]\n"
+                          "    fallbacks: [last]\n"
+                          "  - alias: last\n"
+                          "    deployments: [{provider: local-vllm, model: tiny}]\n";
 
 Test(gw_config, parses_the_issue_example)
 {
@@ -119,8 +118,7 @@ Test(gw_config, reference_errors_have_positions)
     expect_error(P "models:\n  - {alias: a, strategy: random, deployments: "
                    "[{provider: p, model: m}]}\n",
                  "strategy");
-    expect_error("providers:\n  - {name: p, base_url: 'http://h', timeout: 5}\n",
-                 "unknown key");
+    expect_error("providers:\n  - {name: p, base_url: 'http://h', timeout: 5}\n", "unknown key");
 }
 
 Test(gw_config, absent_section_is_null)

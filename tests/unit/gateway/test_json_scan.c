@@ -46,9 +46,16 @@ Test(json_scan, absent_and_non_string_fields)
 
 Test(json_scan, rejects_malformed_and_ambiguous)
 {
-    const char *bad[] = {"", "[]", "{", "{\"model\":\"a\"", "{\"model\":\"a\"} {}",
-                         "{\"model\":\"a\",\"model\":\"b\"}", "{\"model\":1,\"model\":\"b\"}",
-                         "nope", "{\"a\":tru e}", "{\"model\":\"a\"}x"};
+    const char *bad[] = {"",
+                         "[]",
+                         "{",
+                         "{\"model\":\"a\"",
+                         "{\"model\":\"a\"} {}",
+                         "{\"model\":\"a\",\"model\":\"b\"}",
+                         "{\"model\":1,\"model\":\"b\"}",
+                         "nope",
+                         "{\"a\":tru e}",
+                         "{\"model\":\"a\"}x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct gd_gw_req_fields f;
         cr_assert_neq(gd_gw_scan_request(bad[i], strlen(bad[i]), &f), 0, "accepted %s", bad[i]);
@@ -95,8 +102,9 @@ Test(json_scan, unescape)
 Test(json_scan, usage)
 {
     struct gd_gw_usage u;
-    const char *js = "{\"id\":\"x\",\"choices\":[{\"usage\":{\"prompt_tokens\":1}}],"
-                     "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7,\"total_tokens\":19}}";
+    const char *js =
+        "{\"id\":\"x\",\"choices\":[{\"usage\":{\"prompt_tokens\":1}}],"
+        "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7,\"total_tokens\":19}}";
     cr_assert_eq(gd_gw_scan_usage(js, strlen(js), &u), 1);
     cr_assert_eq(u.prompt_tokens, 12);
     cr_assert_eq(u.completion_tokens, 7);
@@ -110,9 +118,8 @@ Test(oai_error, body_shape)
 {
     struct gd_buf b;
     gd_buf_init(&b, 4096);
-    cr_assert_eq(gd_gw_error_write(&b, 404, "model \"x\" not found", NULL, "model",
-                                   "model_not_found"),
-                 0);
+    cr_assert_eq(
+        gd_gw_error_write(&b, 404, "model \"x\" not found", NULL, "model", "model_not_found"), 0);
     cr_assert_str_eq(b.data, "{\"error\":{\"message\":\"model \\\"x\\\" not found\",\"type\":"
                              "\"invalid_request_error\",\"param\":\"model\",\"code\":"
                              "\"model_not_found\"}}");

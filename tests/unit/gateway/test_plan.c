@@ -41,9 +41,8 @@ Test(plan, retries_other_deployment_then_falls_back)
     gd_gw_plan_init(&p, chain, 2, retries);
     cr_assert_eq(gd_gw_plan_next(&p, pick, &w, &a, &d), 0);
     cr_assert(a == 0 && d == 0);
-    cr_assert_eq(gd_gw_plan_record(&p, &(struct gd_gw_attempt_result){GD_GW_OUTCOME_HTTP, 429,
-                                                                      2000, 0}),
-                 1);
+    cr_assert_eq(
+        gd_gw_plan_record(&p, &(struct gd_gw_attempt_result){GD_GW_OUTCOME_HTTP, 429, 2000, 0}), 1);
     cr_assert_eq(gd_gw_plan_next(&p, pick, &w, &a, &d), 0);
     cr_assert(a == 0 && d == 1);
     struct gd_gw_attempt_result r = res(GD_GW_OUTCOME_HTTP, 503);
