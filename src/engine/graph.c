@@ -241,6 +241,23 @@ static void liveness(struct gd_engine_model *m)
         m->values[m->outputs[o]].last_use = INT32_MAX;
 }
 
+/* Drops the data of constants nothing reads any more (inputs of folded nodes, e.g. the
+ * weights behind a folded Identity or Transpose), so folding never doubles their memory. */
+static void drop_dead_constants(struct gd_engine_model *m)
+{
+    char *used = gd_calloc((size_t)m->n_values + 1, 1);
+    if (!used)
+        return; /* keeping them is only a memory cost */
+    for (int i = 0; i < m->n_nodes; i++)
+        for (int k = 0; k < n_reads(&m->nodes[i]); k++)
+            if (read_at(&m->nodes[i], k) >= 0)
+                used[read_at(&m->nodes[i], k)] = 1;
+    for (int v = 0; v < m->n_values; v++)
+        if (m->values[v].kind == GD_VALUE_CONST && !used[v] && !m->values[v].is_output)
+            gd_tensor_release((struct gd_tensor *)m->values[v].konst);
+    gd_free(used);
+}
+
 int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen)
 {
     int rc = topo_sort(m, err, errlen);
@@ -256,6 +273,7 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen)
     }
     if ((rc = fold_constants(m, err, errlen)))
         return rc;
+    drop_dead_constants(m);
     liveness(m);
     if (gd__shape_infer(m))
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory inferring shapes");
