@@ -554,15 +554,20 @@ void gd_engine_model_free(gd_engine_model *m)
     gd_free(m);
 }
 
-int gd_engine_load_memory(const void *data, size_t len, const char *base_dir, gd_engine_model **out,
-                          char *err, size_t errlen)
+/* Loads from data; when owned_buf is not NULL it is data and is freed as soon as the
+ * protobuf is unpacked (protobuf-c copies bytes fields), lowering the load-time peak. */
+static int load_memory(const void *data, size_t len, char *owned_buf, const char *base_dir,
+                       gd_engine_model **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (err && errlen)
         err[0] = 0;
-    if (len > GD_MODEL_MAX_FILE)
+    if (len > GD_MODEL_MAX_FILE) {
+        gd_free(owned_buf);
         return gd__errf(err, errlen, GD_ELIMIT, "model larger than 2 GiB");
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&gd__pb_allocator, len, data);
+    gd_free(owned_buf);
     if (!mp)
         return gd__errf(err, errlen, GD_EPARSE, "not a valid ONNX model (protobuf parse failed)");
     struct gd_engine_model *m = gd_calloc(1, sizeof *m);
@@ -598,6 +603,12 @@ fail:
     return rc;
 }
 
+int gd_engine_load_memory(const void *data, size_t len, const char *base_dir, gd_engine_model **out,
+                          char *err, size_t errlen)
+{
+    return load_memory(data, len, NULL, base_dir, out, err, errlen);
+}
+
 int gd_engine_load_file(const char *path, gd_engine_model **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -630,7 +641,8 @@ int gd_engine_load_file(const char *path, gd_engine_model **out, char *err, size
         got += (size_t)r;
     }
     snprintf(dir, sizeof dir, "%s", path);
-    rc = gd_engine_load_memory(buf, n, dirname(dir), out, err, errlen);
+    rc = load_memory(buf, n, buf, dirname(dir), out, err, errlen);
+    buf = NULL; /* freed by load_memory */
 fail:
     gd_free(buf);
     close(fd);
