@@ -111,6 +111,8 @@ static uint8_t *build_model(const char *op, int opset, int nin, const struct gd_
     uint8_t *buf = gd_malloc(*len ? *len : 1);
     if (buf)
         onnx__model_proto__pack(&model, buf);
+    for (int k = 0; k < nattr; k++)
+        gd_free(at[k].strings); /* only STRINGS attributes own an array */
     return buf;
 }
 
