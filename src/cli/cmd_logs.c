@@ -1,6 +1,5 @@
 /* `girder logs <subcommand>`: parse (here) and the archive subcommands compress, decompress,
- * grep and schema (src/cli/cmd_logs_archive.c). The archive entry points are referenced
- * weakly so that this dispatcher builds whether or not they are linked in.
+ * grep and schema (src/cli/cmd_logs_archive.c).
  *
  * `logs parse` streams: it reads a line, mines it and prints one JSON object at once, so the
  * "template" printed for a line is its template at the moment the line was seen (a later
@@ -18,11 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#pragma weak gd_cmd_logs_compress
-#pragma weak gd_cmd_logs_decompress
-#pragma weak gd_cmd_logs_grep
-#pragma weak gd_cmd_logs_schema
 
 #define MAX_MASKS 64
 #define MAX_LINE_BYTES ((size_t)64 << 20)
@@ -498,10 +492,6 @@ int gd_cmd_logs(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             if (strcmp(argv[1], subs[i].name) != 0)
                 continue;
-            if (!subs[i].main) {
-                fprintf(stderr, "girder logs %s: not built into this binary\n", subs[i].name);
-                return 2;
-            }
             return subs[i].main(argc - 1, argv + 1);
         }
     }
