@@ -2,14 +2,14 @@
  * variable; a job splits [0, n) into chunks that workers and the calling thread claim with
  * an atomic counter, and the caller returns once every chunk is done. One job runs at a
  * time (a session runs one node at a time); a parallel_for issued from inside a chunk runs
- * inline. OpenBLAS is pinned to one thread so its own pool does not fight this one. */
+ * inline. BLAS is pinned to one thread (kernels/blas.c) so its own pool does not fight this
+ * one. */
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "core/alloc.h"
 #include "engine/model.h"
 
-void openblas_set_num_threads(int num_threads); /* from OpenBLAS's cblas.h */
 
 struct gd_pool {
     int threads;
@@ -73,7 +73,6 @@ static void *worker(void *arg)
 
 struct gd_pool *gd__pool_new(int threads)
 {
-    openblas_set_num_threads(1);
     if (threads < 1)
         threads = 1;
     if (threads > 256)

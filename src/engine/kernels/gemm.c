@@ -1,8 +1,8 @@
 /* GEMM dispatch: CBLAS for float types, generated loops for integers, and a row/column
  * block split over the engine's thread pool (see gemm.h). */
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/blas.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <string.h>
 
@@ -60,13 +60,16 @@ int gd_kern_gemm_serial(const struct gd_gemm *g)
     enum CBLAS_TRANSPOSE tb = g->tb ? CblasTrans : CblasNoTrans;
     /* BLAS wants ld >= 1 even for empty operands. */
     int lda = g->lda ? (int)g->lda : 1, ldb = g->ldb ? (int)g->ldb : 1, ldc = (int)g->ldc;
+    const struct gd_blas *blas = NULL;
+    if ((g->dt == GD_DTYPE_FLOAT || g->dt == GD_DTYPE_DOUBLE) && !(blas = gd_blas_get()))
+        return GD_ENOTSUP; /* no CBLAS library could be loaded */
     switch (g->dt) {
     case GD_DTYPE_FLOAT:
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, (float)g->alpha, g->a,
+        blas->sgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, (float)g->alpha, g->a,
                     lda, g->b, ldb, (float)g->beta, g->c, ldc);
         return 0;
     case GD_DTYPE_DOUBLE:
-        cblas_dgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha, g->a, lda,
+        blas->dgemm(CblasRowMajor, ta, tb, (int)g->m, (int)g->n, (int)g->k, g->alpha, g->a, lda,
                     g->b, ldb, g->beta, g->c, ldc);
         return 0;
 #define IGEMM_CASE(E, T, S)                                                                        \
