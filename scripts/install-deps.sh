@@ -14,7 +14,7 @@ DEB_PKGS=(
   libopenblas-dev libzstd-dev
   # tests
   libcriterion-dev python3-pytest python3-numpy python3-onnx libonnx-testdata
-  nginx-light redis-server curl zstd xz-utils python3-prometheus-client
+  nginx-light redis-server curl openssl ca-certificates zstd xz-utils python3-prometheus-client
 )
 BENCH_PKGS=(wrk python3-torch python3-torchvision hyperfine)
 [ "${1:-}" = "--bench" ] && DEB_PKGS+=("${BENCH_PKGS[@]}")
