@@ -101,15 +101,7 @@ static int gather_elements_run(struct gd_op_ctx *ctx)
             return rc;
         memcpy((char *)y->data + e * (int64_t)es,
                (const char *)x->data + (off + k * xs[ax]) * (int64_t)es, es);
-        for (int d = ind->rank - 1; d >= 0; d--) { /* odometer over indices, axis excluded */
-            if (d != ax)
-                off += xs[d];
-            if (++idx[d] < ind->dims[d])
-                break;
-            if (d != ax)
-                off -= xs[d] * ind->dims[d];
-            idx[d] = 0;
-        }
+        gd__ot_step_except_axis(ind->rank, ind->dims, xs, ax, idx, &off);
     }
     return gd__ot_own_strings(ctx, y);
 }

@@ -144,15 +144,7 @@ static int scatter_elements_run(struct gd_op_ctx *ctx)
         k = k < 0 ? k + D : k;
         put((char *)y->data + (off + k * xs[ax]) * (int64_t)es,
             (const char *)upd->data + e * (int64_t)es, 1, es, fn, red);
-        for (int d = ind->rank - 1; d >= 0; d--) {
-            if (d != ax)
-                off += xs[d];
-            if (++idx[d] < ind->dims[d])
-                break;
-            if (d != ax)
-                off -= xs[d] * ind->dims[d];
-            idx[d] = 0;
-        }
+        gd__ot_step_except_axis(ind->rank, ind->dims, xs, ax, idx, &off);
     }
     return gd__ot_own_strings(ctx, y);
 }

@@ -279,3 +279,17 @@ void gd__ot_store_f64(struct gd_tensor *y, int64_t from, int64_t n, const double
         break;
     }
 }
+
+void gd__ot_step_except_axis(int rank, const int64_t *dims, const int64_t *xs, int ax,
+                             int64_t *idx, int64_t *off)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        if (d != ax)
+            *off += xs[d];
+        if (++idx[d] < dims[d])
+            return;
+        if (d != ax)
+            *off -= xs[d] * dims[d];
+        idx[d] = 0;
+    }
+}

@@ -50,6 +50,12 @@ int gd__ot_norm_axes(struct gd_op_ctx *ctx, const int64_t *axes, int n, int rank
 /* Product of dims[from..to) (no overflow possible: the tensor's numel is already capped). */
 int64_t gd__ot_prod(const int64_t *dims, int from, int to);
 
+/* Advances the odometer idx over dims (rank entries) by one element and keeps off, an offset
+ * into the data tensor with strides xs, in step on every axis except ax: the walk shared by
+ * GatherElements and ScatterElements, whose index along ax comes from the indices tensor. */
+void gd__ot_step_except_axis(int rank, const int64_t *dims, const int64_t *xs, int ax,
+                             int64_t *idx, int64_t *off);
+
 /* Reads a scalar (or one-element) input as int64 / double; fails when it is empty. */
 int gd__ot_scalar_i64(struct gd_op_ctx *ctx, const struct gd_tensor *t, const char *what,
                       int64_t *out);
