@@ -6,12 +6,27 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <unistd.h>
+
+/* A socket curl asked us to watch. curl says CURL_POLL_REMOVE whenever a transfer ends and
+ * the next transfer on the kept-alive connection asks again: for connection sockets (seen
+ * by sockopt_cb, closed through close_cb) the epoll registration stays while the
+ * connection idles, saving two epoll_ctl calls per request. An idle socket that reports an
+ * event (the upstream closed it) is unwatched then; curl finds the dead connection itself.
+ * Other sockets (the resolver's) are unwatched at once: curl closes them directly. */
+struct gw_sock {
+    struct gd_io *io;
+    unsigned char conn; /* a connection socket: close_cb runs before it is closed */
+    unsigned char idle; /* no transfer watches it */
+};
 
 struct gw_pool {
     char *key;
     CURLM *multi;
     struct gd_loop *loop;
     struct gd_timer timer;
+    struct gw_sock *socks; /* by fd */
+    size_t n_socks;
     int depth;       /* > 0 while inside curl_multi_* / curl_easy_pause */
     CURL *spare[32]; /* recycled easy handles */
     int n_spare;
@@ -62,10 +77,44 @@ static void socket_action(struct gw_pool *p, curl_socket_t fd, int ev)
         check_done(p);
 }
 
+/* The slot for fd, grown on demand when grow is set; NULL when out of range or memory. */
+static struct gw_sock *sock_slot(struct gw_pool *p, curl_socket_t fd, int grow)
+{
+    if (fd < 0)
+        return NULL;
+    size_t i = (size_t)fd;
+    if (i >= p->n_socks) {
+        if (!grow)
+            return NULL;
+        size_t n = p->n_socks ? p->n_socks : 64;
+        while (n <= i)
+            n *= 2;
+        struct gw_sock *t = gd_realloc(p->socks, n * sizeof *t);
+        if (!t)
+            return NULL;
+        memset(t + p->n_socks, 0, (n - p->n_socks) * sizeof *t);
+        p->socks = t;
+        p->n_socks = n;
+    }
+    return &p->socks[i];
+}
+
+static void unwatch(struct gw_pool *p, struct gw_sock *sk)
+{
+    gd_loop_io_del(p->loop, sk->io);
+    sk->io = NULL;
+    sk->idle = 0;
+}
+
 static void on_io(struct gd_loop *loop, struct gd_io *io, int fd, unsigned events, void *ud)
 {
     (void)loop;
     (void)io;
+    struct gw_sock *sk = sock_slot(ud, fd, 0);
+    if (sk && sk->idle) {
+        unwatch(ud, sk);
+        return;
+    }
     int ev = 0;
     if (events & GD_IO_READ)
         ev |= CURL_CSELECT_IN;
@@ -86,20 +135,43 @@ static void on_timer(struct gd_loop *loop, struct gd_timer *t, void *ud)
 static int socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     struct gw_pool *p = userp;
-    struct gd_io *io = socketp;
+    struct gw_sock *sk = sock_slot(p, s, what != CURL_POLL_REMOVE);
     if (what == CURL_POLL_REMOVE) {
-        gd_loop_io_del(p->loop, io);
-        curl_multi_assign(p->multi, s, NULL);
+        if (sk && sk->io && sk->conn)
+            sk->idle = 1;
+        else if (sk && sk->io)
+            unwatch(p, sk);
         return 0;
     }
-    unsigned ev = (what & CURL_POLL_IN ? GD_IO_READ : 0) | (what & CURL_POLL_OUT ? GD_IO_WRITE : 0);
-    if (io)
-        return gd_loop_io_modify(p->loop, io, ev) == 0 ? 0 : -1;
-    if (gd_loop_io_add(p->loop, s, ev, on_io, p, &io) != 0)
+    if (!sk)
         return -1;
-    curl_multi_assign(p->multi, s, io);
-    return 0;
+    unsigned ev = (what & CURL_POLL_IN ? GD_IO_READ : 0) | (what & CURL_POLL_OUT ? GD_IO_WRITE : 0);
+    sk->idle = 0;
+    if (sk->io)
+        return gd_loop_io_modify(p->loop, sk->io, ev) == 0 ? 0 : -1;
+    return gd_loop_io_add(p->loop, s, ev, on_io, p, &sk->io) == 0 ? 0 : -1;
+}
+
+static int sockopt_cb(void *clientp, curl_socket_t s, curlsocktype purpose)
+{
+    struct gw_sock *sk = sock_slot(clientp, s, 1);
+    if (!sk)
+        return CURL_SOCKOPT_ERROR;
+    sk->conn = purpose == CURLSOCKTYPE_IPCXN;
+    return CURL_SOCKOPT_OK;
+}
+
+static int close_cb(void *clientp, curl_socket_t s)
+{
+    struct gw_sock *sk = sock_slot(clientp, s, 0);
+    if (sk) {
+        if (sk->io)
+            unwatch(clientp, sk);
+        sk->conn = 0;
+    }
+    return close(s);
 }
 
 static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
@@ -120,6 +192,7 @@ static void pool_free(struct gw_pool *p)
     while (p->n_spare > 0)
         curl_easy_cleanup(p->spare[--p->n_spare]);
     curl_multi_cleanup(p->multi); /* running transfers were removed by their owners */
+    gd_free(p->socks);
     gd_free(p->key);
     gd_free(p);
 }
@@ -185,6 +258,10 @@ int gw_pool_add(struct gw_pool *p, struct gw_xfer *xf)
 {
     xf->pool = p;
     curl_easy_setopt(xf->easy, CURLOPT_PRIVATE, (char *)xf);
+    curl_easy_setopt(xf->easy, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(xf->easy, CURLOPT_SOCKOPTDATA, p);
+    curl_easy_setopt(xf->easy, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(xf->easy, CURLOPT_CLOSESOCKETDATA, p);
     return curl_multi_add_handle(p->multi, xf->easy) == CURLM_OK ? 0 : GD_EIO;
 }
 

@@ -90,7 +90,11 @@ static void update_interest(struct gd_http_conn *c)
         return;
     unsigned ev = 0;
     size_t out = pending(c);
-    int reading = c->state == CONN_HEAD || c->state == CONN_BODY || c->state == CONN_LINGER;
+    /* While a handler runs, reading goes on into the buffer's free space (never growing it:
+     * the request points into it). Well-behaved clients send nothing then, so no interest
+     * change per request; a close is seen at once, pipelined bytes wait in the buffer. */
+    int reading = c->state == CONN_HEAD || c->state == CONN_BODY || c->state == CONN_LINGER ||
+                  (c->state == CONN_HANDLER && c->rlen < c->rcap);
     if (reading && out <= settings(c)->out_high_water && c->rlen < rbuf_max(c))
         ev |= GD_IO_READ;
     if (out || (c->x && c->x->want_drain)) /* a paused producer hears "drained" from the */
@@ -417,6 +421,23 @@ static int step_body(struct gd_http_conn *c)
     return 1;
 }
 
+/* Writes what it can, then updates interest and timers for what is left. */
+static void settle(struct gd_http_conn *c)
+{
+    gd_loop_defer_cancel(c->srv->loop, &c->flush_later);
+    flush(c);
+    if (c->state == CONN_CLOSING && !pending(c) && !c->broken)
+        start_linger(c);
+    update_interest(c);
+    update_timer(c);
+}
+
+static void on_flush_later(struct gd_loop *loop, struct gd_defer *d, void *ud)
+{
+    (void)loop, (void)d;
+    settle(ud);
+}
+
 /* Runs the request loop until it needs more input, a handler is busy, or output is
  * backed up; then flushes and updates interest and timers. */
 static void process(struct gd_http_conn *c)
@@ -436,11 +457,7 @@ static void process(struct gd_http_conn *c)
         }
     }
     c->in_process = 0;
-    flush(c);
-    if (c->state == CONN_CLOSING && !pending(c) && !c->broken)
-        start_linger(c);
-    update_interest(c);
-    update_timer(c);
+    settle(c);
 }
 
 void gd__http_conn_finish(struct gd_http_exchange *x)
@@ -506,7 +523,7 @@ static void on_readable(struct gd_http_conn *c)
         on_linger_read(c);
         return;
     }
-    if (c->rlen == c->rcap && grow_rbuf(c) != 0) {
+    if (c->rlen == c->rcap && (c->state == CONN_HANDLER || grow_rbuf(c) != 0)) {
         update_interest(c);
         return;
     }
@@ -589,6 +606,7 @@ void gd__http_conn_accepted(struct gd_http_server *srv, int fd, const char *remo
     gd_http_site_ref(c->site);
     gd_buf_init(&c->out, OUT_MAX);
     gd_timer_init(&c->timer, conn_timer_cb, c);
+    gd_defer_init(&c->flush_later, on_flush_later, c);
     if (gd_loop_io_add(srv->loop, fd, GD_IO_READ, conn_io_cb, c, &c->io) != 0) {
         gd_http_site_unref(c->site);
         gd_free(c);
@@ -622,6 +640,7 @@ void gd__http_conn_close(struct gd_http_conn *c)
     gd_loop_io_del(srv->loop, c->io);
     close(c->fd);
     gd_timer_stop(srv->loop, &c->timer);
+    gd_loop_defer_cancel(srv->loop, &c->flush_later);
     if (c->site->s.observer.connections)
         c->site->s.observer.connections(c->site->s.observer.ud, -1);
     gd_http_site_unref(c->site);
@@ -744,11 +763,16 @@ int gd__http_conn_flush(struct gd_http_exchange *x)
     struct gd_http_conn *c = live(x);
     if (!c)
         return GD_ECLOSED;
-    if (!c->in_process) {
-        flush(c);
-        update_interest(c);
-        update_timer(c);
+    /* Small streamed writes leave at the end of the loop iteration: the head and the first
+     * chunk, or the last chunk and the terminator, share one send. A full buffer leaves
+     * now, so a fast producer keeps the socket buffer full as well. */
+    if (c->in_process)
+        return 0;
+    if (pending(c) <= settings(c)->out_high_water) {
+        gd_loop_defer(c->srv->loop, &c->flush_later);
+        return 0;
     }
+    settle(c);
     return live(x) ? 0 : GD_ECLOSED;
 }
 

@@ -97,6 +97,7 @@ struct gd_http_conn {
     int fd;
     struct gd_io *io;
     struct gd_timer timer;
+    struct gd_defer flush_later; /* output written outside the request loop */
     enum gd_http_timer_kind tk;
     enum gd_http_conn_state state;
     struct gd_http_site *site; /* site of the current/last request (ref held) */

@@ -56,6 +56,7 @@ struct gd_loop {
     struct gd_timer **heap;
     size_t heap_len, heap_cap;
     struct gd_io *dead; /* handles deleted during the current batch */
+    struct gd_defer *defer_head, *defer_tail;
     struct gd_io *wake_io;
     pthread_mutex_t post_mu;
     struct post_item *post_head, *post_tail;
@@ -300,6 +301,8 @@ static void run_timers(struct gd_loop *loop)
 
 static int next_timeout_ms(const struct gd_loop *loop)
 {
+    if (loop->defer_head)
+        return 0;
     if (loop->heap_len == 0)
         return -1;
     uint64_t due = loop->heap[0]->due_ns, now = gd_mono_ns();
@@ -382,6 +385,53 @@ static void dispatch(struct gd_loop *loop, struct epoll_event *evs, int n)
     }
 }
 
+void gd_defer_init(struct gd_defer *d, gd_defer_fn cb, void *ud)
+{
+    d->prev = d->next = NULL;
+    d->queued = 0;
+    d->cb = cb;
+    d->ud = ud;
+}
+
+void gd_loop_defer(struct gd_loop *loop, struct gd_defer *d)
+{
+    if (d->queued)
+        return;
+    d->queued = 1;
+    d->next = NULL;
+    d->prev = loop->defer_tail;
+    if (loop->defer_tail)
+        loop->defer_tail->next = d;
+    else
+        loop->defer_head = d;
+    loop->defer_tail = d;
+}
+
+void gd_loop_defer_cancel(struct gd_loop *loop, struct gd_defer *d)
+{
+    if (!d->queued)
+        return;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        loop->defer_head = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    else
+        loop->defer_tail = d->prev;
+    d->prev = d->next = NULL;
+    d->queued = 0;
+}
+
+static void run_deferred(struct gd_loop *loop)
+{
+    struct gd_defer *d;
+    while ((d = loop->defer_head)) {
+        gd_loop_defer_cancel(loop, d);
+        d->cb(loop, d, d->ud);
+    }
+}
+
 int gd_loop_run(struct gd_loop *loop)
 {
     struct epoll_event evs[MAX_EVENTS];
@@ -395,6 +445,7 @@ int gd_loop_run(struct gd_loop *loop)
             dispatch(loop, evs, n);
         free_dead(loop);
         run_timers(loop);
+        run_deferred(loop);
         free_dead(loop);
     }
     return 0;

@@ -2,7 +2,9 @@
  *
  * A loop watches file descriptors (struct gd_io), runs one-shot timers kept in a binary
  * min-heap with a back index (O(log n) start/stop, so thousands of connection timeouts cost
- * little), and runs functions posted from other threads (an eventfd wakes it up).
+ * little), runs functions posted from other threads (an eventfd wakes it up), and runs
+ * deferred calls once at the end of the iteration that queued them (output flushes: the
+ * writes a batch of events produces leave in one syscall).
  *
  * Threading: everything here must be called from the loop's own thread, except
  * gd_loop_post() and gd_loop_stop(), which any thread may call. Callbacks run on the loop
@@ -74,6 +76,25 @@ static inline int gd_timer_active(const struct gd_timer *t)
 {
     return t->heap_idx != (size_t)-1;
 }
+
+/* ---- deferred calls: run once, at the end of the current iteration ---- */
+struct gd_defer;
+typedef void (*gd_defer_fn)(struct gd_loop *loop, struct gd_defer *d, void *ud);
+
+struct gd_defer {
+    struct gd_defer *prev, *next; /* in the loop's queue while queued */
+    int queued;
+    gd_defer_fn cb;
+    void *ud;
+};
+
+/* Initialises caller-owned storage (not queued). */
+void gd_defer_init(struct gd_defer *d, gd_defer_fn cb, void *ud);
+/* Queues d to run after this iteration's events and timers (no-op when already queued).
+ * A call queued from a deferred callback runs in the same drain. Never fails. */
+void gd_loop_defer(struct gd_loop *loop, struct gd_defer *d);
+/* Unqueues d (no-op when not queued); the storage may be freed afterwards. */
+void gd_loop_defer_cancel(struct gd_loop *loop, struct gd_defer *d);
 
 /* ---- cross-thread calls ---- */
 typedef void (*gd_loop_fn)(struct gd_loop *loop, void *ud);

@@ -60,11 +60,13 @@ threads: 2
 providers:
   - {name: ngx, base_url: "http://127.0.0.1:%d/v1"}
   - {name: ngxsse, base_url: "http://127.0.0.1:%d/sse/v1"}
+  - {name: ngxshort, base_url: "http://127.0.0.1:%d/short/v1"}
 models:
   - {alias: canned, deployments: [{provider: ngx, model: m1}]}
   - {alias: canned-sse, deployments: [{provider: ngxsse, model: m2}]}
-""" % (port, port), d)
-    yield {"port": gport}
+  - {alias: canned-short, deployments: [{provider: ngxshort, model: m3}]}
+""" % (port, port, port), d)
+    yield {"port": gport, "pid": g.p.pid}
     g.stop()
     ngx.stop()
     assert_clean(g)
@@ -83,3 +85,27 @@ def test_fifty_event_stream_relayed_byte_for_byte(env):
         st, h, b = request(env["port"], "POST", "/v1/chat/completions",
                            {"model": "canned-sse", "stream": True, "messages": []})
         assert st == 200 and b == SSE.encode()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_upstream_closing_idle_connections(env):
+    # Idle upstream sockets stay registered with the loop between requests; when nginx
+    # closes them (keepalive_timeout 1s) girder must let go without spinning, and the
+    # next requests must open fresh connections.
+    import time
+    for _ in range(10):
+        st, h, b = request(env["port"], "POST", "/v1/chat/completions",
+                           {"model": "canned-short", "messages": []})
+        assert st == 200 and json.loads(b) == CHAT
+    before = cpu_seconds(env["pid"])
+    time.sleep(2.5)
+    assert cpu_seconds(env["pid"]) - before < 0.5, "girder spun on closed upstream sockets"
+    for _ in range(10):
+        st, h, b = request(env["port"], "POST", "/v1/chat/completions",
+                           {"model": "canned-short", "messages": []})
+        assert st == 200 and json.loads(b) == CHAT

@@ -1,7 +1,8 @@
-/* Event loop: timer ordering, cancel, re-arm, thousands of timers, fd watches, posts from
- * other threads. */
+/* Event loop: timer ordering, cancel, re-arm, thousands of timers, fd watches, deferred calls,
+ * posts from other threads. */
 #include "girder/error.h"
 #include "net/loop.h"
+#include "core/clock.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -207,4 +208,86 @@ Test(loop, slots_and_index)
     dtor_calls = 0;
     gd_loop_free(loop);
     cr_assert_eq(dtor_calls, 1);
+}
+
+/* ---- deferred calls ---- */
+struct dfr {
+    struct gd_defer d;
+    struct rec *r;
+    int id;
+    struct dfr *chain; /* queued from inside this callback */
+};
+
+static void defer_cb(struct gd_loop *loop, struct gd_defer *d, void *ud)
+{
+    (void)d;
+    struct dfr *f = ud;
+    f->r->order[f->r->n++] = f->id;
+    if (f->chain)
+        gd_loop_defer(loop, &f->chain->d);
+}
+
+static void queue_defers_cb(struct gd_loop *loop, struct gd_timer *t, void *ud)
+{
+    (void)t;
+    struct dfr *f = ud;
+    gd_loop_defer(loop, &f[0].d);
+    gd_loop_defer(loop, &f[1].d);
+    gd_loop_defer(loop, &f[0].d); /* already queued: runs once */
+    gd_loop_defer(loop, &f[2].d);
+    gd_loop_defer_cancel(loop, &f[1].d);
+    f[0].r->order[f[0].r->n++] = 100; /* the timer itself runs first */
+}
+
+static void stop_cb(struct gd_loop *loop, struct gd_timer *t, void *ud)
+{
+    (void)t, (void)ud;
+    gd_loop_stop(loop);
+}
+
+Test(loop, deferred_calls_run_once_after_the_iteration)
+{
+    struct gd_loop *loop;
+    cr_assert_eq(gd_loop_new(&loop), 0);
+    struct rec r = {0};
+    struct dfr f[4];
+    for (int i = 0; i < 4; i++) {
+        f[i] = (struct dfr){.r = &r, .id = i};
+        gd_defer_init(&f[i].d, defer_cb, &f[i]);
+    }
+    f[2].chain = &f[3]; /* queued during the drain: same drain */
+    struct gd_timer t, stop;
+    gd_timer_init(&t, queue_defers_cb, f);
+    gd_timer_init(&stop, stop_cb, NULL);
+    cr_assert_eq(gd_timer_start(loop, &t, 1), 0);
+    cr_assert_eq(gd_timer_start(loop, &stop, 30), 0);
+    cr_assert_eq(gd_loop_run(loop), 0);
+    int want[4] = {100, 0, 2, 3};
+    cr_assert_eq(r.n, 4, "ran %d", r.n);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(r.order[i], want[i], "pos %d: %d", i, r.order[i]);
+    cr_assert_not(f[1].d.queued);
+    gd_loop_free(loop);
+}
+
+static void defer_stop_cb(struct gd_loop *loop, struct gd_defer *d, void *ud)
+{
+    (void)d, (void)ud;
+    gd_loop_stop(loop);
+}
+
+Test(loop, deferred_call_queued_before_run_does_not_block)
+{
+    struct gd_loop *loop;
+    cr_assert_eq(gd_loop_new(&loop), 0);
+    struct gd_defer d;
+    gd_defer_init(&d, defer_stop_cb, NULL);
+    gd_loop_defer(loop, &d); /* nothing else would wake the loop for 10 s */
+    struct gd_timer late;
+    gd_timer_init(&late, stop_cb, NULL);
+    cr_assert_eq(gd_timer_start(loop, &late, 10000), 0);
+    uint64_t t0 = gd_mono_ns();
+    cr_assert_eq(gd_loop_run(loop), 0);
+    cr_assert_lt(gd_mono_ns() - t0, 2000000000ull, "the loop slept with a deferred call queued");
+    gd_loop_free(loop);
 }
