@@ -1,6 +1,7 @@
-/* SSE framing (see sse.h). A byte-level state machine finds blank lines; complete events
- * are handed out as slices of the input when possible, and only the head of an event that
- * straddles two reads is copied into `pending`. */
+/* SSE framing (see sse.h). Blank lines end events: found with memchr from newline to
+ * newline while no \r is in sight, else by a byte-level state machine that also handles
+ * \r\n split across reads. Complete events are handed out as slices of the input when
+ * possible; only the head of an event that straddles two reads is copied into `pending`. */
 #include "gateway/sse.h"
 #include "girder/error.h"
 
@@ -27,9 +28,11 @@ size_t gd_gw_sse_pending(const struct gd_gw_sse *s)
 /* Length of the line starting at p (without its terminator) and of the terminator. */
 static size_t line_len(const char *p, size_t n, size_t *term)
 {
-    size_t i = 0;
-    while (i < n && p[i] != '\n' && p[i] != '\r')
-        i++;
+    const char *nl = memchr(p, '\n', n);
+    size_t i = nl ? (size_t)(nl - p) : n;
+    const char *cr = memchr(p, '\r', i); /* a \r before the \n ends the line there */
+    if (cr)
+        i = (size_t)(cr - p);
     *term = i < n ? (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n' ? 2 : 1) : 0;
     return i;
 }
@@ -71,6 +74,21 @@ static int event_data(const char *raw, size_t n, struct gd_buf *scratch, const c
     return 0;
 }
 
+/* Whether "usage" (quoted) occurs in data. Every chunk is checked, so this is a memchr for
+ * its rarest letter rather than a general substring search. */
+static int has_usage_key(const char *data, size_t n)
+{
+    if (n < 7)
+        return 0;
+    const char *p = data + 4, *end = data + n - 2; /* 'g' is byte 4 of the 7 */
+    while (p < end && (p = memchr(p, 'g', (size_t)(end - p)))) {
+        if (memcmp(p - 4, "\"usage\"", 7) == 0)
+            return 1;
+        p++;
+    }
+    return 0;
+}
+
 static int emit(struct gd_gw_sse *s, const char *raw, size_t n, gd_gw_sse_event_fn fn, void *ud)
 {
     struct gd_buf scratch;
@@ -82,7 +100,7 @@ static int emit(struct gd_gw_sse *s, const char *raw, size_t n, gd_gw_sse_event_
     if (rc == 0 && data) {
         if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
             s->done = 1;
-        } else if (memmem(data, dlen, "\"usage\"", 7)) {
+        } else if (has_usage_key(data, dlen)) {
             struct gd_gw_usage u;
             if (gd_gw_scan_usage(data, dlen, &u) == 1) {
                 s->usage = u;
@@ -132,6 +150,36 @@ static int finish_event(struct gd_gw_sse *s, const char *p, size_t from, size_t 
     return rc;
 }
 
+/* Newline to newline with memchr over a stretch known to hold no \r (the usual case):
+ * same result as stepping each byte. Returns 0 or the first non-zero from finish_event. */
+static int feed_lf_only(struct gd_gw_sse *s, const char *p, size_t *from, size_t *at, size_t end,
+                        gd_gw_sse_event_fn fn, void *ud)
+{
+    size_t i = *at;
+    while (i < end) {
+        const char *q = memchr(p + i, '\n', end - i);
+        if (!q) {
+            s->line_empty = 0;
+            i = end;
+            break;
+        }
+        size_t j = (size_t)(q - p);
+        int ends_event = s->line_empty && j == i;
+        s->line_empty = 1;
+        i = j + 1;
+        if (ends_event) {
+            int rc = finish_event(s, p, *from, j, fn, ud);
+            *from = i;
+            if (rc != 0) {
+                *at = i;
+                return rc;
+            }
+        }
+    }
+    *at = i;
+    return 0;
+}
+
 int gd_gw_sse_feed(struct gd_gw_sse *s, const char *p, size_t n, gd_gw_sse_event_fn fn, void *ud)
 {
     size_t from = 0;
@@ -147,7 +195,14 @@ int gd_gw_sse_feed(struct gd_gw_sse *s, const char *p, size_t n, gd_gw_sse_event
                 return rc;
         }
     }
-    for (size_t i = from; i < n; i++) {
+    size_t i = from;
+    if (!s->prev_cr) {
+        const char *cr = memchr(p + i, '\r', n - i);
+        int rc = feed_lf_only(s, p, &from, &i, cr ? (size_t)(cr - p) : n, fn, ud);
+        if (rc != 0)
+            return rc;
+    }
+    for (; i < n; i++) {
         if (!step(s, p[i]))
             continue;
         if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')

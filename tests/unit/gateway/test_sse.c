@@ -143,3 +143,37 @@ Test(sse, event_cap_and_stop)
     gd_gw_sse_free(&p);
     sink_free(&s);
 }
+
+Test(sse, usage_key_anywhere_in_the_data)
+{
+    static const char *cases[] = {
+        "data: {\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n", /* first key */
+        "data: {\"x\":\"g\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+        "data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],"
+        "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct gd_gw_sse p;
+        struct sink s;
+        sink_init(&s);
+        gd_gw_sse_init(&p, 4096);
+        cr_assert_eq(gd_gw_sse_feed(&p, cases[i], strlen(cases[i]), on_event, &s), 0);
+        cr_assert_eq(p.have_usage, 1, "case %zu", i);
+        cr_assert_eq(p.usage.prompt_tokens, 3);
+        cr_assert_eq(p.usage.completion_tokens, 4);
+        gd_gw_sse_free(&p);
+        sink_free(&s);
+    }
+    /* "usag" cut short at the end of the data, a lone g: no usage, no overread */
+    static const char *none[] = {"data: \"usag\n\n", "data: g\n\n", "data: {\"usage\n\n"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        struct gd_gw_sse p;
+        struct sink s;
+        sink_init(&s);
+        gd_gw_sse_init(&p, 4096);
+        cr_assert_eq(gd_gw_sse_feed(&p, none[i], strlen(none[i]), on_event, &s), 0);
+        cr_assert_eq(p.have_usage, 0, "none %zu", i);
+        gd_gw_sse_free(&p);
+        sink_free(&s);
+    }
+}
