@@ -147,6 +147,77 @@ static int models_json(struct gw_runtime *rt)
     return rc ? rc : gd_buf_puts(b, "]}");
 }
 
+/* Live runtimes, newest first. A SIGHUP must neither flood an upstream whose breaker was
+ * open nor forget what latency-based routing learnt, so a new runtime copies that state
+ * from the newest live one. In-flight counts and half-open probe slots stay behind: the
+ * requests holding them report to the runtime they started on. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gw_runtime *live_head;
+
+static void carry_target(struct gd_gw_target *to, const struct gd_gw_target *from)
+{
+    struct gd_gw_breaker *b = &to->breaker;
+    const struct gd_gw_breaker *ob = &from->breaker;
+    to->current = from->current;
+    to->ewma_ttfb_ms = from->ewma_ttfb_ms;
+    to->have_ewma = from->have_ewma;
+    to->not_before_ms = from->not_before_ms;
+    b->state = ob->state;
+    b->consecutive = ob->consecutive;
+    b->opened_at_ms = ob->opened_at_ms;
+    b->transitions = ob->transitions;
+    if (b->cfg.window_ms == ob->cfg.window_ms) { /* buckets mean the same time slots */
+        memcpy(b->bucket_epoch, ob->bucket_epoch, sizeof b->bucket_epoch);
+        memcpy(b->ok, ob->ok, sizeof b->ok);
+        memcpy(b->fail, ob->fail, sizeof b->fail);
+    }
+}
+
+static void carry_state(struct gw_runtime *rt, struct gw_runtime *old)
+{
+    for (size_t i = 0; i < rt->gc->n_aliases; i++) {
+        const struct gd_gw_alias_cfg *a = &rt->gc->aliases[i];
+        int j = gd_gw_config_find_alias(old->gc, a->alias, strlen(a->alias));
+        if (j < 0)
+            continue;
+        struct gw_alias_rt *ar = &rt->aliases[i], *oar = &old->aliases[j];
+        size_t on = old->gc->aliases[j].n_deployments;
+        pthread_mutex_lock(&oar->mu);
+        for (size_t k = 0; k < a->n_deployments; k++)
+            for (size_t m = 0; m < on; m++)
+                if (strcmp(ar->deps[k].label, oar->deps[m].label) == 0) {
+                    carry_target(&ar->targets[k], &oar->targets[m]);
+                    break;
+                }
+        pthread_mutex_unlock(&oar->mu);
+    }
+}
+
+static void live_add(struct gw_runtime *rt)
+{
+    pthread_mutex_lock(&live_mu);
+    if (live_head)
+        carry_state(rt, live_head);
+    rt->live_next = live_head;
+    if (live_head)
+        live_head->live_prev = rt;
+    live_head = rt;
+    pthread_mutex_unlock(&live_mu);
+}
+
+static void live_remove(struct gw_runtime *rt)
+{
+    pthread_mutex_lock(&live_mu);
+    if (rt->live_prev)
+        rt->live_prev->live_next = rt->live_next;
+    else if (live_head == rt)
+        live_head = rt->live_next;
+    if (rt->live_next)
+        rt->live_next->live_prev = rt->live_prev;
+    rt->live_prev = rt->live_next = NULL;
+    pthread_mutex_unlock(&live_mu);
+}
+
 int gw_runtime_new(const struct gd_config *cfg, struct gw_runtime **out)
 {
     struct families f;
@@ -168,6 +239,7 @@ int gw_runtime_new(const struct gd_config *cfg, struct gw_runtime **out)
         gw_runtime_free(rt);
         return rc;
     }
+    live_add(rt);
     *out = rt;
     return 0;
 }
@@ -177,6 +249,7 @@ void gw_runtime_free(void *p)
     struct gw_runtime *rt = p;
     if (!rt)
         return;
+    live_remove(rt);
     for (size_t i = 0; rt->aliases && i < rt->gc->n_aliases; i++) {
         struct gw_alias_rt *ar = &rt->aliases[i];
         if (!ar->targets || !ar->deps) {

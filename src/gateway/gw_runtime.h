@@ -1,8 +1,9 @@
 /* Internal: the gateway's shared run-time state for one loaded config — per alias the
  * deployments' router targets (weights, EWMA, in-flight counts, breakers) under a mutex,
  * cached metric children, and the /v1/models answer. Created by gd_gw_routes_register,
- * freed with the router. Lives as long as the config it was built from: a reload starts
- * with fresh routing/breaker state. */
+ * freed with the router. Lives as long as the config it was built from; a reload's new
+ * runtime starts from the newest live one's routing state (breakers, latency EWMA,
+ * retry-after cooling) for every alias/deployment pair the two share. */
 #ifndef GD_GATEWAY_GW_RUNTIME_H
 #define GD_GATEWAY_GW_RUNTIME_H
 
@@ -52,6 +53,7 @@ struct gw_runtime {
     long max_conn_per_loop; /* scratch: per provider, computed at creation */
     struct gd_buf models_json;
     struct gd_counter_vec *requests; /* girder_gateway_requests_total{alias,status} */
+    struct gw_runtime *live_prev, *live_next; /* process-wide list of live runtimes */
 };
 
 int gw_runtime_new(const struct gd_config *cfg, struct gw_runtime **out);
