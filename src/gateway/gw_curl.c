@@ -23,6 +23,8 @@ struct gw_sock {
 struct gw_pool {
     char *key;
     CURLM *multi;
+    CURLSH *share; /* TLS sessions, shared by the pool's handles: resumed across transfers,
+                      and not 5 cached sessions (~920 B) per handle */
     struct gd_loop *loop;
     struct gd_timer timer;
     struct gw_sock *socks; /* by fd */
@@ -192,6 +194,7 @@ static void pool_free(struct gw_pool *p)
     while (p->n_spare > 0)
         curl_easy_cleanup(p->spare[--p->n_spare]);
     curl_multi_cleanup(p->multi); /* running transfers were removed by their owners */
+    curl_share_cleanup(p->share);
     gd_free(p->socks);
     gd_free(p->key);
     gd_free(p);
@@ -216,9 +219,12 @@ static struct gw_pool *pool_new(struct gd_loop *loop, const char *key, long max_
     p->loop = loop;
     p->key = gd_strdup(key);
     p->multi = curl_multi_init();
-    if (!p->key || !p->multi) {
+    p->share = curl_share_init();
+    if (!p->key || !p->multi || !p->share ||
+        curl_share_setopt(p->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
         if (p->multi)
             curl_multi_cleanup(p->multi);
+        curl_share_cleanup(p->share);
         gd_free(p->key);
         gd_free(p);
         return NULL;
@@ -294,7 +300,10 @@ struct gd_loop *gw_pool_loop(const struct gw_pool *p)
 
 CURL *gw_pool_easy_get(struct gw_pool *p)
 {
-    return p->n_spare > 0 ? p->spare[--p->n_spare] : curl_easy_init();
+    CURL *e = p->n_spare > 0 ? p->spare[--p->n_spare] : curl_easy_init();
+    if (e)
+        curl_easy_setopt(e, CURLOPT_SHARE, p->share); /* curl_easy_reset dropped it */
+    return e;
 }
 
 void gw_pool_easy_put(struct gw_pool *p, CURL *easy)

@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 enum {
+    HDRS_INITIAL = 16,
     RBUF_INITIAL = 4096,
+    RBUF_HANDLER_ROOM = 256,
     RBUF_SLACK = 65536,
     LINGER_MS = 2000,
     LINGER_MAX_BYTES = 1 << 20,
@@ -158,16 +160,34 @@ static void flush(struct gd_http_conn *c)
         arm(c, TK_WRITE); /* the write timeout measures lack of progress */
 }
 
-static int ensure_hdrs(struct gd_http_conn *c)
+/* Heads are parsed into the server's scratch array (max_headers slots, one per loop
+ * thread); the fields found are then copied into the connection's own array, sized by what
+ * its requests carry. Thousands of open connections then hold ~16 slots each, not
+ * max_headers (3.2 KB at the default 100). */
+static struct gd_http_header *hdr_scratch(struct gd_http_server *srv, size_t want)
 {
-    size_t want = settings(c)->limits.max_headers;
-    if (c->hdrs_cap >= want)
-        return 0;
-    struct gd_http_header *h = gd_realloc(c->hdrs, want * sizeof *h);
-    if (!h)
-        return GD_ENOMEM;
-    c->hdrs = h;
-    c->hdrs_cap = want;
+    if (srv->hdr_scratch_cap < want) {
+        struct gd_http_header *h = gd_realloc(srv->hdr_scratch, want * sizeof *h);
+        if (!h)
+            return NULL;
+        srv->hdr_scratch = h;
+        srv->hdr_scratch_cap = want;
+    }
+    return srv->hdr_scratch;
+}
+
+static int keep_hdrs(struct gd_http_conn *c, const struct gd_http_header *h, size_t n)
+{
+    if (c->hdrs_cap < n || !c->hdrs) {
+        size_t cap = n > HDRS_INITIAL ? n : HDRS_INITIAL;
+        struct gd_http_header *d = gd_realloc(c->hdrs, cap * sizeof *d);
+        if (!d)
+            return GD_ENOMEM;
+        c->hdrs = d;
+        c->hdrs_cap = cap;
+    }
+    if (n)
+        memcpy(c->hdrs, h, n * sizeof *h);
     return 0;
 }
 
@@ -294,9 +314,24 @@ static void reject(struct gd_http_conn *c, int status, const char *message)
     gd_http_respond_json_error(x, status, type, code, message);
 }
 
+/* A handler may hold its request for minutes (a slow upstream), thousands at once: the
+ * read buffer gives back its unused room first, keeping a little for a client's close or
+ * pipelined bytes (read while the handler runs). The request is re-pointed if it moved. */
+static void compact_rbuf(struct gd_http_conn *c)
+{
+    if (c->rcap - c->rlen <= 2 * RBUF_HANDLER_ROOM)
+        return;
+    char *p = gd_realloc(c->rbuf, c->rlen + RBUF_HANDLER_ROOM);
+    if (p) {
+        c->rbuf = p;
+        c->rcap = c->rlen + RBUF_HANDLER_ROOM;
+    }
+}
+
 static void dispatch(struct gd_http_conn *c)
 {
     struct gd_http_exchange *x = c->x;
+    compact_rbuf(c);
     refresh_request(c);
     c->state = CONN_HANDLER;
     x->handler(x, x->route_ud);
@@ -368,18 +403,23 @@ static int step_head(struct gd_http_conn *c)
             gd_http_site_unref(c->site);
             c->site = c->srv->site;
         }
-        if (ensure_hdrs(c) != 0) {
-            conn_fail(c);
-            return 0;
-        }
         c->req_start_ns = gd_loop_now_ns(c->srv->loop);
         c->head_len = 0;
         c->body_raw = c->body_len = 0;
     }
-    long r =
-        gd_http_parse_head(c->rbuf, c->rlen, &settings(c)->limits, &c->head, c->hdrs, &c->scan);
+    const struct gd_http_limits *lim = &settings(c)->limits;
+    struct gd_http_header *scratch = hdr_scratch(c->srv, lim->max_headers);
+    if (!scratch) {
+        conn_fail(c);
+        return 0;
+    }
+    long r = gd_http_parse_head(c->rbuf, c->rlen, lim, &c->head, scratch, &c->scan);
     if (r == 0)
         return 0;
+    if (keep_hdrs(c, scratch, c->head.n_headers) != 0) {
+        conn_fail(c);
+        return 0;
+    }
     if (r < 0) {
         reject(c, c->head.error_status, c->head.error);
         return 1;
@@ -476,6 +516,11 @@ void gd__http_conn_finish(struct gd_http_exchange *x)
         size_t used = (size_t)c->head_len + c->body_raw;
         memmove(c->rbuf, c->rbuf + used, c->rlen - used);
         c->rlen -= used;
+        if (c->rlen == 0) { /* idle keep-alive connections hold no read buffer */
+            gd_free(c->rbuf);
+            c->rbuf = NULL;
+            c->rcap = 0;
+        }
         c->state = CONN_HEAD;
         c->scan = 0;
         c->head_len = 0;
@@ -506,7 +551,7 @@ static int grow_rbuf(struct gd_http_conn *c)
     size_t max = rbuf_max(c);
     if (c->rcap >= max)
         return GD_ELIMIT;
-    size_t cap = c->rcap ? c->rcap * 2 : RBUF_INITIAL;
+    size_t cap = c->rcap >= RBUF_INITIAL / 2 ? c->rcap * 2 : RBUF_INITIAL; /* see compact */
     if (cap > max)
         cap = max;
     char *p = gd_realloc(c->rbuf, cap);

@@ -89,6 +89,8 @@ struct gd_http_server {
     uint64_t id_prefix, id_counter;
     int64_t date_sec;
     char date[40]; /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
+    struct gd_http_header *hdr_scratch; /* heads are parsed here (max_headers slots) */
+    size_t hdr_scratch_cap;
 };
 
 struct gd_http_conn {

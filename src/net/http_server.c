@@ -230,6 +230,7 @@ void gd_http_server_free(struct gd_http_server *srv)
         gd__http_conn_close(srv->conns);
     close_listener(srv);
     gd_http_site_unref(srv->site);
+    gd_free(srv->hdr_scratch);
     gd_free(srv);
 }
 
