@@ -98,10 +98,7 @@ static size_t forward_sse(struct gw_req *req, const char *p, size_t n)
         if (rc != 0)
             return 0;
     }
-    int rc = gd_gw_sse_feed(&req->sse, p, n, gw_req_stream_event, req);
-    if (rc == 0)
-        rc = gw_req_flush_events(req);
-    return rc == 0 ? n : 0;
+    return gw_req_relay_sse(req, p, n) == 0 ? n : 0;
 }
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)

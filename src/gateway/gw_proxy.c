@@ -23,7 +23,6 @@ static void req_unref(struct gw_req *req)
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);
     gd_buf_free(&req->resp);
-    gd_buf_free(&req->batch);
     gd_free(req);
 }
 
@@ -98,22 +97,13 @@ static void on_drain(struct gd_http_exchange *x, void *ud)
     }
 }
 
-int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
-{
-    (void)data;
-    (void)dlen;
-    struct gw_req *req = ud;
-    return gd_buf_append(&req->batch, raw, n);
-}
-
-int gw_req_flush_events(struct gw_req *req)
+static int write_events(struct gw_req *req, const char *p, size_t n)
 {
     if (!req->x || req->client_closed)
         return GD_ECLOSED;
-    if (req->batch.len == 0)
+    if (n == 0)
         return 0;
-    int rc = gd_http_stream_write(req->x, req->batch.data, req->batch.len);
-    gd_buf_reset(&req->batch);
+    int rc = gd_http_stream_write(req->x, p, n);
     if (rc == GD_ECLOSED)
         req->client_closed = 1;
     if (rc == GD_EAGAIN) {
@@ -121,6 +111,37 @@ int gw_req_flush_events(struct gw_req *req)
         gd_http_stream_on_drain(req->x, on_drain, req);
         return 0;
     }
+    return rc;
+}
+
+/* Framer callback. Events inside the current read are contiguous and extend the span; the
+ * one that began in an earlier read (joined from the framer's pending bytes) always comes
+ * first and is written on its own. */
+static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    (void)data;
+    (void)dlen;
+    struct gw_req *req = ud;
+    if (raw >= req->read_p && raw < req->read_p + req->read_n) {
+        if (req->span_n == 0)
+            req->span = raw;
+        req->span_n += n;
+        return 0;
+    }
+    int rc = write_events(req, req->span, req->span_n);
+    req->span_n = 0;
+    return rc ? rc : write_events(req, raw, n);
+}
+
+int gw_req_relay_sse(struct gw_req *req, const char *p, size_t n)
+{
+    req->read_p = p;
+    req->read_n = n;
+    req->span_n = 0;
+    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event, req);
+    if (rc == 0)
+        rc = write_events(req, req->span, req->span_n);
+    req->span_n = 0;
     return rc;
 }
 
@@ -302,7 +323,6 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
-    gd_buf_init(&req->batch, GW_MAX_RESPONSE_BYTES);
     gw_attempt_init(req);
     return req;
 }

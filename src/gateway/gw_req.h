@@ -60,7 +60,10 @@ struct gw_req {
     int client_blocked;
     int paused;
     struct gd_gw_sse sse;
-    struct gd_buf batch; /* complete events of one upstream read, written to the client once */
+    /* complete events of the current upstream read: the run of them inside the read's
+     * bytes goes out as one write, without a copy */
+    const char *read_p, *span;
+    size_t read_n, span_n;
 
     /* accounting */
     uint64_t overhead_ns;
@@ -78,11 +81,10 @@ void gw_attempt_stop(struct gw_req *req);
 /* gw_proxy.c: called when the current attempt ended (transfer done or first-byte timeout). */
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
                          const char *detail);
-/* gw_proxy.c: SSE framer callback: queues a complete event for the client. */
-int gw_req_stream_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen);
-/* gw_proxy.c: writes the queued events with one stream write; returns 0 (GD_EAGAIN is
- * handled: the next write callback pauses the transfer) or GD_ECLOSED. */
-int gw_req_flush_events(struct gw_req *req);
+/* gw_proxy.c: relays one upstream read of an SSE stream: frames it and writes its complete
+ * events to the client. Returns 0 (GD_EAGAIN is handled: the next write callback pauses
+ * the transfer) or a GD_E* error (GD_ECLOSED: the client is gone). */
+int gw_req_relay_sse(struct gw_req *req, const char *p, size_t n);
 /* gw_proxy.c: opens the client stream (headers with x-girder-*). 0 or GD_E*. */
 int gw_req_begin_stream(struct gw_req *req);
 
