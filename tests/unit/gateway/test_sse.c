@@ -146,11 +146,13 @@ Test(sse, event_cap_and_stop)
 
 Test(sse, usage_key_anywhere_in_the_data)
 {
-    static const char *cases[] = {
+    static const char *usage_in_content =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],"
+        "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n";
+    const char *cases[] = {
         "data: {\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n", /* first key */
         "data: {\"x\":\"g\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
-        "data: {\"choices\":[{\"delta\":{\"content\":\"usage\"}}],"
-        "\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n",
+        usage_in_content,
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct gd_gw_sse p;
