@@ -156,38 +156,49 @@ static void on_done(struct gw_xfer *xf, CURLcode res)
     gw_req_attempt_done(req, &r, res == CURLE_OK ? NULL : curl_easy_strerror(res));
 }
 
+/* Appends "name" + value + NUL to the header text, noting where the line starts. */
+static int add_line(struct gw_req *req, size_t *off, int *n, const char *name, const char *v,
+                    size_t vl)
+{
+    off[(*n)++] = req->hdr_text.len;
+    int rc = gd_buf_puts(&req->hdr_text, name);
+    rc = rc ? rc : gd_buf_append(&req->hdr_text, v, vl);
+    return rc ? rc : gd_buf_append(&req->hdr_text, "", 1);
+}
+
+/* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
+ * allocation per line, no printf). */
 static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
 {
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
-    struct gd_buf b;
-    int rc = 0;
-    gd_buf_init(&b, 16384);
-    struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
-    l = l ? curl_slist_append(l, "Expect:") : NULL;
-    if (l && p->api_key) {
-        rc = gd_buf_printf(&b, "Authorization: Bearer %s", p->api_key);
-        l = rc == 0 ? curl_slist_append(l, b.data) : NULL;
-        memset(b.data, 0, b.len); /* do not leave the key in freed memory */
-        gd_buf_reset(&b);
-    }
-    if (l && hr->request_id && gd_buf_printf(&b, "X-Request-Id: %s", hr->request_id) == 0)
-        l = curl_slist_append(l, b.data);
     const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
-    gd_buf_reset(&b);
-    if (l && tp && hr->trace.valid && gd_buf_puts(&b, "traceparent: ") == 0 &&
-        gd_buf_append(&b, tp->p, tp->n) == 0)
-        l = curl_slist_append(l, b.data);
-    gd_buf_free(&b);
-    if (!l)
+    size_t key_len = p->api_key ? strlen(p->api_key) : 0;
+    size_t id_len = hr->request_id ? strlen(hr->request_id) : 0;
+    size_t off[GW_UPSTREAM_HEADERS];
+    int n = 0;
+    int rc = gd_buf_reserve(&req->hdr_text, 128 + key_len + id_len + (tp ? tp->n : 0));
+    rc = rc ? rc : add_line(req, off, &n, "Content-Type: application/json", "", 0);
+    rc = rc ? rc : add_line(req, off, &n, "Expect:", "", 0);
+    if (rc == 0 && p->api_key)
+        rc = add_line(req, off, &n, "Authorization: Bearer ", p->api_key, key_len);
+    if (rc == 0 && hr->request_id)
+        rc = add_line(req, off, &n, "X-Request-Id: ", hr->request_id, id_len);
+    if (rc == 0 && tp && hr->trace.valid)
+        rc = add_line(req, off, &n, "traceparent: ", tp->p, tp->n);
+    if (rc != 0)
         return GD_ENOMEM;
-    req->hdrs = l;
+    for (int i = 0; i < n; i++) {
+        req->hdrs[i].data = req->hdr_text.data + off[i];
+        req->hdrs[i].next = i + 1 < n ? &req->hdrs[i + 1] : NULL;
+    }
     return 0;
 }
 
 static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
                      struct gd_buf *url)
 {
-    return gd_buf_printf(url, "%s%s", p->base_url, kind_path[req->kind]);
+    int rc = gd_buf_puts(url, p->base_url);
+    return rc ? rc : gd_buf_puts(url, kind_path[req->kind]);
 }
 
 static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
@@ -248,7 +259,7 @@ int gw_attempt_start(struct gw_req *req)
     const struct gd_gw_provider_cfg *p = &gc->providers[dc->provider];
     const struct gw_dep_rt *d = &req->rt->aliases[req->alias].deps[req->dep];
     struct gd_buf url;
-    gd_buf_init(&url, 4096);
+    gd_buf_init(&url, 8192);
     reset_attempt(req);
     long maxc = (long)p->max_connections;
     struct gw_pool *pool = gw_pool_get(req->loop, d->pool_key, maxc);
@@ -289,8 +300,9 @@ void gw_attempt_stop(struct gw_req *req)
         gw_pool_easy_put(req->xf.pool, req->xf.easy);
         req->xf.easy = NULL;
     }
-    curl_slist_free_all(req->hdrs);
-    req->hdrs = NULL;
+    if (req->hdr_text.len)
+        memset(req->hdr_text.data, 0, req->hdr_text.len); /* the API key */
+    gd_buf_reset(&req->hdr_text);
     req->active = 0;
     req->paused = 0;
     req->client_blocked = 0;

@@ -22,21 +22,32 @@ static void req_unref(struct gw_req *req)
     gw_attempt_stop(req);
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);
+    gd_buf_free(&req->hdr_text);
     gd_buf_free(&req->resp);
     gd_free(req);
 }
 
+/* Decimal digits of v, NUL-terminated, in buf (>= 21 bytes); returns the start. */
+static const char *u64_str(uint64_t v, char *buf, size_t size)
+{
+    char *p = buf + size;
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
 static void set_gw_headers(struct gw_req *req, int with_deployment)
 {
-    char v[32];
+    char v[24];
     if (with_deployment && req->plan.attempts > 0)
         gd_http_set_header(req->x, "x-girder-deployment",
                            req->rt->aliases[req->alias].deps[req->dep].label);
-    snprintf(v, sizeof v, "%u", req->plan.attempts);
-    gd_http_set_header(req->x, "x-girder-attempts", v);
+    gd_http_set_header(req->x, "x-girder-attempts", u64_str(req->plan.attempts, v, sizeof v));
     gw_overhead_stop(req, gd_mono_ns());
-    snprintf(v, sizeof v, "%llu", (unsigned long long)(req->overhead_ns / 1000u));
-    gd_http_set_header(req->x, "x-girder-overhead-us", v);
+    gd_http_set_header(req->x, "x-girder-overhead-us", u64_str(req->overhead_ns / 1000u, v, sizeof v));
 }
 
 static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
@@ -322,6 +333,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     req->refs = 1;
     gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
+    gd_buf_init(&req->hdr_text, 64u << 10);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gw_attempt_init(req);
     return req;

@@ -21,7 +21,7 @@ struct gw_route {
     enum gw_kind kind;
 };
 
-enum { GW_MAX_ALIAS_NAME = 256 };
+enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 5 };
 #define GW_MAX_RESPONSE_BYTES (64u << 20) /* non-streamed upstream answers are buffered */
 #define GW_MAX_SSE_EVENT (8u << 20)
 
@@ -41,7 +41,8 @@ struct gw_req {
     /* current attempt */
     int active; /* a transfer is running */
     struct gw_xfer xf;
-    struct curl_slist *hdrs;
+    struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
+    struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
     int probe;
     int status;

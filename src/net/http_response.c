@@ -131,7 +131,14 @@ int gd_http_set_header(struct gd_http_exchange *x, const char *name, const char 
         return GD_ESTATE;
     if (!is_token(name) || reserved_header(name) || strpbrk(value, "\r\n"))
         return GD_EINVAL;
-    int rc = gd_buf_printf(&x->headers, "%s: %s\r\n", name, value);
+    size_t nl = strlen(name), vl = strlen(value);
+    int rc = gd_buf_reserve(&x->headers, nl + vl + 4); /* per request: no printf */
+    if (rc == 0) {
+        gd_buf_append(&x->headers, name, nl);
+        gd_buf_append(&x->headers, ": ", 2);
+        gd_buf_append(&x->headers, value, vl);
+        gd_buf_append(&x->headers, "\r\n", 2);
+    }
     return rc == GD_ELIMIT ? GD_ENOMEM : rc;
 }
 
@@ -210,9 +217,13 @@ int gd_http_stream_write(struct gd_http_exchange *x, const void *data, size_t le
         return 0;
     int rc = 0;
     if (chunked_response(x)) {
-        char line[24];
-        int n = snprintf(line, sizeof line, "%zx\r\n", len);
-        rc = gd__http_conn_queue(x, line, (size_t)n);
+        char line[24]; /* chunk size in hex + CRLF, formatted by hand: once per write */
+        size_t n = sizeof line;
+        line[--n] = '\n';
+        line[--n] = '\r';
+        for (size_t v = len; v; v >>= 4)
+            line[--n] = "0123456789abcdef"[v & 15];
+        rc = gd__http_conn_queue(x, line + n, sizeof line - n);
         rc = rc ? rc : gd__http_conn_queue(x, data, len);
         rc = rc ? rc : gd__http_conn_queue(x, "\r\n", 2);
     } else {
