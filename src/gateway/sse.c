@@ -26,11 +26,11 @@ size_t gd_gw_sse_pending(const struct gd_gw_sse *s)
 }
 
 /* Length of the line starting at p (without its terminator) and of the terminator. */
-static size_t line_len(const char *p, size_t n, size_t *term)
+static size_t line_len(const char *p, size_t n, int lf_only, size_t *term)
 {
     const char *nl = memchr(p, '\n', n);
     size_t i = nl ? (size_t)(nl - p) : n;
-    const char *cr = memchr(p, '\r', i); /* a \r before the \n ends the line there */
+    const char *cr = lf_only ? NULL : memchr(p, '\r', i); /* a \r ends the line there */
     if (cr)
         i = (size_t)(cr - p);
     *term = i < n ? (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n' ? 2 : 1) : 0;
@@ -39,14 +39,14 @@ static size_t line_len(const char *p, size_t n, size_t *term)
 
 /* Finds the event's data: a single data line is returned in place; several are joined
  * with \n into scratch (bounded by the event's own size). */
-static int event_data(const char *raw, size_t n, struct gd_buf *scratch, const char **data,
-                      size_t *dlen)
+static int event_data(const char *raw, size_t n, int lf_only, struct gd_buf *scratch,
+                      const char **data, size_t *dlen)
 {
     int lines = 0;
     *data = NULL;
     *dlen = 0;
     for (size_t i = 0, term; i < n; i += term) {
-        size_t ll = line_len(raw + i, n - i, &term);
+        size_t ll = line_len(raw + i, n - i, lf_only, &term);
         const char *l = raw + i;
         i += ll;
         if (ll < 5 || memcmp(l, "data:", 5) != 0)
@@ -89,13 +89,15 @@ static int has_usage_key(const char *data, size_t n)
     return 0;
 }
 
-static int emit(struct gd_gw_sse *s, const char *raw, size_t n, gd_gw_sse_event_fn fn, void *ud)
+/* lf_only: the event is known to hold no \r (its lines end at \n only). */
+static int emit(struct gd_gw_sse *s, const char *raw, size_t n, int lf_only, gd_gw_sse_event_fn fn,
+                void *ud)
 {
     struct gd_buf scratch;
     const char *data;
     size_t dlen;
     gd_buf_init(&scratch, n + 1);
-    int rc = event_data(raw, n, &scratch, &data, &dlen);
+    int rc = event_data(raw, n, lf_only, &scratch, &data, &dlen);
     s->events++;
     if (rc == 0 && data) {
         if (dlen == 6 && memcmp(data, "[DONE]", 6) == 0) {
@@ -138,14 +140,14 @@ static int step(struct gd_gw_sse *s, char c)
 }
 
 /* Delivers the event ending at p[i] (inclusive), joining it with any pending head. */
-static int finish_event(struct gd_gw_sse *s, const char *p, size_t from, size_t i,
+static int finish_event(struct gd_gw_sse *s, const char *p, size_t from, size_t i, int lf_only,
                         gd_gw_sse_event_fn fn, void *ud)
 {
     if (s->pending.len == 0)
-        return emit(s, p + from, i + 1 - from, fn, ud);
+        return emit(s, p + from, i + 1 - from, lf_only, fn, ud);
     int rc = gd_buf_append(&s->pending, p + from, i + 1 - from);
     if (rc == 0)
-        rc = emit(s, s->pending.data, s->pending.len, fn, ud);
+        rc = emit(s, s->pending.data, s->pending.len, 0, fn, ud);
     gd_buf_reset(&s->pending);
     return rc;
 }
@@ -168,7 +170,7 @@ static int feed_lf_only(struct gd_gw_sse *s, const char *p, size_t *from, size_t
         s->line_empty = 1;
         i = j + 1;
         if (ends_event) {
-            int rc = finish_event(s, p, *from, j, fn, ud);
+            int rc = finish_event(s, p, *from, j, 1, fn, ud);
             *from = i;
             if (rc != 0) {
                 *at = i;
@@ -209,7 +211,7 @@ int gd_gw_sse_feed(struct gd_gw_sse *s, const char *p, size_t n, gd_gw_sse_event
             step(s, p[++i]);
         else if (p[i] == '\r')
             s->lf_due = 1;
-        int rc = finish_event(s, p, from, i, fn, ud);
+        int rc = finish_event(s, p, from, i, 0, fn, ud);
         from = i + 1;
         if (rc != 0)
             return rc;
