@@ -1,7 +1,8 @@
 /* One upstream attempt: a curl easy handle configured for the chosen deployment, its
  * header/write callbacks and its end (see gw_req.h).
  *
- * Bodies of 2xx SSE answers are framed and written to the client event by event; when the
+ * Bodies of 2xx SSE answers are framed and each read's complete events are written to the
+ * client as they arrive (one write per read, nothing held back but a partial event); when the
  * client's output is above its high-water mark the next write callback returns
  * CURL_WRITEFUNC_PAUSE (curl keeps that chunk) and the drain callback resumes the transfer,
  * so a stalled client holds at most its output buffer plus one chunk and one partial event.

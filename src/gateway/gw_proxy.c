@@ -47,7 +47,8 @@ static void set_gw_headers(struct gw_req *req, int with_deployment)
                            req->rt->aliases[req->alias].deps[req->dep].label);
     gd_http_set_header(req->x, "x-girder-attempts", u64_str(req->plan.attempts, v, sizeof v));
     gw_overhead_stop(req, gd_mono_ns());
-    gd_http_set_header(req->x, "x-girder-overhead-us", u64_str(req->overhead_ns / 1000u, v, sizeof v));
+    gd_http_set_header(req->x, "x-girder-overhead-us",
+                       u64_str(req->overhead_ns / 1000u, v, sizeof v));
 }
 
 static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
@@ -133,7 +134,8 @@ static int on_event(void *ud, const char *raw, size_t n, const char *data, size_
     (void)data;
     (void)dlen;
     struct gw_req *req = ud;
-    if (raw >= req->read_p && raw < req->read_p + req->read_n) {
+    uintptr_t at = (uintptr_t)raw, from = (uintptr_t)req->read_p;
+    if (at >= from && at - from < req->read_n) {
         if (req->span_n == 0)
             req->span = raw;
         req->span_n += n;
