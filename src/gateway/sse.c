@@ -209,7 +209,7 @@ int gd_gw_sse_feed(struct gd_gw_sse *s, const char *p, size_t n, gd_gw_sse_event
             continue;
         if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')
             step(s, p[++i]);
-        else if (p[i] == '\r')
+        else if (p[i] == '\r' && i + 1 == n) /* its \n, if any, comes with the next read */
             s->lf_due = 1;
         int rc = finish_event(s, p, from, i, 0, fn, ud);
         from = i + 1;

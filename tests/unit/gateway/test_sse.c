@@ -179,3 +179,24 @@ Test(sse, usage_key_anywhere_in_the_data)
         sink_free(&s);
     }
 }
+
+/* An event ended by a bare \r with more bytes after it in the same read, and a next read that
+ * starts with \n (ending an ordinary line): that \n is not the tail of a \r\n and must stay
+ * in order after the pending bytes. Found by the fuzzer's whole-vs-pieces comparison. */
+Test(sse, bare_cr_event_then_read_starting_with_lf)
+{
+    const char *pieces[] = {"data: x\r\rdata: y", "\n\n"};
+    const char *whole = "data: x\r\rdata: y\n\n";
+    struct gd_gw_sse p;
+    struct sink s;
+    sink_init(&s);
+    gd_gw_sse_init(&p, 4096);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(gd_gw_sse_feed(&p, pieces[i], strlen(pieces[i]), on_event, &s), 0);
+    cr_assert_eq(s.raw.len, strlen(whole));
+    cr_assert(memcmp(s.raw.data, whole, s.raw.len) == 0, "bytes reordered: %s", s.raw.data);
+    cr_assert_str_eq(s.datas.data, "x|y|");
+    cr_assert_eq(s.events, 2);
+    gd_gw_sse_free(&p);
+    sink_free(&s);
+}
