@@ -4,6 +4,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -55,6 +56,25 @@ class Proc:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1])
         return 0
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, tries=100):
+    """Waits until something accepts on 127.0.0.1:port (e.g. a freshly started nginx)."""
+    for _ in range(tries):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listens on port %d" % port)
 
 
 def assert_clean(proc):

@@ -1,13 +1,13 @@
 """Happy paths through girder against nginx serving canned answers (nginx_upstream.conf)."""
 import json
 import os
-import socket
 import sys
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwharness import Proc, assert_clean, request, start_girder  # noqa: E402
+from gwharness import (Proc, assert_clean, free_port, request, start_girder,  # noqa: E402
+                       wait_port)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHAT = {"id": "chatcmpl-canned", "object": "chat.completion", "created": 1700000000,
@@ -17,14 +17,6 @@ CHAT = {"id": "chatcmpl-canned", "object": "chat.completion", "created": 1700000
 SSE = "".join("data: " + json.dumps({"id": "c", "object": "chat.completion.chunk",
                                      "choices": [{"index": 0, "delta": {"content": "t%d " % i}}]})
               + "\n\n" for i in range(50)) + "data: [DONE]\n\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +39,7 @@ def env(tmp_path_factory):
     with open(os.path.join(str(d), "nginx.conf"), "w") as f:
         f.write(conf)
     ngx = Proc(["/usr/sbin/nginx", "-p", str(d), "-c", os.path.join(str(d), "nginx.conf")])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            import time
-            time.sleep(0.05)
+    wait_port(port)
     g, gport = start_girder("""
 listen: 127.0.0.1:0
 threads: 2

@@ -3,7 +3,6 @@
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,17 +11,10 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwharness import Proc, assert_clean, request, start_girder  # noqa: E402
+from gwharness import (Proc, assert_clean, free_port, request, start_girder,  # noqa: E402
+                       wait_port)
 
 SSE = "".join("data: {\"n\": %d}\n\n" % i for i in range(20)) + "data: [DONE]\n\n"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def openssl(*args, cwd):
@@ -74,12 +66,7 @@ http {{
     with open(os.path.join(d, "nginx.conf"), "w") as f:
         f.write(conf)
     ngx = Proc(["/usr/sbin/nginx", "-p", d, "-c", os.path.join(d, "nginx.conf")])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     g, gport = start_girder("""
 listen: 127.0.0.1:0
 threads: 1
