@@ -42,7 +42,42 @@ static void parse_retry_after(struct gw_req *req, const char *v, size_t n, int i
         req->retry_after_ms = (uint32_t)(at - now) * 1000u;
 }
 
-/* Header lines of the upstream answer: status line, retry-after, content type. */
+/* Rate-limit headers are relayed with the answer: clients pace themselves by them (the
+ * OpenAI SDK reads x-ratelimit-*). Others (cookies, server, upstream request ids) are not. */
+static int is_relayed_header(const char *name, size_t n)
+{
+    static const char *const prefix[] = {"x-ratelimit-", "anthropic-ratelimit-"};
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++) {
+        size_t k = strlen(prefix[i]);
+        if (n > k && strncasecmp(name, prefix[i], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int has_control_byte(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
+            return 1;
+    return 0;
+}
+
+/* Keeps one relayed header as "name\0value\0"; one with a control byte (NUL included), or
+ * past the cap, is dropped. The name is checked again when it is set on the response. */
+static void keep_relayed_header(struct gw_req *req, const char *name, size_t nl, const char *v,
+                                size_t vl)
+{
+    if (has_control_byte(name, nl) || has_control_byte(v, vl))
+        return;
+    size_t mark = req->relay_hdrs.len;
+    if (gd_buf_append(&req->relay_hdrs, name, nl) || gd_buf_putc(&req->relay_hdrs, '\0') ||
+        gd_buf_append(&req->relay_hdrs, v, vl) || gd_buf_putc(&req->relay_hdrs, '\0'))
+        req->relay_hdrs.len = mark;
+}
+
+/* Header lines of the upstream answer: status line, retry-after, content type, the
+ * rate-limit headers to relay. */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct gw_req *req = ud;
@@ -51,6 +86,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         req->retry_after_ms = 0;
         req->is_sse = 0;
         req->ctype[0] = '\0';
+        gd_buf_reset(&req->relay_hdrs);
         return n;
     }
     const char *colon = memchr(p, ':', n);
@@ -71,6 +107,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
         memcpy(req->ctype, p + vs, k);
         req->ctype[k] = '\0';
         req->is_sse = strncasecmp(req->ctype, "text/event-stream", 17) == 0;
+    } else if (is_relayed_header(p, nl)) {
+        keep_relayed_header(req, p, nl, p + vs, ve - vs);
     }
     return n;
 }
@@ -251,6 +289,7 @@ static void reset_attempt(struct gw_req *req)
     req->first_byte_ns = 0;
     req->ctype[0] = '\0';
     gd_buf_reset(&req->resp);
+    gd_buf_reset(&req->relay_hdrs);
 }
 
 int gw_attempt_start(struct gw_req *req)

@@ -24,6 +24,7 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->body);
     gd_buf_free(&req->hdr_text);
     gd_buf_free(&req->resp);
+    gd_buf_free(&req->relay_hdrs);
     gd_free(req);
 }
 
@@ -39,12 +40,20 @@ static const char *u64_str(uint64_t v, char *buf, size_t size)
     return p;
 }
 
-static void set_gw_headers(struct gw_req *req, int with_deployment)
+/* with_upstream: the response relays the upstream's answer, so it names the deployment and
+ * carries the answer's rate-limit headers. */
+static void set_gw_headers(struct gw_req *req, int with_upstream)
 {
     char v[24];
-    if (with_deployment && req->plan.attempts > 0)
+    if (with_upstream && req->plan.attempts > 0) {
         gd_http_set_header(req->x, "x-girder-deployment",
                            req->rt->aliases[req->alias].deps[req->dep].label);
+        for (size_t at = 0; at < req->relay_hdrs.len;) {
+            const char *name = req->relay_hdrs.data + at, *value = name + strlen(name) + 1;
+            gd_http_set_header(req->x, name, value); /* an invalid name is refused there */
+            at = (size_t)(value + strlen(value) + 1 - req->relay_hdrs.data);
+        }
+    }
     gd_http_set_header(req->x, "x-girder-attempts", u64_str(req->plan.attempts, v, sizeof v));
     gw_overhead_stop(req, gd_mono_ns());
     gd_http_set_header(req->x, "x-girder-overhead-us",
@@ -66,9 +75,9 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
 
 /* Ends the client side with a complete response; the exchange is gone afterwards. */
 static void respond(struct gw_req *req, int status, const char *ctype, const char *body, size_t len,
-                    int with_deployment)
+                    int with_upstream)
 {
-    set_gw_headers(req, with_deployment);
+    set_gw_headers(req, with_upstream);
     gw_runtime_count_request(req->rt, req->alias_name[0] ? req->alias_name : "-", status);
     gd_http_respond(req->x, status, ctype, body, len);
     req->x = NULL;
@@ -336,6 +345,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
     gd_buf_init(&req->hdr_text, 64u << 10);
+    gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gw_attempt_init(req);
     return req;

@@ -24,6 +24,7 @@ struct gw_route {
 enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 5 };
 #define GW_MAX_RESPONSE_BYTES (64u << 20) /* non-streamed upstream answers are buffered */
 #define GW_MAX_SSE_EVENT (8u << 20)
+#define GW_MAX_RELAY_HEADER_BYTES 2048u /* upstream headers relayed to the client, in all */
 
 struct gw_req {
     struct gw_runtime *rt;
@@ -54,6 +55,7 @@ struct gw_req {
     struct gd_timer fb_timer;
     struct gd_buf resp; /* buffered non-streamed answer */
     char ctype[128];
+    struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
 
     /* client stream */
     int streaming;

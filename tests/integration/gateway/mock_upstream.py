@@ -17,6 +17,10 @@ so a test can make a deployment fail and recover. Modes ("name" or "name:arg"):
   badjson         200 with a malformed JSON body
   drip:ms[:n]     stream n events (default 100000), one every ms (disconnect tests)
   long:n[:size]   stream n events of `size` content bytes as fast as possible
+  oddheader       normal answer plus an x-ratelimit-odd header whose value holds a control
+                  byte (girder must not relay it; strict clients reject it)
+Every answer carries x-ratelimit-limit-requests: 100, x-ratelimit-remaining-requests (0 on a
+429, else 99) and a Set-Cookie, which girder must not relay.
 Bookkeeping: GET /_stats -> {"by_model": {m: n}, "by_mode": {...}, "aborted": n,
 "last": {m: {"headers": {...}, "body": str}}}; POST /_reset clears it all.
 
@@ -65,14 +69,25 @@ def words(text):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock-upstream/1"
+    odd_header = False
 
     def log_message(self, fmt, *args):  # quiet
         pass
 
     # ---- plumbing ----
+    def send_upstream_headers(self, status):
+        """What OpenAI sends along (rate limits: 0 left on a 429) and a header that must
+        not be relayed to girder's clients."""
+        self.send_header("x-ratelimit-limit-requests", "100")
+        self.send_header("x-ratelimit-remaining-requests", "0" if status == 429 else "99")
+        self.send_header("Set-Cookie", "mock-session=1")
+        if self.odd_header:
+            self.send_header("x-ratelimit-odd", "control\x01byte")
+
     def send_json(self, status, obj, extra=None):
         data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
         self.send_response(status)
+        self.send_upstream_headers(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         for k, v in (extra or {}).items():
@@ -139,6 +154,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             mode = STATE["modes"].get(model, model)
         name, _, arg = mode.partition(":")
+        self.odd_header = name == "oddheader"
         count(model, name, self.headers, raw, self.path)
         self.dispatch(req, model, name, arg)
 
@@ -225,6 +241,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def stream(self, req, model, name, arg):
         self.send_response(200)
+        self.send_upstream_headers(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")

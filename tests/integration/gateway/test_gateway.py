@@ -55,6 +55,11 @@ models:
     deployments:
       - {{provider: mock, model: "rate429:2", weight: 1000}}
       - {{provider: mock, model: ok-r, weight: 1}}
+  - alias: ratelimit
+    retries: 1
+    deployments:
+      - {{provider: mock, model: "rate429:1", weight: 1000}}
+      - {{provider: mock, model: ok-rl, weight: 1}}
   - alias: fallback
     retries: 0
     deployments: [{{provider: mock, model: err500}}]
@@ -121,7 +126,7 @@ def test_models_list(env):
     doc = json.loads(b)
     assert doc["object"] == "list"
     ids = [m["id"] for m in doc["data"]]
-    assert "chat" in ids and "weighted" in ids and len(ids) == 18
+    assert "chat" in ids and "weighted" in ids and len(ids) == 19
     assert all(m["object"] == "model" for m in doc["data"])
 
 
@@ -228,6 +233,32 @@ def test_retry_on_429_then_retry_after_is_honoured(env):
     assert st == 200 and h["x-girder-attempts"] == "1"
     s = mock_stats(env["mport"])["by_mode"]
     assert s["rate429"] == 1 and s["ok-r"] == 2
+
+
+def test_rate_limit_headers_of_the_relayed_answer_reach_the_client(env):
+    for stream in (False, True):
+        st, h, b = chat(env, "chat", stream=stream)
+        assert st == 200
+        assert h["x-ratelimit-limit-requests"] == "100"
+        assert h["x-ratelimit-remaining-requests"] == "99"
+        assert "set-cookie" not in h
+    # the headers come from the answer relayed, not from a failed attempt (429: 0 left);
+    # one whose value holds a control byte is dropped
+    mock_mode(env["mport"], "ok-rl", "oddheader")
+    c = http.client.HTTPConnection("127.0.0.1", env["port"], timeout=30)
+    c.request("POST", "/v1/chat/completions", json.dumps({"model": "ratelimit"}))
+    r = c.getresponse()
+    r.read()
+    c.close()
+    assert r.status == 200 and r.getheader("x-girder-attempts") == "2"
+    assert r.headers.get_all("x-ratelimit-remaining-requests") == ["99"]
+    assert r.getheader("x-ratelimit-odd") is None
+    assert mock_stats(env["mport"])["by_mode"].get("oddheader") == 1
+    # a relayed upstream error carries them; girder's own errors do not
+    st, h, b = chat(env, "bad400")
+    assert st == 400 and h["x-ratelimit-remaining-requests"] == "99"
+    st, h, b = chat(env, "no-such-alias")
+    assert st == 404 and "x-ratelimit-remaining-requests" not in h
 
 
 def test_fallback_after_5xx(env):
