@@ -10,16 +10,18 @@
 #   portkey  wrk -> @portkey-ai/gateway on Node (x-portkey-custom-host -> upstream)
 # Prints req/s (median of rounds) and p50/p99 latency for the JSON and the SSE workloads,
 # the added latency over direct at a paced ~1,000 req/s, each proxy's RSS after load, and
-# girder's and Portkey's RSS while OPEN_STREAMS SSE streams are held open at once.
+# girder's and Portkey's RSS while OPEN_STREAMS SSE streams are held open at once, and
+# SETTLE seconds after they closed.
 #
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
-#      PORTKEY_SSE (0), OPEN_STREAMS (5000), ONLY_STREAMS (0; 1 skips the load rounds), PORTKEY (1: include Portkey; installed on first use with
+#      PORTKEY_SSE (0), OPEN_STREAMS (5000), SETTLE (7), ONLY_STREAMS (0; 1 skips the load
+#      rounds), PORTKEY (1: include Portkey; installed on first use with
 #      NODE_ENV=production into bench/out/portkey, not tests/node).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 GIRDER_BIN=${GIRDER_BIN:-$here/build/src/cli/girder}
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-5s} CONNS=${CONNS:-64}
-OPEN_STREAMS=${OPEN_STREAMS:-5000} PORTKEY=${PORTKEY:-1}
+OPEN_STREAMS=${OPEN_STREAMS:-5000} PORTKEY=${PORTKEY:-1} SETTLE=${SETTLE:-7}
 PY=/usr/bin/python3
 for t in wrk nginx "$GIRDER_BIN"; do
   command -v "$t" >/dev/null || [ -x "$t" ] || { echo "missing: $t" >&2; exit 1; }
@@ -291,8 +293,10 @@ stream_rss() { # name mode port model extra pid...
   local held; held=$(head -1 "$tmp/hold.$name"); sleep 1
   local during; during=$(rss_kb "$@")
   echo >&7; exec 7>&-; wait $hp 2>/dev/null || true
-  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB\n" "$name" "$held" \
-    "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)"
+  sleep "$SETTLE"; local after; after=$(rss_kb "$@")
+  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB\n" "$name" \
+    "$held" "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)" "$SETTLE" \
+    "$(echo "$after/1024" | bc -l)"
   echo "$during" > "$tmp/streams_rss.$name"
 }
 echo; echo "## $OPEN_STREAMS concurrent open requests: SSE streams (upstream sends one event, then"

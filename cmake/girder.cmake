@@ -29,7 +29,7 @@ function(gd_add_pytest)
   add_test(NAME ${T_NAME}
            COMMAND ${GD_PYTHON} -m pytest -q -p no:cacheprovider ${T_FILE})
   set_tests_properties(${T_NAME} PROPERTIES LABELS integration
-    ENVIRONMENT "GIRDER_BIN=$<TARGET_FILE:girder>;GIRDER_SRC=${CMAKE_SOURCE_DIR}")
+    ENVIRONMENT "GIRDER_BIN=$<TARGET_FILE:girder>;GIRDER_SRC=${CMAKE_SOURCE_DIR};GIRDER_SANITIZED=$<BOOL:${GD_SANITIZE}>")
   if(T_TIMEOUT)
     set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT})
   endif()

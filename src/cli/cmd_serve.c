@@ -467,6 +467,7 @@ static void teardown(void)
     gd_http_site_unref(S.site);
     gd_config_unref(S.cfg);
     gd_loop_io_del(S.main_loop, S.sig_io);
+    gd_serve_memory_stop(S.main_loop);
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
@@ -499,6 +500,7 @@ static int run(void)
         S.n_started++;
     }
     atomic_store(&gd_serve.ready, 1);
+    gd_serve_memory_start(S.main_loop);
     rc = gd_loop_run(S.main_loop);
     atomic_store(&gd_serve.ready, 0);
     gd_logf(GD_LOG_INFO, "msg=stopped");

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 struct gd_access_log;
+struct gd_loop;
 struct gd_metrics;
 
 /* Process-wide state of the running server, set up before loop threads start. */
@@ -34,5 +35,10 @@ int gd_serve_observe_init(struct gd_metrics *m);
 /* The gd_http_observer callbacks feeding metrics and the access log. */
 void gd_serve_request_done(void *ud, const struct gd_http_completion *c);
 void gd_serve_connections(void *ud, int delta);
+
+/* serve_memory.c: a timer on the main loop that gives freed heap memory back to the kernel
+ * after a load spike (malloc_trim when RSS is far above what malloc has in use). */
+void gd_serve_memory_start(struct gd_loop *loop);
+void gd_serve_memory_stop(struct gd_loop *loop);
 
 #endif

@@ -38,13 +38,13 @@ debug_routes: {debug}
 
 
 class Server:
-    def __init__(self, tmp_path, drain="5s", debug="true", threads=2):
+    def __init__(self, tmp_path, drain="5s", debug="true", threads=2, text=None):
         self.threads = threads
         self.tmp = tmp_path
         self.config = tmp_path / "girder.yaml"
         self.access = tmp_path / "access.log"
         self.err = tmp_path / "stderr.log"
-        self.write_config(drain=drain, debug=debug)
+        self.write_config(drain=drain, debug=debug, text=text)
         self.proc = subprocess.Popen(
             [BIN, "serve", "--config", str(self.config), "--listen", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL, stderr=open(self.err, "wb"))
