@@ -28,8 +28,10 @@ def wait_rss(pid, ok, timeout):
                     reason="sanitizer builds bring their own allocator")
 def test_rss_falls_back_after_a_spike(make_server, tmp_path):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < CONNS + 100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, CONNS + 1000), hard))
+    if hard != resource.RLIM_INFINITY and hard < CONNS + 100:
+        pytest.skip(f"needs {CONNS + 100} open files; the hard limit is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < CONNS + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (CONNS + 100, hard))
     text = BASE_CONFIG.format(drain="5s", access=tmp_path / "access.log", debug="true",
                               threads=2)
     text = (text.replace("max_body_bytes: 64KiB", "max_body_bytes: 1MiB")
