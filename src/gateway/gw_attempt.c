@@ -55,20 +55,13 @@ static int is_relayed_header(const char *name, size_t n)
     return 0;
 }
 
-static int has_control_byte(const char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)p[i] < 0x20 && p[i] != '\t')
-            return 1;
-    return 0;
-}
-
-/* Keeps one relayed header as "name\0value\0"; one with a control byte (NUL included), or
- * past the cap, is dropped. The name is checked again when it is set on the response. */
+/* Keeps one relayed header as "name\0value\0"; one holding a NUL, or past the cap, is
+ * dropped. Other bad bytes are refused when it is set on the response (gd_http_set_header
+ * wants a token name and a field value). */
 static void keep_relayed_header(struct gw_req *req, const char *name, size_t nl, const char *v,
                                 size_t vl)
 {
-    if (has_control_byte(name, nl) || has_control_byte(v, vl))
+    if (memchr(name, '\0', nl) || memchr(v, '\0', vl))
         return;
     size_t mark = req->relay_hdrs.len;
     if (gd_buf_append(&req->relay_hdrs, name, nl) || gd_buf_putc(&req->relay_hdrs, '\0') ||

@@ -50,7 +50,7 @@ static void set_gw_headers(struct gw_req *req, int with_upstream)
                            req->rt->aliases[req->alias].deps[req->dep].label);
         for (size_t at = 0; at < req->relay_hdrs.len;) {
             const char *name = req->relay_hdrs.data + at, *value = name + strlen(name) + 1;
-            gd_http_set_header(req->x, name, value); /* an invalid name is refused there */
+            gd_http_set_header(req->x, name, value); /* a bad name or value is refused there */
             at = (size_t)(value + strlen(value) + 1 - req->relay_hdrs.data);
         }
     }

@@ -96,7 +96,8 @@ int gd_http_log_field_i64(struct gd_http_exchange *x, const char *key, int64_t v
 
 /* Adds a response header (before respond/stream_begin). The server sets Date, Server,
  * Content-Length / Transfer-Encoding, Connection and X-Request-Id itself; setting those
- * is GD_EINVAL. name must be a token, value must hold no CR/LF/NUL. Errors: GD_EINVAL,
+ * is GD_EINVAL. name must be a token, value a field value (no control byte but HTAB:
+ * no CR, LF, DEL, ...). Errors: GD_EINVAL,
  * GD_ESTATE (response already started), GD_ENOMEM. */
 int gd_http_set_header(struct gd_http_exchange *x, const char *name, const char *value);
 

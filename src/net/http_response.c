@@ -114,6 +114,17 @@ static int is_token(const char *s)
     return 1;
 }
 
+/* RFC 9110 field-value: visible bytes, obs-text, SP and HTAB; no other control byte. */
+static int is_field_value(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
 static int reserved_header(const char *name)
 {
     static const char *const names[] = {"date",       "server",       "content-length",
@@ -129,7 +140,7 @@ int gd_http_set_header(struct gd_http_exchange *x, const char *name, const char 
 {
     if (x->resp != RESP_NONE)
         return GD_ESTATE;
-    if (!is_token(name) || reserved_header(name) || strpbrk(value, "\r\n"))
+    if (!is_token(name) || reserved_header(name) || !is_field_value(value))
         return GD_EINVAL;
     size_t nl = strlen(name), vl = strlen(value);
     int rc = gd_buf_reserve(&x->headers, nl + vl + 4); /* per request: no printf */

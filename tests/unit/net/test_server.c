@@ -110,6 +110,19 @@ static void h_late(struct gd_http_exchange *x, void *ud)
         gd_http_respond_json_error(x, 500, "server_error", NULL, "no timer");
 }
 
+/* Header values must be RFC 9110 field values: no control byte but HTAB. */
+static void h_headers(struct gd_http_exchange *x, void *ud)
+{
+    (void)ud;
+    cr_assert_eq(gd_http_set_header(x, "X-Ok", "a\tb obs\xe9"), 0);
+    static const char *const bad[] = {"cr\rx", "lf\nx", "soh\x01x", "del\x7fx"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(gd_http_set_header(x, "X-Bad", bad[i]), GD_EINVAL, "value %zu", i);
+    cr_assert_eq(gd_http_set_header(x, "X Bad", "v"), GD_EINVAL);
+    cr_assert_eq(gd_http_set_header(x, "Content-Length", "1"), GD_EINVAL);
+    gd_http_respond(x, 200, "text/plain", "ok\n", 3);
+}
+
 static void h_path(struct gd_http_exchange *x, void *ud)
 {
     (void)ud;
@@ -139,6 +152,7 @@ static void setup(void)
     gd_http_router_add(r, "GET", "/hang", GD_HTTP_MATCH_EXACT, h_hang, NULL);
     gd_http_router_add(r, "GET", "/late", GD_HTTP_MATCH_EXACT, h_late, NULL);
     gd_http_router_add(r, "GET", "/p/", GD_HTTP_MATCH_PREFIX, h_path, NULL);
+    gd_http_router_add(r, "GET", "/headers", GD_HTTP_MATCH_EXACT, h_headers, NULL);
     struct gd_http_settings s;
     memset(&s, 0, sizeof s);
     s.out_high_water = 128 * 1024;
@@ -302,4 +316,17 @@ Test(server, allocation_failures_are_contained)
     read_all(fd, buf, sizeof buf - 1);
     close(fd);
     cr_assert(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0, "%s", buf);
+}
+
+Test(server, header_values_must_be_field_values)
+{
+    int fd = client();
+    send_str(fd, "GET /headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    char buf[4096];
+    size_t n = read_all(fd, buf, sizeof buf - 1);
+    buf[n] = '\0';
+    close(fd);
+    cr_assert(strstr(buf, "HTTP/1.1 200 "), "%s", buf);
+    cr_assert(strstr(buf, "\r\nX-Ok: a\tb obs\xe9\r\n"), "%s", buf);
+    cr_assert_null(strstr(buf, "X-Bad"), "%s", buf);
 }
