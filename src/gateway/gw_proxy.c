@@ -8,6 +8,7 @@
 #include "gateway/oai_error.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "obs/metrics.h"
 #include "girder/error.h"
@@ -27,6 +28,8 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->relay_hdrs);
     gd_free(req);
 }
+
+#define MODEL_NOT_FOUND "The model `%s` does not exist or you do not have access to it."
 
 /* Decimal digits of v, NUL-terminated, in buf (>= 21 bytes); returns the start. */
 static const char *u64_str(uint64_t v, char *buf, size_t size)
@@ -379,8 +382,7 @@ static int resolve(struct gw_req *req)
     }
     int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
     if (a < 0) {
-        snprintf(msg, sizeof msg, "The model `%s` does not exist or you do not have access to it.",
-                 req->alias_name);
+        snprintf(msg, sizeof msg, MODEL_NOT_FOUND, req->alias_name);
         respond_error(req, 404, msg, "model", "model_not_found");
         return -1;
     }
@@ -413,6 +415,64 @@ static void on_models(struct gd_http_exchange *x, void *ud)
     const struct gw_route *route = ud;
     const struct gd_buf *b = &route->rt->models_json;
     gd_http_respond(x, 200, "application/json", b->data, b->len);
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes src into dst (NUL-terminated); a '%' not followed by two hex digits stays
+ * as it is. Returns the length, or -1 when it does not fit or decodes to a NUL. */
+static int percent_decode(const char *src, size_t n, char *dst, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi = i + 2 < n && src[i] == '%' ? hex_digit(src[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_digit(src[i + 2]) : -1;
+        char c = lo >= 0 ? (char)(hi << 4 | lo) : src[i];
+        if (lo >= 0)
+            i += 2;
+        if (c == '\0' || k + 1 >= cap)
+            return -1;
+        dst[k++] = c;
+    }
+    dst[k] = '\0';
+    return (int)k;
+}
+
+/* GET /v1/models/{alias} (the SDKs' models.retrieve): the alias as an OpenAI model object,
+ * or 404 model_not_found. */
+static void on_model(struct gd_http_exchange *x, void *ud)
+{
+    static const char prefix[] = "/v1/models/";
+    const struct gw_route *route = ud;
+    const struct gd_http_request *hr = gd_http_exchange_request(x);
+    char name[GW_MAX_ALIAS_NAME], msg[GW_MAX_ALIAS_NAME + 96];
+    int n = percent_decode(hr->path.p + sizeof prefix - 1, hr->path.n - (sizeof prefix - 1), name,
+                           sizeof name);
+    struct gd_buf b;
+    gd_buf_init(&b, 4096);
+    int rc;
+    if (n > 0 && gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) >= 0) {
+        rc = gd_buf_puts(&b, "{\"id\":");
+        rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
+        rc = rc ? rc
+                : gd_buf_puts(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+        if (rc == 0)
+            gd_http_respond(x, 200, "application/json", b.data, b.len);
+    } else {
+        snprintf(msg, sizeof msg, MODEL_NOT_FOUND, n > 0 ? name : "");
+        rc = gd_gw_error_write(&b, 404, msg, NULL, "model", "model_not_found");
+        if (rc == 0)
+            gd_http_respond(x, 404, "application/json", b.data, b.len);
+    }
+    if (rc != 0)
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+    gd_buf_free(&b);
 }
 
 struct gw_routes {
@@ -455,6 +515,9 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
     }
     if (rc == 0)
         rc = gd_http_router_add(router, "GET", "/v1/models", GD_HTTP_MATCH_EXACT, on_models,
+                                &r->route[0]);
+    if (rc == 0)
+        rc = gd_http_router_add(router, "GET", "/v1/models/", GD_HTTP_MATCH_PREFIX, on_model,
                                 &r->route[0]);
     return rc;
 }

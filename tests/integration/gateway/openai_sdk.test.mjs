@@ -107,6 +107,14 @@ test('models list', async () => {
   assert.deepEqual(ids.sort(), ['bad', 'broken', 'chat', 'emb']);
 });
 
+test('models retrieve', async () => {
+  const m = await client.models.retrieve('chat');
+  assert.equal(m.id, 'chat');
+  assert.equal(m.object, 'model');
+  await assert.rejects(client.models.retrieve('nope'),
+    (e) => e instanceof OpenAI.NotFoundError && e.code === 'model_not_found');
+});
+
 test('unknown model surfaces as NotFoundError', async () => {
   await assert.rejects(
     client.chat.completions.create({ model: 'nope', messages: [] }),

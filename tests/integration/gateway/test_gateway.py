@@ -130,6 +130,23 @@ def test_models_list(env):
     assert all(m["object"] == "model" for m in doc["data"])
 
 
+@pytest.mark.parametrize("path,alias", [("chat", "chat"), ("ch%61t", "chat"),
+                                        ("chat-fb", "chat-fb")])
+def test_model_retrieve(env, path, alias):
+    st, h, b = request(env["port"], "GET", "/v1/models/" + path)
+    assert st == 200
+    assert json.loads(b) == {"id": alias, "object": "model", "created": 0, "owned_by": "girder"}
+
+
+@pytest.mark.parametrize("path", ["nope", "", "chat/x", "ch%00at", "%", "x" * 300])
+def test_model_retrieve_unknown_is_404(env, path):
+    st, h, b = request(env["port"], "GET", "/v1/models/" + path)
+    assert st == 404
+    err = json.loads(b)["error"]
+    assert err["code"] == "model_not_found" and err["param"] == "model"
+    assert err["type"] == "invalid_request_error"
+
+
 def test_chat_splices_model_and_forwards_the_rest(env):
     raw = ('{ "messages" : [{"role":"user","content":"h\\u00e9llo"}],\n "model":  "chat" ,'
            '"x_unknown": {"keep": [1, 2.50, null]}, "temperature":0.2 }')
