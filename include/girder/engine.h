@@ -108,7 +108,11 @@ int gd_engine_num_exec_nodes(const gd_engine_model *m);
 struct gd_engine_options {
     int threads;             /* worker threads incl. the caller; 0 = 1 */
     size_t max_tensor_bytes; /* cap on any one output or scratch buffer; 0 = 16 GiB */
+    /* cap on node executions in one run, those of If/Loop/Scan bodies included (nested
+     * loops multiply); a run past it fails with GD_ELIMIT. 0 = GD_ENGINE_MAX_NODE_RUNS */
+    uint64_t max_node_runs;
 };
+#define GD_ENGINE_MAX_NODE_RUNS ((uint64_t)1 << 26)
 /* Creates a session (its own thread pool and buffers) over m, which must outlive it.
  * Fails with GD_ENOTSUP naming the first node whose op/opset has no kernel. */
 int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_options *opts,

@@ -322,6 +322,12 @@ int gd__exec_node(struct gd_exec *e, const struct gd_node *nd, int index)
     if (!nd->def)
         return gd__errf(e->err, e->errlen, GD_ENOTSUP, "node '%s' (%s): no kernel for opset %d",
                         nd->name, nd->op_type, nd->opset);
+    if (*e->runs_left == 0) /* untrusted trip counts, nested loops: bounded work */
+        return gd__errf(e->err, e->errlen, GD_ELIMIT,
+                        "node '%s' (%s): the run reached its limit of node executions "
+                        "(max_node_runs)",
+                        nd->name, nd->op_type);
+    --*e->runs_left;
     int rc = ctx_init(&c, e, nd, index);
     if (rc) {
         gd__errf(e->err, e->errlen, rc, "node '%s' (%s): out of memory", nd->name, nd->op_type);
@@ -425,7 +431,8 @@ int gd__op_run_subgraph(struct gd_op_ctx *ctx, const struct gd_engine_model *g, 
                          .err = ctx->e->err,
                          .errlen = ctx->e->errlen,
                          .max_bytes = ctx->e->max_bytes,
-                         .parent = ctx->e};
+                         .parent = ctx->e,
+                         .runs_left = ctx->e->runs_left};
     int rc = sub_bind(ctx, g, slots, n, inputs);
     for (int i = 0; !rc && i < g->n_nodes; i++) {
         const struct gd_node *nd = &g->nodes[i];

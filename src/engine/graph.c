@@ -136,6 +136,8 @@ fail:
 }
 
 #define FOLD_MAX_BYTES ((size_t)64 << 20)
+/* A Loop of constants with a long trip count is left to run time. */
+#define FOLD_MAX_NODE_RUNS 4096
 
 /* Ops whose result must not be computed once at load. */
 static int foldable(const struct gd_node *nd)
@@ -158,9 +160,15 @@ static int fold_node(struct gd_engine_model *m, struct gd_tensor *slots, int i)
         if (read_at(nd, k) >= 0 && m->values[read_at(nd, k)].kind != GD_VALUE_CONST)
             return 0;
     char msg[256];
-    /* Outputs over FOLD_MAX_BYTES are left to run time (bounded load, small models). */
-    struct gd_exec e = {
-        .m = m, .slots = slots, .err = msg, .errlen = sizeof msg, .max_bytes = FOLD_MAX_BYTES};
+    /* Outputs over FOLD_MAX_BYTES, and work over FOLD_MAX_NODE_RUNS, are left to run time
+     * (bounded load, small models). */
+    uint64_t runs_left = FOLD_MAX_NODE_RUNS;
+    struct gd_exec e = {.m = m,
+                        .slots = slots,
+                        .err = msg,
+                        .errlen = sizeof msg,
+                        .max_bytes = FOLD_MAX_BYTES,
+                        .runs_left = &runs_left};
     if (gd__exec_node(&e, nd, i)) {
         for (int k = 0; k < nd->n_out; k++)
             if (nd->out[k] >= 0)

@@ -116,6 +116,7 @@ struct gd_exec {
     size_t errlen;
     size_t max_bytes;             /* cap on one output / scratch allocation (0 = none) */
     const struct gd_exec *parent; /* exec of the enclosing graph when running a subgraph */
+    uint64_t *runs_left; /* node executions the run may still make, shared with subgraphs */
     /* static memory plan (may be NULL): value v lives at arena + plan_off[v] when
      * plan_off[v] >= 0 and its runtime size fits plan_size[v] */
     unsigned char *arena;

@@ -15,6 +15,7 @@ struct gd_engine_session {
     struct gd_bufcache *cache;
     struct gd_pool *pool;
     size_t max_bytes;
+    uint64_t max_node_runs;
     int64_t *plan_off; /* static memory plan (plan.c) */
     size_t *plan_size, plan_total;
     unsigned char *arena;
@@ -109,6 +110,8 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory");
     s->m = m;
     s->max_bytes = (opts && opts->max_tensor_bytes) ? opts->max_tensor_bytes : (size_t)16 << 30;
+    s->max_node_runs =
+        (opts && opts->max_node_runs) ? opts->max_node_runs : GD_ENGINE_MAX_NODE_RUNS;
     s->slots = gd_calloc((size_t)m->n_values + 1, sizeof *s->slots);
     s->outs = gd_calloc((size_t)m->n_outputs + 1, sizeof *s->outs);
     s->cache = gd__bufcache_new();
@@ -214,6 +217,7 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
     for (int i = 0; i < m->n_outputs; i++)
         gd_tensor_release(&s->outs[i]);
     int rc = bind_inputs(s, n, names, inputs, err, errlen);
+    uint64_t runs_left = s->max_node_runs;
     struct gd_exec e = {.m = m,
                         .slots = s->slots,
                         .pool = s->pool,
@@ -223,7 +227,8 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
                         .max_bytes = s->max_bytes,
                         .arena = s->arena,
                         .plan_off = s->arena ? s->plan_off : NULL,
-                        .plan_size = s->plan_size};
+                        .plan_size = s->plan_size,
+                        .runs_left = &runs_left};
     for (int i = 0; !rc && i < m->n_nodes; i++) {
         rc = gd__exec_node(&e, &m->nodes[i], i);
         for (int r = s->release_start[i]; r < s->release_start[i + 1]; r++)

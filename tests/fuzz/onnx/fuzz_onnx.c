@@ -1,7 +1,8 @@
 /* libFuzzer driver for the ONNX loader and runtime: any byte string is loaded as a model;
  * when it loads, a session is created and, if every input has a small static shape, the
- * graph runs once on zero-filled inputs. Caps keep the fuzzer inside its memory limit:
- * tensors over 16 MiB are refused with GD_ELIMIT (an error, not a finding). */
+ * graph runs once on zero-filled inputs. Caps keep the fuzzer inside its memory and time
+ * limits: tensors over 16 MiB and runs of more than 10,000 node executions (a Loop with a
+ * trip count in the millions) are refused with GD_ELIMIT (an error, not a finding). */
 #include <stdint.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 
 #define FUZZ_MAX_INPUTS 16
 #define FUZZ_MAX_BYTES ((size_t)16 << 20)
+#define FUZZ_MAX_NODE_RUNS 10000
 
 static void run_once(gd_engine_model *m)
 {
@@ -19,9 +21,11 @@ static void run_once(gd_engine_model *m)
     char err[256];
     gd_engine_session *s = NULL;
     if (n > FUZZ_MAX_INPUTS ||
-        gd_engine_session_create(
-            m, &(struct gd_engine_options){.threads = 1, .max_tensor_bytes = FUZZ_MAX_BYTES}, &s,
-            err, sizeof err))
+        gd_engine_session_create(m,
+                                 &(struct gd_engine_options){.threads = 1,
+                                                             .max_tensor_bytes = FUZZ_MAX_BYTES,
+                                                             .max_node_runs = FUZZ_MAX_NODE_RUNS},
+                                 &s, err, sizeof err))
         goto out;
     for (; made < n; made++) {
         struct gd_engine_io io;

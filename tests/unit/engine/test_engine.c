@@ -515,6 +515,102 @@ Test(engine_load, if_with_outer_capture)
     expect_load_error(&b, GD_EINVAL, "'nowhere' is not defined");
 }
 
+/* Loop(M, cond=true, v0) whose body passes cond and v through (2 nodes per iteration). M
+ * and v0 are graph inputs, or initializers (M = m_init, v0 = 7) when m_init > 0. */
+static int load_pass_through_loop(int64_t m_init, gd_engine_model **m, char *err, size_t errlen)
+{
+    static const int64_t d1[1] = {1};
+    static const gd_bool yes = 1;
+    struct mb b;
+    mb_init(&b, 8, 13);
+    static const float v0 = 7;
+    if (m_init > 0) { /* all constants: a candidate for folding at load */
+        mb_init_tensor(&b, "M", 7, 0, NULL, &m_init, sizeof m_init);
+        mb_init_tensor(&b, "v0", 1, 1, (int64_t *)d1, &v0, sizeof v0);
+    } else {
+        mb_input(&b, "M", 7, 0, NULL);
+        mb_input(&b, "v0", 1, 1, d1);
+    }
+    mb_init_tensor(&b, "cond", 9, 0, NULL, &yes, 1);
+    mb_output(&b, "v", 1, 1, d1);
+    Onnx__GraphProto body;
+    Onnx__NodeProto bn[2], *bnp[2] = {&bn[0], &bn[1]};
+    Onnx__ValueInfoProto bi[3], bo[2], *bip[3] = {&bi[0], &bi[1], &bi[2]},
+                                       *bop[2] = {&bo[0], &bo[1]};
+    char *bin[2][1] = {{"c"}, {"vin"}}, *bout[2][1] = {{"c_out"}, {"v_out"}};
+    onnx__graph_proto__init(&body);
+    for (int i = 0; i < 2; i++) {
+        onnx__node_proto__init(&bn[i]);
+        bn[i].op_type = "Identity";
+        bn[i].n_input = 1;
+        bn[i].input = bin[i];
+        bn[i].n_output = 1;
+        bn[i].output = bout[i];
+    }
+    mb_value(&b, &bi[0], "i", 7, 0, NULL);
+    mb_value(&b, &bi[1], "c", 9, 0, NULL);
+    mb_value(&b, &bi[2], "vin", 1, 1, d1);
+    mb_value(&b, &bo[0], "c_out", 9, 0, NULL);
+    mb_value(&b, &bo[1], "v_out", 1, 1, d1);
+    body.n_node = 2;
+    body.node = bnp;
+    body.n_input = 3;
+    body.input = bip;
+    body.n_output = 2;
+    body.output = bop;
+    Onnx__AttributeProto at, *atp[1] = {&at};
+    onnx__attribute_proto__init(&at);
+    at.name = "body";
+    at.has_type = 1;
+    at.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    at.g = &body;
+    mb_node(&b, "Loop", "M", "v");
+    char *loop_in[3] = {"M", "cond", "v0"};
+    b.nodes[0].n_input = 3;
+    b.nodes[0].input = loop_in;
+    b.nodes[0].n_attribute = 1;
+    b.nodes[0].attribute = atp;
+    return mb_load(&b, m, err, errlen);
+}
+
+static int run_loop_model(gd_engine_model *m, int64_t trips, uint64_t max_node_runs, char *err,
+                          size_t errlen)
+{
+    static const int64_t d1[1] = {1};
+    gd_engine_session *s;
+    struct gd_engine_options o = {.max_node_runs = max_node_runs};
+    cr_assert_eq(gd_engine_session_create(m, &o, &s, err, errlen), 0, "%s", err);
+    float v0 = 7;
+    struct gd_tensor in[2] = {{0}, {0}};
+    gd_tensor_set_shape(&in[0], GD_DTYPE_INT64, 0, NULL);
+    in[0].data = &trips;
+    gd_tensor_set_shape(&in[1], GD_DTYPE_FLOAT, 1, d1);
+    in[1].data = &v0;
+    int n = gd_engine_num_inputs(m); /* 2, or 0 when the loop is all constants */
+    int rc = gd_engine_run(s, n, (const char *[]){"M", "v0"}, in, err, errlen);
+    if (rc == 0)
+        cr_expect_eq(((float *)gd_engine_output(s, 0)->data)[0], 7.0f);
+    gd_engine_session_free(s);
+    return rc;
+}
+
+Test(engine_run, node_run_budget_bounds_loops)
+{
+    char err[256] = "";
+    gd_engine_model *m;
+    cr_assert_eq(load_pass_through_loop(0, &m, err, sizeof err), 0, "%s", err);
+    /* 1 Loop + 2 body nodes per trip */
+    cr_expect_eq(run_loop_model(m, 1000, 2001, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(run_loop_model(m, 1000, 2000, err, sizeof err), GD_ELIMIT);
+    cr_expect(strstr(err, "max_node_runs") && strstr(err, "(Identity)"), "%s", err);
+    gd_engine_model_free(m);
+    /* a Loop of constants with a million trips is not folded at load: it is left to run
+     * time, where the session's budget applies */
+    cr_assert_eq(load_pass_through_loop(1000000, &m, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(run_loop_model(m, 0, 100, err, sizeof err), GD_ELIMIT, "%s", err);
+    gd_engine_model_free(m);
+}
+
 Test(engine_npy, roundtrip_and_malformed)
 {
     char path[] = "/tmp/gd_engine_npy_XXXXXX", err[256];
