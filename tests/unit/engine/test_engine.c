@@ -138,6 +138,26 @@ static int mb_load(struct mb *b, gd_engine_model **m, char *err, size_t errlen)
 
 static const int64_t d22[2] = {2, 2};
 
+/* Subgraph pieces: an Identity node in -> out, a GRAPH attribute. */
+static void identity_node(Onnx__NodeProto *n, char **in, char **out)
+{
+    onnx__node_proto__init(n);
+    n->op_type = "Identity";
+    n->n_input = 1;
+    n->input = in;
+    n->n_output = 1;
+    n->output = out;
+}
+
+static void graph_attr(Onnx__AttributeProto *a, const char *name, Onnx__GraphProto *g)
+{
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
+    a->g = g;
+}
+
 /* ---- tensor helpers ---- */
 
 Test(engine_tensor, f16_roundtrip)
@@ -466,12 +486,7 @@ Test(engine_load, if_with_outer_capture)
     kt.raw_data.len = sizeof kraw;
     for (int i = 0; i < 2; i++) {
         onnx__graph_proto__init(&br[i]);
-        onnx__node_proto__init(&bn[i]);
-        bn[i].op_type = "Identity";
-        bn[i].n_input = 1;
-        bn[i].input = bin[i];
-        bn[i].n_output = 1;
-        bn[i].output = bout[i];
+        identity_node(&bn[i], bin[i], bout[i]);
         bnp[i][0] = &bn[i];
         br[i].n_node = 1;
         br[i].node = bnp[i];
@@ -484,13 +499,8 @@ Test(engine_load, if_with_outer_capture)
     br[1].initializer = ktp;
     Onnx__AttributeProto at[2], *atp[2] = {&at[0], &at[1]};
     const char *an[2] = {"then_branch", "else_branch"};
-    for (int i = 0; i < 2; i++) {
-        onnx__attribute_proto__init(&at[i]);
-        at[i].name = (char *)an[i];
-        at[i].has_type = 1;
-        at[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
-        at[i].g = &br[i];
-    }
+    for (int i = 0; i < 2; i++)
+        graph_attr(&at[i], an[i], &br[i]);
     mb_node(&b, "If", "c", "y");
     b.nodes[0].n_attribute = 2;
     b.nodes[0].attribute = atp;
@@ -539,14 +549,8 @@ static int load_pass_through_loop(int64_t m_init, gd_engine_model **m, char *err
                                        *bop[2] = {&bo[0], &bo[1]};
     char *bin[2][1] = {{"c"}, {"vin"}}, *bout[2][1] = {{"c_out"}, {"v_out"}};
     onnx__graph_proto__init(&body);
-    for (int i = 0; i < 2; i++) {
-        onnx__node_proto__init(&bn[i]);
-        bn[i].op_type = "Identity";
-        bn[i].n_input = 1;
-        bn[i].input = bin[i];
-        bn[i].n_output = 1;
-        bn[i].output = bout[i];
-    }
+    for (int i = 0; i < 2; i++)
+        identity_node(&bn[i], bin[i], bout[i]);
     mb_value(&b, &bi[0], "i", 7, 0, NULL);
     mb_value(&b, &bi[1], "c", 9, 0, NULL);
     mb_value(&b, &bi[2], "vin", 1, 1, d1);
@@ -559,11 +563,7 @@ static int load_pass_through_loop(int64_t m_init, gd_engine_model **m, char *err
     body.n_output = 2;
     body.output = bop;
     Onnx__AttributeProto at, *atp[1] = {&at};
-    onnx__attribute_proto__init(&at);
-    at.name = "body";
-    at.has_type = 1;
-    at.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH;
-    at.g = &body;
+    graph_attr(&at, "body", &body);
     mb_node(&b, "Loop", "M", "v");
     char *loop_in[3] = {"M", "cond", "v0"};
     b.nodes[0].n_input = 3;
