@@ -1,5 +1,6 @@
 /* Clip: min/max were attributes (float, default -/+FLT_MAX) up to opset 6 and became
- * optional scalar inputs at opset 11 (integer dtypes from 12). An absent bound means
+ * optional scalar inputs at opset 11 (integer dtypes from 12: earlier, an integer input is
+ * an error, not a float bound cast out of the dtype's range). An absent bound means
  * "no bound" (the dtype's limits). When min > max every element becomes max, as numpy. */
 #include <float.h>
 
@@ -72,6 +73,9 @@ static int clip_run(struct gd_op_ctx *ctx)
         return gd_op_fail(ctx, GD_EINVAL, "missing input 0");
     if ((unsigned)x->dtype >= EW_NDT || !clip_tab[x->dtype])
         return gd_op_fail(ctx, GD_ENOTSUP, "dtype %s not supported", gd_dtype_name(x->dtype));
+    if (gd_op_opset(ctx) < 12 && !gd_dtype_is_float(x->dtype)) /* float bounds would not fit */
+        return gd_op_fail(ctx, GD_EINVAL, "dtype %s needs opset 12 (Clip-%d takes float types)",
+                          gd_dtype_name(x->dtype), gd_op_opset(ctx) < 11 ? 6 : 11);
     struct clip_job c = {0};
     int rc;
     if (gd_op_opset(ctx) < 11) {
