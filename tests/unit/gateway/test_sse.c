@@ -144,6 +144,21 @@ Test(sse, event_cap_and_stop)
     sink_free(&s);
 }
 
+/* Feeds one whole stream; returns whether the framer saw usage (then in *u). */
+static int usage_of(const char *stream, struct gd_gw_usage *u)
+{
+    struct gd_gw_sse p;
+    struct sink s;
+    sink_init(&s);
+    gd_gw_sse_init(&p, 4096);
+    cr_assert_eq(gd_gw_sse_feed(&p, stream, strlen(stream), on_event, &s), 0);
+    int have = p.have_usage;
+    *u = p.usage;
+    gd_gw_sse_free(&p);
+    sink_free(&s);
+    return have;
+}
+
 Test(sse, usage_key_anywhere_in_the_data)
 {
     static const char *usage_in_content =
@@ -155,28 +170,16 @@ Test(sse, usage_key_anywhere_in_the_data)
         usage_in_content,
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct gd_gw_sse p;
-        struct sink s;
-        sink_init(&s);
-        gd_gw_sse_init(&p, 4096);
-        cr_assert_eq(gd_gw_sse_feed(&p, cases[i], strlen(cases[i]), on_event, &s), 0);
-        cr_assert_eq(p.have_usage, 1, "case %zu", i);
-        cr_assert_eq(p.usage.prompt_tokens, 3);
-        cr_assert_eq(p.usage.completion_tokens, 4);
-        gd_gw_sse_free(&p);
-        sink_free(&s);
+        struct gd_gw_usage u;
+        cr_assert_eq(usage_of(cases[i], &u), 1, "case %zu", i);
+        cr_assert_eq(u.prompt_tokens, 3);
+        cr_assert_eq(u.completion_tokens, 4);
     }
     /* "usag" cut short at the end of the data, a lone g: no usage, no overread */
     static const char *none[] = {"data: \"usag\n\n", "data: g\n\n", "data: {\"usage\n\n"};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
-        struct gd_gw_sse p;
-        struct sink s;
-        sink_init(&s);
-        gd_gw_sse_init(&p, 4096);
-        cr_assert_eq(gd_gw_sse_feed(&p, none[i], strlen(none[i]), on_event, &s), 0);
-        cr_assert_eq(p.have_usage, 0, "none %zu", i);
-        gd_gw_sse_free(&p);
-        sink_free(&s);
+        struct gd_gw_usage u;
+        cr_assert_eq(usage_of(none[i], &u), 0, "none %zu", i);
     }
 }
 
