@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
+#include "serve/ms_config.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
  * (declared in their public header), before the NULL. */
 const struct gd_config_section *const gd_cli_config_sections[] = {
     &gd_gw_config_section, /* providers:, models: (src/gateway) */
+    &gd_ms_config_section, /* serving: (src/serve) */
     NULL,
 };
 const unsigned long gd_cli_config_sections_n =

@@ -19,6 +19,7 @@
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
+#include "serve/model_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,7 @@ static const struct {
 } route_modules[] = {
     {"builtin", gd_serve_builtin_routes_register},
     {"gateway", gd_gw_routes_register}, /* /v1/chat/completions, ... (src/gateway) */
+    {"serving", gd_ms_routes_register}, /* /v2/... Open Inference Protocol (src/serve) */
 };
 
 struct gd_serve_state gd_serve;

@@ -35,6 +35,15 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
     return len;
 }
 
+int gd_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0, l; i < n; i += l)
+        if (!(l = utf8_seq_len(s + i, n - i)))
+            return 0;
+    return 1;
+}
+
 int gd_json_put_str(struct gd_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

@@ -8,6 +8,8 @@
 
 /* Appends "s" (quoted and escaped). */
 int gd_json_put_str(struct gd_buf *b, const char *s, size_t n);
+/* 1 when s[0..n) is valid UTF-8 (so gd_json_put_str writes it unchanged), else 0. */
+int gd_utf8_valid(const char *s, size_t n);
 /* Appends ,"key": when not first (first is cleared), or "key": otherwise. */
 int gd_json_put_key(struct gd_buf *b, const char *key, int *first);
 int gd_json_put_i64(struct gd_buf *b, int64_t v);

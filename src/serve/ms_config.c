@@ -1,0 +1,170 @@
+/* `serving:` section parser (see ms_config.h). */
+#include "serve/ms_config.h"
+#include "core/alloc.h"
+#include "girder/error.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_MODELS 256
+#define MAX_NAME 128
+
+static const char *const section_keys[] = {"serving", NULL};
+static const char *const serving_keys[] = {"models", NULL};
+static const char *const model_keys[] = {"name",       "path",     "version",
+                                         "instances",  "threads",  "max_queue",
+                                         "timeout_ms", "required", "allow_request_timeout",
+                                         NULL};
+
+/* A URL-safe model name: letters, digits, '-', '_', '.'. */
+static int name_ok(const char *s)
+{
+    if (!*s || *s == '.')
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.'))
+            return 0;
+    return 1;
+}
+
+/* path as written if absolute, else joined to the directory of the config file. */
+static char *resolve_path(const struct gd_config_diag *d, const char *path)
+{
+    const char *file = d->file ? d->file : "";
+    const char *slash = strrchr(file, '/');
+    if (path[0] == '/' || !slash || file[0] == '<')
+        return gd_strdup(path);
+    size_t dl = (size_t)(slash - file), pl = strlen(path);
+    char *out = gd_malloc(dl + 1 + pl + 1);
+    if (out)
+        snprintf(out, dl + 1 + pl + 1, "%.*s/%s", (int)dl, file, path);
+    return out;
+}
+
+static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                       struct gd_ms_model_cfg *m)
+{
+    if (gd_config_expect_kind(d, n, GD_YAML_MAP) != 0)
+        return GD_EINVAL;
+    int rc = gd_config_check_keys(d, n, model_keys);
+    const char *name = NULL, *path = NULL;
+    int64_t version = 1, inst = 1, thr = 1, q = 64;
+    m->timeout_ms = 0;
+    m->required = true;
+    m->allow_request_timeout = true;
+    rc |= gd_config_get_string(d, n, "name", MAX_NAME, &name, NULL);
+    rc |= gd_config_get_string(d, n, "path", 4096, &path, NULL);
+    rc |= gd_config_get_int(d, n, "version", 1, INT32_MAX, &version);
+    rc |= gd_config_get_int(d, n, "instances", 1, 64, &inst);
+    rc |= gd_config_get_int(d, n, "threads", 1, 256, &thr);
+    rc |= gd_config_get_int(d, n, "max_queue", 1, 1 << 20, &q);
+    rc |= gd_config_get_duration_ms(d, n, "timeout_ms", 0, 3600000, &m->timeout_ms);
+    rc |= gd_config_get_bool(d, n, "required", &m->required);
+    rc |= gd_config_get_bool(d, n, "allow_request_timeout", &m->allow_request_timeout);
+    if (!name || !name_ok(name)) {
+        gd_config_diag_add(d, name ? gd_yaml_map_get(n, "name") : n, name ? NULL : "name",
+                           name ? "model name may hold only letters, digits, '-', '_', '.'"
+                                : "a model needs a name");
+        rc = GD_EINVAL;
+    } else if (!(m->name = gd_strdup(name))) {
+        return GD_ENOMEM;
+    }
+    if (!path || !*path) {
+        gd_config_diag_add(d, n, "path", "a model needs a path to its .onnx file");
+        return GD_EINVAL;
+    }
+    if (!(m->path = resolve_path(d, path)))
+        return GD_ENOMEM;
+    struct stat st;
+    if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        gd_config_diag_add(d, gd_yaml_map_get(n, "path"), NULL, "no model file at '%s'", m->path);
+        rc = GD_EINVAL;
+    }
+    m->version = version;
+    m->instances = (uint32_t)inst;
+    m->threads = (uint32_t)thr;
+    m->max_queue = (uint32_t)q;
+    return rc ? GD_EINVAL : 0;
+}
+
+int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out)
+{
+    *out = NULL;
+    const struct gd_yaml_node *sec = NULL, *seq = NULL;
+    int rc = gd_config_get_map(d, root, "serving", &sec);
+    if (rc || !sec)
+        return rc;
+    rc = gd_config_check_keys(d, sec, serving_keys);
+    rc |= gd_config_get_seq(d, sec, "models", &seq);
+    if (rc || !seq || seq->n == 0)
+        return rc;
+    if (seq->n > MAX_MODELS) {
+        gd_config_diag_add(d, seq, NULL, "at most %d models", MAX_MODELS);
+        return GD_EINVAL;
+    }
+    struct gd_ms_config *c = gd_calloc(1, sizeof *c);
+    if (!c || !(c->models = gd_calloc(seq->n, sizeof *c->models))) {
+        gd_free(c);
+        return GD_ENOMEM;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        int mrc = parse_model(d, seq->items[i], &c->models[i]);
+        c->n_models = i + 1;
+        if (mrc == GD_ENOMEM) {
+            gd_ms_config_free(c);
+            return mrc;
+        }
+        rc |= mrc;
+        for (size_t j = 0; j < i && c->models[i].name; j++)
+            if (c->models[j].name && strcmp(c->models[j].name, c->models[i].name) == 0) {
+                gd_config_diag_add(d, gd_yaml_map_get(seq->items[i], "name"), NULL,
+                                   "duplicate model name '%s'", c->models[i].name);
+                rc = GD_EINVAL;
+            }
+    }
+    if (rc) {
+        gd_ms_config_free(c);
+        return GD_EINVAL;
+    }
+    *out = c;
+    return 0;
+}
+
+void gd_ms_config_free(void *p)
+{
+    struct gd_ms_config *c = p;
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_models; i++) {
+        gd_free(c->models[i].name);
+        gd_free(c->models[i].path);
+    }
+    gd_free(c->models);
+    gd_free(c);
+}
+
+static void summary(const void *data, struct gd_buf *out)
+{
+    const struct gd_ms_config *c = data;
+    gd_buf_printf(out, "serving: %zu model%s", c ? c->n_models : 0,
+                  c && c->n_models == 1 ? "" : "s");
+    for (size_t i = 0; c && i < c->n_models; i++)
+        gd_buf_printf(out, "%s%s", i ? ", " : " (", c->models[i].name);
+    if (c && c->n_models)
+        gd_buf_putc(out, ')');
+}
+
+const struct gd_config_section gd_ms_config_section = {
+    .name = GD_MS_CONFIG_SECTION,
+    .keys = section_keys,
+    .parse = gd_ms_config_parse,
+    .free = gd_ms_config_free,
+    .summary = summary,
+};
+
+const struct gd_ms_config *gd_ms_config_get(const struct gd_config *cfg)
+{
+    return cfg ? gd_config_section_get(cfg, GD_MS_CONFIG_SECTION) : NULL;
+}

@@ -1,0 +1,50 @@
+/* The model server's configuration section: top-level `serving:` (docs/serving.md).
+ *
+ *   serving:
+ *     models:
+ *       - name: resnet            # URL name: /v2/models/resnet
+ *         path: models/resnet.onnx # relative to the config file's directory
+ *         version: 1
+ *         instances: 1            # worker threads, each with its own engine session
+ *         threads: 1              # engine threads per instance
+ *         max_queue: 64           # queued requests; past it: 503 with Retry-After
+ *         timeout_ms: 0           # default queue deadline, 0 = none
+ *         allow_request_timeout: true  # a request's parameters.timeout (µs) may shorten it
+ *         required: true          # readiness waits for it
+ *
+ * Parsed once per config load into an immutable struct gd_ms_config (names unique, model
+ * files must exist and be regular files). Threading: immutable, shared by every thread. */
+#ifndef GD_SERVE_MS_CONFIG_H
+#define GD_SERVE_MS_CONFIG_H
+
+#include "core/config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gd_ms_model_cfg {
+    char *name;
+    char *path; /* resolved against the config file's directory */
+    int64_t version;
+    uint32_t instances, threads, max_queue;
+    uint64_t timeout_ms;
+    bool allow_request_timeout;
+    bool required;
+};
+
+struct gd_ms_config {
+    struct gd_ms_model_cfg *models;
+    size_t n_models;
+};
+
+#define GD_MS_CONFIG_SECTION "serving"
+extern const struct gd_config_section gd_ms_config_section;
+
+/* The serving config of a loaded config, or NULL when it serves no model. */
+const struct gd_ms_config *gd_ms_config_get(const struct gd_config *cfg);
+
+int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out);
+void gd_ms_config_free(void *p);
+
+#endif

@@ -1,0 +1,481 @@
+/* Open Inference Protocol REST routes (see model_server.h). */
+#include "serve/model_server.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/json_write.h"
+#include "core/log.h"
+#include "girder/error.h"
+#include "obs/metrics.h"
+#include "serve/ms_infer_req.h"
+#include "serve/ms_runtime.h"
+#include "serve/ms_tensor_json.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_RESPONSE_BYTES ((size_t)64 << 20)
+
+struct ms_metrics {
+    struct gd_counter_vec *requests;
+    struct gd_histogram_vec *queue, *compute;
+    struct gd_gauge_vec *depth;
+};
+
+/* Per model: what the routes precompute (metadata body, version string, metric children). */
+struct ms_model_view {
+    struct gd_ms_model *model;
+    char version[24];
+    struct gd_buf meta; /* GET /v2/models/{m} body */
+    struct gd_histogram *queue, *compute;
+    struct gd_gauge *depth;
+};
+
+struct ms_routes {
+    struct gd_config *cfg; /* referenced: the runtime points into its serving section */
+    struct gd_ms_runtime *rt;
+    struct ms_model_view *views;
+    size_t n_views;
+    struct ms_metrics metrics;
+    struct gd_buf server_meta;
+};
+
+/* ---- answers ---- */
+
+static void respond_json(struct gd_http_exchange *x, int status, const struct gd_buf *b)
+{
+    gd_http_respond(x, status, "application/json", b->data, b->len);
+}
+
+/* {"error": message} with status, the protocol's error object. */
+static void respond_error(struct gd_http_exchange *x, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void respond_error(struct gd_http_exchange *x, int status, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct gd_buf b;
+    gd_buf_init(&b, 4096);
+    if (gd_buf_puts(&b, "{\"error\":") || gd_json_put_str(&b, msg, strlen(msg)) ||
+        gd_buf_putc(&b, '}')) {
+        gd_buf_free(&b);
+        gd_http_respond(x, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
+        return;
+    }
+    respond_json(x, status, &b);
+    gd_buf_free(&b);
+}
+
+static void respond_static(struct gd_http_exchange *x, int status, const char *body)
+{
+    gd_http_respond(x, status, "application/json", body, strlen(body));
+}
+
+/* ---- metadata ---- */
+
+static int put_io(struct gd_buf *b, const struct gd_engine_io *io)
+{
+    const char *dt = gd_ms_datatype_name(io->dtype);
+    int rc = gd_buf_puts(b, "{\"name\":");
+    rc = rc ? rc : gd_json_put_str(b, io->name, strlen(io->name));
+    rc = rc ? rc : gd_buf_puts(b, ",\"datatype\":");
+    rc = rc ? rc : gd_json_put_str(b, dt ? dt : "UNKNOWN", strlen(dt ? dt : "UNKNOWN"));
+    rc = rc ? rc : gd_buf_puts(b, ",\"shape\":[");
+    for (int d = 0; !rc && d < io->rank; d++)
+        rc = gd_buf_printf(b, "%s%lld", d ? "," : "", (long long)io->dims[d]);
+    return rc ? rc : gd_buf_puts(b, "]}");
+}
+
+static int put_io_list(struct gd_buf *b, const gd_engine_model *em, int outputs)
+{
+    int n = outputs ? gd_engine_num_outputs(em) : gd_engine_num_inputs(em);
+    int rc = gd_buf_putc(b, '[');
+    for (int i = 0; !rc && i < n; i++) {
+        struct gd_engine_io io;
+        if (outputs)
+            gd_engine_output_info(em, i, &io);
+        else
+            gd_engine_input_info(em, i, &io);
+        rc = (i ? gd_buf_putc(b, ',') : 0);
+        rc = rc ? rc : put_io(b, &io);
+    }
+    return rc ? rc : gd_buf_putc(b, ']');
+}
+
+/* {"name","versions":[v],"platform":"onnx","inputs":[..],"outputs":[..]} */
+static int build_model_meta(struct ms_model_view *v)
+{
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    const gd_engine_model *em = gd_ms_model_engine(v->model);
+    struct gd_buf *b = &v->meta;
+    gd_buf_init(b, (size_t)1 << 20);
+    int rc = gd_buf_puts(b, "{\"name\":");
+    rc = rc ? rc : gd_json_put_str(b, c->name, strlen(c->name));
+    rc = rc ? rc
+            : gd_buf_printf(b,
+                            ",\"versions\":[\"%s\"],\"platform\":\"onnx\",\"inputs\":", v->version);
+    rc = rc ? rc : put_io_list(b, em, 0);
+    rc = rc ? rc : gd_buf_puts(b, ",\"outputs\":");
+    rc = rc ? rc : put_io_list(b, em, 1);
+    return rc ? rc : gd_buf_putc(b, '}');
+}
+
+static void on_server_meta(struct gd_http_exchange *x, void *ud)
+{
+    struct ms_routes *r = ud;
+    respond_json(x, 200, &r->server_meta);
+}
+
+static void on_live(struct gd_http_exchange *x, void *ud)
+{
+    (void)ud;
+    respond_static(x, 200, "{\"live\":true}");
+}
+
+/* Every model is loaded before the routes exist (a load failure refuses the config), so
+ * the server is ready once it answers. Periodic probes will make this a real check. */
+static void on_ready(struct gd_http_exchange *x, void *ud)
+{
+    (void)ud;
+    respond_static(x, 200, "{\"ready\":true}");
+}
+
+/* ---- /v2/models/{m}[/versions/{v}][/ready|/infer] ---- */
+
+enum action { ACT_META, ACT_READY, ACT_INFER };
+
+struct model_path {
+    struct gd_slice name, version; /* version.n == 0: not given */
+    enum action act;
+};
+
+/* Next '/'-separated segment of *p (advanced past it); n == 0 at the end. */
+static struct gd_slice next_segment(struct gd_slice *p)
+{
+    struct gd_slice s = {p->p, 0};
+    while (s.n < p->n && p->p[s.n] != '/')
+        s.n++;
+    size_t skip = s.n < p->n ? s.n + 1 : s.n;
+    p->p += skip;
+    p->n -= skip;
+    return s;
+}
+
+static int seg_is(struct gd_slice s, const char *lit)
+{
+    return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
+}
+
+static int parse_model_path(struct gd_slice path, struct model_path *mp)
+{
+    static const char prefix[] = "/v2/models/";
+    if (path.n < sizeof prefix - 1)
+        return -1;
+    struct gd_slice rest = {path.p + sizeof prefix - 1, path.n - (sizeof prefix - 1)};
+    memset(mp, 0, sizeof *mp);
+    mp->name = next_segment(&rest);
+    if (mp->name.n == 0)
+        return -1;
+    struct gd_slice s = next_segment(&rest);
+    if (seg_is(s, "versions")) {
+        mp->version = next_segment(&rest);
+        if (mp->version.n == 0)
+            return -1;
+        s = next_segment(&rest);
+    }
+    if (s.n == 0)
+        mp->act = ACT_META;
+    else if (seg_is(s, "ready"))
+        mp->act = ACT_READY;
+    else if (seg_is(s, "infer"))
+        mp->act = ACT_INFER;
+    else
+        return -1;
+    return rest.n == 0 ? 0 : -1;
+}
+
+/* The model a path names, or NULL after answering 404. */
+static struct ms_model_view *resolve(struct gd_http_exchange *x, struct ms_routes *r,
+                                     struct model_path *mp)
+{
+    const struct gd_http_request *req = gd_http_exchange_request(x);
+    if (parse_model_path(req->path, mp) != 0) {
+        respond_error(x, 404, "no such route: %.*s", (int)(req->path.n > 200 ? 200 : req->path.n),
+                      req->path.p);
+        return NULL;
+    }
+    int nn = (int)(mp->name.n > 200 ? 200 : mp->name.n);
+    struct gd_ms_model *m = gd_ms_runtime_find(r->rt, mp->name.p, mp->name.n);
+    if (!m) {
+        respond_error(x, 404, "unknown model '%.*s'", nn, mp->name.p);
+        return NULL;
+    }
+    struct ms_model_view *v = &r->views[0];
+    while (v->model != m)
+        v++;
+    if (mp->version.n && !(mp->version.n == strlen(v->version) &&
+                           memcmp(mp->version.p, v->version, mp->version.n) == 0)) {
+        respond_error(x, 404, "model '%.*s' has no version '%.*s'", nn, mp->name.p,
+                      (int)(mp->version.n > 40 ? 40 : mp->version.n), mp->version.p);
+        return NULL;
+    }
+    gd_http_log_field_str(x, "model", gd_ms_model_cfg(m)->name);
+    gd_http_log_field_str(x, "model_version", v->version);
+    return v;
+}
+
+static void on_model_get(struct gd_http_exchange *x, void *ud)
+{
+    struct ms_routes *r = ud;
+    struct model_path mp;
+    struct ms_model_view *v = resolve(x, r, &mp);
+    if (!v)
+        return;
+    if (mp.act == ACT_INFER) {
+        gd_http_set_header(x, "Allow", "POST");
+        respond_error(x, 405, "infer takes POST");
+    } else if (mp.act == ACT_READY) {
+        struct gd_buf b;
+        gd_buf_init(&b, 1024);
+        const char *name = gd_ms_model_cfg(v->model)->name;
+        if (gd_buf_puts(&b, "{\"name\":") || gd_json_put_str(&b, name, strlen(name)) ||
+            gd_buf_puts(&b, ",\"ready\":true}"))
+            respond_error(x, 500, "out of memory");
+        else
+            respond_json(x, 200, &b);
+        gd_buf_free(&b);
+    } else {
+        respond_json(x, 200, &v->meta);
+    }
+}
+
+static void count(struct ms_routes *r, const struct ms_model_view *v, int status)
+{
+    char st[8];
+    snprintf(st, sizeof st, "%d", status);
+    const char *labels[] = {gd_ms_model_cfg(v->model)->name, v->version, st};
+    gd_counter_inc(gd_counter_vec_get(r->metrics.requests, labels));
+}
+
+struct pending {
+    struct gd_http_exchange *x; /* NULL once the client is gone */
+    struct ms_routes *routes;
+    struct ms_model_view *view;
+};
+
+static void on_client_gone(struct gd_http_exchange *x, void *ud)
+{
+    (void)x;
+    struct pending *p = ud;
+    p->x = NULL;
+}
+
+/* Loop thread: the worker finished (or refused) the job. The routes outlive it: the
+ * exchange holds the router while it is alive, and when it is gone (or the job was
+ * dropped, on whatever thread) nothing but the job and p is touched. */
+static void on_done(struct gd_ms_job *job, void *ud)
+{
+    struct pending *p = ud;
+    struct gd_http_exchange *x = job->status ? p->x : NULL; /* status 0: dropped */
+    if (x) {
+        struct ms_model_view *v = p->view;
+        gd_http_on_close(x, NULL, NULL);
+        gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
+        gd_histogram_observe(v->queue, (double)job->queue_ns / 1e9);
+        if (job->status != 504)
+            gd_histogram_observe(v->compute, (double)job->compute_ns / 1e9);
+        count(p->routes, v, job->status);
+        gd_http_log_field_i64(x, "queue_us", (int64_t)(job->queue_ns / 1000));
+        gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
+        respond_json(x, job->status, &job->body);
+    }
+    gd_free(p);
+    gd_ms_job_free(job);
+}
+
+static uint64_t deadline_of(const struct gd_ms_model_cfg *c, const struct gd_ms_infer_req *ir,
+                            uint64_t start_ns)
+{
+    uint64_t d = c->timeout_ms ? start_ns + c->timeout_ms * 1000000ull : 0;
+    if (ir->timeout_us > 0 && c->allow_request_timeout) {
+        uint64_t rd = start_ns + (uint64_t)ir->timeout_us * 1000ull;
+        if (!d || rd < d)
+            d = rd;
+    }
+    return d;
+}
+
+static void on_model_post(struct gd_http_exchange *x, void *ud)
+{
+    struct ms_routes *r = ud;
+    struct model_path mp;
+    struct ms_model_view *v = resolve(x, r, &mp);
+    if (!v)
+        return;
+    if (mp.act != ACT_INFER) {
+        gd_http_set_header(x, "Allow", "GET, HEAD");
+        respond_error(x, 405, "only .../infer takes POST");
+        return;
+    }
+    const struct gd_http_request *req = gd_http_exchange_request(x);
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
+    struct pending *p = gd_calloc(1, sizeof *p);
+    if (!job || !p) {
+        gd_free(p);
+        gd_ms_job_free(job);
+        respond_error(x, 500, "out of memory");
+        return;
+    }
+    char err[512];
+    struct gd_ms_infer_req ir;
+    int rc = gd_ms_infer_parse(gd_ms_model_engine(v->model), req->body, req->body_len, job, &ir,
+                               err, sizeof err);
+    if (rc) {
+        gd_free(p);
+        gd_ms_job_free(job);
+        count(r, v, rc == GD_EINVAL ? 400 : 500);
+        respond_error(x, rc == GD_EINVAL ? 400 : 500, "%s",
+                      rc == GD_EINVAL ? err : "out of memory");
+        return;
+    }
+    job->deadline_ns = deadline_of(c, &ir, req->start_ns);
+    *p = (struct pending){x, r, v};
+    rc = gd_ms_submit(gd_http_exchange_loop(x), job, on_done, p);
+    if (rc) {
+        gd_free(p);
+        gd_ms_job_free(job);
+        count(r, v, rc == GD_EAGAIN ? 503 : 500);
+        if (rc == GD_EAGAIN) {
+            gd_http_set_header(x, "Retry-After", "1");
+            respond_error(x, 503, "model '%s' is overloaded: %u requests already queued", c->name,
+                          c->max_queue);
+        } else {
+            respond_error(x, 500, "out of memory");
+        }
+        return;
+    }
+    gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
+    gd_http_on_close(x, on_client_gone, p);
+}
+
+/* ---- registration ---- */
+
+static int metrics_init(struct ms_metrics *mm)
+{
+    struct gd_metrics *m = gd_metrics_default();
+    static const char *const mvs[] = {"model", "version", "status"};
+    static const char *const mv[] = {"model", "version"};
+    static const char *const mo[] = {"model"};
+    if (!m)
+        return GD_ENOMEM;
+    int rc = gd_metrics_counter(
+        m,
+        &(struct gd_metric_opts){"girder_inference_requests_total",
+                                 "Inference requests by model, version and HTTP status", mvs, 3, 0},
+        &mm->requests);
+    rc = rc ? rc
+            : gd_metrics_histogram(
+                  m,
+                  &(struct gd_metric_opts){"girder_inference_queue_duration_seconds",
+                                           "Time inference requests waited in "
+                                           "the model's queue",
+                                           mv, 2, 0},
+                  gd_metrics_latency_buckets, gd_metrics_latency_buckets_n, &mm->queue);
+    rc = rc ? rc
+            : gd_metrics_histogram(
+                  m,
+                  &(struct gd_metric_opts){"girder_inference_compute_duration_seconds",
+                                           "Time the engine spent running inference requests", mv,
+                                           2, 0},
+                  gd_metrics_latency_buckets, gd_metrics_latency_buckets_n, &mm->compute);
+    return rc ? rc
+              : gd_metrics_gauge(m,
+                                 &(struct gd_metric_opts){"girder_inference_queue_depth",
+                                                          "Inference requests waiting in the "
+                                                          "model's queue",
+                                                          mo, 1, 0},
+                                 &mm->depth);
+}
+
+static void routes_free(void *ptr)
+{
+    struct ms_routes *r = ptr;
+    gd_ms_runtime_free(r->rt);
+    for (size_t i = 0; i < r->n_views; i++)
+        gd_buf_free(&r->views[i].meta);
+    gd_free(r->views);
+    gd_buf_free(&r->server_meta);
+    gd_config_unref(r->cfg);
+    gd_free(r);
+}
+
+static int build_views(struct ms_routes *r)
+{
+    r->n_views = gd_ms_runtime_num_models(r->rt);
+    if (!(r->views = gd_calloc(r->n_views ? r->n_views : 1, sizeof *r->views)))
+        return GD_ENOMEM;
+    for (size_t i = 0; i < r->n_views; i++) {
+        struct ms_model_view *v = &r->views[i];
+        v->model = gd_ms_runtime_model_at(r->rt, i);
+        const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+        snprintf(v->version, sizeof v->version, "%lld", (long long)c->version);
+        int rc = build_model_meta(v);
+        if (rc)
+            return rc;
+        const char *mv[] = {c->name, v->version};
+        v->queue = gd_histogram_vec_get(r->metrics.queue, mv);
+        v->compute = gd_histogram_vec_get(r->metrics.compute, mv);
+        v->depth = gd_gauge_vec_get(r->metrics.depth, mv); /* label: model only */
+        gd_logf(GD_LOG_INFO,
+                "msg=\"model loaded\" model=%s version=%s inputs=%d outputs=%d instances=%u "
+                "threads=%u",
+                c->name, v->version, gd_engine_num_inputs(gd_ms_model_engine(v->model)),
+                gd_engine_num_outputs(gd_ms_model_engine(v->model)), c->instances, c->threads);
+    }
+    gd_buf_init(&r->server_meta, 4096);
+    return gd_buf_puts(&r->server_meta, "{\"name\":\"girder\",\"version\":\"" GD_VERSION_STRING
+                                        "\",\"extensions\":[]}");
+}
+
+int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config *cfg)
+{
+    const struct gd_ms_config *sc = gd_ms_config_get(cfg);
+    if (!sc)
+        return 0;
+    struct ms_routes *r = gd_calloc(1, sizeof *r);
+    if (!r)
+        return GD_ENOMEM;
+    r->cfg = gd_config_ref((struct gd_config *)cfg);
+    char err[600] = "";
+    int rc = metrics_init(&r->metrics);
+    if (!rc && (rc = gd_ms_runtime_new(sc, &r->rt, err, sizeof err)) != 0) {
+        for (char *q = err; *q; q++)
+            *q = *q == '"' ? '\'' : *q; /* keeps the log line's quoting intact */
+        gd_logf(GD_LOG_ERROR, "msg=\"model load failed\" error=\"%s\"", err);
+    }
+    rc = rc ? rc : build_views(r);
+    if (rc || (rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
+        routes_free(r);
+        return rc;
+    }
+    static const struct {
+        const char *method, *path;
+        enum gd_http_match match;
+        gd_http_handler_fn fn;
+    } routes[] = {
+        {"GET", "/v2", GD_HTTP_MATCH_EXACT, on_server_meta},
+        {"GET", "/v2/health/live", GD_HTTP_MATCH_EXACT, on_live},
+        {"GET", "/v2/health/ready", GD_HTTP_MATCH_EXACT, on_ready},
+        {"GET", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_get},
+        {"POST", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_post},
+    };
+    for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
+        rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
+                                routes[i].fn, r);
+    return rc;
+}

@@ -1,0 +1,78 @@
+/* The model server's runtime: the models of one config, each with a bounded queue and its
+ * worker threads (one engine session each), and the way results get back to loop threads.
+ *
+ * A loop thread submits a job (inputs already decoded); a worker takes it, answers 504
+ * without running it when its deadline passed while queued, otherwise runs the engine and
+ * writes the response body, then posts the job back to the submitting loop, where `done`
+ * runs. Posting goes through a per-loop mailbox that outlives neither side's use: when a
+ * loop is freed before a worker finishes, the worker drops the result instead of touching
+ * the freed loop. Event loops never block: the queue lock is held only to push/pop.
+ *
+ * Threading: gd_ms_runtime_new/free on one thread (router build/free); submit and the
+ * accessors from any loop thread; done callbacks on the submitting loop thread. */
+#ifndef GD_SERVE_MS_RUNTIME_H
+#define GD_SERVE_MS_RUNTIME_H
+
+#include "core/buf.h"
+#include "girder/engine.h"
+#include "net/loop.h"
+#include "serve/ms_config.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct gd_ms_runtime;
+struct gd_ms_model;
+struct gd_ms_job;
+
+typedef void (*gd_ms_done_fn)(struct gd_ms_job *job, void *ud);
+
+/* A request to run a model: filled by the submitter, completed by a worker. */
+struct gd_ms_job {
+    struct gd_ms_model *model;
+    int n_inputs;
+    char **names;             /* [n_inputs], owned */
+    struct gd_tensor *inputs; /* [n_inputs], owned */
+    char **wanted;            /* requested output names, [n_wanted] (0: all), owned */
+    int n_wanted;
+    char *id;             /* request "id" echoed in the response, owned, may be NULL */
+    uint64_t deadline_ns; /* CLOCK_MONOTONIC, 0 = none */
+    /* result, written by the worker */
+    int status;         /* HTTP status */
+    struct gd_buf body; /* response JSON (or {"error":...}) */
+    uint64_t queue_ns, compute_ns;
+    /* delivery */
+    gd_ms_done_fn done;
+    void *ud;
+    struct gd_ms__mailbox *mailbox;
+    struct gd_ms_job *next;
+};
+
+/* Loads every model of c (engine model + `instances` sessions) and starts the workers.
+ * Errors: GD_E* with a message naming the model (load or session failure) in err. */
+int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, char *err,
+                      size_t errlen);
+/* Stops the workers (queued jobs are dropped: their done runs with status 0; callers free
+ * the runtime only once no exchange uses it) and frees. NULL is a no-op. */
+void gd_ms_runtime_free(struct gd_ms_runtime *rt);
+
+size_t gd_ms_runtime_num_models(const struct gd_ms_runtime *rt);
+struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i);
+struct gd_ms_model *gd_ms_runtime_find(struct gd_ms_runtime *rt, const char *name, size_t n);
+const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m);
+const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);
+/* Jobs waiting in the model's queue now. */
+size_t gd_ms_model_queue_depth(struct gd_ms_model *m);
+
+/* A new zeroed job for model m (body capped at max_body bytes). NULL on ENOMEM. */
+struct gd_ms_job *gd_ms_job_new(struct gd_ms_model *m, size_t max_body);
+void gd_ms_job_free(struct gd_ms_job *job);
+
+/* Queues job (ownership passes to the runtime, and back to done(job, ud) on this loop's
+ * thread; done owns and frees it). done runs exactly once: when the job can never be
+ * delivered (the runtime freed with it queued, or the loop gone) it runs on the dropping
+ * thread with job->status == 0 and must only free the job and ud. Loop thread only.
+ * Errors: GD_EAGAIN (queue full: nothing taken), GD_ENOMEM. */
+int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *job, gd_ms_done_fn done, void *ud);
+
+#endif
