@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,9 @@ static struct {
     struct gd_io *sig_io;
     struct gd_timer drain_timer;
     unsigned drained;
+    atomic_uint drain_started; /* loops whose server has entered drain mode */
+    int drain_signal;
+    unsigned drain_deadline_ms;
     unsigned reload_gen, reload_acks;
 } S;
 
@@ -274,10 +278,20 @@ static void worker_drained(void *ud)
     gd_loop_post(S.main_loop, main_worker_drained, NULL);
 }
 
+/* "msg=draining" is logged once every loop drains, so that whatever arrives after it is
+ * answered in drain mode (Connection: close), whichever loop reads it. */
+static void drain_started(void)
+{
+    if (atomic_fetch_add(&S.drain_started, 1) + 1 == S.n_workers)
+        gd_logf(GD_LOG_INFO, "msg=draining signal=%d deadline_ms=%u", S.drain_signal,
+                S.drain_deadline_ms);
+}
+
 static void worker_drain(struct gd_loop *loop, void *ud)
 {
     (void)loop;
     struct worker *w = ud;
+    drain_started(); /* before: the same callback enters drain mode, nothing runs between */
     gd_http_server_drain(w->srv, worker_drained, w);
 }
 
@@ -295,12 +309,15 @@ static void begin_drain(int sig)
         gd_loop_stop(S.main_loop);
         return;
     }
-    gd_logf(GD_LOG_INFO, "msg=draining signal=%d deadline_ms=%u", sig, S.cfg->drain_timeout_ms);
+    S.drain_signal = sig;
+    S.drain_deadline_ms = S.cfg->drain_timeout_ms;
     gd_timer_init(&S.drain_timer, drain_deadline, NULL);
     gd_timer_start(S.main_loop, &S.drain_timer, S.cfg->drain_timeout_ms);
     for (unsigned i = 0; i < S.n_workers; i++)
-        if (gd_loop_post(S.workers[i].loop, worker_drain, &S.workers[i]) != 0)
+        if (gd_loop_post(S.workers[i].loop, worker_drain, &S.workers[i]) != 0) {
+            drain_started();
             main_worker_drained(S.main_loop, NULL);
+        }
 }
 
 /* ---- reload ---- */
