@@ -4,6 +4,7 @@
 #include "girder/error.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -12,10 +13,19 @@
 
 static const char *const section_keys[] = {"serving", NULL};
 static const char *const serving_keys[] = {"models", NULL};
-static const char *const model_keys[] = {"name",       "path",     "version",
-                                         "instances",  "threads",  "max_queue",
-                                         "timeout_ms", "required", "allow_request_timeout",
+static const char *const model_keys[] = {"name",
+                                         "path",
+                                         "version",
+                                         "instances",
+                                         "threads",
+                                         "max_queue",
+                                         "timeout_ms",
+                                         "required",
+                                         "allow_request_timeout",
+                                         "max_batch_size",
+                                         "dynamic_batching",
                                          NULL};
+static const char *const batching_keys[] = {"max_queue_delay_us", "preferred_batch_sizes", NULL};
 
 /* A URL-safe model name: letters, digits, '-', '_', '.'. */
 static int name_ok(const char *s)
@@ -43,6 +53,45 @@ static char *resolve_path(const struct gd_config_diag *d, const char *path)
     return out;
 }
 
+/* dynamic_batching: {max_queue_delay_us, preferred_batch_sizes: [increasing sizes]} */
+static int parse_batching(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                          struct gd_ms_model_cfg *m)
+{
+    const struct gd_yaml_node *b = NULL, *pref = NULL;
+    int rc = gd_config_get_map(d, n, "dynamic_batching", &b);
+    if (rc || !b)
+        return rc;
+    if (m->max_batch_size == 0) {
+        gd_config_diag_add(d, b, NULL, "dynamic batching needs max_batch_size > 0");
+        return GD_EINVAL;
+    }
+    m->dynamic_batching = true;
+    int64_t delay = 0;
+    rc = gd_config_check_keys(d, b, batching_keys);
+    rc |= gd_config_get_int(d, b, "max_queue_delay_us", 0, 1000000, &delay);
+    rc |= gd_config_get_seq(d, b, "preferred_batch_sizes", &pref);
+    m->max_queue_delay_us = (uint32_t)delay;
+    for (size_t i = 0; pref && i < pref->n && i < GD_MS_MAX_PREFERRED; i++) {
+        const struct gd_yaml_node *it = pref->items[i];
+        char *end = NULL;
+        long long v = it->kind == GD_YAML_SCALAR ? strtoll(it->str, &end, 10) : 0;
+        if (!end || *end || v < 1 || v > m->max_batch_size ||
+            (m->n_preferred && v <= m->preferred[m->n_preferred - 1])) {
+            gd_config_diag_add(d, it, NULL,
+                               "expected increasing batch sizes from 1 to max_batch_size (%u)",
+                               m->max_batch_size);
+            rc = GD_EINVAL;
+            continue;
+        }
+        m->preferred[m->n_preferred++] = (uint32_t)v;
+    }
+    if (pref && pref->n > GD_MS_MAX_PREFERRED) {
+        gd_config_diag_add(d, pref, NULL, "at most %d preferred batch sizes", GD_MS_MAX_PREFERRED);
+        rc = GD_EINVAL;
+    }
+    return rc ? GD_EINVAL : 0;
+}
+
 static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
                        struct gd_ms_model_cfg *m)
 {
@@ -63,6 +112,13 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     rc |= gd_config_get_duration_ms(d, n, "timeout_ms", 0, 3600000, &m->timeout_ms);
     rc |= gd_config_get_bool(d, n, "required", &m->required);
     rc |= gd_config_get_bool(d, n, "allow_request_timeout", &m->allow_request_timeout);
+    int64_t mbs = 0;
+    if (gd_config_get_int(d, n, "max_batch_size", 0, 65536, &mbs) == 0) {
+        m->max_batch_size = (uint32_t)mbs;
+        rc |= parse_batching(d, n, m);
+    } else {
+        rc = GD_EINVAL;
+    }
     if (!name || !name_ok(name)) {
         gd_config_diag_add(d, name ? gd_yaml_map_get(n, "name") : n, name ? NULL : "name",
                            name ? "model name may hold only letters, digits, '-', '_', '.'"

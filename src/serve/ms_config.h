@@ -11,6 +11,10 @@
  *         timeout_ms: 0           # default queue deadline, 0 = none
  *         allow_request_timeout: true  # a request's parameters.timeout (µs) may shorten it
  *         required: true          # readiness waits for it
+ *         max_batch_size: 0       # > 0: dim 0 of every input/output is the batch
+ *         dynamic_batching:       # combine queued requests into one run
+ *           max_queue_delay_us: 0 # how long the oldest may wait for more
+ *           preferred_batch_sizes: [8, 16]
  *
  * Parsed once per config load into an immutable struct gd_ms_config (names unique, model
  * files must exist and be regular files). Threading: immutable, shared by every thread. */
@@ -23,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define GD_MS_MAX_PREFERRED 16
+
 struct gd_ms_model_cfg {
     char *name;
     char *path; /* resolved against the config file's directory */
@@ -31,6 +37,11 @@ struct gd_ms_model_cfg {
     uint64_t timeout_ms;
     bool allow_request_timeout;
     bool required;
+    uint32_t max_batch_size; /* 0: the model is not batched */
+    bool dynamic_batching;
+    uint32_t max_queue_delay_us;
+    uint32_t preferred[GD_MS_MAX_PREFERRED];
+    size_t n_preferred;
 };
 
 struct gd_ms_config {

@@ -81,6 +81,7 @@ static int parse_inputs(const gd_engine_model *em, const cJSON *arr, struct gd_m
     if (!(job->names = gd_calloc((size_t)n + 1, sizeof *job->names)) ||
         !(job->inputs = gd_calloc((size_t)n + 1, sizeof *job->inputs)))
         return GD_ENOMEM;
+    job->n_inputs = n; /* slots are zeroed: gd_ms_job_free copes with unfilled ones */
     int i = 0;
     const cJSON *in;
     cJSON_ArrayForEach(in, arr)
@@ -91,18 +92,16 @@ static int parse_inputs(const gd_engine_model *em, const cJSON *arr, struct gd_m
         int k = input_index(em, nm->valuestring);
         if (k < 0)
             return FAIL("unknown input '%.200s'", nm->valuestring);
-        for (int j = 0; j < i; j++)
-            if (strcmp(job->names[j], nm->valuestring) == 0)
-                return FAIL("input '%.200s' given twice", nm->valuestring);
-        if (!(job->names[i] = gd_strdup(nm->valuestring)))
+        if (job->names[k])
+            return FAIL("input '%.200s' given twice", nm->valuestring);
+        if (!(job->names[k] = gd_strdup(nm->valuestring)))
             return GD_ENOMEM;
-        job->n_inputs = i + 1;
-        int rc = gd_ms_tensor_from_json(in, GD_MS_MAX_INPUT_ELEMENTS, &job->inputs[i], err, errlen);
+        int rc = gd_ms_tensor_from_json(in, GD_MS_MAX_INPUT_ELEMENTS, &job->inputs[k], err, errlen);
         if (rc)
             return rc == GD_ENOMEM ? rc : GD_EINVAL;
         struct gd_engine_io io;
         gd_engine_input_info(em, k, &io);
-        if ((rc = check_against_model(&io, &job->inputs[i], err, errlen)))
+        if ((rc = check_against_model(&io, &job->inputs[k], err, errlen)))
             return rc;
         i++;
     }

@@ -25,7 +25,8 @@ struct gd_ms_infer_req {
 
 /* Parses body (len bytes, need not be NUL-terminated) for engine model em into job (its
  * names, inputs, wanted outputs and id; job must be fresh from gd_ms_job_new). Every model
- * input must be given once, with the model's datatype and a shape that fits its dims.
+ * input must be given once, with the model's datatype and a shape that fits its dims;
+ * job->inputs[k] is the model's input k whatever the request's order.
  * Errors: GD_EINVAL with the reason in err (the caller answers 400), GD_ENOMEM. On error
  * job may hold part of the request: gd_ms_job_free releases it. */
 int gd_ms_infer_parse(const gd_engine_model *em, const char *body, size_t len,

@@ -19,7 +19,7 @@
 
 struct ms_metrics {
     struct gd_counter_vec *requests;
-    struct gd_histogram_vec *queue, *compute;
+    struct gd_histogram_vec *queue, *compute, *batch;
     struct gd_gauge_vec *depth;
 };
 
@@ -28,7 +28,7 @@ struct ms_model_view {
     struct gd_ms_model *model;
     char version[24];
     struct gd_buf meta; /* GET /v2/models/{m} body */
-    struct gd_histogram *queue, *compute;
+    struct gd_histogram *queue, *compute, *batch;
     struct gd_gauge *depth;
 };
 
@@ -286,15 +286,37 @@ static void on_done(struct gd_ms_job *job, void *ud)
         gd_http_on_close(x, NULL, NULL);
         gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
         gd_histogram_observe(v->queue, (double)job->queue_ns / 1e9);
-        if (job->status != 504)
+        if (job->batch) { /* it ran */
             gd_histogram_observe(v->compute, (double)job->compute_ns / 1e9);
+            gd_histogram_observe(v->batch, job->batch);
+        }
         count(p->routes, v, job->status);
         gd_http_log_field_i64(x, "queue_us", (int64_t)(job->queue_ns / 1000));
         gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
+        if (job->batch)
+            gd_http_log_field_i64(x, "batch", job->batch);
         respond_json(x, job->status, &job->body);
     }
     gd_free(p);
     gd_ms_job_free(job);
+}
+
+/* A batched model's request: every input has the same dimension 0, within max_batch_size. */
+static int check_batch(const struct gd_ms_model_cfg *c, const struct gd_ms_job *job, char *err,
+                       size_t errlen)
+{
+    int64_t rows = job->inputs[0].dims[0];
+    for (int i = 0; i < job->n_inputs; i++)
+        if (job->inputs[i].dims[0] != rows)
+            return snprintf(err, errlen, "input '%s': batch dimension is %lld, input '%s' has %lld",
+                            job->names[i], (long long)job->inputs[i].dims[0], job->names[0],
+                            (long long)rows),
+                   GD_EINVAL;
+    if (rows > c->max_batch_size)
+        return snprintf(err, errlen, "batch of %lld exceeds the model's max_batch_size (%u)",
+                        (long long)rows, c->max_batch_size),
+               GD_EINVAL;
+    return 0;
 }
 
 static uint64_t deadline_of(const struct gd_ms_model_cfg *c, const struct gd_ms_infer_req *ir,
@@ -335,6 +357,8 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
     struct gd_ms_infer_req ir;
     int rc = gd_ms_infer_parse(gd_ms_model_engine(v->model), req->body, req->body_len, job, &ir,
                                err, sizeof err);
+    if (!rc && c->max_batch_size)
+        rc = check_batch(c, job, err, sizeof err);
     if (rc) {
         gd_free(p);
         gd_ms_job_free(job);
@@ -393,6 +417,12 @@ static int metrics_init(struct ms_metrics *mm)
                                            "Time the engine spent running inference requests", mv,
                                            2, 0},
                   gd_metrics_latency_buckets, gd_metrics_latency_buckets_n, &mm->compute);
+    static const double sizes[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+    rc = rc ? rc
+            : gd_metrics_histogram(m,
+                                   &(struct gd_metric_opts){"girder_inference_batch_size",
+                                                            "Requests per engine run", mv, 2, 0},
+                                   sizes, sizeof sizes / sizeof sizes[0], &mm->batch);
     return rc ? rc
               : gd_metrics_gauge(m,
                                  &(struct gd_metric_opts){"girder_inference_queue_depth",
@@ -430,6 +460,7 @@ static int build_views(struct ms_routes *r)
         const char *mv[] = {c->name, v->version};
         v->queue = gd_histogram_vec_get(r->metrics.queue, mv);
         v->compute = gd_histogram_vec_get(r->metrics.compute, mv);
+        v->batch = gd_histogram_vec_get(r->metrics.batch, mv);
         v->depth = gd_gauge_vec_get(r->metrics.depth, mv); /* label: model only */
         gd_logf(GD_LOG_INFO,
                 "msg=\"model loaded\" model=%s version=%s inputs=%d outputs=%d instances=%u "

@@ -5,11 +5,13 @@
 #include "core/json_write.h"
 #include "engine/tensor.h"
 #include "girder/error.h"
+#include "serve/ms_batch.h"
 #include "serve/ms_tensor_json.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* One per loop thread, shared by every runtime: finished jobs wait in its list and one
  * posted drain delivers them all (one eventfd wake-up per batch, not per job). The loop's
@@ -150,10 +152,10 @@ static int wanted(const struct gd_ms_job *j, const char *name)
     return 0;
 }
 
-/* {"model_name":..,"model_version":..,"id":..,"outputs":[..]} */
-static int write_response(struct instance *in, struct gd_ms_job *j)
+/* {"model_name":..,"model_version":..,"id":..,"outputs":[..]} from the model's outputs. */
+static int write_response(const struct gd_ms_model *m, struct gd_ms_job *j,
+                          const struct gd_tensor *outs)
 {
-    const struct gd_ms_model *m = in->model;
     struct gd_buf *b = &j->body;
     int rc = gd_buf_puts(b, "{\"model_name\":");
     rc = rc ? rc : gd_json_put_str(b, m->cfg->name, strlen(m->cfg->name));
@@ -172,28 +174,75 @@ static int write_response(struct instance *in, struct gd_ms_job *j)
         if (!first)
             rc = gd_buf_putc(b, ',');
         first = 0;
-        rc = rc ? rc : gd_ms_tensor_to_json(b, io.name, gd_engine_output(in->session, i));
+        rc = rc ? rc : gd_ms_tensor_to_json(b, io.name, &outs[i]);
     }
     return rc ? rc : gd_buf_puts(b, "]}");
 }
 
-static void run_job(struct instance *in, struct gd_ms_job *j)
+static void encode_result(const struct gd_ms_model *m, struct gd_ms_job *j,
+                          const struct gd_tensor *outs)
 {
-    uint64_t t0 = gd_mono_ns();
-    char err[512];
-    int rc = gd_engine_run(in->session, j->n_inputs, (const char *const *)j->names, j->inputs, err,
-                           sizeof err);
-    j->compute_ns = gd_mono_ns() - t0;
-    if (rc) {
-        set_error(j, rc == GD_EINVAL || rc == GD_ERANGE ? 400 : 500, err);
-        return;
-    }
     j->status = 200;
-    rc = write_response(in, j);
+    int rc = write_response(m, j, outs);
     if (rc)
         set_error(j, 500,
                   rc == GD_ELIMIT ? "response larger than the configured body limit"
                                   : "could not encode the response");
+}
+
+/* Runs jobs[0..k) as one engine run: alone when k == 1, else with their inputs joined
+ * along dimension 0 and every output split back by rows. */
+static void run_jobs(struct instance *in, struct gd_ms_job *const *jobs, int k)
+{
+    struct gd_ms_model *m = in->model;
+    int n_in = jobs[0]->n_inputs, n_out = gd_engine_num_outputs(m->engine);
+    struct gd_tensor *batch = k > 1 ? gd_calloc((size_t)n_in, sizeof *batch) : jobs[0]->inputs;
+    /* outs[0..n_out): the session's outputs, views[..]: one job's rows of them */
+    struct gd_tensor *outs = gd_calloc(2 * (size_t)n_out + 1, sizeof *outs), *views = outs + n_out;
+    char err[512] = "out of memory";
+    int rc = batch && outs ? 0 : GD_ENOMEM;
+    for (int i = 0; !rc && k > 1 && i < n_in; i++)
+        rc = gd_ms_batch_concat(jobs, k, i, &batch[i]);
+    uint64_t t0 = gd_mono_ns();
+    if (!rc)
+        rc = gd_engine_run(in->session, n_in, (const char *const *)jobs[0]->names, batch, err,
+                           sizeof err);
+    uint64_t compute = gd_mono_ns() - t0;
+    int64_t total = 0;
+    for (int j = 0; j < k; j++)
+        total += gd_ms_batch_rows(jobs[j]);
+    for (int o = 0; !rc && o < n_out; o++) {
+        outs[o] = *gd_engine_output(in->session, o);
+        if (k > 1 && (outs[o].rank == 0 || outs[o].dims[0] != total)) {
+            snprintf(err, sizeof err, "output %d has no batch dimension of %lld rows", o,
+                     (long long)total);
+            rc = GD_EINVAL;
+        }
+    }
+    int64_t row = 0;
+    for (int j = 0; j < k; j++) {
+        struct gd_ms_job *job = jobs[j];
+        job->compute_ns = compute;
+        job->batch = (uint32_t)k;
+        if (rc == GD_EINVAL && k > 1 && strncmp(err, "output", 6) == 0)
+            set_error(job, 500, err); /* the model broke its batching promise */
+        else if (rc)
+            set_error(job, rc == GD_EINVAL || rc == GD_ERANGE ? 400 : 500, err);
+        else if (k == 1)
+            encode_result(m, job, outs);
+        else {
+            int64_t rows = gd_ms_batch_rows(job);
+            for (int o = 0; o < n_out; o++)
+                gd_ms_batch_view(&outs[o], row, rows, &views[o]);
+            encode_result(m, job, views);
+            row += rows;
+        }
+    }
+    for (int i = 0; k > 1 && batch && i < n_in; i++)
+        gd_ms_batch_release(&batch[i]);
+    if (k > 1)
+        gd_free(batch);
+    gd_free(outs);
 }
 
 /* A job that will never be delivered: done still runs once (status 0) to free its ud. */
@@ -235,32 +284,109 @@ static void post_back(struct gd_ms_job *j)
     pthread_mutex_unlock(&mb->mu);
 }
 
+static struct gd_ms_job *pop_head(struct gd_ms_model *m)
+{
+    struct gd_ms_job *j = m->head;
+    m->head = j->next;
+    if (!m->head)
+        m->tail = NULL;
+    m->depth--;
+    return j;
+}
+
+static int is_preferred(const struct gd_ms_model_cfg *c, int64_t rows)
+{
+    for (size_t i = 0; i < c->n_preferred; i++)
+        if (c->preferred[i] == rows)
+            return 1;
+    return 0;
+}
+
+/* With m->mu held and the queue not empty: how many jobs from the head form the next batch
+ * (compatible, rows within max_batch_size), or 0 when it should wait for more until
+ * *wait_until (the oldest job's delay is not over and the batch could still grow). */
+static int batch_ready(struct gd_ms_model *m, uint64_t now, uint64_t *wait_until)
+{
+    const struct gd_ms_model_cfg *c = m->cfg;
+    if (!c->dynamic_batching)
+        return 1;
+    int k = 0, blocked = 0;
+    int64_t rows = 0;
+    for (struct gd_ms_job *j = m->head; j; j = j->next) {
+        int64_t r = gd_ms_batch_rows(j);
+        if (k && (!gd_ms_batch_compatible(m->head, j) || rows + r > c->max_batch_size)) {
+            blocked = 1; /* the batch cannot grow past this job */
+            break;
+        }
+        rows += r;
+        k++;
+        if (rows >= c->max_batch_size) {
+            blocked = 1;
+            break;
+        }
+    }
+    *wait_until = m->head->queue_ns + (uint64_t)c->max_queue_delay_us * 1000u;
+    if (blocked || now >= *wait_until || is_preferred(c, rows))
+        return k;
+    return 0;
+}
+
+/* Takes the next batch off the queue into jobs[] (waiting for it to fill when dynamic
+ * batching allows); returns its size, 0 when stopping. */
+static int next_batch(struct gd_ms_model *m, struct gd_ms_job **jobs)
+{
+    pthread_mutex_lock(&m->mu);
+    int k = 0;
+    while (!m->stop) {
+        if (!m->head) {
+            pthread_cond_wait(&m->cv, &m->mu);
+            continue;
+        }
+        uint64_t until;
+        if ((k = batch_ready(m, gd_mono_ns(), &until)) > 0)
+            break;
+        struct timespec ts = {(time_t)(until / 1000000000u), (long)(until % 1000000000u)};
+        pthread_cond_timedwait(&m->cv, &m->mu, &ts);
+    }
+    for (int i = 0; i < k && !m->stop; i++)
+        jobs[i] = pop_head(m);
+    if (m->stop)
+        k = 0;
+    if (m->head)
+        pthread_cond_signal(&m->cv); /* another instance can start on the rest */
+    pthread_mutex_unlock(&m->mu);
+    return k;
+}
+
 static void *worker_main(void *arg)
 {
     struct instance *in = arg;
     struct gd_ms_model *m = in->model;
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        while (!m->head && !m->stop)
-            pthread_cond_wait(&m->cv, &m->mu);
-        if (m->stop) {
-            pthread_mutex_unlock(&m->mu);
-            return NULL;
-        }
-        struct gd_ms_job *j = m->head;
-        m->head = j->next;
-        if (!m->head)
-            m->tail = NULL;
-        m->depth--;
-        pthread_mutex_unlock(&m->mu);
+    uint32_t cap = m->cfg->dynamic_batching ? m->cfg->max_batch_size : 1;
+    struct gd_ms_job **jobs = gd_calloc(cap, sizeof *jobs);
+    if (!jobs)
+        return NULL; /* the other instances (or model_stop) take care of the queue */
+    int k;
+    while ((k = next_batch(m, jobs)) > 0) {
         uint64_t now = gd_mono_ns();
-        j->queue_ns = now - j->queue_ns;
-        if (j->deadline_ns && now >= j->deadline_ns)
-            set_error(j, 504, "deadline expired while queued");
-        else
-            run_job(in, j);
-        post_back(j);
+        int run = 0;
+        for (int i = 0; i < k; i++) { /* expired ones are answered, the rest run together */
+            struct gd_ms_job *j = jobs[i];
+            j->queue_ns = now - j->queue_ns;
+            if (j->deadline_ns && now >= j->deadline_ns) {
+                set_error(j, 504, "deadline expired while queued");
+                post_back(j);
+            } else {
+                jobs[run++] = j;
+            }
+        }
+        if (run)
+            run_jobs(in, jobs, run);
+        for (int i = 0; i < run; i++)
+            post_back(jobs[i]);
     }
+    gd_free(jobs);
+    return NULL;
 }
 
 int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *j, gd_ms_done_fn done, void *ud)
@@ -291,16 +417,42 @@ int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *j, gd_ms_done_fn done, 
     return 0;
 }
 
+/* Batching joins requests along dimension 0: every input and output must have one that
+ * the model leaves open (symbolic or unknown). */
+static int check_batch_dims(const gd_engine_model *em, char *err, size_t errlen)
+{
+    for (int out = 0; out < 2; out++) {
+        int n = out ? gd_engine_num_outputs(em) : gd_engine_num_inputs(em);
+        for (int i = 0; i < n; i++) {
+            struct gd_engine_io io;
+            (out ? gd_engine_output_info : gd_engine_input_info)(em, i, &io);
+            if (io.rank == 0 || (io.rank > 0 && io.dims[0] >= 0))
+                return snprintf(err, errlen,
+                                "%s '%s' has no open batch dimension (dimension 0 is %s)",
+                                out ? "output" : "input", io.name,
+                                io.rank == 0 ? "absent: a scalar" : "fixed"),
+                       GD_EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int model_start(struct gd_ms_model *m, const struct gd_ms_model_cfg *cfg, char *err,
                        size_t errlen)
 {
     char e[400];
     m->cfg = cfg;
     pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->cv, NULL);
+    pthread_condattr_t ca; /* timed waits on CLOCK_MONOTONIC, the clock of gd_mono_ns */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
     int rc = gd_engine_load_file(cfg->path, &m->engine, e, sizeof e);
     if (rc)
         return snprintf(err, errlen, "model '%s': %s", cfg->name, e), rc;
+    if (cfg->max_batch_size && (rc = check_batch_dims(m->engine, e, sizeof e)))
+        return snprintf(err, errlen, "model '%s': max_batch_size is set but %s", cfg->name, e), rc;
     if (!(m->inst = gd_calloc(cfg->instances, sizeof *m->inst)))
         return GD_ENOMEM;
     struct gd_engine_options o = {.threads = (int)cfg->threads};

@@ -41,6 +41,7 @@ struct gd_ms_job {
     int status;         /* HTTP status */
     struct gd_buf body; /* response JSON (or {"error":...}) */
     uint64_t queue_ns, compute_ns;
+    uint32_t batch; /* requests in the engine run that served it */
     /* delivery */
     gd_ms_done_fn done;
     void *ud;

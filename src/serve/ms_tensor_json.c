@@ -250,7 +250,8 @@ static int put_num(struct gd_buf *b, const struct gd_tensor *t, int64_t i)
         return gd_json_put_i64(b, (int64_t)((const T *)t->data)[i]);
         GD_DTYPE_FOREACH_SINT(X)
         X(GD_DTYPE_UINT8, uint8_t, u8)
-        X(GD_DTYPE_UINT16, uint16_t, u16) X(GD_DTYPE_UINT32, uint32_t, u32)
+        X(GD_DTYPE_UINT16, uint16_t, u16)
+        X(GD_DTYPE_UINT32, uint32_t, u32)
 #undef X
             default : return GD_ENOTSUP;
     }

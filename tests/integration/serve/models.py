@@ -4,6 +4,7 @@ mix.onnx    x, y: FP32 [batch, 3] -> sum = x + y (FP32), gt = x > y (BOOL),
             idx = argmax(x, axis 1) (INT64 [batch, 1])
 half.onnx   h: FP16 [n] -> sq = h * h (FP16)
 text.onnx   s: BYTES [n] -> same = s (BYTES)
+dense.onnx  x: FP32 [batch, 64] -> y: FP32 [batch, 16], two MatMuls with a Relu between
 slow.onnx   x: FP32 [1, 1], rows: INT64 [1] -> y: FP32 [1, 1]; expands x to
             [rows, 512] and multiplies it by a 512x512 matrix 8 times, so a request
             decides how long it runs (for queue and deadline tests)
@@ -69,14 +70,29 @@ def slow(path, width=512, layers=8):
     _save(g, path)
 
 
+def dense(path):
+    rng = np.random.default_rng(3)
+    w1 = rng.standard_normal((64, 32)).astype(np.float32)
+    w2 = rng.standard_normal((32, 16)).astype(np.float32)
+    g = h.make_graph(
+        [h.make_node("MatMul", ["x", "w1"], ["a"]), h.make_node("Relu", ["a"], ["r"]),
+         h.make_node("MatMul", ["r", "w2"], ["y"])],
+        "dense", [h.make_tensor_value_info("x", T.FLOAT, ["batch", 64])],
+        [h.make_tensor_value_info("y", T.FLOAT, ["batch", 16])],
+        initializer=[h.make_tensor("w1", T.FLOAT, [64, 32], w1.flatten().tolist()),
+                     h.make_tensor("w2", T.FLOAT, [32, 16], w2.flatten().tolist())])
+    _save(g, path)
+
+
 def build_all(d):
-    for name, fn in (("mix", mix), ("half", half), ("text", text), ("slow", slow)):
+    for name, fn in (("mix", mix), ("half", half), ("text", text), ("slow", slow),
+                     ("dense", dense)):
         fn(os.path.join(d, name + ".onnx"))
 
 
 if __name__ == "__main__":  # models.py OUTDIR [NAME...]: builds the named models (all by default)
     import sys
-    out, names = sys.argv[1], sys.argv[2:] or ["mix", "half", "text", "slow"]
+    out, names = sys.argv[1], sys.argv[2:] or ["mix", "half", "text", "slow", "dense"]
     os.makedirs(out, exist_ok=True)
     for n in names:
         globals()[n](os.path.join(out, n + ".onnx"))
