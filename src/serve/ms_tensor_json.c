@@ -253,7 +253,8 @@ static int put_num(struct gd_buf *b, const struct gd_tensor *t, int64_t i)
         X(GD_DTYPE_UINT16, uint16_t, u16)
         X(GD_DTYPE_UINT32, uint32_t, u32)
 #undef X
-            default : return GD_ENOTSUP;
+    default:
+        return GD_ENOTSUP;
     }
     /* JSON has no NaN/Inf: they become null, as gd_json_put_f64 writes them. */
     if (strchr(tmp, 'n') || strchr(tmp, 'N'))

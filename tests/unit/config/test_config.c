@@ -3,6 +3,7 @@
  * embedded default, refcounting and the holder. */
 #include "core/alloc.h"
 #include "core/config.h"
+#include "serve/ms_config.h"
 #include "girder/error.h"
 
 #include <arpa/inet.h>
@@ -341,8 +342,8 @@ Test(config, extension_section)
     char errs[2048];
     struct gd_config *c = NULL;
     widgets_freed = 0;
-    cr_assert_eq(load("widgets:\n  count: 3\n  name: bolt\n", &o, &c, errs, sizeof errs), 0,
-                 "%s", errs);
+    cr_assert_eq(load("widgets:\n  count: 3\n  name: bolt\n", &o, &c, errs, sizeof errs), 0, "%s",
+                 errs);
     const struct widgets *w = gd_config_section_get(c, "widgets");
     cr_assert_not_null(w);
     cr_assert_eq(w->count, 3);
@@ -388,8 +389,7 @@ Test(config, limits_are_enforced)
     cr_assert_eq(load("threads: 1\nlog_level: info\n", &o, &c, errs, sizeof errs), GD_ELIMIT);
     o = opts_env();
     o.yaml.limits.max_scalar_bytes = 100;
-    cr_assert_eq(load("x: ${GD_TEST_BIG}${GD_TEST_BIG}\n", &o, &c, errs, sizeof errs),
-                 GD_ELIMIT);
+    cr_assert_eq(load("x: ${GD_TEST_BIG}${GD_TEST_BIG}\n", &o, &c, errs, sizeof errs), GD_ELIMIT);
     cr_assert_not_null(strstr(errs, "after substitution"), "%s", errs);
     cr_assert_null(strstr(errs, "xxxx"), "%s", errs);
 }
@@ -414,9 +414,13 @@ Test(config, default_config_loads_and_matches_schema)
     struct gd_config_diag d;
     gd_config_diag_init(&d, NULL);
     struct gd_config *c = NULL;
-    cr_assert_eq(gd_config_load_default(NULL, &d, &c), 0);
+    /* the default also configures model serving: its section must be known */
+    const struct gd_config_section *const sections[] = {&gd_ms_config_section};
+    struct gd_config_options o = {.sections = sections, .n_sections = 1};
+    cr_assert_eq(gd_config_load_default(&o, &d, &c), 0);
     cr_assert_eq(d.n, 0);
     cr_assert_str_eq(d.file, "<default>");
+    cr_assert_not_null(gd_ms_config_get(c));
     cr_assert_str_eq(c->listen.text, "127.0.0.1:8080");
     cr_assert(c->metrics.enabled);
     cr_assert(c->access_log.enabled);

@@ -1,5 +1,6 @@
 #include "core/alloc.h"
 #include "core/arena.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/hash.h"
 #include "core/json_write.h"
@@ -83,4 +84,27 @@ Test(hash, differs_by_content_and_seed)
     cr_assert_neq(gd_hash("abc", 3), gd_hash("abd", 3));
     cr_assert_eq(gd_hash("abcdefghij", 10), gd_hash("abcdefghij", 10));
     cr_assert_neq(gd_hash_seeded("x", 1, 1), gd_hash_seeded("x", 1, 2));
+}
+
+Test(base64, rfc4648_vectors_and_cap)
+{
+    static const char *const in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
+    static const char *const out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=",
+                                      "Zm9vYmFy"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        struct gd_buf b;
+        gd_buf_init(&b, 64);
+        cr_assert_eq(gd_base64_encode(&b, in[i], strlen(in[i])), 0);
+        cr_assert_str_eq(b.data ? b.data : "", out[i]);
+        gd_buf_free(&b);
+    }
+    const unsigned char bytes[] = {0x00, 0xff, 0xfe, 0x80};
+    struct gd_buf b;
+    gd_buf_init(&b, 7);
+    cr_assert_eq(gd_base64_encode(&b, bytes, sizeof bytes), GD_ELIMIT); /* needs 8 */
+    gd_buf_free(&b);
+    gd_buf_init(&b, 8);
+    cr_assert_eq(gd_base64_encode(&b, bytes, sizeof bytes), 0);
+    cr_assert_str_eq(b.data, "AP/+gA==");
+    gd_buf_free(&b);
 }
