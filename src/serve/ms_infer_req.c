@@ -54,8 +54,8 @@ static int check_against_model(const struct gd_engine_io *io, const struct gd_te
     return 0;
 }
 
-static int parse_inputs(const gd_engine_model *em, const cJSON *arr, struct gd_ms_job *job,
-                        char *err, size_t errlen)
+static int parse_inputs(const gd_engine_model *em, const cJSON *arr, struct gd_ms_bin *bin,
+                        struct gd_ms_job *job, char *err, size_t errlen)
 {
     int n_model = gd_engine_num_inputs(em);
     if (!cJSON_IsArray(arr))
@@ -96,7 +96,8 @@ static int parse_inputs(const gd_engine_model *em, const cJSON *arr, struct gd_m
             return FAIL("input '%.200s' given twice", nm->valuestring);
         if (!(job->names[k] = gd_strdup(nm->valuestring)))
             return GD_ENOMEM;
-        int rc = gd_ms_tensor_from_json(in, GD_MS_MAX_INPUT_ELEMENTS, &job->inputs[k], err, errlen);
+        int rc =
+            gd_ms_tensor_from_json(in, GD_MS_MAX_INPUT_ELEMENTS, bin, &job->inputs[k], err, errlen);
         if (rc)
             return rc == GD_ENOMEM ? rc : GD_EINVAL;
         struct gd_engine_io io;
@@ -118,7 +119,8 @@ static int parse_outputs(const gd_engine_model *em, const cJSON *arr, struct gd_
     int n = cJSON_GetArraySize(arr);
     if (n > gd_engine_num_outputs(em))
         return FAIL("'outputs' names %d outputs, the model has %d", n, gd_engine_num_outputs(em));
-    if (n && !(job->wanted = gd_calloc((size_t)n, sizeof *job->wanted)))
+    if (n && (!(job->wanted = gd_calloc((size_t)n, sizeof *job->wanted)) ||
+              !(job->wanted_binary = gd_calloc((size_t)n, 1))))
         return GD_ENOMEM;
     const cJSON *o;
     cJSON_ArrayForEach(o, arr)
@@ -130,6 +132,9 @@ static int parse_outputs(const gd_engine_model *em, const cJSON *arr, struct gd_
             return FAIL("unknown output '%.200s'", nm->valuestring);
         if (!(job->wanted[job->n_wanted] = gd_strdup(nm->valuestring)))
             return GD_ENOMEM;
+        const cJSON *bd = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(o, "parameters"), "binary_data");
+        job->wanted_binary[job->n_wanted] = cJSON_IsTrue(bd);
         job->n_wanted++;
     }
     return 0;
@@ -150,11 +155,12 @@ static int parse_parameters(const cJSON *p, struct gd_ms_infer_req *req, char *e
                         "3600000000");
         req->timeout_us = (int64_t)t->valuedouble;
     }
+    req->binary_output = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "binary_data_output"));
     return 0;
 }
 
-static int parse_tree(const gd_engine_model *em, const cJSON *root, struct gd_ms_job *job,
-                      struct gd_ms_infer_req *req, char *err, size_t errlen)
+static int parse_tree(const gd_engine_model *em, const cJSON *root, struct gd_ms_bin *bin,
+                      struct gd_ms_job *job, struct gd_ms_infer_req *req, char *err, size_t errlen)
 {
     if (!cJSON_IsObject(root))
         return FAIL("the request body must be a JSON object");
@@ -170,23 +176,32 @@ static int parse_tree(const gd_engine_model *em, const cJSON *root, struct gd_ms
     const cJSON *inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
     if (!rc && !inputs)
         return FAIL("missing 'inputs'");
-    rc = rc ? rc : parse_inputs(em, inputs, job, err, errlen);
-    return rc ? rc
-              : parse_outputs(em, cJSON_GetObjectItemCaseSensitive(root, "outputs"), job, err,
-                              errlen);
+    rc = rc ? rc : parse_inputs(em, inputs, bin, job, err, errlen);
+    if (!rc && bin && bin->pos != bin->len)
+        return FAIL("%zu bytes of binary data are not claimed by any input's binary_data_size",
+                    bin->len - bin->pos);
+    rc =
+        rc ? rc
+           : parse_outputs(em, cJSON_GetObjectItemCaseSensitive(root, "outputs"), job, err, errlen);
+    job->binary_outputs = req->binary_output;
+    return rc;
 }
 
-int gd_ms_infer_parse(const gd_engine_model *em, const char *body, size_t len,
+int gd_ms_infer_parse(const gd_engine_model *em, const char *body, size_t len, size_t json_len,
                       struct gd_ms_job *job, struct gd_ms_infer_req *req, char *err, size_t errlen)
 {
     memset(req, 0, sizeof *req);
+    if (json_len > len)
+        return FAIL("Inference-Header-Content-Length %zu is past the body's %zu bytes", json_len,
+                    len);
+    struct gd_ms_bin bin = {body + json_len, len - json_len, 0};
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    cJSON *root = cJSON_ParseWithLengthOpts(body, json_len, &end, 0);
     if (!root) {
         size_t at = end && end >= body ? (size_t)(end - body) : 0;
         return FAIL("invalid JSON at byte %zu", at);
     }
-    int rc = parse_tree(em, root, job, req, err, errlen);
+    int rc = parse_tree(em, root, json_len < len ? &bin : NULL, job, req, err, errlen);
     cJSON_Delete(root);
     return rc;
 }

@@ -305,10 +305,38 @@ static void on_done(struct gd_ms_job *job, void *ud)
         gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
         if (job->batch)
             gd_http_log_field_i64(x, "batch", job->batch);
-        respond_json(x, job->status, &job->body);
+        if (job->binary_header_len) { /* JSON, then the binary outputs */
+            char n[24];
+            snprintf(n, sizeof n, "%zu", job->binary_header_len);
+            gd_http_set_header(x, "Inference-Header-Content-Length", n);
+            gd_http_respond(x, job->status, "application/octet-stream", job->body.data,
+                            job->body.len);
+        } else {
+            respond_json(x, job->status, &job->body);
+        }
     }
     gd_free(p);
     gd_ms_job_free(job);
+}
+
+/* Inference-Header-Content-Length (binary tensor data extension): where the JSON ends. */
+static int binary_header_len(const struct gd_http_request *req, size_t *json_len, char *err,
+                             size_t errlen)
+{
+    const struct gd_slice *h = gd_http_request_header(req, "Inference-Header-Content-Length");
+    if (!h)
+        return 0;
+    size_t v = 0, i = 0;
+    for (; i < h->n && h->p[i] >= '0' && h->p[i] <= '9' && v <= req->body_len; i++)
+        v = v * 10 + (size_t)(h->p[i] - '0');
+    if (i == 0 || i != h->n || v > req->body_len)
+        return snprintf(err, errlen,
+                        "Inference-Header-Content-Length must be a byte count within the body's "
+                        "%zu bytes",
+                        req->body_len),
+               GD_EINVAL;
+    *json_len = v;
+    return 0;
 }
 
 /* A batched model's request: every input has the same dimension 0, within max_batch_size. */
@@ -399,8 +427,11 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
     }
     char err[512];
     struct gd_ms_infer_req ir;
-    int rc = gd_ms_infer_parse(gd_ms_model_engine(v->model), req->body, req->body_len, job, &ir,
-                               err, sizeof err);
+    size_t json_len = req->body_len;
+    int rc = binary_header_len(req, &json_len, err, sizeof err);
+    if (!rc)
+        rc = gd_ms_infer_parse(gd_ms_model_engine(v->model), req->body, req->body_len, json_len,
+                               job, &ir, err, sizeof err);
     if (!rc && c->max_batch_size)
         rc = check_batch(c, job, err, sizeof err);
     if (rc) {
@@ -589,7 +620,7 @@ static int build_views(struct ms_routes *r)
     }
     gd_buf_init(&r->server_meta, 4096);
     return gd_buf_puts(&r->server_meta, "{\"name\":\"girder\",\"version\":\"" GD_VERSION_STRING
-                                        "\",\"extensions\":[]}");
+                                        "\",\"extensions\":[\"binary_tensor_data\"]}");
 }
 
 int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config *cfg)

@@ -125,6 +125,7 @@ void gd_ms_job_free(struct gd_ms_job *j)
     gd_free(j->names);
     gd_free(j->inputs);
     gd_free(j->wanted);
+    gd_free(j->wanted_binary);
     gd_free(j->id);
     if (j->ext_free)
         j->ext_free(j->ext);
@@ -136,6 +137,7 @@ void gd_ms_job_free(struct gd_ms_job *j)
 static void set_error(struct gd_ms_job *j, int status, const char *msg)
 {
     j->status = status;
+    j->binary_header_len = 0;
     gd_buf_reset(&j->body);
     int rc = gd_buf_puts(&j->body, j->openai_errors ? "{\"error\":{\"message\":" : "{\"error\":");
     rc = rc ? rc : gd_json_put_str(&j->body, msg, strlen(msg));
@@ -149,21 +151,24 @@ static void set_error(struct gd_ms_job *j, int status, const char *msg)
     }
 }
 
+/* 0: not requested, 1: as JSON data, 2: as binary data (binary tensor extension). */
 static int wanted(const struct gd_ms_job *j, const char *name)
 {
     if (j->n_wanted == 0)
-        return 1;
+        return j->binary_outputs ? 2 : 1;
     for (int i = 0; i < j->n_wanted; i++)
         if (strcmp(j->wanted[i], name) == 0)
-            return 1;
+            return j->binary_outputs || (j->wanted_binary && j->wanted_binary[i]) ? 2 : 1;
     return 0;
 }
 
-/* {"model_name":..,"model_version":..,"id":..,"outputs":[..]} from the model's outputs. */
+/* {"model_name":..,"model_version":..,"id":..,"outputs":[..]} from the model's outputs;
+ * binary outputs' bytes follow the JSON (job->binary_header_len says where it ends). */
 static int write_response(const struct gd_ms_model *m, struct gd_ms_job *j,
                           const struct gd_tensor *outs)
 {
-    struct gd_buf *b = &j->body;
+    struct gd_buf *b = &j->body, bin;
+    gd_buf_init(&bin, b->max);
     int rc = gd_buf_puts(b, "{\"model_name\":");
     rc = rc ? rc : gd_json_put_str(b, m->cfg->name, strlen(m->cfg->name));
     rc = rc ? rc : gd_buf_printf(b, ",\"model_version\":\"%lld\"", (long long)m->cfg->version);
@@ -176,14 +181,27 @@ static int write_response(const struct gd_ms_model *m, struct gd_ms_job *j,
     for (int i = 0; !rc && i < gd_engine_num_outputs(m->engine); i++) {
         struct gd_engine_io io;
         gd_engine_output_info(m->engine, i, &io);
-        if (!wanted(j, io.name))
+        int how = wanted(j, io.name);
+        if (!how)
             continue;
         if (!first)
             rc = gd_buf_putc(b, ',');
         first = 0;
-        rc = rc ? rc : gd_ms_tensor_to_json(b, io.name, &outs[i]);
+        size_t before = bin.len;
+        if (how == 2) {
+            rc = rc ? rc : gd_ms_tensor_to_binary(&bin, &outs[i]);
+            rc = rc ? rc : gd_ms_tensor_to_json_binary(b, io.name, &outs[i], bin.len - before);
+        } else {
+            rc = rc ? rc : gd_ms_tensor_to_json(b, io.name, &outs[i]);
+        }
     }
-    return rc ? rc : gd_buf_puts(b, "]}");
+    rc = rc ? rc : gd_buf_puts(b, "]}");
+    if (!rc && bin.len) {
+        j->binary_header_len = b->len;
+        rc = gd_buf_append(b, bin.data, bin.len);
+    }
+    gd_buf_free(&bin);
+    return rc;
 }
 
 static void encode_result(const struct gd_ms_model *m, struct gd_ms_job *j,

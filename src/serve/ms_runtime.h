@@ -39,6 +39,8 @@ struct gd_ms_job {
     struct gd_tensor *inputs; /* [n_inputs], owned */
     char **wanted;            /* requested output names, [n_wanted] (0: all), owned */
     int n_wanted;
+    uint8_t *wanted_binary; /* [n_wanted]: 1 = that output as binary data, owned, may be NULL */
+    int binary_outputs;     /* every output as binary data (parameters.binary_data_output) */
     char *id;               /* request "id" echoed in the response, owned, may be NULL */
     uint64_t deadline_ns;   /* CLOCK_MONOTONIC, 0 = none */
     gd_ms_encode_fn encode; /* NULL: the Open Inference Protocol response */
@@ -46,8 +48,9 @@ struct gd_ms_job {
     void (*ext_free)(void *ext);
     int openai_errors; /* errors as {"error":{"message",..}} (OpenAI), not {"error":".."} */
     /* result, written by the worker */
-    int status;         /* HTTP status */
-    struct gd_buf body; /* response JSON (or {"error":...}) */
+    int status;               /* HTTP status */
+    struct gd_buf body;       /* response JSON (or {"error":...}), binary outputs after it */
+    size_t binary_header_len; /* > 0: body[0..this) is the JSON, binary data follows */
     uint64_t queue_ns, compute_ns;
     uint32_t batch; /* requests in the engine run that served it */
     /* delivery */

@@ -171,8 +171,75 @@ static int put_data(struct fill *f, const cJSON *v, int depth)
     return 0;
 }
 
-int gd_ms_tensor_from_json(const cJSON *in, int64_t max_numel, struct gd_tensor *out, char *err,
-                           size_t errlen)
+/* BYTES in the binary extension: each element a 4-byte little-endian length, then the bytes. */
+static int strings_from_binary(const unsigned char *p, size_t n, const char *name,
+                               struct gd_tensor *t, char *err, size_t errlen)
+{
+    char **el = t->data;
+    size_t at = 0;
+    for (int64_t i = 0; i < t->numel; i++) {
+        if (n - at < 4)
+            return snprintf(err, errlen, "input '%s': binary BYTES element %lld is cut short", name,
+                            (long long)i),
+                   GD_EINVAL;
+        size_t len = (size_t)p[at] | (size_t)p[at + 1] << 8 | (size_t)p[at + 2] << 16 |
+                     (size_t)p[at + 3] << 24;
+        at += 4;
+        if (len > n - at || memchr(p + at, 0, len))
+            return snprintf(err, errlen,
+                            "input '%s': binary BYTES element %lld is cut short or holds a NUL "
+                            "byte",
+                            name, (long long)i),
+                   GD_EINVAL;
+        if (!(el[i] = gd_malloc(len + 1)))
+            return GD_ENOMEM;
+        memcpy(el[i], p + at, len);
+        el[i][len] = '\0';
+        at += len;
+    }
+    if (at != n)
+        return snprintf(err, errlen, "input '%s': binary_data_size %zu, its elements take %zu",
+                        name, n, at),
+               GD_EINVAL;
+    return 0;
+}
+
+/* The tensor's bytes from the binary part of the request (the next binary_data_size bytes). */
+static int from_binary(const cJSON *bsize, struct gd_ms_bin *bin, const char *name,
+                       struct gd_tensor *t, char *err, size_t errlen)
+{
+    if (!bin)
+        return snprintf(err, errlen,
+                        "input '%s': binary_data_size without a binary part (send "
+                        "Inference-Header-Content-Length)",
+                        name),
+               GD_EINVAL;
+    double d = cJSON_IsNumber(bsize) ? bsize->valuedouble : -1;
+    if (d < 0 || d != floor(d) || d > (double)(bin->len - bin->pos))
+        return snprintf(err, errlen,
+                        "input '%s': binary_data_size must be a whole number of bytes within the "
+                        "%zu left in the body",
+                        name, bin->len - bin->pos),
+               GD_EINVAL;
+    size_t n = (size_t)d;
+    const unsigned char *p = (const unsigned char *)bin->data + bin->pos;
+    bin->pos += n;
+    if (t->dtype == GD_DTYPE_STRING)
+        return strings_from_binary(p, n, name, t, err, errlen);
+    if (n != t->nbytes)
+        return snprintf(err, errlen, "input '%s': binary_data_size %zu, its shape takes %zu bytes",
+                        name, n, t->nbytes),
+               GD_EINVAL;
+    if (n)
+        memcpy(t->data, p, n); /* little-endian, row-major: the protocol's layout and ours */
+    if (t->dtype == GD_DTYPE_BOOL)
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)t->data)[i] = ((uint8_t *)t->data)[i] != 0;
+    return 0;
+}
+
+int gd_ms_tensor_from_json(const cJSON *in, int64_t max_numel, struct gd_ms_bin *bin,
+                           struct gd_tensor *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     const cJSON *jn = cJSON_GetObjectItemCaseSensitive(in, "name");
@@ -207,11 +274,22 @@ int gd_ms_tensor_from_json(const cJSON *in, int64_t max_numel, struct gd_tensor 
                             (long long)max_numel),
                    GD_ELIMIT;
     }
-    if (!data)
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
+    const cJSON *bsize = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
+    if (!data && !bsize)
         return snprintf(err, errlen, "input '%s': 'data' is missing", name), GD_EINVAL;
+    if (data && bsize)
+        return snprintf(err, errlen, "input '%s': both 'data' and binary_data_size", name),
+               GD_EINVAL;
     int rc = gd_tensor_alloc(out, dt, rank, dims);
     if (rc)
         return rc == GD_ENOMEM ? rc : (snprintf(err, errlen, "input '%s': bad shape", name), rc);
+    if (bsize) {
+        rc = from_binary(bsize, bin, name, out, err, errlen);
+        if (rc)
+            gd_tensor_release(out);
+        return rc;
+    }
     struct fill f = {out, 0, name, err, errlen};
     rc = put_data(&f, data, 0);
     if (!rc && f.i != out->numel) {
@@ -279,4 +357,34 @@ int gd_ms_tensor_to_json(struct gd_buf *b, const char *name, const struct gd_ten
         rc = rc ? rc : put_num(b, t, i);
     }
     return rc ? rc : gd_buf_puts(b, "]}");
+}
+
+int gd_ms_tensor_to_binary(struct gd_buf *b, const struct gd_tensor *t)
+{
+    if (t->dtype != GD_DTYPE_STRING)
+        return gd_ms_datatype_name(t->dtype) ? gd_buf_append(b, t->data, t->nbytes) : GD_ENOTSUP;
+    int rc = 0;
+    for (int64_t i = 0; !rc && i < t->numel; i++) {
+        const char *e = ((char *const *)t->data)[i];
+        size_t n = e ? strlen(e) : 0;
+        unsigned char len[4] = {(unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 24)};
+        rc = n > UINT32_MAX ? GD_ELIMIT : gd_buf_append(b, len, 4);
+        rc = rc ? rc : gd_buf_append(b, e, n);
+    }
+    return rc;
+}
+
+int gd_ms_tensor_to_json_binary(struct gd_buf *b, const char *name, const struct gd_tensor *t,
+                                size_t binary_size)
+{
+    const char *dt = gd_ms_datatype_name(t->dtype);
+    if (!dt)
+        return GD_ENOTSUP;
+    int rc = gd_buf_puts(b, "{\"name\":");
+    rc = rc ? rc : gd_json_put_str(b, name, strlen(name));
+    rc = rc ? rc : gd_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[", dt);
+    for (int d = 0; !rc && d < t->rank; d++)
+        rc = gd_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->dims[d]);
+    return rc ? rc : gd_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", binary_size);
 }

@@ -73,7 +73,7 @@ def test_server_metadata_and_health(server):
     port, _, _ = server
     status, meta = get(port, "/v2")
     assert status == 200 and meta["name"] == "girder" and "version" in meta
-    assert isinstance(meta["extensions"], list)
+    assert "binary_tensor_data" in meta["extensions"]
     assert get(port, "/v2/health/live") == (200, {"live": True})
     assert get(port, "/v2/health/ready") == (200, {"ready": True})
 
@@ -369,3 +369,72 @@ def test_reload_to_corrupt_model_keeps_old_one(tmp_path):
     finally:
         g.stop()
     assert_clean(g)
+
+
+# ---- binary tensor data extension (as Triton's HTTP client sends it) ----
+
+def binary_request(port, model, header, blobs):
+    head = json.dumps(header).encode()
+    body = head + b"".join(blobs)
+    status, hdrs, out = request(port, "POST", "/v2/models/%s/infer" % model, body, {
+        "Content-Type": "application/octet-stream",
+        "Inference-Header-Content-Length": str(len(head))})
+    n = int(hdrs.get("inference-header-content-length", len(out)))
+    return status, hdrs, json.loads(out[:n]), out[n:]
+
+
+def test_binary_inputs_and_outputs(server):
+    port, _, _ = server
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    y = np.full((2, 3), 2.5, np.float32)
+    header = {"inputs": [
+        {"name": "x", "shape": [2, 3], "datatype": "FP32",
+         "parameters": {"binary_data_size": x.nbytes}},
+        {"name": "y", "shape": [2, 3], "datatype": "FP32",
+         "parameters": {"binary_data_size": y.nbytes}}],
+        "outputs": [{"name": "sum", "parameters": {"binary_data": True}}, {"name": "idx"}]}
+    status, hdrs, resp, tail = binary_request(port, "mix", header,
+                                              [x.tobytes(), y.tobytes()])
+    assert status == 200, resp
+    assert hdrs["content-type"] == "application/octet-stream"
+    out = outputs_by_name(resp)
+    assert out["sum"]["parameters"] == {"binary_data_size": 24} and "data" not in out["sum"]
+    np.testing.assert_array_equal(np.frombuffer(tail, "<f4").reshape(2, 3), x + y)
+    assert out["idx"]["data"] == [2, 2]
+
+
+def test_binary_bytes_and_all_outputs_binary(server):
+    port, _, _ = server
+    words = [b"abc", "héllo".encode(), b""]
+    blob = b"".join(len(w).to_bytes(4, "little") + w for w in words)
+    header = {"parameters": {"binary_data_output": True}, "inputs": [
+        {"name": "s", "shape": [3], "datatype": "BYTES",
+         "parameters": {"binary_data_size": len(blob)}}]}
+    status, _, resp, tail = binary_request(port, "text", header, [blob])
+    assert status == 200, resp
+    assert resp["outputs"][0]["parameters"]["binary_data_size"] == len(blob)
+    assert tail == blob
+
+
+@pytest.mark.parametrize("header,blobs,fragment", [
+    ({"inputs": [{"name": "h", "shape": [2], "datatype": "FP16",
+                  "parameters": {"binary_data_size": 2}}]}, [b"\x00\x3c"],
+     "input 'h': binary_data_size 2, its shape takes 4 bytes"),
+    ({"inputs": [{"name": "h", "shape": [1], "datatype": "FP16",
+                  "parameters": {"binary_data_size": 2}}]}, [b"\x00\x3c\x00"],
+     "1 bytes of binary data are not claimed"),
+    ({"inputs": [{"name": "h", "shape": [1], "datatype": "FP16",
+                  "parameters": {"binary_data_size": 9}}]}, [b"\x00\x3c"],
+     "within the 2 left"),
+])
+def test_binary_errors(server, header, blobs, fragment):
+    port, _, _ = server
+    status, _, resp, _ = binary_request(port, "half", header, blobs)
+    assert status == 400 and fragment in resp["error"], resp
+
+
+def test_binary_header_length_past_body(server):
+    port, _, _ = server
+    status, _, out = request(port, "POST", "/v2/models/half/infer", b"{}",
+                             {"Inference-Header-Content-Length": "99"})
+    assert status == 400 and b"Inference-Header-Content-Length" in out
