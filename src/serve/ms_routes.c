@@ -207,6 +207,16 @@ static int parse_model_path(struct gd_slice path, struct model_path *mp)
     return rest.n == 0 ? 0 : -1;
 }
 
+static struct ms_model_view *view_named(struct ms_routes *r, const char *name, size_t n)
+{
+    for (size_t i = 0; i < r->n_views; i++) {
+        const char *vn = gd_ms_model_cfg(r->views[i].model)->name;
+        if (strlen(vn) == n && memcmp(vn, name, n) == 0)
+            return &r->views[i];
+    }
+    return NULL;
+}
+
 /* The model a path names, or NULL after answering 404. */
 static struct ms_model_view *resolve(struct gd_http_exchange *x, struct ms_routes *r,
                                      struct model_path *mp)
@@ -218,21 +228,18 @@ static struct ms_model_view *resolve(struct gd_http_exchange *x, struct ms_route
         return NULL;
     }
     int nn = (int)(mp->name.n > 200 ? 200 : mp->name.n);
-    struct gd_ms_model *m = gd_ms_runtime_find(r->rt, mp->name.p, mp->name.n);
-    if (!m) {
+    struct ms_model_view *v = view_named(r, mp->name.p, mp->name.n);
+    if (!v) {
         respond_error(x, 404, "unknown model '%.*s'", nn, mp->name.p);
         return NULL;
     }
-    struct ms_model_view *v = &r->views[0];
-    while (v->model != m)
-        v++;
     if (mp->version.n && !(mp->version.n == strlen(v->version) &&
                            memcmp(mp->version.p, v->version, mp->version.n) == 0)) {
         respond_error(x, 404, "model '%.*s' has no version '%.*s'", nn, mp->name.p,
                       (int)(mp->version.n > 40 ? 40 : mp->version.n), mp->version.p);
         return NULL;
     }
-    gd_http_log_field_str(x, "model", gd_ms_model_cfg(m)->name);
+    gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
     gd_http_log_field_str(x, "model_version", v->version);
     return v;
 }
@@ -459,12 +466,8 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
                                         : "the body is not valid JSON");
         return;
     }
-    struct ms_model_view *v = NULL;
-    for (size_t i = 0; !v && i < r->n_views; i++)
-        if (r->views[i].embed &&
-            strcmp(gd_ms_model_cfg(r->views[i].model)->name, jm->valuestring) == 0)
-            v = &r->views[i];
-    if (!v) {
+    struct ms_model_view *v = view_named(r, jm->valuestring, strlen(jm->valuestring));
+    if (!v || !v->embed) {
         char msg[400];
         snprintf(msg, sizeof msg, "The model '%.200s' is not a local embedding model",
                  jm->valuestring);

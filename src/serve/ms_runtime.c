@@ -571,14 +571,6 @@ struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i)
     return i < rt->n_models ? &rt->models[i] : NULL;
 }
 
-struct gd_ms_model *gd_ms_runtime_find(struct gd_ms_runtime *rt, const char *name, size_t n)
-{
-    for (size_t i = 0; i < rt->n_models; i++)
-        if (strlen(rt->models[i].cfg->name) == n && memcmp(rt->models[i].cfg->name, name, n) == 0)
-            return &rt->models[i];
-    return NULL;
-}
-
 const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m)
 {
     return m->cfg;

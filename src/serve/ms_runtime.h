@@ -72,7 +72,6 @@ void gd_ms_runtime_free(struct gd_ms_runtime *rt);
 
 size_t gd_ms_runtime_num_models(const struct gd_ms_runtime *rt);
 struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i);
-struct gd_ms_model *gd_ms_runtime_find(struct gd_ms_runtime *rt, const char *name, size_t n);
 const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m);
 const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);
 /* Why an optional model is not loaded, or NULL when it is (engine and submit need it). */

@@ -340,7 +340,8 @@ static int put_num(struct gd_buf *b, const struct gd_tensor *t, int64_t i)
     return gd_buf_append(b, tmp, (size_t)n);
 }
 
-int gd_ms_tensor_to_json(struct gd_buf *b, const char *name, const struct gd_tensor *t)
+/* {"name":..,"datatype":..,"shape":[..] — the part every output entry starts with. */
+static int put_head(struct gd_buf *b, const char *name, const struct gd_tensor *t)
 {
     const char *dt = gd_ms_datatype_name(t->dtype);
     if (!dt)
@@ -350,7 +351,13 @@ int gd_ms_tensor_to_json(struct gd_buf *b, const char *name, const struct gd_ten
     rc = rc ? rc : gd_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[", dt);
     for (int d = 0; !rc && d < t->rank; d++)
         rc = gd_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->dims[d]);
-    rc = rc ? rc : gd_buf_puts(b, "],\"data\":[");
+    return rc ? rc : gd_buf_putc(b, ']');
+}
+
+int gd_ms_tensor_to_json(struct gd_buf *b, const char *name, const struct gd_tensor *t)
+{
+    int rc = put_head(b, name, t);
+    rc = rc ? rc : gd_buf_puts(b, ",\"data\":[");
     for (int64_t i = 0; !rc && i < t->numel; i++) {
         if (i)
             rc = gd_buf_putc(b, ',');
@@ -378,13 +385,6 @@ int gd_ms_tensor_to_binary(struct gd_buf *b, const struct gd_tensor *t)
 int gd_ms_tensor_to_json_binary(struct gd_buf *b, const char *name, const struct gd_tensor *t,
                                 size_t binary_size)
 {
-    const char *dt = gd_ms_datatype_name(t->dtype);
-    if (!dt)
-        return GD_ENOTSUP;
-    int rc = gd_buf_puts(b, "{\"name\":");
-    rc = rc ? rc : gd_json_put_str(b, name, strlen(name));
-    rc = rc ? rc : gd_buf_printf(b, ",\"datatype\":\"%s\",\"shape\":[", dt);
-    for (int d = 0; !rc && d < t->rank; d++)
-        rc = gd_buf_printf(b, "%s%lld", d ? "," : "", (long long)t->dims[d]);
-    return rc ? rc : gd_buf_printf(b, "],\"parameters\":{\"binary_data_size\":%zu}}", binary_size);
+    int rc = put_head(b, name, t);
+    return rc ? rc : gd_buf_printf(b, ",\"parameters\":{\"binary_data_size\":%zu}}", binary_size);
 }

@@ -330,7 +330,7 @@ def test_config_check_accepts_and_summarises(tmp_path):
     path.write_text("serving:\n  models:\n    - name: m\n      path: m.onnx\n")
     rc, out, err = run_cli("config", "check", str(path))
     assert rc == 0, err
-    assert "serving:" in out and "m" in out
+    assert "serving: 1 model (m)\n" in out
 
 
 def test_corrupt_model_refuses_start_naming_it(tmp_path):
