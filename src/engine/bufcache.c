@@ -3,7 +3,12 @@
  * reuse those buffers instead of calling the allocator; across runs of a session the
  * cache converges to the set of buffers one run needs. A request takes the smallest cached
  * buffer that fits and wastes at most half of it. The cache is capped in entries and
- * bytes; beyond that buffers are simply freed. Not thread-safe (one per session). */
+ * bytes; beyond that buffers are simply freed. Runs of varying shapes (a model server's
+ * batches of 1..N rows) would otherwise fill it with buffers of every size: at the end of
+ * each run it keeps at most twice the most bytes one run ever held at once (the factor is
+ * what best fit may waste), evicting the least recently returned buffers first.
+ * Not thread-safe (one per session). */
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -15,12 +20,15 @@
 struct entry {
     void *p;
     size_t size;
+    uint64_t stamp; /* when it was returned: eviction order */
 };
 
 struct gd_bufcache {
     struct entry e[CACHE_MAX_ENTRIES];
     int n;
-    size_t bytes;
+    size_t bytes;     /* held in e[] */
+    size_t out, peak; /* handed out during this run; the most of that in any run */
+    uint64_t clock;
 };
 
 struct gd_bufcache *gd__bufcache_new(void)
@@ -39,6 +47,11 @@ void gd__bufcache_free(struct gd_bufcache *c)
 
 void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes)
 {
+    if (c) {
+        c->out += bytes;
+        if (c->out > c->peak)
+            c->peak = c->out;
+    }
     int best = -1;
     for (int i = 0; c && i < c->n; i++)
         if (c->e[i].size >= bytes && c->e[i].size / 2 <= bytes &&
@@ -58,12 +71,36 @@ void gd__bufcache_put(struct gd_bufcache *c, void *p, size_t bytes)
 {
     if (!p)
         return;
+    if (c)
+        c->out -= bytes < c->out ? bytes : c->out;
     if (!c || c->n == CACHE_MAX_ENTRIES || bytes > CACHE_MAX_BYTES - c->bytes || bytes == 0) {
         gd_free(p);
         return;
     }
-    c->e[c->n++] = (struct entry){p, bytes};
+    c->e[c->n++] = (struct entry){p, bytes, ++c->clock};
     c->bytes += bytes;
+}
+
+size_t gd__bufcache_bytes(const struct gd_bufcache *c)
+{
+    return c ? c->bytes : 0;
+}
+
+void gd__bufcache_end_run(struct gd_bufcache *c)
+{
+    if (!c)
+        return;
+    c->out = 0; /* what is still out (the run's outputs) has left the session */
+    size_t keep = c->peak > SIZE_MAX / 2 ? SIZE_MAX : 2 * c->peak;
+    while (c->bytes > keep) {
+        int old = 0;
+        for (int i = 1; i < c->n; i++)
+            if (c->e[i].stamp < c->e[old].stamp)
+                old = i;
+        gd_free(c->e[old].p);
+        c->bytes -= c->e[old].size;
+        c->e[old] = c->e[--c->n];
+    }
 }
 
 void gd__slot_release(struct gd_bufcache *c, struct gd_tensor *t)

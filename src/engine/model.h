@@ -142,6 +142,9 @@ struct gd_bufcache *gd__bufcache_new(void);
 void gd__bufcache_free(struct gd_bufcache *c);
 void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes); /* zeroed */
 void gd__bufcache_put(struct gd_bufcache *c, void *p, size_t bytes);
+/* After a run: trims the cache to what the largest run needed (see bufcache.c). */
+void gd__bufcache_end_run(struct gd_bufcache *c);
+size_t gd__bufcache_bytes(const struct gd_bufcache *c); /* held for reuse now */
 /* Releases a slot tensor into the cache (strings are freed). */
 void gd__slot_release(struct gd_bufcache *c, struct gd_tensor *t);
 

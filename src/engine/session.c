@@ -242,6 +242,7 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
         else if (m->values[v].kind == GD_VALUE_INPUT)
             memset(&s->slots[v], 0, sizeof s->slots[v]);
     }
+    gd__bufcache_end_run(s->cache);
     if (rc)
         for (int i = 0; i < m->n_outputs; i++)
             gd_tensor_release(&s->outs[i]);

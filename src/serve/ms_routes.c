@@ -282,6 +282,7 @@ struct pending {
     struct gd_http_exchange *x; /* NULL once the client is gone */
     struct ms_routes *routes;
     struct ms_model_view *view;
+    struct gd_ms_job *job; /* alive until on_done */
 };
 
 static void on_client_gone(struct gd_http_exchange *x, void *ud)
@@ -289,6 +290,7 @@ static void on_client_gone(struct gd_http_exchange *x, void *ud)
     (void)x;
     struct pending *p = ud;
     p->x = NULL;
+    gd_ms_job_cancel(p->job); /* nobody waits for it: don't spend a worker on it */
 }
 
 /* Loop thread: the worker finished (or refused) the job. The routes outlive it: the
@@ -376,31 +378,39 @@ static uint64_t deadline_of(const struct gd_ms_model_cfg *c, const struct gd_ms_
     return d;
 }
 
+/* Answers 503 with Retry-After (queue full) or 500 (out of memory) for v's model. */
+static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
+                            struct ms_model_view *v, int rc, int openai)
+{
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    int status = rc == GD_EAGAIN ? 503 : 500;
+    count(r, v, status);
+    char msg[300] = "out of memory";
+    if (rc == GD_EAGAIN) {
+        gd_http_set_header(x, "Retry-After", "1");
+        snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued",
+                 c->name, c->max_queue);
+    }
+    if (openai)
+        gd_http_respond_json_error(x, status, "server_error", NULL, msg);
+    else
+        respond_error(x, status, "%s", msg);
+}
+
 /* Queues job for v's model and answers when it is done (or at once: 503 when the queue is
  * full, with Retry-After). Takes job. */
 static void submit(struct gd_http_exchange *x, struct ms_routes *r, struct ms_model_view *v,
                    struct gd_ms_job *job)
 {
-    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
     int openai = job->openai_errors;
     struct pending *p = gd_malloc(sizeof *p);
     if (p)
-        *p = (struct pending){x, r, v};
+        *p = (struct pending){x, r, v, job};
     int rc = p ? gd_ms_submit(gd_http_exchange_loop(x), job, on_done, p) : GD_ENOMEM;
     if (rc) {
         gd_free(p);
         gd_ms_job_free(job);
-        count(r, v, rc == GD_EAGAIN ? 503 : 500);
-        char msg[300] = "out of memory";
-        if (rc == GD_EAGAIN) {
-            gd_http_set_header(x, "Retry-After", "1");
-            snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued",
-                     c->name, c->max_queue);
-        }
-        if (openai)
-            gd_http_respond_json_error(x, rc == GD_EAGAIN ? 503 : 500, "server_error", NULL, msg);
-        else
-            respond_error(x, rc == GD_EAGAIN ? 503 : 500, "%s", msg);
+        respond_refused(x, r, v, rc, openai);
         return;
     }
     gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
@@ -425,6 +435,10 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
         count(r, v, 503);
         respond_error(x, 503, "model '%s' is not loaded: %s", c->name,
                       gd_ms_model_load_error(v->model));
+        return;
+    }
+    if (gd_ms_model_queue_full(v->model)) { /* before paying for the body's decoding */
+        respond_refused(x, r, v, GD_EAGAIN, 0);
         return;
     }
     struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
@@ -477,6 +491,11 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
     }
     gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
     gd_http_log_field_str(x, "model_version", v->version);
+    if (gd_ms_model_queue_full(v->model)) { /* before tokenizing */
+        cJSON_Delete(root);
+        respond_refused(x, r, v, GD_EAGAIN, 1);
+        return;
+    }
     struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
     char err[512] = "out of memory";
     const char *param = NULL;

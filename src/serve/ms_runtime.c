@@ -398,7 +398,10 @@ static void *worker_main(void *arg)
         for (int i = 0; i < k; i++) { /* expired ones are answered, the rest run together */
             struct gd_ms_job *j = jobs[i];
             j->queue_ns = now - j->queue_ns;
-            if (j->deadline_ns && now >= j->deadline_ns) {
+            if (atomic_load(&j->cancelled)) {
+                set_error(j, 499, "the client closed the request while it was queued");
+                post_back(j);
+            } else if (j->deadline_ns && now >= j->deadline_ns) {
                 set_error(j, 504, "deadline expired while queued");
                 post_back(j);
             } else {
@@ -412,6 +415,11 @@ static void *worker_main(void *arg)
     }
     gd_free(jobs);
     return NULL;
+}
+
+void gd_ms_job_cancel(struct gd_ms_job *job)
+{
+    atomic_store(&job->cancelled, 1);
 }
 
 int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *j, gd_ms_done_fn done, void *ud)
@@ -594,4 +602,9 @@ size_t gd_ms_model_queue_depth(struct gd_ms_model *m)
     size_t d = m->depth;
     pthread_mutex_unlock(&m->mu);
     return d;
+}
+
+int gd_ms_model_queue_full(struct gd_ms_model *m)
+{
+    return !m->load_error && gd_ms_model_queue_depth(m) >= m->cfg->max_queue;
 }

@@ -47,6 +47,7 @@ struct gd_ms_job {
     void *ext;              /* the submitter's per-request data, freed with ext_free */
     void (*ext_free)(void *ext);
     int openai_errors; /* errors as {"error":{"message",..}} (OpenAI), not {"error":".."} */
+    atomic_int cancelled; /* the client left: a worker answers 499 instead of running it */
     /* result, written by the worker */
     int status;               /* HTTP status */
     struct gd_buf body;       /* response JSON (or {"error":...}), binary outputs after it */
@@ -78,6 +79,9 @@ const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);
 const char *gd_ms_model_load_error(const struct gd_ms_model *m);
 /* Jobs waiting in the model's queue now. */
 size_t gd_ms_model_queue_depth(struct gd_ms_model *m);
+/* 1 when a submit would be refused with GD_EAGAIN now: callers check before decoding a
+ * request so that an overloaded model costs no parsing. */
+int gd_ms_model_queue_full(struct gd_ms_model *m);
 
 /* A new zeroed job for model m (body capped at max_body bytes). NULL on ENOMEM. */
 struct gd_ms_job *gd_ms_job_new(struct gd_ms_model *m, size_t max_body);
@@ -89,5 +93,8 @@ void gd_ms_job_free(struct gd_ms_job *job);
  * thread with job->status == 0 and must only free the job and ud. Loop thread only.
  * Errors: GD_EAGAIN (queue full: nothing taken), GD_ENOMEM. */
 int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *job, gd_ms_done_fn done, void *ud);
+/* The submitter's client is gone: a job still queued is not run (done gets status 499).
+ * Any thread, while the job is not yet done. */
+void gd_ms_job_cancel(struct gd_ms_job *job);
 
 #endif

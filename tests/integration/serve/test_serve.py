@@ -231,6 +231,10 @@ def slow_body(rows, timeout_us=None):
 
 def rows_for(port, seconds):
     """Rows that make one slow.onnx run take about `seconds` on this machine."""
+    for _ in range(100):  # an earlier test's work may still hold the model: wait it out
+        if post(port, "/v2/models/slow/infer", slow_body(256))[0] != 503:
+            break
+        time.sleep(0.05)
     t0 = time.monotonic()
     assert post(port, "/v2/models/slow/infer", slow_body(256))[0] == 200
     per_row = max((time.monotonic() - t0) / 256, 1e-6)
@@ -255,6 +259,9 @@ def test_queue_full_is_503_with_retry_after(server):
     assert status == 503, resp
     assert hdrs["retry-after"] == "1"
     assert "overloaded" in resp["error"]
+    # refused before the body is decoded: a malformed one gets the same 503, not a 400
+    status, _, resp = post(port, "/v2/models/slow/infer", b'{"inputs": [')
+    assert status == 503, resp
     t1.join()
     t2.join()
     assert r1["r"][0] == 200 and r2["r"][0] == 200
@@ -290,6 +297,30 @@ def test_client_gone_mid_inference_keeps_serving(server):
         "inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]},
                    {"name": "y", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]})
     assert status == 200, resp
+
+
+def test_queued_request_of_a_gone_client_is_not_run(server):
+    port, _, _ = server
+    rows = rows_for(port, 0.6)
+    t0 = time.monotonic()
+    assert post(port, "/v2/models/slow/infer", slow_body(rows))[0] == 200
+    run = time.monotonic() - t0  # one `rows` pass
+    t1, r1 = in_thread(post, port, "/v2/models/slow/infer", slow_body(rows))
+    time.sleep(run / 4)  # t1 runs
+    body = json.dumps(slow_body(rows)).encode()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Type: "
+              b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(run / 4)  # queued behind t1
+    s.close()
+    t1.join()
+    assert r1["r"][0] == 200
+    time.sleep(0.05)  # the worker reaches the abandoned job and skips it
+    t0 = time.monotonic()
+    status, _, resp = post(port, "/v2/models/slow/infer", slow_body(256))
+    assert status == 200, resp
+    # had the abandoned job run, this one would have waited for most of a `rows` pass
+    assert time.monotonic() - t0 < run / 2
 
 
 def test_metrics_count_by_model_version_status(server):

@@ -634,3 +634,35 @@ Test(engine_npy, roundtrip_and_malformed)
     cr_expect_neq(gd_npy_parse(bad, sizeof bad - 1, &r, err, sizeof err), 0);
     cr_expect_neq(gd_npy_parse("\x93NUMPY\x01\x00\xff\xff", 10, &r, err, sizeof err), 0);
 }
+
+/* Runs whose sizes keep changing (a model server's batches) must not fill the cache with
+ * buffers of every size: after each run it holds at most twice the largest run's need. */
+Test(engine_bufcache, varying_runs_stay_bounded)
+{
+    struct gd_bufcache *c = gd__bufcache_new();
+    cr_assert(c);
+    size_t peak = 0;
+    for (int run = 0; run < 200; run++) {
+        size_t rows = 1 + (size_t)(run * 7 % 8), live = 0;
+        void *p[4];
+        for (int i = 0; i < 4; i++) {
+            p[i] = gd__bufcache_get(c, rows * 1000 * (size_t)(i + 1));
+            cr_assert(p[i]);
+            live += rows * 1000 * (size_t)(i + 1);
+        }
+        if (live > peak)
+            peak = live;
+        for (int i = 0; i < 4; i++)
+            gd__bufcache_put(c, p[i], rows * 1000 * (size_t)(i + 1));
+        gd__bufcache_end_run(c);
+        cr_assert_leq(gd__bufcache_bytes(c), 2 * peak, "run %d: %zu cached", run,
+                      gd__bufcache_bytes(c));
+    }
+    /* the same shape again and again is served from the cache, not trimmed away */
+    void *first = gd__bufcache_get(c, 8000);
+    gd__bufcache_put(c, first, 8000);
+    gd__bufcache_end_run(c);
+    cr_assert_eq(gd__bufcache_get(c, 8000), first);
+    gd__bufcache_put(c, first, 8000);
+    gd__bufcache_free(c);
+}
