@@ -11,6 +11,7 @@
 #include "cli/serve.h"
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
@@ -26,19 +27,41 @@ static void healthz(struct gd_http_exchange *x, void *ud)
     gd_http_respond(x, 200, "application/json", body, sizeof body - 1);
 }
 
+/* The process's own readiness, the first of the router's checks (routes of other
+ * modules, e.g. /v2/health/ready, see it too). */
+static int serve_ready(void *ud, char *why, size_t whylen)
+{
+    (void)ud;
+    const char *state = atomic_load(&gd_serve.draining) ? "draining"
+                        : !atomic_load(&gd_serve.ready) ? "starting"
+                                                        : NULL;
+    if (state)
+        snprintf(why, whylen, "%s", state);
+    return state == NULL;
+}
+
+/* 200 {"status":"ready"}, else 503 with the state (draining, starting) or, when a module
+ * is not ready, {"status":"not ready","reason":..}. */
 static void readyz(struct gd_http_exchange *x, void *ud)
 {
     (void)ud;
-    if (atomic_load(&gd_serve.draining)) {
-        static const char body[] = "{\"status\":\"draining\"}\n";
-        gd_http_respond(x, 503, "application/json", body, sizeof body - 1);
-    } else if (!atomic_load(&gd_serve.ready)) {
-        static const char body[] = "{\"status\":\"starting\"}\n";
-        gd_http_respond(x, 503, "application/json", body, sizeof body - 1);
+    char why[400] = "";
+    struct gd_buf b;
+    gd_buf_init(&b, 4096);
+    int ready = gd_http_router_ready(gd_http_exchange_router(x), why, sizeof why);
+    int rc = gd_buf_puts(&b, "{\"status\":");
+    if (ready || !strcmp(why, "draining") || !strcmp(why, "starting")) {
+        rc = rc ? rc : gd_json_put_str(&b, ready ? "ready" : why, strlen(ready ? "ready" : why));
     } else {
-        static const char body[] = "{\"status\":\"ready\"}\n";
-        gd_http_respond(x, 200, "application/json", body, sizeof body - 1);
+        rc = rc ? rc : gd_buf_puts(&b, "\"not ready\",\"reason\":");
+        rc = rc ? rc : gd_json_put_str(&b, why, strlen(why));
     }
+    rc = rc ? rc : gd_buf_puts(&b, "}\n");
+    if (rc)
+        gd_http_respond_json_error(x, 500, "server_error", NULL, "out of memory");
+    else
+        gd_http_respond(x, ready ? 200 : 503, "application/json", b.data, b.len);
+    gd_buf_free(&b);
 }
 
 static void metrics(struct gd_http_exchange *x, void *ud)
@@ -202,6 +225,8 @@ static void debug_echo(struct gd_http_exchange *x, void *ud)
 int gd_serve_builtin_routes_register(struct gd_http_router *router, const struct gd_config *cfg)
 {
     int rc = gd_http_router_add(router, "GET", "/healthz", GD_HTTP_MATCH_EXACT, healthz, NULL);
+    if (!rc)
+        rc = gd_http_router_add_ready_check(router, serve_ready, NULL);
     if (!rc)
         rc = gd_http_router_add(router, "GET", "/readyz", GD_HTTP_MATCH_EXACT, readyz, NULL);
     if (!rc && cfg->metrics.enabled)

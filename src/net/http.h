@@ -72,6 +72,15 @@ int gd_http_router_add(struct gd_http_router *r, const char *method, const char 
  * Errors: GD_ENOMEM (nothing registered: the caller still owns ptr). */
 int gd_http_router_add_cleanup(struct gd_http_router *r, void (*fn)(void *), void *ptr);
 
+/* Readiness of the modules behind a router (e.g. "every required model passes its
+ * probe"): fn returns 1 when ready, else 0 with the reason in why. It may run on any loop
+ * thread at any time while the router lives. Errors: GD_ELIMIT (more than 8). */
+typedef int (*gd_http_ready_fn)(void *ud, char *why, size_t whylen);
+int gd_http_router_add_ready_check(struct gd_http_router *r, gd_http_ready_fn fn, void *ud);
+/* 1 when every check passes (in registration order); else 0, why from the first that
+ * failed. NULL router: ready. */
+int gd_http_router_ready(const struct gd_http_router *r, char *why, size_t whylen);
+
 /* Route i (registration order is not kept: exact routes first, then prefixes longest
  * first, i.e. match order): its method and label. Returns 0, or GD_ENOENT past the end.
  * For logging the routing table. */
@@ -192,6 +201,8 @@ void gd_http_site_unref(struct gd_http_site *site);
 void *gd_http_site_owner(const struct gd_http_site *site);
 /* The owner of the site the exchange was dispatched with (e.g. the config it runs under). */
 void *gd_http_exchange_site_owner(const struct gd_http_exchange *x);
+/* The router the exchange was dispatched with (alive as long as the exchange). */
+const struct gd_http_router *gd_http_exchange_router(const struct gd_http_exchange *x);
 
 /* ---- the server (one per loop thread) ---- */
 struct gd_http_server;

@@ -68,6 +68,11 @@ void *gd_http_exchange_site_owner(const struct gd_http_exchange *x)
     return x->site->owner;
 }
 
+const struct gd_http_router *gd_http_exchange_router(const struct gd_http_exchange *x)
+{
+    return x->site->router;
+}
+
 int gd_http_set_route_label(struct gd_http_exchange *x, const char *label)
 {
     char *copy = gd_arena_strndup(&x->arena, label, strlen(label));

@@ -22,11 +22,20 @@ struct cleanup {
     void *ptr;
 };
 
+enum { MAX_READY_CHECKS = 8 };
+
+struct ready_check {
+    gd_http_ready_fn fn;
+    void *ud;
+};
+
 struct gd_http_router {
     struct route *routes;
     size_t n, cap;
     struct cleanup *cleanups;
     size_t n_cleanups, cap_cleanups;
+    struct ready_check ready[MAX_READY_CHECKS];
+    size_t n_ready;
 };
 
 enum { MAX_ROUTES = 4096 };
@@ -144,6 +153,22 @@ int gd_http_router_add_cleanup(struct gd_http_router *r, void (*fn)(void *), voi
     }
     r->cleanups[r->n_cleanups++] = (struct cleanup){fn, ptr};
     return 0;
+}
+
+int gd_http_router_add_ready_check(struct gd_http_router *r, gd_http_ready_fn fn, void *ud)
+{
+    if (r->n_ready == MAX_READY_CHECKS)
+        return GD_ELIMIT;
+    r->ready[r->n_ready++] = (struct ready_check){fn, ud};
+    return 0;
+}
+
+int gd_http_router_ready(const struct gd_http_router *r, char *why, size_t whylen)
+{
+    for (size_t i = 0; r && i < r->n_ready; i++)
+        if (!r->ready[i].fn(r->ready[i].ud, why, whylen))
+            return 0;
+    return 1;
 }
 
 static int method_matches(const struct route *rt, struct gd_slice m)

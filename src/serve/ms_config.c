@@ -16,7 +16,10 @@ static const char *const serving_keys[] = {"models", NULL};
 /* clang-format off */
 static const char *const model_keys[] = {
     "name", "path", "version", "instances", "threads", "max_queue", "timeout_ms", "required",
-    "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", NULL};
+    "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", "warmup",
+    "probe", NULL};
+static const char *const probe_keys[] = {
+    "request", "expect", "atol", "rtol", "interval_ms", "timeout_ms", NULL};
 static const char *const embed_keys[] = {
     "tokenizer", "lowercase", "pooling", "normalize", "max_tokens", "output", NULL};
 /* clang-format on */
@@ -135,6 +138,70 @@ static int parse_embedding(struct gd_config_diag *d, const struct gd_yaml_node *
     return rc ? GD_EINVAL : 0;
 }
 
+/* A tolerance: a finite number >= 0 (absent: def). */
+static int get_tolerance(struct gd_config_diag *d, const struct gd_yaml_node *map, const char *key,
+                         double def, double *out)
+{
+    const struct gd_yaml_node *v = gd_yaml_map_get(map, key);
+    *out = def;
+    if (!v)
+        return 0;
+    char *end = NULL;
+    double x = v->kind == GD_YAML_SCALAR ? strtod(v->str, &end) : -1;
+    if (!end || end == v->str || *end || !(x >= 0 && x < 1e300)) {
+        gd_config_diag_add(d, v, NULL, "expected a number >= 0");
+        return GD_EINVAL;
+    }
+    *out = x;
+    return 0;
+}
+
+/* A probe file: resolved against the config's directory, must exist. */
+static int probe_file(struct gd_config_diag *d, const struct gd_yaml_node *p, const char *key,
+                      char **out)
+{
+    const char *s = NULL;
+    int rc = gd_config_get_string(d, p, key, 4096, &s, NULL);
+    if (rc || !s)
+        return rc;
+    if (!(*out = resolve_path(d, s)))
+        return GD_ENOMEM;
+    if (!file_exists(*out)) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, key), NULL, "no probe file at '%s'", *out);
+        return GD_EINVAL;
+    }
+    return 0;
+}
+
+static int parse_probe(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                       struct gd_ms_model_cfg *m)
+{
+    const struct gd_yaml_node *p = NULL;
+    int rc = gd_config_get_map(d, n, "probe", &p);
+    if (rc || !p)
+        return rc;
+    struct gd_ms_probe_cfg *c = gd_calloc(1, sizeof *c);
+    if (!c)
+        return GD_ENOMEM;
+    m->probe = c;
+    c->timeout_ms = 10000;
+    rc = gd_config_check_keys(d, p, probe_keys);
+    int frc = probe_file(d, p, "request", &c->request);
+    int erc = probe_file(d, p, "expect", &c->expect);
+    if (frc == GD_ENOMEM || erc == GD_ENOMEM)
+        return GD_ENOMEM;
+    rc |= frc | erc;
+    rc |= get_tolerance(d, p, "atol", 1e-5, &c->atol);
+    rc |= get_tolerance(d, p, "rtol", 1e-4, &c->rtol);
+    rc |= gd_config_get_duration_ms(d, p, "interval_ms", 0, 86400000, &c->interval_ms);
+    rc |= gd_config_get_duration_ms(d, p, "timeout_ms", 1, 3600000, &c->timeout_ms);
+    if (!c->request && !gd_yaml_map_get(p, "request")) {
+        gd_config_diag_add(d, p, "request", "a probe needs the request file it sends");
+        rc = GD_EINVAL;
+    }
+    return rc ? GD_EINVAL : 0;
+}
+
 static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
                        struct gd_ms_model_cfg *m)
 {
@@ -162,10 +229,13 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     } else {
         rc = GD_EINVAL;
     }
-    int erc = parse_embedding(d, n, m);
-    if (erc == GD_ENOMEM)
-        return erc;
-    rc |= erc;
+    int erc = parse_embedding(d, n, m), prc = parse_probe(d, n, m);
+    if (erc == GD_ENOMEM || prc == GD_ENOMEM)
+        return GD_ENOMEM;
+    rc |= erc | prc;
+    int64_t warmup = 0;
+    rc |= gd_config_get_int(d, n, "warmup", 0, 1000, &warmup);
+    m->warmup = (uint32_t)warmup;
     if (!name || !name_ok(name)) {
         gd_config_diag_add(d, name ? gd_yaml_map_get(n, "name") : n, name ? NULL : "name",
                            name ? "model name may hold only letters, digits, '-', '_', '.'"
@@ -247,6 +317,11 @@ void gd_ms_config_free(void *p)
             gd_free(c->models[i].embedding->tokenizer);
             gd_free(c->models[i].embedding->output);
             gd_free(c->models[i].embedding);
+        }
+        if (c->models[i].probe) {
+            gd_free(c->models[i].probe->request);
+            gd_free(c->models[i].probe->expect);
+            gd_free(c->models[i].probe);
         }
     }
     gd_free(c->models);

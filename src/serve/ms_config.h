@@ -15,6 +15,14 @@
  *         dynamic_batching:       # combine queued requests into one run
  *           max_queue_delay_us: 0 # how long the oldest may wait for more
  *           preferred_batch_sizes: [8, 16]
+ *         warmup: 0               # runs per instance at load, before it serves
+ *         probe:                  # semantic health check, at load and every interval
+ *           request: probe.json   # a KServe v2 infer request body
+ *           expect: expect.json   # its expected KServe v2 response (outputs compared)
+ *           atol: 1e-5            # |got - want| <= atol + rtol * |want|
+ *           rtol: 1e-4
+ *           interval_ms: 30000    # 0: at load only
+ *           timeout_ms: 10000     # a probe not answered by then fails
  *         embedding:              # also serve it on POST /v1/embeddings
  *           tokenizer: vocab.txt  # or tokenizer.json (WordPiece)
  *           pooling: mean         # mean | cls
@@ -46,6 +54,14 @@ struct gd_ms_embed_cfg {
     char *output;        /* output to pool; NULL = the model's first */
 };
 
+/* `probe:`: a request whose answer must match (ms_probe.h). */
+struct gd_ms_probe_cfg {
+    char *request; /* resolved path of the request body (JSON) */
+    char *expect;  /* resolved path of the expected response, NULL: it only has to succeed */
+    double atol, rtol;
+    uint64_t interval_ms, timeout_ms;
+};
+
 struct gd_ms_model_cfg {
     char *name;
     char *path; /* resolved against the config file's directory */
@@ -60,6 +76,8 @@ struct gd_ms_model_cfg {
     uint32_t preferred[GD_MS_MAX_PREFERRED];
     size_t n_preferred;
     struct gd_ms_embed_cfg *embedding; /* NULL: not an embedding model */
+    uint32_t warmup;                   /* engine runs per instance at load */
+    struct gd_ms_probe_cfg *probe;     /* NULL: no probe */
 };
 
 struct gd_ms_config {

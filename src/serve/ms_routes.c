@@ -9,6 +9,7 @@
 #include "obs/metrics.h"
 #include "serve/ms_embed.h"
 #include "serve/ms_infer_req.h"
+#include "serve/ms_probe.h"
 #include "serve/ms_runtime.h"
 #include "serve/ms_tensor_json.h"
 
@@ -21,7 +22,7 @@
 struct ms_metrics {
     struct gd_counter_vec *requests;
     struct gd_histogram_vec *queue, *compute, *batch;
-    struct gd_gauge_vec *depth;
+    struct gd_gauge_vec *depth, *ready;
 };
 
 /* Per model: what the routes precompute (metadata body, version string, metric children). */
@@ -30,13 +31,14 @@ struct ms_model_view {
     char version[24];
     struct gd_buf meta; /* GET /v2/models/{m} body */
     struct gd_histogram *queue, *compute, *batch;
-    struct gd_gauge *depth;
+    struct gd_gauge *depth, *ready;
     struct gd_ms_embedder *embed; /* also on /v1/embeddings */
 };
 
 struct ms_routes {
     struct gd_config *cfg; /* referenced: the runtime points into its serving section */
     struct gd_ms_runtime *rt;
+    struct gd_ms_prober *prober; /* the models' health probes */
     struct ms_model_view *views;
     size_t n_views;
     struct ms_metrics metrics;
@@ -145,12 +147,40 @@ static void on_live(struct gd_http_exchange *x, void *ud)
     respond_static(x, 200, "{\"live\":true}");
 }
 
-/* Every model is loaded before the routes exist (a load failure refuses the config), so
- * the server is ready once it answers. Periodic probes will make this a real check. */
+/* 1 when v's model can serve: loaded and passing its health probe; else why. */
+static int view_ready(const struct ms_routes *r, const struct ms_model_view *v, char *why,
+                      size_t whylen)
+{
+    const char *name = gd_ms_model_cfg(v->model)->name;
+    const char *load = gd_ms_model_load_error(v->model);
+    char probe[400];
+    if (load)
+        return snprintf(why, whylen, "model '%s' is not loaded: %s", name, load), 0;
+    if (!gd_ms_prober_ready(r->prober, (size_t)(v - r->views), probe, sizeof probe))
+        return snprintf(why, whylen, "model '%s' failed its health probe: %s", name, probe), 0;
+    return 1;
+}
+
+/* The router's readiness check: every required model loaded and passing its probe. */
+static int routes_ready(void *ud, char *why, size_t whylen)
+{
+    const struct ms_routes *r = ud;
+    for (size_t i = 0; i < r->n_views; i++)
+        if (gd_ms_model_cfg(r->views[i].model)->required &&
+            !view_ready(r, &r->views[i], why, whylen))
+            return 0;
+    return 1;
+}
+
+/* Ready as /readyz is (the process not draining, every module's check passing). */
 static void on_ready(struct gd_http_exchange *x, void *ud)
 {
     (void)ud;
-    respond_static(x, 200, "{\"ready\":true}");
+    char why[400];
+    if (gd_http_router_ready(gd_http_exchange_router(x), why, sizeof why))
+        respond_static(x, 200, "{\"ready\":true}");
+    else
+        respond_static(x, 400, "{\"ready\":false}"); /* the protocol: 4xx means "not ready" */
 }
 
 /* ---- /v2/models/{m}[/versions/{v}][/ready|/infer] ---- */
@@ -258,9 +288,11 @@ static void on_model_get(struct gd_http_exchange *x, void *ud)
         struct gd_buf b;
         gd_buf_init(&b, 1024);
         const char *name = gd_ms_model_cfg(v->model)->name;
-        int ready = !gd_ms_model_load_error(v->model);
+        char why[400];
+        int ready = view_ready(r, v, why, sizeof why);
         if (gd_buf_puts(&b, "{\"name\":") || gd_json_put_str(&b, name, strlen(name)) ||
-            gd_buf_puts(&b, ready ? ",\"ready\":true}" : ",\"ready\":false}"))
+            gd_buf_puts(&b, ready ? ",\"ready\":true" : ",\"ready\":false,\"reason\":") ||
+            (!ready && gd_json_put_str(&b, why, strlen(why))) || gd_buf_putc(&b, '}'))
             respond_error(x, 500, "out of memory");
         else
             respond_json(x, ready ? 200 : 400, &b); /* the protocol: 4xx means "not ready" */
@@ -388,8 +420,8 @@ static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
     char msg[300] = "out of memory";
     if (rc == GD_EAGAIN) {
         gd_http_set_header(x, "Retry-After", "1");
-        snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued",
-                 c->name, c->max_queue);
+        snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued", c->name,
+                 c->max_queue);
     }
     if (openai)
         gd_http_respond_json_error(x, status, "server_error", NULL, msg);
@@ -431,10 +463,10 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
     }
     const struct gd_http_request *req = gd_http_exchange_request(x);
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-    if (gd_ms_model_load_error(v->model)) {
+    char why[400];
+    if (!view_ready(r, v, why, sizeof why)) {
         count(r, v, 503);
-        respond_error(x, 503, "model '%s' is not loaded: %s", c->name,
-                      gd_ms_model_load_error(v->model));
+        respond_error(x, 503, "%s", why);
         return;
     }
     if (gd_ms_model_queue_full(v->model)) { /* before paying for the body's decoding */
@@ -550,18 +582,26 @@ static int metrics_init(struct ms_metrics *mm)
                                    &(struct gd_metric_opts){"girder_inference_batch_size",
                                                             "Requests per engine run", mv, 2, 0},
                                    sizes, sizeof sizes / sizeof sizes[0], &mm->batch);
+    rc = rc ? rc
+            : gd_metrics_gauge(m,
+                               &(struct gd_metric_opts){"girder_inference_queue_depth",
+                                                        "Inference requests waiting in the "
+                                                        "model's queue",
+                                                        mo, 1, 0},
+                               &mm->depth);
     return rc ? rc
               : gd_metrics_gauge(m,
-                                 &(struct gd_metric_opts){"girder_inference_queue_depth",
-                                                          "Inference requests waiting in the "
-                                                          "model's queue",
-                                                          mo, 1, 0},
-                                 &mm->depth);
+                                 &(struct gd_metric_opts){"girder_inference_model_ready",
+                                                          "1 while the model is loaded and "
+                                                          "passes its health probe",
+                                                          mv, 2, 0},
+                                 &mm->ready);
 }
 
 static void routes_free(void *ptr)
 {
     struct ms_routes *r = ptr;
+    gd_ms_prober_free(r->prober);
     gd_ms_runtime_free(r->rt);
     for (size_t i = 0; i < r->n_views; i++) {
         gd_buf_free(&r->views[i].meta);
@@ -620,6 +660,7 @@ static int build_views(struct ms_routes *r)
         v->compute = gd_histogram_vec_get(r->metrics.compute, mv);
         v->batch = gd_histogram_vec_get(r->metrics.batch, mv);
         v->depth = gd_gauge_vec_get(r->metrics.depth, mv); /* label: model only */
+        v->ready = gd_gauge_vec_get(r->metrics.ready, mv);
         if (!gd_ms_model_load_error(v->model) && c->embedding) {
             char err[600];
             if ((rc = gd_ms_embedder_new(v->model, &v->embed, err, sizeof err)) != 0) {
@@ -645,6 +686,23 @@ static int build_views(struct ms_routes *r)
                                         "\",\"extensions\":[\"binary_tensor_data\"]}");
 }
 
+/* Every model's first health probe (a required model failing it refuses the config),
+ * then the periodic ones. */
+static int start_probes(struct ms_routes *r)
+{
+    struct gd_gauge **ready = gd_calloc(r->n_views ? r->n_views : 1, sizeof *ready);
+    if (!ready)
+        return GD_ENOMEM;
+    for (size_t i = 0; i < r->n_views; i++)
+        ready[i] = r->views[i].ready;
+    char err[600] = "";
+    int rc = gd_ms_prober_new(r->rt, ready, &r->prober, err, sizeof err);
+    gd_free(ready);
+    if (rc)
+        log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
+    return rc;
+}
+
 int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config *cfg)
 {
     const struct gd_ms_config *sc = gd_ms_config_get(cfg);
@@ -659,6 +717,7 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     if (!rc && (rc = gd_ms_runtime_new(sc, &r->rt, err, sizeof err)) != 0)
         log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
     rc = rc ? rc : build_views(r);
+    rc = rc ? rc : start_probes(r);
     if (rc || (rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
         routes_free(r);
         return rc;
@@ -677,6 +736,7 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
                                 routes[i].fn, r);
+    rc = rc ? rc : gd_http_router_add_ready_check(router, routes_ready, r);
     if (!rc && r->n_embed) {
         rc = gd_http_router_add(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
                                 on_embeddings, r);

@@ -2,10 +2,12 @@
 #include "serve/ms_runtime.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/file.h"
 #include "core/json_write.h"
 #include "engine/tensor.h"
 #include "girder/error.h"
 #include "serve/ms_batch.h"
+#include "serve/ms_infer_req.h"
 #include "serve/ms_tensor_json.h"
 
 #include <pthread.h>
@@ -292,6 +294,10 @@ static void drain(struct gd_loop *loop, void *ud)
 static void post_back(struct gd_ms_job *j)
 {
     struct gd_ms__mailbox *mb = j->mailbox;
+    if (!mb) { /* submitted without a loop (a probe): done runs here */
+        j->done(j, j->ud);
+        return;
+    }
     pthread_mutex_lock(&mb->mu);
     if (mb->dead) {
         pthread_mutex_unlock(&mb->mu);
@@ -425,15 +431,16 @@ void gd_ms_job_cancel(struct gd_ms_job *job)
 int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *j, gd_ms_done_fn done, void *ud)
 {
     struct gd_ms_model *m = j->model;
-    struct gd_ms__mailbox *mb = mailbox_of(loop);
-    if (!mb)
+    struct gd_ms__mailbox *mb = loop ? mailbox_of(loop) : NULL;
+    if (loop && !mb)
         return GD_ENOMEM;
     pthread_mutex_lock(&m->mu);
     if (m->depth >= m->cfg->max_queue) {
         pthread_mutex_unlock(&m->mu);
         return GD_EAGAIN;
     }
-    atomic_fetch_add(&mb->refs, 1);
+    if (mb)
+        atomic_fetch_add(&mb->refs, 1);
     j->mailbox = mb;
     j->done = done;
     j->ud = ud;
@@ -470,6 +477,69 @@ static int check_batch_dims(const gd_engine_model *em, char *err, size_t errlen)
     return 0;
 }
 
+/* Zero-filled inputs for a warm-up without a probe request: open dims are 1. */
+static int zero_inputs(struct gd_ms_model *m, struct gd_ms_job *job, char *err, size_t errlen)
+{
+    int n = gd_engine_num_inputs(m->engine);
+    job->n_inputs = n;
+    job->names = gd_calloc((size_t)n + 1, sizeof *job->names);
+    job->inputs = gd_calloc((size_t)n + 1, sizeof *job->inputs);
+    if (!job->names || !job->inputs)
+        return GD_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        struct gd_engine_io io;
+        gd_engine_input_info(m->engine, i, &io);
+        if (io.dtype == GD_DTYPE_STRING || !gd_dtype_size(io.dtype) || io.rank < 0 ||
+            io.rank > GD_TENSOR_MAX_RANK)
+            return snprintf(err, errlen,
+                            "input '%s' cannot be zero-filled (BYTES or unknown type/rank): "
+                            "give probe.request",
+                            io.name),
+                   GD_EINVAL;
+        int64_t dims[GD_TENSOR_MAX_RANK];
+        for (int d = 0; d < io.rank; d++)
+            dims[d] = io.dims[d] < 0 ? 1 : io.dims[d];
+        if (!(job->names[i] = gd_strdup(io.name)))
+            return GD_ENOMEM;
+        int rc = gd_tensor_alloc(&job->inputs[i], io.dtype, io.rank, dims);
+        if (rc)
+            return snprintf(err, errlen, "input '%s': cannot allocate it", io.name), rc;
+    }
+    return 0;
+}
+
+/* `warmup` runs on every instance's session before its worker starts, so the first
+ * requests find the buffer cache filled and the pages touched. The inputs are the probe's
+ * request when there is one, else zeros. */
+static int warm_up(struct gd_ms_model *m, char *err, size_t errlen)
+{
+    const struct gd_ms_model_cfg *c = m->cfg;
+    struct gd_ms_job *job = gd_ms_job_new(m, 0);
+    if (!job)
+        return GD_ENOMEM;
+    int rc;
+    if (c->probe) {
+        char *body = NULL;
+        size_t len = 0;
+        struct gd_ms_infer_req ir;
+        char why[200];
+        rc = gd_file_read(c->probe->request, GD_MS_MAX_PROBE_BYTES, &body, &len, why, sizeof why);
+        if (rc)
+            snprintf(err, errlen, "%s: %s", c->probe->request, why);
+        else
+            rc = gd_ms_infer_parse(m->engine, body, len, len, job, &ir, err, errlen);
+        gd_free(body);
+    } else {
+        rc = zero_inputs(m, job, err, errlen);
+    }
+    for (uint32_t i = 0; !rc && i < m->n_inst; i++)
+        for (uint32_t r = 0; !rc && r < c->warmup; r++)
+            rc = gd_engine_run(m->inst[i].session, job->n_inputs, (const char *const *)job->names,
+                               job->inputs, err, errlen);
+    gd_ms_job_free(job);
+    return rc;
+}
+
 static int model_start(struct gd_ms_model *m, const struct gd_ms_model_cfg *cfg, char *err,
                        size_t errlen)
 {
@@ -495,6 +565,11 @@ static int model_start(struct gd_ms_model *m, const struct gd_ms_model_cfg *cfg,
         m->n_inst = i + 1;
         if ((rc = gd_engine_session_create(m->engine, &o, &in->session, e, sizeof e)))
             return snprintf(err, errlen, "model '%s': %s", cfg->name, e), rc;
+    }
+    if (cfg->warmup && (rc = warm_up(m, e, sizeof e)))
+        return snprintf(err, errlen, "model '%s': warm-up failed: %s", cfg->name, e), rc;
+    for (uint32_t i = 0; i < cfg->instances; i++) {
+        struct instance *in = &m->inst[i];
         if (pthread_create(&in->thread, NULL, worker_main, in) != 0)
             return snprintf(err, errlen, "model '%s': cannot start a worker", cfg->name), GD_EIO;
         in->started = 1;

@@ -19,7 +19,11 @@
 #include "serve/ms_config.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* A probe request file's size cap (also the warm-up's). */
+#define GD_MS_MAX_PROBE_BYTES ((size_t)64 << 20)
 
 struct gd_ms_runtime;
 struct gd_ms_model;
@@ -88,7 +92,8 @@ struct gd_ms_job *gd_ms_job_new(struct gd_ms_model *m, size_t max_body);
 void gd_ms_job_free(struct gd_ms_job *job);
 
 /* Queues job (ownership passes to the runtime, and back to done(job, ud) on this loop's
- * thread; done owns and frees it). done runs exactly once: when the job can never be
+ * thread; done owns and frees it). With loop NULL (a caller that is not a loop thread,
+ * such as the prober) done runs on the worker thread instead. done runs exactly once: when the job can never be
  * delivered (the runtime freed with it queued, or the loop gone) it runs on the dropping
  * thread with job->status == 0 and must only free the job and ud. Loop thread only.
  * Errors: GD_EAGAIN (queue full: nothing taken), GD_ENOMEM. */

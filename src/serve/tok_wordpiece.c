@@ -26,6 +26,7 @@
 #include "serve/tok_wordpiece.h"
 #include "serve/tok_unicode_tables.h"
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/buf.h"
 #include "girder/error.h"
 
@@ -378,28 +379,12 @@ static int finish(struct gd_wordpiece *t, char *err, size_t errlen)
 
 /* ---- loaders ----------------------------------------------------------------------- */
 
-static int read_file(const char *path, struct gd_buf *b, char *err, size_t errlen)
+/* The whole file at path (gd_file_read with the error naming the path). */
+static int read_file(const char *path, char **data, size_t *len, char *err, size_t errlen)
 {
-    gd_buf_init(b, GD_WORDPIECE_MAX_FILE_BYTES);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fail(err, errlen, errno == ENOENT ? GD_ENOENT : GD_EIO, "cannot open %s: %s", path,
-                    strerror(errno));
-    char chunk[65536];
-    size_t n;
-    int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = gd_buf_append(b, chunk, n);
-    if (rc == GD_ELIMIT)
-        fail(err, errlen, rc, "%s is larger than %u MiB", path, GD_WORDPIECE_MAX_FILE_BYTES >> 20);
-    else if (rc != 0)
-        fail(err, errlen, rc, "%s: out of memory", path);
-    else if (ferror(f))
-        rc = fail(err, errlen, GD_EIO, "cannot read %s", path);
-    fclose(f);
-    if (rc != 0)
-        gd_buf_free(b);
-    return rc;
+    char why[200];
+    int rc = gd_file_read(path, GD_WORDPIECE_MAX_FILE_BYTES, data, len, why, sizeof why);
+    return rc ? fail(err, errlen, rc, "%s: %s", path, why) : 0;
 }
 
 static int apply_opts(struct gd_wordpiece *t, const struct gd_wordpiece_opts *o, char *err,
@@ -463,15 +448,16 @@ fail:
 int gd_wordpiece_load_vocab(const char *path, const struct gd_wordpiece_opts *o,
                             struct gd_wordpiece **out, char *err, size_t errlen)
 {
-    struct gd_buf b;
+    char *data;
+    size_t len;
     if (!path || !out)
         return fail(err, errlen, GD_EINVAL, "invalid argument");
     *out = NULL;
-    int rc = read_file(path, &b, err, errlen);
+    int rc = read_file(path, &data, &len, err, errlen);
     if (rc != 0)
         return rc;
-    rc = gd_wordpiece_load_vocab_memory(b.data, b.len, o, out, err, errlen);
-    gd_buf_free(&b);
+    rc = gd_wordpiece_load_vocab_memory(data, len, o, out, err, errlen);
+    gd_free(data);
     return rc;
 }
 
@@ -731,15 +717,16 @@ fail:
 int gd_wordpiece_load_tokenizer_json(const char *path, struct gd_wordpiece **out, char *err,
                                      size_t errlen)
 {
-    struct gd_buf b;
+    char *data;
+    size_t len;
     if (!path || !out)
         return fail(err, errlen, GD_EINVAL, "invalid argument");
     *out = NULL;
-    int rc = read_file(path, &b, err, errlen);
+    int rc = read_file(path, &data, &len, err, errlen);
     if (rc != 0)
         return rc;
-    rc = gd_wordpiece_load_tokenizer_json_memory(b.data ? b.data : "", b.len, out, err, errlen);
-    gd_buf_free(&b);
+    rc = gd_wordpiece_load_tokenizer_json_memory(data, len, out, err, errlen);
+    gd_free(data);
     return rc;
 }
 
