@@ -17,7 +17,9 @@ static const char *const serving_keys[] = {"models", NULL};
 static const char *const model_keys[] = {
     "name", "path", "version", "instances", "threads", "max_queue", "timeout_ms", "required",
     "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", "warmup",
-    "probe", NULL};
+    "probe", "versions", "canary", "fallback", NULL};
+static const char *const version_keys[] = {"version", "path", NULL};
+static const char *const canary_keys[] = {"version", "percent", NULL};
 static const char *const probe_keys[] = {
     "request", "expect", "atol", "rtol", "interval_ms", "timeout_ms", NULL};
 static const char *const embed_keys[] = {
@@ -202,6 +204,20 @@ static int parse_probe(struct gd_config_diag *d, const struct gd_yaml_node *n,
     return rc ? GD_EINVAL : 0;
 }
 
+/* m->path from path as written; a required model's file must exist (an optional model
+ * may be missing: serving starts without it, ms_runtime.h). */
+static int set_path(struct gd_config_diag *d, struct gd_ms_model_cfg *m, const char *path,
+                    const struct gd_yaml_node *at)
+{
+    if (!(m->path = resolve_path(d, path)))
+        return GD_ENOMEM;
+    if (m->required && !file_exists(m->path)) {
+        gd_config_diag_add(d, at, NULL, "no model file at '%s'", m->path);
+        return GD_EINVAL;
+    }
+    return 0;
+}
+
 static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
                        struct gd_ms_model_cfg *m)
 {
@@ -244,22 +260,245 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     } else if (!(m->name = gd_strdup(name))) {
         return GD_ENOMEM;
     }
-    if (!path || !*path) {
+    m->version = version;
+    if (gd_yaml_map_get(n, "versions")) { /* the paths come with the versions */
+        if (path || gd_yaml_map_get(n, "version")) {
+            gd_config_diag_add(d, gd_yaml_map_get(n, path ? "path" : "version"), NULL,
+                               "give either path (and version) or versions, not both");
+            rc = GD_EINVAL;
+        }
+    } else if (!path || !*path) {
         gd_config_diag_add(d, n, "path", "a model needs a path to its .onnx file");
         return GD_EINVAL;
+    } else {
+        int frc = set_path(d, m, path, gd_yaml_map_get(n, "path"));
+        if (frc == GD_ENOMEM)
+            return frc;
+        rc |= frc;
     }
-    if (!(m->path = resolve_path(d, path)))
-        return GD_ENOMEM;
-    /* an optional model may be missing: serving starts without it (ms_runtime.h) */
-    if (m->required && !file_exists(m->path)) {
-        gd_config_diag_add(d, gd_yaml_map_get(n, "path"), NULL, "no model file at '%s'", m->path);
-        rc = GD_EINVAL;
-    }
-    m->version = version;
     m->instances = (uint32_t)inst;
     m->threads = (uint32_t)thr;
     m->max_queue = (uint32_t)q;
     return rc ? GD_EINVAL : 0;
+}
+
+static void model_cfg_clear(struct gd_ms_model_cfg *m)
+{
+    gd_free(m->name);
+    gd_free(m->path);
+    if (m->embedding) {
+        gd_free(m->embedding->tokenizer);
+        gd_free(m->embedding->output);
+        gd_free(m->embedding);
+    }
+    if (m->probe) {
+        gd_free(m->probe->request);
+        gd_free(m->probe->expect);
+        gd_free(m->probe);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+    char *d = s ? gd_strdup(s) : NULL;
+    *oom |= s && !d;
+    return d;
+}
+
+/* A deep copy of t (every version of a model owns its settings). */
+static int model_cfg_clone(const struct gd_ms_model_cfg *t, struct gd_ms_model_cfg *m)
+{
+    int oom = 0;
+    *m = *t;
+    m->name = dup_or_null(t->name, &oom);
+    m->path = dup_or_null(t->path, &oom);
+    m->embedding = NULL;
+    m->probe = NULL;
+    if (t->embedding && (m->embedding = gd_malloc(sizeof *m->embedding)) != NULL) {
+        *m->embedding = *t->embedding;
+        m->embedding->tokenizer = dup_or_null(t->embedding->tokenizer, &oom);
+        m->embedding->output = dup_or_null(t->embedding->output, &oom);
+    }
+    if (t->probe && (m->probe = gd_malloc(sizeof *m->probe)) != NULL) {
+        *m->probe = *t->probe;
+        m->probe->request = dup_or_null(t->probe->request, &oom);
+        m->probe->expect = dup_or_null(t->probe->expect, &oom);
+    }
+    oom |= (t->embedding && !m->embedding) || (t->probe && !m->probe);
+    return oom ? GD_ENOMEM : 0;
+}
+
+/* Appends a model (one version) to c, taking it. */
+static int push_model(struct gd_ms_config *c, struct gd_ms_model_cfg *m, size_t *cap)
+{
+    if (c->n_models == *cap) {
+        size_t nc = *cap ? 2 * *cap : 8;
+        struct gd_ms_model_cfg *mm = gd_realloc(c->models, nc * sizeof *mm);
+        if (!mm) {
+            model_cfg_clear(m);
+            return GD_ENOMEM;
+        }
+        c->models = mm;
+        *cap = nc;
+    }
+    c->models[c->n_models++] = *m;
+    return 0;
+}
+
+/* `versions: [{version, path}, ..]`: one model per version, settings copied from t. */
+static int expand_versions(struct gd_config_diag *d, const struct gd_yaml_node *seq,
+                           const struct gd_ms_model_cfg *t, struct gd_ms_config *c, size_t *cap)
+{
+    int rc = 0;
+    size_t first = c->n_models;
+    if (seq->n == 0 || seq->n > MAX_MODELS) {
+        gd_config_diag_add(d, seq, NULL, "expected 1 to %d versions", MAX_MODELS);
+        return GD_EINVAL;
+    }
+    for (size_t i = 0; i < seq->n; i++) {
+        const struct gd_yaml_node *it = seq->items[i];
+        const char *path = NULL;
+        int64_t version = 0;
+        if (gd_config_expect_kind(d, it, GD_YAML_MAP) != 0) {
+            rc = GD_EINVAL;
+            continue;
+        }
+        int vrc = gd_config_check_keys(d, it, version_keys);
+        vrc |= gd_config_get_int(d, it, "version", 1, INT32_MAX, &version);
+        vrc |= gd_config_get_string(d, it, "path", 4096, &path, NULL);
+        if (!gd_yaml_map_get(it, "version") || !path) {
+            gd_config_diag_add(d, it, !path ? "path" : "version", "each version needs %s",
+                               !path ? "its path" : "its number");
+            vrc = GD_EINVAL;
+        }
+        for (size_t j = first; j < c->n_models; j++)
+            if (c->models[j].version == version) {
+                gd_config_diag_add(d, gd_yaml_map_get(it, "version"), NULL,
+                                   "duplicate version %lld", (long long)version);
+                vrc = GD_EINVAL;
+            }
+        if (vrc) {
+            rc = GD_EINVAL;
+            continue;
+        }
+        struct gd_ms_model_cfg m;
+        if (model_cfg_clone(t, &m) != 0) {
+            model_cfg_clear(&m);
+            return GD_ENOMEM;
+        }
+        gd_free(m.path);
+        m.path = NULL;
+        m.version = version;
+        int prc = set_path(d, &m, path, gd_yaml_map_get(it, "path"));
+        if (prc == GD_ENOMEM || push_model(c, &m, cap) != 0) {
+            model_cfg_clear(&m);
+            return GD_ENOMEM;
+        }
+        rc |= prc;
+    }
+    /* ascending versions: the newest is last */
+    for (size_t i = first + 1; i < c->n_models; i++)
+        for (size_t j = i; j > first && c->models[j - 1].version > c->models[j].version; j--) {
+            struct gd_ms_model_cfg tmp = c->models[j];
+            c->models[j] = c->models[j - 1];
+            c->models[j - 1] = tmp;
+        }
+    return rc ? GD_EINVAL : 0;
+}
+
+/* `canary: {version, percent}` of group g (its versions already parsed). */
+static int parse_canary(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                        struct gd_ms_config *c, struct gd_ms_group_cfg *g)
+{
+    const struct gd_yaml_node *cn = NULL;
+    int rc = gd_config_get_map(d, n, "canary", &cn);
+    if (rc || !cn)
+        return rc;
+    int64_t version = 0, percent = 0;
+    rc = gd_config_check_keys(d, cn, canary_keys);
+    rc |= gd_config_get_int(d, cn, "version", 1, INT32_MAX, &version);
+    rc |= gd_config_get_int(d, cn, "percent", 0, 100, &percent);
+    int known = 0;
+    for (size_t i = g->first; i < g->first + g->n; i++)
+        known |= c->models[i].version == version;
+    if (!rc && (!known || g->n < 2)) {
+        gd_config_diag_add(d, gd_yaml_map_get(cn, "version"), NULL,
+                           g->n < 2 ? "a canary needs a second version of the model"
+                                    : "the canary must be one of the model's versions");
+        rc = GD_EINVAL;
+    }
+    g->canary_version = version;
+    g->canary_percent = (uint32_t)percent;
+    return rc ? GD_EINVAL : 0;
+}
+
+/* Every fallback names another model, and following them never comes back. */
+static int check_fallbacks(struct gd_config_diag *d, const struct gd_yaml_node *seq,
+                           struct gd_ms_config *c)
+{
+    int rc = 0;
+    for (size_t i = 0; i < c->n_groups; i++) {
+        struct gd_ms_group_cfg *g = &c->groups[i];
+        if (!g->fallback)
+            continue;
+        const struct gd_yaml_node *at = gd_yaml_map_get(seq->items[i], "fallback");
+        size_t k = 0;
+        while (k < c->n_groups && strcmp(c->groups[k].name, g->fallback) != 0)
+            k++;
+        if (k == c->n_groups) {
+            gd_config_diag_add(d, at, NULL, "fallback '%s' is not a served model", g->fallback);
+            rc = GD_EINVAL;
+            continue;
+        }
+        g->fallback_group = k;
+    }
+    for (size_t i = 0; !rc && i < c->n_groups; i++) {
+        size_t at = i, steps = 0;
+        while (c->groups[at].fallback && steps++ <= c->n_groups &&
+               (at = c->groups[at].fallback_group) != i)
+            ;
+        if (at == i && c->groups[i].fallback) {
+            gd_config_diag_add(d, gd_yaml_map_get(seq->items[i], "fallback"), NULL,
+                               "fallback cycle: following fallbacks from '%s' comes back to it",
+                               c->groups[i].name);
+            rc = GD_EINVAL;
+        }
+    }
+    return rc;
+}
+
+/* One `models:` entry: a named model with one version (path) or several (versions). */
+static int parse_group(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                       struct gd_ms_config *c, size_t *cap, struct gd_ms_group_cfg *g)
+{
+    struct gd_ms_model_cfg t = {0};
+    int rc = parse_model(d, n, &t);
+    if (rc == GD_ENOMEM) {
+        model_cfg_clear(&t);
+        return rc;
+    }
+    g->first = c->n_models;
+    if (t.name && !(g->name = gd_strdup(t.name))) {
+        model_cfg_clear(&t);
+        return GD_ENOMEM;
+    }
+    const struct gd_yaml_node *vs = NULL;
+    int vrc = gd_config_get_seq(d, n, "versions", &vs);
+    if (vs && t.name)
+        vrc |= expand_versions(d, vs, &t, c, cap);
+    else if (!vrc && t.name && !rc && (vrc = push_model(c, &t, cap)) == 0)
+        memset(&t, 0, sizeof t); /* taken */
+    model_cfg_clear(&t);
+    if (vrc == GD_ENOMEM)
+        return vrc;
+    g->n = c->n_models - g->first;
+    const char *fb = NULL;
+    int frc = gd_config_get_string(d, n, "fallback", MAX_NAME, &fb, NULL);
+    if (fb && !(g->fallback = gd_strdup(fb)))
+        return GD_ENOMEM;
+    int crc = g->n ? parse_canary(d, n, c, g) : 0;
+    return rc | vrc | frc | crc ? GD_EINVAL : 0;
 }
 
 int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out)
@@ -278,25 +517,31 @@ int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
         return GD_EINVAL;
     }
     struct gd_ms_config *c = gd_calloc(1, sizeof *c);
-    if (!c || !(c->models = gd_calloc(seq->n, sizeof *c->models))) {
+    if (!c || !(c->groups = gd_calloc(seq->n, sizeof *c->groups))) {
         gd_free(c);
         return GD_ENOMEM;
     }
+    size_t cap = 0;
     for (size_t i = 0; i < seq->n; i++) {
-        int mrc = parse_model(d, seq->items[i], &c->models[i]);
-        c->n_models = i + 1;
-        if (mrc == GD_ENOMEM) {
+        int grc = parse_group(d, seq->items[i], c, &cap, &c->groups[i]);
+        c->n_groups = i + 1;
+        if (grc == GD_ENOMEM) {
             gd_ms_config_free(c);
-            return mrc;
+            return grc;
         }
-        rc |= mrc;
-        for (size_t j = 0; j < i && c->models[i].name; j++)
-            if (c->models[j].name && strcmp(c->models[j].name, c->models[i].name) == 0) {
+        rc |= grc;
+        for (size_t j = 0; j < i && c->groups[i].name; j++)
+            if (c->groups[j].name && strcmp(c->groups[j].name, c->groups[i].name) == 0) {
                 gd_config_diag_add(d, gd_yaml_map_get(seq->items[i], "name"), NULL,
-                                   "duplicate model name '%s'", c->models[i].name);
+                                   "duplicate model name '%s'", c->groups[i].name);
                 rc = GD_EINVAL;
             }
     }
+    if (!rc && c->n_models > MAX_MODELS) {
+        gd_config_diag_add(d, seq, NULL, "at most %d model versions in all", MAX_MODELS);
+        rc = GD_EINVAL;
+    }
+    rc = rc ? rc : check_fallbacks(d, seq, c);
     if (rc) {
         gd_ms_config_free(c);
         return GD_EINVAL;
@@ -310,32 +555,28 @@ void gd_ms_config_free(void *p)
     struct gd_ms_config *c = p;
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_models; i++) {
-        gd_free(c->models[i].name);
-        gd_free(c->models[i].path);
-        if (c->models[i].embedding) {
-            gd_free(c->models[i].embedding->tokenizer);
-            gd_free(c->models[i].embedding->output);
-            gd_free(c->models[i].embedding);
-        }
-        if (c->models[i].probe) {
-            gd_free(c->models[i].probe->request);
-            gd_free(c->models[i].probe->expect);
-            gd_free(c->models[i].probe);
-        }
+    for (size_t i = 0; i < c->n_models; i++)
+        model_cfg_clear(&c->models[i]);
+    for (size_t i = 0; i < c->n_groups; i++) {
+        gd_free(c->groups[i].name);
+        gd_free(c->groups[i].fallback);
     }
     gd_free(c->models);
+    gd_free(c->groups);
     gd_free(c);
 }
 
 static void summary(const void *data, struct gd_buf *out)
 {
     const struct gd_ms_config *c = data;
-    gd_buf_printf(out, "serving: %zu model%s", c ? c->n_models : 0,
-                  c && c->n_models == 1 ? "" : "s");
-    for (size_t i = 0; c && i < c->n_models; i++)
-        gd_buf_printf(out, "%s%s", i ? ", " : " (", c->models[i].name);
-    if (c && c->n_models)
+    gd_buf_printf(out, "serving: %zu model%s", c ? c->n_groups : 0,
+                  c && c->n_groups == 1 ? "" : "s");
+    for (size_t i = 0; c && i < c->n_groups; i++) {
+        gd_buf_printf(out, "%s%s", i ? ", " : " (", c->groups[i].name);
+        if (c->groups[i].n > 1)
+            gd_buf_printf(out, " x%zu versions", c->groups[i].n);
+    }
+    if (c && c->n_groups)
         gd_buf_putc(out, ')');
 }
 

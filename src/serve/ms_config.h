@@ -5,6 +5,11 @@
  *       - name: resnet            # URL name: /v2/models/resnet
  *         path: models/resnet.onnx # relative to the config file's directory
  *         version: 1
+ *         versions:               # instead of path/version: several versions at once
+ *           - {version: 1, path: resnet-1.onnx}
+ *           - {version: 2, path: resnet-2.onnx}
+ *         canary: {version: 2, percent: 10}  # share of unversioned requests to version 2
+ *         fallback: resnet-small  # answers when this model cannot (503, 504, 500)
  *         instances: 1            # worker threads, each with its own engine session
  *         threads: 1              # engine threads per instance
  *         max_queue: 64           # queued requests; past it: 503 with Retry-After
@@ -80,9 +85,22 @@ struct gd_ms_model_cfg {
     struct gd_ms_probe_cfg *probe;     /* NULL: no probe */
 };
 
+/* One served name: its versions (models[first .. first + n), ascending), the canary split
+ * between them and the model that takes over when they cannot answer. */
+struct gd_ms_group_cfg {
+    char *name;
+    size_t first, n;
+    int64_t canary_version;  /* with canary_percent > 0: that share of unversioned requests */
+    uint32_t canary_percent; /* 0..100 */
+    char *fallback;          /* another group's name, NULL: none */
+    size_t fallback_group;   /* its index (no cycles: checked at parse) */
+};
+
 struct gd_ms_config {
-    struct gd_ms_model_cfg *models;
+    struct gd_ms_model_cfg *models; /* every version of every model, grouped by name */
     size_t n_models;
+    struct gd_ms_group_cfg *groups; /* config order */
+    size_t n_groups;
 };
 
 #define GD_MS_CONFIG_SECTION "serving"

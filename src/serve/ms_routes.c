@@ -20,14 +20,18 @@
 #define MAX_RESPONSE_BYTES ((size_t)64 << 20)
 
 struct ms_metrics {
-    struct gd_counter_vec *requests;
+    struct gd_counter_vec *requests, *fallbacks;
     struct gd_histogram_vec *queue, *compute, *batch;
     struct gd_gauge_vec *depth, *ready;
 };
 
-/* Per model: what the routes precompute (metadata body, version string, metric children). */
+struct ms_group;
+
+/* Per model version: what the routes precompute (metadata body, version string, metric
+ * children). */
 struct ms_model_view {
     struct gd_ms_model *model;
+    struct ms_group *group;
     char version[24];
     struct gd_buf meta; /* GET /v2/models/{m} body */
     struct gd_histogram *queue, *compute, *batch;
@@ -35,8 +39,18 @@ struct ms_model_view {
     struct gd_ms_embedder *embed; /* also on /v1/embeddings */
 };
 
+/* A served name: its versions (ascending), canary split and fallback (ms_config.h). */
+struct ms_group {
+    const struct gd_ms_group_cfg *cfg;
+    struct ms_model_view *views; /* [cfg->n] */
+    struct ms_group *fallback;   /* NULL: none */
+    struct gd_counter *fallbacks;
+};
+
 struct ms_routes {
     struct gd_config *cfg; /* referenced: the runtime points into its serving section */
+    struct ms_group *groups;
+    size_t n_groups;
     struct gd_ms_runtime *rt;
     struct gd_ms_prober *prober; /* the models' health probes */
     struct ms_model_view *views;
@@ -120,9 +134,10 @@ static int build_model_meta(struct ms_model_view *v)
     gd_buf_init(b, (size_t)1 << 20);
     int rc = gd_buf_puts(b, "{\"name\":");
     rc = rc ? rc : gd_json_put_str(b, c->name, strlen(c->name));
-    rc = rc ? rc
-            : gd_buf_printf(b,
-                            ",\"versions\":[\"%s\"],\"platform\":\"onnx\",\"inputs\":", v->version);
+    rc = rc ? rc : gd_buf_puts(b, ",\"versions\":[");
+    for (size_t i = 0; !rc && i < v->group->cfg->n; i++)
+        rc = gd_buf_printf(b, "%s\"%s\"", i ? "," : "", v->group->views[i].version);
+    rc = rc ? rc : gd_buf_printf(b, "],\"platform\":\"onnx\",\"inputs\":");
     const char *why = gd_ms_model_load_error(v->model);
     if (why) { /* an optional model that did not load: Triton's state/reason words */
         rc = rc ? rc : gd_buf_puts(b, "[],\"outputs\":[],\"state\":\"UNAVAILABLE\",\"reason\":");
@@ -237,14 +252,56 @@ static int parse_model_path(struct gd_slice path, struct model_path *mp)
     return rest.n == 0 ? 0 : -1;
 }
 
-static struct ms_model_view *view_named(struct ms_routes *r, const char *name, size_t n)
+static struct ms_group *group_named(struct ms_routes *r, const char *name, size_t n)
 {
-    for (size_t i = 0; i < r->n_views; i++) {
-        const char *vn = gd_ms_model_cfg(r->views[i].model)->name;
-        if (strlen(vn) == n && memcmp(vn, name, n) == 0)
-            return &r->views[i];
+    for (size_t i = 0; i < r->n_groups; i++) {
+        const char *gn = r->groups[i].cfg->name;
+        if (strlen(gn) == n && memcmp(gn, name, n) == 0)
+            return &r->groups[i];
     }
     return NULL;
+}
+
+static struct ms_model_view *version_of(struct ms_group *g, const char *v, size_t n)
+{
+    for (size_t i = 0; i < g->cfg->n; i++)
+        if (strlen(g->views[i].version) == n && memcmp(g->views[i].version, v, n) == 0)
+            return &g->views[i];
+    return NULL;
+}
+
+/* 0..99, per loop thread (xorshift64*): the canary's dice. */
+static unsigned roll_percent(void)
+{
+    static _Thread_local uint64_t s;
+    if (!s)
+        s = gd_mono_ns() ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    return (unsigned)(((s * 0x2545f4914f6cdd1dull) >> 33) % 100);
+}
+
+/* The version an unversioned request goes to: with `canary` (and roll) its share to the
+ * canary version, the rest to the newest other version that is ready (else the newest). */
+static struct ms_model_view *pick_version(const struct ms_routes *r, struct ms_group *g, int roll)
+{
+    const struct gd_ms_group_cfg *c = g->cfg;
+    struct ms_model_view *canary = NULL, *primary = NULL, *newest = NULL;
+    char why[8];
+    for (size_t i = c->n; i-- > 0;) {
+        struct ms_model_view *v = &g->views[i];
+        if (c->canary_percent && gd_ms_model_cfg(v->model)->version == c->canary_version) {
+            canary = v;
+            continue;
+        }
+        newest = newest ? newest : v;
+        if (!primary && view_ready(r, v, why, sizeof why))
+            primary = v;
+    }
+    if (canary && (!newest || (roll && roll_percent() < c->canary_percent)))
+        return canary;
+    return primary ? primary : newest;
 }
 
 /* The model a path names, or NULL after answering 404. */
@@ -258,15 +315,19 @@ static struct ms_model_view *resolve(struct gd_http_exchange *x, struct ms_route
         return NULL;
     }
     int nn = (int)(mp->name.n > 200 ? 200 : mp->name.n);
-    struct ms_model_view *v = view_named(r, mp->name.p, mp->name.n);
-    if (!v) {
+    struct ms_group *g = group_named(r, mp->name.p, mp->name.n);
+    if (!g) {
         respond_error(x, 404, "unknown model '%.*s'", nn, mp->name.p);
         return NULL;
     }
-    if (mp->version.n && !(mp->version.n == strlen(v->version) &&
-                           memcmp(mp->version.p, v->version, mp->version.n) == 0)) {
+    /* a version from the path, else from the header, else the group's choice */
+    const struct gd_slice *hv = gd_http_request_header(req, "x-girder-model-version");
+    struct gd_slice want = mp->version.n ? mp->version : hv ? *hv : (struct gd_slice){0};
+    struct ms_model_view *v =
+        want.n ? version_of(g, want.p, want.n) : pick_version(r, g, mp->act == ACT_INFER);
+    if (!v) {
         respond_error(x, 404, "model '%.*s' has no version '%.*s'", nn, mp->name.p,
-                      (int)(mp->version.n > 40 ? 40 : mp->version.n), mp->version.p);
+                      (int)(want.n > 40 ? 40 : want.n), want.p);
         return NULL;
     }
     gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
@@ -315,7 +376,25 @@ struct pending {
     struct ms_routes *routes;
     struct ms_model_view *view;
     struct gd_ms_job *job; /* alive until on_done */
+    int hops;              /* fallbacks taken so far */
 };
+
+static void infer_on(struct gd_http_exchange *x, struct ms_routes *r, struct ms_model_view *v,
+                     int hops);
+
+/* v could not answer (not ready, overloaded, deadline, engine failure): its model's
+ * fallback takes the request, when it has one. 1 when it did. */
+static int try_fallback(struct gd_http_exchange *x, struct ms_routes *r,
+                        const struct ms_model_view *v, int status, int hops)
+{
+    struct ms_group *fb = v->group->fallback;
+    if (!fb || hops >= (int)r->n_groups || (status != 500 && status != 503 && status != 504))
+        return 0;
+    gd_counter_inc(v->group->fallbacks);
+    gd_http_log_field_str(x, "fallback_from", v->group->cfg->name);
+    infer_on(x, r, pick_version(r, fb, 1), hops + 1);
+    return 1;
+}
 
 static void on_client_gone(struct gd_http_exchange *x, void *ud)
 {
@@ -335,6 +414,12 @@ static void on_done(struct gd_ms_job *job, void *ud)
     if (x) {
         struct ms_model_view *v = p->view;
         gd_http_on_close(x, NULL, NULL);
+        if (try_fallback(x, p->routes, v, job->status, p->hops)) {
+            count(p->routes, v, job->status);
+            gd_free(p);
+            gd_ms_job_free(job);
+            return;
+        }
         gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
         gd_histogram_observe(v->queue, (double)job->queue_ns / 1e9);
         if (job->batch) { /* it ran */
@@ -346,6 +431,8 @@ static void on_done(struct gd_ms_job *job, void *ud)
         gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
         if (job->batch)
             gd_http_log_field_i64(x, "batch", job->batch);
+        gd_http_set_header(x, "X-Girder-Model", gd_ms_model_cfg(v->model)->name);
+        gd_http_set_header(x, "X-Girder-Model-Version", v->version);
         if (job->binary_header_len) { /* JSON, then the binary outputs */
             char n[24];
             snprintf(n, sizeof n, "%zu", job->binary_header_len);
@@ -432,17 +519,18 @@ static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
 /* Queues job for v's model and answers when it is done (or at once: 503 when the queue is
  * full, with Retry-After). Takes job. */
 static void submit(struct gd_http_exchange *x, struct ms_routes *r, struct ms_model_view *v,
-                   struct gd_ms_job *job)
+                   struct gd_ms_job *job, int hops)
 {
     int openai = job->openai_errors;
     struct pending *p = gd_malloc(sizeof *p);
     if (p)
-        *p = (struct pending){x, r, v, job};
+        *p = (struct pending){x, r, v, job, hops};
     int rc = p ? gd_ms_submit(gd_http_exchange_loop(x), job, on_done, p) : GD_ENOMEM;
     if (rc) {
         gd_free(p);
         gd_ms_job_free(job);
-        respond_refused(x, r, v, rc, openai);
+        if (openai || !try_fallback(x, r, v, rc == GD_EAGAIN ? 503 : 500, hops))
+            respond_refused(x, r, v, rc, openai);
         return;
     }
     gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
@@ -461,16 +549,28 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
         respond_error(x, 405, "only .../infer takes POST");
         return;
     }
+    infer_on(x, r, v, 0);
+}
+
+/* Decodes the request for v's model and queues it; a model that cannot take it (not
+ * ready, queue full) hands it to its fallback, if any. */
+static void infer_on(struct gd_http_exchange *x, struct ms_routes *r, struct ms_model_view *v,
+                     int hops)
+{
     const struct gd_http_request *req = gd_http_exchange_request(x);
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
     char why[400];
     if (!view_ready(r, v, why, sizeof why)) {
         count(r, v, 503);
-        respond_error(x, 503, "%s", why);
+        if (!try_fallback(x, r, v, 503, hops))
+            respond_error(x, 503, "%s", why);
         return;
     }
     if (gd_ms_model_queue_full(v->model)) { /* before paying for the body's decoding */
-        respond_refused(x, r, v, GD_EAGAIN, 0);
+        if (!try_fallback(x, r, v, 503, hops))
+            respond_refused(x, r, v, GD_EAGAIN, 0);
+        else
+            count(r, v, 503);
         return;
     }
     struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
@@ -495,7 +595,7 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
         return;
     }
     job->deadline_ns = deadline_of(c, &ir, req->start_ns);
-    submit(x, r, v, job);
+    submit(x, r, v, job, hops);
 }
 
 /* POST /v1/embeddings: OpenAI's request and error shapes (ms_embed.h). */
@@ -512,7 +612,8 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
                                         : "the body is not valid JSON");
         return;
     }
-    struct ms_model_view *v = view_named(r, jm->valuestring, strlen(jm->valuestring));
+    struct ms_group *g = group_named(r, jm->valuestring, strlen(jm->valuestring));
+    struct ms_model_view *v = g ? pick_version(r, g, 1) : NULL;
     if (!v || !v->embed) {
         char msg[400];
         snprintf(msg, sizeof msg, "The model '%.200s' is not a local embedding model",
@@ -543,7 +644,7 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
     job->openai_errors = 1;
     job->deadline_ns = c->timeout_ms ? req->start_ns + c->timeout_ms * 1000000ull : 0;
-    submit(x, r, v, job);
+    submit(x, r, v, job, 0);
 }
 
 /* ---- registration ---- */
@@ -561,6 +662,14 @@ static int metrics_init(struct ms_metrics *mm)
         &(struct gd_metric_opts){"girder_inference_requests_total",
                                  "Inference requests by model, version and HTTP status", mvs, 3, 0},
         &mm->requests);
+    static const char *const mt[] = {"model", "fallback"};
+    rc = rc ? rc
+            : gd_metrics_counter(m,
+                                 &(struct gd_metric_opts){"girder_inference_fallbacks_total",
+                                                          "Requests a model handed to its "
+                                                          "fallback model",
+                                                          mt, 2, 0},
+                                 &mm->fallbacks);
     rc = rc ? rc
             : gd_metrics_histogram(
                   m,
@@ -608,6 +717,7 @@ static void routes_free(void *ptr)
         gd_ms_embedder_free(r->views[i].embed);
     }
     gd_free(r->views);
+    gd_free(r->groups);
     gd_buf_free(&r->server_meta);
     gd_config_unref(r->cfg);
     gd_free(r);
@@ -644,14 +754,30 @@ static void log_examples(const char *addr, const char *name, int embedding)
 
 static int build_views(struct ms_routes *r)
 {
-    r->n_views = gd_ms_runtime_num_models(r->rt);
-    if (!(r->views = gd_calloc(r->n_views ? r->n_views : 1, sizeof *r->views)))
+    const struct gd_ms_config *sc = gd_ms_config_get(r->cfg);
+    r->n_views = gd_ms_runtime_num_models(r->rt); /* sc->models, in order */
+    r->n_groups = sc->n_groups;
+    if (!(r->views = gd_calloc(r->n_views ? r->n_views : 1, sizeof *r->views)) ||
+        !(r->groups = gd_calloc(r->n_groups ? r->n_groups : 1, sizeof *r->groups)))
         return GD_ENOMEM;
     for (size_t i = 0; i < r->n_views; i++) {
+        r->views[i].model = gd_ms_runtime_model_at(r->rt, i);
+        snprintf(r->views[i].version, sizeof r->views[i].version, "%lld",
+                 (long long)gd_ms_model_cfg(r->views[i].model)->version);
+    }
+    for (size_t i = 0; i < r->n_groups; i++) {
+        struct ms_group *g = &r->groups[i];
+        g->cfg = &sc->groups[i];
+        g->views = &r->views[g->cfg->first];
+        g->fallback = g->cfg->fallback ? &r->groups[g->cfg->fallback_group] : NULL;
+        const char *mf[] = {g->cfg->name, g->cfg->fallback ? g->cfg->fallback : ""};
+        g->fallbacks = g->fallback ? gd_counter_vec_get(r->metrics.fallbacks, mf) : NULL;
+        for (size_t k = 0; k < g->cfg->n; k++)
+            g->views[k].group = g;
+    }
+    for (size_t i = 0; i < r->n_views; i++) {
         struct ms_model_view *v = &r->views[i];
-        v->model = gd_ms_runtime_model_at(r->rt, i);
         const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-        snprintf(v->version, sizeof v->version, "%lld", (long long)c->version);
         int rc = build_model_meta(v);
         if (rc)
             return rc;
