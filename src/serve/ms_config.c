@@ -2,6 +2,7 @@
 #include "serve/ms_config.h"
 #include "core/alloc.h"
 #include "girder/error.h"
+#include "serve/ms_repo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,13 @@
 #define MAX_NAME 128
 
 static const char *const section_keys[] = {"serving", NULL};
-static const char *const serving_keys[] = {"models", NULL};
+static const char *const serving_keys[] = {"models", "repository", "repository_poll_ms",
+                                           "version_policy", NULL};
 /* clang-format off */
 static const char *const model_keys[] = {
     "name", "path", "version", "instances", "threads", "max_queue", "timeout_ms", "required",
     "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", "warmup",
-    "probe", "versions", "canary", "fallback", NULL};
+    "probe", "versions", "canary", "fallback", "version_policy", NULL};
 static const char *const version_keys[] = {"version", "path", NULL};
 static const char *const canary_keys[] = {"version", "percent", NULL};
 static const char *const probe_keys[] = {
@@ -27,8 +29,7 @@ static const char *const embed_keys[] = {
 /* clang-format on */
 static const char *const batching_keys[] = {"max_queue_delay_us", "preferred_batch_sizes", NULL};
 
-/* A URL-safe model name: letters, digits, '-', '_', '.'. */
-static int name_ok(const char *s)
+int gd_ms_name_ok(const char *s)
 {
     if (!*s || *s == '.')
         return 0;
@@ -218,17 +219,25 @@ static int set_path(struct gd_config_diag *d, struct gd_ms_model_cfg *m, const c
     return 0;
 }
 
-static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
-                       struct gd_ms_model_cfg *m)
+/* What a model without settings gets (a repository model without an entry). */
+static void model_defaults(struct gd_ms_model_cfg *m)
 {
+    memset(m, 0, sizeof *m);
+    m->version = 1;
+    m->instances = m->threads = 1;
+    m->max_queue = 64;
+    m->required = m->allow_request_timeout = true;
+}
+
+static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
+                       struct gd_ms_model_cfg *m, int from_repo)
+{
+    model_defaults(m);
     if (gd_config_expect_kind(d, n, GD_YAML_MAP) != 0)
         return GD_EINVAL;
     int rc = gd_config_check_keys(d, n, model_keys);
     const char *name = NULL, *path = NULL;
-    int64_t version = 1, inst = 1, thr = 1, q = 64;
-    m->timeout_ms = 0;
-    m->required = true;
-    m->allow_request_timeout = true;
+    int64_t version = m->version, inst = m->instances, thr = m->threads, q = m->max_queue;
     rc |= gd_config_get_string(d, n, "name", MAX_NAME, &name, NULL);
     rc |= gd_config_get_string(d, n, "path", 4096, &path, NULL);
     rc |= gd_config_get_int(d, n, "version", 1, INT32_MAX, &version);
@@ -252,7 +261,7 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     int64_t warmup = 0;
     rc |= gd_config_get_int(d, n, "warmup", 0, 1000, &warmup);
     m->warmup = (uint32_t)warmup;
-    if (!name || !name_ok(name)) {
+    if (!name || !gd_ms_name_ok(name)) {
         gd_config_diag_add(d, name ? gd_yaml_map_get(n, "name") : n, name ? NULL : "name",
                            name ? "model name may hold only letters, digits, '-', '_', '.'"
                                 : "a model needs a name");
@@ -261,7 +270,20 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
         return GD_ENOMEM;
     }
     m->version = version;
-    if (gd_yaml_map_get(n, "versions")) { /* the paths come with the versions */
+    if (from_repo) { /* the repository has the files and versions */
+        const char *k = path ? "path" : gd_yaml_map_get(n, "version") ? "version" : "versions";
+        if (path || gd_yaml_map_get(n, k)) {
+            gd_config_diag_add(d, gd_yaml_map_get(n, k), NULL,
+                               "model '%s' is in the repository: its entry gives settings only "
+                               "(no path, version or versions)",
+                               name ? name : "");
+            rc = GD_EINVAL;
+        }
+    } else if (gd_yaml_map_get(n, "version_policy")) {
+        gd_config_diag_add(d, gd_yaml_map_get(n, "version_policy"), NULL,
+                           "version_policy applies to models of the repository only");
+        rc = GD_EINVAL;
+    } else if (gd_yaml_map_get(n, "versions")) { /* the paths come with the versions */
         if (path || gd_yaml_map_get(n, "version")) {
             gd_config_diag_add(d, gd_yaml_map_get(n, path ? "path" : "version"), NULL,
                                "give either path (and version) or versions, not both");
@@ -469,11 +491,127 @@ static int check_fallbacks(struct gd_config_diag *d, const struct gd_yaml_node *
 }
 
 /* One `models:` entry: a named model with one version (path) or several (versions). */
+/* Which versions of a repository model are served (`version_policy`). */
+struct policy {
+    enum { POLICY_LATEST, POLICY_ALL, POLICY_SPECIFIC } kind;
+    int64_t latest;
+    int64_t specific[GD_MS_REPO_MAX_VERSIONS];
+    size_t n_specific;
+    const struct gd_yaml_node *at;
+};
+
+/* latest | all | {latest: N} | {specific: [v, ..]}; absent: def. */
+static int parse_policy(struct gd_config_diag *d, const struct gd_yaml_node *map,
+                        const struct policy *def, struct policy *p)
+{
+    const struct gd_yaml_node *n = gd_yaml_map_get(map, "version_policy");
+    *p = *def;
+    if (!n)
+        return 0;
+    memset(p, 0, sizeof *p);
+    p->at = n;
+    p->latest = 1;
+    if (n->kind == GD_YAML_SCALAR && (!strcmp(n->str, "latest") || !strcmp(n->str, "all"))) {
+        p->kind = strcmp(n->str, "all") ? POLICY_LATEST : POLICY_ALL;
+        return 0;
+    }
+    static const char *const keys[] = {"latest", "specific", NULL};
+    const struct gd_yaml_node *spec = NULL;
+    if (n->kind != GD_YAML_MAP || n->n != 1 || gd_config_check_keys(d, n, keys) != 0) {
+        if (n->kind != GD_YAML_MAP || n->n != 1)
+            gd_config_diag_add(d, n, NULL,
+                               "expected latest, all, {latest: N} or {specific: [versions]}");
+        return GD_EINVAL;
+    }
+    if (gd_yaml_map_get(n, "latest"))
+        return gd_config_get_int(d, n, "latest", 1, GD_MS_REPO_MAX_VERSIONS, &p->latest);
+    p->kind = POLICY_SPECIFIC;
+    if (gd_config_get_seq(d, n, "specific", &spec) != 0 || !spec || spec->n == 0 ||
+        spec->n > GD_MS_REPO_MAX_VERSIONS) {
+        if (spec)
+            gd_config_diag_add(d, spec, NULL, "expected 1 to %d versions", GD_MS_REPO_MAX_VERSIONS);
+        return GD_EINVAL;
+    }
+    for (size_t i = 0; i < spec->n; i++) {
+        const struct gd_yaml_node *it = spec->items[i];
+        char *end = NULL;
+        long long v = it->kind == GD_YAML_SCALAR ? strtoll(it->str, &end, 10) : 0;
+        if (!end || *end || v < 1 || v > INT32_MAX) {
+            gd_config_diag_add(d, it, NULL, "expected a version number");
+            return GD_EINVAL;
+        }
+        p->specific[p->n_specific++] = v;
+    }
+    return 0;
+}
+
+/* The versions of repository model rm that p selects, one model each (settings from t). */
+static int expand_repo(struct gd_config_diag *d, const char *repo,
+                       const struct gd_ms_repo_model *rm, const struct policy *p,
+                       const struct gd_ms_model_cfg *t, struct gd_ms_config *c, size_t *cap)
+{
+    size_t from = 0;
+    if (p->kind == POLICY_LATEST && (size_t)p->latest < rm->n_versions)
+        from = rm->n_versions - (size_t)p->latest;
+    for (size_t k = 0; k < p->n_specific; k++) {
+        size_t i = 0;
+        while (i < rm->n_versions && rm->versions[i] != p->specific[k])
+            i++;
+        if (i == rm->n_versions) {
+            gd_config_diag_add(d, p->at, NULL, "version %lld of '%s' is not in the repository",
+                               (long long)p->specific[k], rm->name);
+            return GD_EINVAL;
+        }
+    }
+    for (size_t i = from; i < rm->n_versions; i++) {
+        int wanted = p->kind != POLICY_SPECIFIC;
+        for (size_t k = 0; k < p->n_specific; k++)
+            wanted |= p->specific[k] == rm->versions[i];
+        if (!wanted)
+            continue;
+        struct gd_ms_model_cfg m;
+        size_t len = strlen(repo) + strlen(rm->name) + 40;
+        if (model_cfg_clone(t, &m) != 0 || (gd_free(m.path), !(m.path = gd_malloc(len)))) {
+            model_cfg_clear(&m);
+            return GD_ENOMEM;
+        }
+        snprintf(m.path, len, "%s/%s/%lld/model.onnx", repo, rm->name, (long long)rm->versions[i]);
+        m.version = rm->versions[i];
+        if (push_model(c, &m, cap) != 0)
+            return GD_ENOMEM;
+    }
+    return 0;
+}
+
+/* The repository being parsed: its folder, models (taken by entries as they are parsed)
+ * and the default version policy. */
+struct repo_ctx {
+    const char *dir;
+    struct gd_ms_repo_model *models;
+    size_t n;
+    unsigned char *taken;
+    struct policy policy;
+};
+
+static const struct gd_ms_repo_model *repo_find(const struct repo_ctx *r, const char *name,
+                                                size_t *at)
+{
+    for (size_t i = 0; r && name && i < r->n; i++)
+        if (!strcmp(r->models[i].name, name))
+            return *at = i, &r->models[i];
+    return NULL;
+}
+
 static int parse_group(struct gd_config_diag *d, const struct gd_yaml_node *n,
-                       struct gd_ms_config *c, size_t *cap, struct gd_ms_group_cfg *g)
+                       struct gd_ms_config *c, size_t *cap, struct gd_ms_group_cfg *g,
+                       struct repo_ctx *repo)
 {
     struct gd_ms_model_cfg t = {0};
-    int rc = parse_model(d, n, &t);
+    const struct gd_yaml_node *nn = gd_yaml_map_get(n, "name");
+    size_t at = 0;
+    const struct gd_ms_repo_model *rm =
+        nn && nn->kind == GD_YAML_SCALAR ? repo_find(repo, nn->str, &at) : NULL;
+    int rc = parse_model(d, n, &t, rm != NULL);
     if (rc == GD_ENOMEM) {
         model_cfg_clear(&t);
         return rc;
@@ -484,8 +622,13 @@ static int parse_group(struct gd_config_diag *d, const struct gd_yaml_node *n,
         return GD_ENOMEM;
     }
     const struct gd_yaml_node *vs = NULL;
-    int vrc = gd_config_get_seq(d, n, "versions", &vs);
-    if (vs && t.name)
+    int vrc = rm ? 0 : gd_config_get_seq(d, n, "versions", &vs);
+    struct policy pol;
+    if (rm && t.name && !rc) {
+        repo->taken[at] = 1;
+        vrc = parse_policy(d, n, &repo->policy, &pol);
+        vrc = vrc ? vrc : expand_repo(d, repo->dir, rm, &pol, &t, c, cap);
+    } else if (vs && t.name)
         vrc |= expand_versions(d, vs, &t, c, cap);
     else if (!vrc && t.name && !rc && (vrc = push_model(c, &t, cap)) == 0)
         memset(&t, 0, sizeof t); /* taken */
@@ -510,20 +653,44 @@ int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
         return rc;
     rc = gd_config_check_keys(d, sec, serving_keys);
     rc |= gd_config_get_seq(d, sec, "models", &seq);
-    if (rc || !seq || seq->n == 0)
+    struct repo_ctx repo = {0};
+    const char *rdir = NULL;
+    rc |= gd_config_get_string(d, sec, "repository", 4096, &rdir, NULL);
+    uint64_t poll_ms = 0;
+    rc |= gd_config_get_duration_ms(d, sec, "repository_poll_ms", 0, 86400000, &poll_ms);
+    struct policy latest1 = {.kind = POLICY_LATEST, .latest = 1};
+    rc |= parse_policy(d, sec, &latest1, &repo.policy);
+    if (rc || ((!seq || seq->n == 0) && !rdir))
         return rc;
-    if (seq->n > MAX_MODELS) {
+    size_t n_entries = seq ? seq->n : 0;
+    if (n_entries > MAX_MODELS) {
         gd_config_diag_add(d, seq, NULL, "at most %d models", MAX_MODELS);
         return GD_EINVAL;
     }
     struct gd_ms_config *c = gd_calloc(1, sizeof *c);
-    if (!c || !(c->groups = gd_calloc(seq->n, sizeof *c->groups))) {
+    if (!c || !(c->groups = gd_calloc(n_entries + GD_MS_REPO_MAX_MODELS, sizeof *c->groups))) {
         gd_free(c);
         return GD_ENOMEM;
     }
+    c->repository_poll_ms = poll_ms;
+    if (rdir) {
+        char why[600];
+        int src = (c->repository = resolve_path(d, rdir)) ? 0 : GD_ENOMEM;
+        src = src ? src : gd_ms_repo_scan(c->repository, &repo.models, &repo.n, why, sizeof why);
+        if (!src && !(repo.taken = gd_calloc(repo.n + 1, 1)))
+            src = GD_ENOMEM;
+        if (src && src != GD_ENOMEM)
+            gd_config_diag_add(d, gd_yaml_map_get(sec, "repository"), NULL, "%s", why);
+        if (src) {
+            gd_ms_config_free(c);
+            gd_free(repo.models);
+            return src == GD_ENOMEM ? src : GD_EINVAL;
+        }
+        repo.dir = c->repository;
+    }
     size_t cap = 0;
-    for (size_t i = 0; i < seq->n; i++) {
-        int grc = parse_group(d, seq->items[i], c, &cap, &c->groups[i]);
+    for (size_t i = 0; i < n_entries; i++) {
+        int grc = parse_group(d, seq->items[i], c, &cap, &c->groups[i], &repo);
         c->n_groups = i + 1;
         if (grc == GD_ENOMEM) {
             gd_ms_config_free(c);
@@ -537,8 +704,28 @@ int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
                 rc = GD_EINVAL;
             }
     }
+    for (size_t i = 0; !rc && i < repo.n; i++) { /* repository models without an entry */
+        if (repo.taken[i])
+            continue;
+        struct gd_ms_group_cfg *g = &c->groups[c->n_groups++];
+        struct gd_ms_model_cfg t;
+        model_defaults(&t);
+        g->first = c->n_models;
+        if (!(t.name = gd_strdup(repo.models[i].name)) || !(g->name = gd_strdup(t.name)))
+            rc = GD_ENOMEM;
+        else
+            rc = expand_repo(d, repo.dir, &repo.models[i], &repo.policy, &t, c, &cap);
+        model_cfg_clear(&t);
+        g->n = c->n_models - g->first;
+    }
+    gd_free(repo.models);
+    gd_free(repo.taken);
+    if (rc == GD_ENOMEM) {
+        gd_ms_config_free(c);
+        return rc;
+    }
     if (!rc && c->n_models > MAX_MODELS) {
-        gd_config_diag_add(d, seq, NULL, "at most %d model versions in all", MAX_MODELS);
+        gd_config_diag_add(d, sec, NULL, "at most %d model versions in all", MAX_MODELS);
         rc = GD_EINVAL;
     }
     rc = rc ? rc : check_fallbacks(d, seq, c);
@@ -563,6 +750,7 @@ void gd_ms_config_free(void *p)
     }
     gd_free(c->models);
     gd_free(c->groups);
+    gd_free(c->repository);
     gd_free(c);
 }
 

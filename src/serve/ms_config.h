@@ -1,7 +1,10 @@
 /* The model server's configuration section: top-level `serving:` (docs/serving.md).
  *
  *   serving:
- *     models:
+ *     repository: models/       # Triton layout: <name>/<version>/model.onnx (ms_repo.h)
+ *     repository_poll_ms: 0     # > 0: rescan that often, reload on a change
+ *     version_policy: latest    # latest | all | {latest: N} | {specific: [1, 3]}
+ *     models:                   # inline models, and settings of repository models
  *       - name: resnet            # URL name: /v2/models/resnet
  *         path: models/resnet.onnx # relative to the config file's directory
  *         version: 1
@@ -99,9 +102,14 @@ struct gd_ms_group_cfg {
 struct gd_ms_config {
     struct gd_ms_model_cfg *models; /* every version of every model, grouped by name */
     size_t n_models;
-    struct gd_ms_group_cfg *groups; /* config order */
+    struct gd_ms_group_cfg *groups; /* config order, then repository models without entry */
     size_t n_groups;
+    char *repository;            /* resolved model repository folder, NULL: none */
+    uint64_t repository_poll_ms; /* 0: read at config load only */
 };
+
+/* A URL-safe model name: letters, digits, '-', '_', '.' (not starting with '.'). */
+int gd_ms_name_ok(const char *s);
 
 #define GD_MS_CONFIG_SECTION "serving"
 extern const struct gd_config_section gd_ms_config_section;

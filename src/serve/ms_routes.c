@@ -10,12 +10,15 @@
 #include "serve/ms_embed.h"
 #include "serve/ms_infer_req.h"
 #include "serve/ms_probe.h"
+#include "serve/ms_repo.h"
 #include "serve/ms_runtime.h"
 #include "serve/ms_tensor_json.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_RESPONSE_BYTES ((size_t)64 << 20)
 
@@ -52,7 +55,8 @@ struct ms_routes {
     struct ms_group *groups;
     size_t n_groups;
     struct gd_ms_runtime *rt;
-    struct gd_ms_prober *prober; /* the models' health probes */
+    struct gd_ms_prober *prober;    /* the models' health probes */
+    struct gd_ms_repo_poller *poll; /* NULL: the repository is not polled */
     struct ms_model_view *views;
     size_t n_views;
     struct ms_metrics metrics;
@@ -647,6 +651,59 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
     submit(x, r, v, job, 0);
 }
 
+/* POST /v2/repository/index (Triton's repository extension): every served model version
+ * with its state; {"ready": true} in the body lists only the ready ones. */
+static void on_repository_index(struct gd_http_exchange *x, void *ud)
+{
+    struct ms_routes *r = ud;
+    const struct gd_http_request *req = gd_http_exchange_request(x);
+    cJSON *body = req->body_len ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
+    if (req->body_len && !cJSON_IsObject(body)) {
+        cJSON_Delete(body);
+        respond_error(x, 400, "the body must be empty or a JSON object");
+        return;
+    }
+    int only_ready = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ready"));
+    cJSON_Delete(body);
+    struct gd_buf b;
+    gd_buf_init(&b, (size_t)1 << 20);
+    int rc = gd_buf_putc(&b, '[');
+    for (size_t i = 0, first = 1; !rc && i < r->n_views; i++) {
+        const struct ms_model_view *v = &r->views[i];
+        const char *name = gd_ms_model_cfg(v->model)->name;
+        char why[400];
+        int ready = view_ready(r, v, why, sizeof why);
+        if (only_ready && !ready)
+            continue;
+        rc = gd_buf_puts(&b, first ? "{\"name\":" : ",{\"name\":");
+        first = 0;
+        rc = rc ? rc : gd_json_put_str(&b, name, strlen(name));
+        rc = rc ? rc
+                : gd_buf_printf(&b, ",\"version\":\"%s\",\"state\":\"%s\"", v->version,
+                                ready ? "READY" : "UNAVAILABLE");
+        if (!rc && !ready) {
+            rc = gd_buf_puts(&b, ",\"reason\":");
+            rc = rc ? rc : gd_json_put_str(&b, why, strlen(why));
+        }
+        rc = rc ? rc : gd_buf_putc(&b, '}');
+    }
+    rc = rc ? rc : gd_buf_putc(&b, ']');
+    if (rc)
+        respond_error(x, 500, "out of memory");
+    else
+        respond_json(x, 200, &b);
+    gd_buf_free(&b);
+}
+
+/* The poller's thread: the repository changed; the reload (SIGHUP's path, on the main
+ * thread) loads it next to the running models and swaps when everything passed. */
+static void on_repository_changed(void *ud)
+{
+    (void)ud;
+    gd_logf(GD_LOG_INFO, "msg=\"model repository changed, reloading\"");
+    kill(getpid(), SIGHUP);
+}
+
 /* ---- registration ---- */
 
 static int metrics_init(struct ms_metrics *mm)
@@ -710,6 +767,7 @@ static int metrics_init(struct ms_metrics *mm)
 static void routes_free(void *ptr)
 {
     struct ms_routes *r = ptr;
+    gd_ms_repo_poller_free(r->poll);
     gd_ms_prober_free(r->prober);
     gd_ms_runtime_free(r->rt);
     for (size_t i = 0; i < r->n_views; i++) {
@@ -844,6 +902,10 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
         log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
     rc = rc ? rc : build_views(r);
     rc = rc ? rc : start_probes(r);
+    if (!rc && sc->repository && sc->repository_poll_ms &&
+        (rc = gd_ms_repo_poller_new(sc->repository, sc->repository_poll_ms, on_repository_changed,
+                                    r, &r->poll)) != 0)
+        log_quoted(GD_LOG_ERROR, "cannot poll the model repository", NULL, sc->repository);
     if (rc || (rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
         routes_free(r);
         return rc;
@@ -858,6 +920,7 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
         {"GET", "/v2/health/ready", GD_HTTP_MATCH_EXACT, on_ready},
         {"GET", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_get},
         {"POST", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_post},
+        {"POST", "/v2/repository/index", GD_HTTP_MATCH_EXACT, on_repository_index},
     };
     for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
