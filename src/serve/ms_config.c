@@ -17,7 +17,8 @@ static const char *const serving_keys[] = {"models", "repository", "repository_p
                                            "version_policy", NULL};
 /* clang-format off */
 static const char *const model_keys[] = {
-    "name", "path", "version", "instances", "threads", "max_queue", "timeout_ms", "required",
+    "name", "path", "version", "instances", "threads", "max_queue", "max_queue_bytes",
+    "timeout_ms", "required",
     "allow_request_timeout", "max_batch_size", "dynamic_batching", "embedding", "warmup",
     "probe", "versions", "canary", "fallback", "version_policy", NULL};
 static const char *const version_keys[] = {"version", "path", NULL};
@@ -226,6 +227,7 @@ static void model_defaults(struct gd_ms_model_cfg *m)
     m->version = 1;
     m->instances = m->threads = 1;
     m->max_queue = 64;
+    m->max_queue_bytes = (uint64_t)256 << 20;
     m->required = m->allow_request_timeout = true;
 }
 
@@ -244,6 +246,7 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     rc |= gd_config_get_int(d, n, "instances", 1, 64, &inst);
     rc |= gd_config_get_int(d, n, "threads", 1, 256, &thr);
     rc |= gd_config_get_int(d, n, "max_queue", 1, 1 << 20, &q);
+    rc |= gd_config_get_size(d, n, "max_queue_bytes", 1, (uint64_t)1 << 40, &m->max_queue_bytes);
     rc |= gd_config_get_duration_ms(d, n, "timeout_ms", 0, 3600000, &m->timeout_ms);
     rc |= gd_config_get_bool(d, n, "required", &m->required);
     rc |= gd_config_get_bool(d, n, "allow_request_timeout", &m->allow_request_timeout);

@@ -16,6 +16,7 @@
  *         instances: 1            # worker threads, each with its own engine session
  *         threads: 1              # engine threads per instance
  *         max_queue: 64           # queued requests; past it: 503 with Retry-After
+ *         max_queue_bytes: 256MiB # their decoded inputs, at most (also 503)
  *         timeout_ms: 0           # default queue deadline, 0 = none
  *         allow_request_timeout: true  # a request's parameters.timeout (µs) may shorten it
  *         required: true          # must load (else start/reload fails); false: optional
@@ -75,6 +76,7 @@ struct gd_ms_model_cfg {
     char *path; /* resolved against the config file's directory */
     int64_t version;
     uint32_t instances, threads, max_queue;
+    uint64_t max_queue_bytes; /* input tensor bytes held by queued requests, at most */
     uint64_t timeout_ms;
     bool allow_request_timeout;
     bool required;

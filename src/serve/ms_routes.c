@@ -511,8 +511,10 @@ static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
     char msg[300] = "out of memory";
     if (rc == GD_EAGAIN) {
         gd_http_set_header(x, "Retry-After", "1");
-        snprintf(msg, sizeof msg, "model '%s' is overloaded: %u requests already queued", c->name,
-                 c->max_queue);
+        snprintf(msg, sizeof msg,
+                 "model '%s' is overloaded: its queue is full (at most %u requests and %llu "
+                 "bytes of inputs)",
+                 c->name, c->max_queue, (unsigned long long)c->max_queue_bytes);
     }
     if (openai)
         gd_http_respond_json_error(x, status, "server_error", NULL, msg);

@@ -94,6 +94,7 @@ struct gd_ms_model {
     pthread_cond_t cv;
     struct gd_ms_job *head, *tail;
     size_t depth;
+    uint64_t queued_bytes; /* input bytes of the queued jobs */
     int stop;
 };
 
@@ -315,6 +316,14 @@ static void post_back(struct gd_ms_job *j)
     pthread_mutex_unlock(&mb->mu);
 }
 
+static uint64_t job_bytes(const struct gd_ms_job *j)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < j->n_inputs; i++)
+        n += j->inputs[i].nbytes;
+    return n;
+}
+
 static struct gd_ms_job *pop_head(struct gd_ms_model *m)
 {
     struct gd_ms_job *j = m->head;
@@ -322,6 +331,7 @@ static struct gd_ms_job *pop_head(struct gd_ms_model *m)
     if (!m->head)
         m->tail = NULL;
     m->depth--;
+    m->queued_bytes -= job_bytes(j);
     return j;
 }
 
@@ -435,10 +445,13 @@ int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *j, gd_ms_done_fn done, 
     if (loop && !mb)
         return GD_ENOMEM;
     pthread_mutex_lock(&m->mu);
-    if (m->depth >= m->cfg->max_queue) {
+    uint64_t bytes = job_bytes(j);
+    if (m->depth >= m->cfg->max_queue ||
+        (m->depth && m->queued_bytes + bytes > m->cfg->max_queue_bytes)) {
         pthread_mutex_unlock(&m->mu);
-        return GD_EAGAIN;
+        return GD_EAGAIN; /* (one request alone may exceed the bytes: it is capped by the body) */
     }
+    m->queued_bytes += bytes;
     if (mb)
         atomic_fetch_add(&mb->refs, 1);
     j->mailbox = mb;

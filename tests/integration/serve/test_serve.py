@@ -35,6 +35,10 @@ serving:
     - name: slow
       path: slow.onnx
       max_queue: 1
+    - name: slow-bytes
+      path: slow.onnx
+      max_queue: 8
+      max_queue_bytes: 16
 """
 
 
@@ -250,11 +254,11 @@ def in_thread(fn, *args):
 
 def test_queue_full_is_503_with_retry_after(server):
     port, _, _ = server
-    rows = rows_for(port, 0.6)
+    rows = rows_for(port, 2.0)
     t1, r1 = in_thread(post, port, "/v2/models/slow/infer", slow_body(rows))
-    time.sleep(0.15)  # t1 is running: the queue (max 1) is empty
+    time.sleep(0.3)  # t1 is running: the queue (max 1) is empty
     t2, r2 = in_thread(post, port, "/v2/models/slow/infer", slow_body(256))
-    time.sleep(0.15)  # t2 waits in the queue: it is full
+    time.sleep(0.3)  # t2 waits in the queue: it is full (t1 runs for ~2 s)
     status, hdrs, resp = post(port, "/v2/models/slow/infer", slow_body(256))
     assert status == 503, resp
     assert hdrs["retry-after"] == "1"
@@ -262,6 +266,22 @@ def test_queue_full_is_503_with_retry_after(server):
     # refused before the body is decoded: a malformed one gets the same 503, not a 400
     status, _, resp = post(port, "/v2/models/slow/infer", b'{"inputs": [')
     assert status == 503, resp
+    t1.join()
+    t2.join()
+    assert r1["r"][0] == 200 and r2["r"][0] == 200
+
+
+def test_queue_bytes_cap_is_503(server):
+    """slow-bytes queues at most 16 bytes of inputs (one request holds 12: x and rows)."""
+    port, _, _ = server
+    rows = rows_for(port, 2.0)
+    t1, r1 = in_thread(post, port, "/v2/models/slow-bytes/infer", slow_body(rows))
+    time.sleep(0.3)  # t1 runs: the queue is empty
+    t2, r2 = in_thread(post, port, "/v2/models/slow-bytes/infer", slow_body(256))
+    time.sleep(0.3)  # t2 waits: 12 bytes queued (t1 runs for ~2 s)
+    status, hdrs, resp = post(port, "/v2/models/slow-bytes/infer", slow_body(256))
+    assert status == 503 and hdrs["retry-after"] == "1", resp
+    assert "16 bytes of inputs" in resp["error"]
     t1.join()
     t2.join()
     assert r1["r"][0] == 200 and r2["r"][0] == 200
