@@ -1,17 +1,12 @@
 /* Open Inference Protocol REST routes (see model_server.h). */
 #include "serve/model_server.h"
+#include "serve/ms_routes_internal.h"
 #include "core/alloc.h"
-#include "core/buf.h"
 #include "core/clock.h"
 #include "core/json_write.h"
 #include "core/log.h"
 #include "girder/error.h"
-#include "obs/metrics.h"
-#include "serve/ms_embed.h"
 #include "serve/ms_infer_req.h"
-#include "serve/ms_probe.h"
-#include "serve/ms_repo.h"
-#include "serve/ms_runtime.h"
 #include "serve/ms_tensor_json.h"
 
 #include <signal.h>
@@ -22,357 +17,32 @@
 
 #define MAX_RESPONSE_BYTES ((size_t)64 << 20)
 
-struct ms_metrics {
-    struct gd_counter_vec *requests, *fallbacks;
-    struct gd_histogram_vec *queue, *compute, *batch;
-    struct gd_gauge_vec *depth, *ready;
-};
-
-struct ms_group;
-
-/* Per model version: what the routes precompute (metadata body, version string, metric
- * children). */
-struct ms_model_view {
-    struct gd_ms_model *model;
-    struct ms_group *group;
-    char version[24];
-    struct gd_buf meta; /* GET /v2/models/{m} body */
-    struct gd_histogram *queue, *compute, *batch;
-    struct gd_gauge *depth, *ready;
-    struct gd_ms_embedder *embed; /* also on /v1/embeddings */
-};
-
-/* A served name: its versions (ascending), canary split and fallback (ms_config.h). */
-struct ms_group {
-    const struct gd_ms_group_cfg *cfg;
-    struct ms_model_view *views; /* [cfg->n] */
-    struct ms_group *fallback;   /* NULL: none */
-    struct gd_counter *fallbacks;
-};
-
-struct ms_routes {
-    struct gd_config *cfg; /* referenced: the runtime points into its serving section */
-    struct ms_group *groups;
-    size_t n_groups;
-    struct gd_ms_runtime *rt;
-    struct gd_ms_prober *prober;    /* the models' health probes */
-    struct gd_ms_repo_poller *poll; /* NULL: the repository is not polled */
-    struct ms_model_view *views;
-    size_t n_views;
-    struct ms_metrics metrics;
-    struct gd_buf server_meta;
-    size_t n_embed; /* views with an embedder */
-};
-
-/* ---- answers ---- */
-
-static void respond_json(struct gd_http_exchange *x, int status, const struct gd_buf *b)
-{
-    gd_http_respond(x, status, "application/json", b->data, b->len);
-}
-
-/* {"error": message} with status, the protocol's error object. */
-static void respond_error(struct gd_http_exchange *x, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void respond_error(struct gd_http_exchange *x, int status, const char *fmt, ...)
-{
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    struct gd_buf b;
-    gd_buf_init(&b, 4096);
-    if (gd_buf_puts(&b, "{\"error\":") || gd_json_put_str(&b, msg, strlen(msg)) ||
-        gd_buf_putc(&b, '}')) {
-        gd_buf_free(&b);
-        gd_http_respond(x, 500, "application/json", "{\"error\":\"out of memory\"}", 25);
-        return;
-    }
-    respond_json(x, status, &b);
-    gd_buf_free(&b);
-}
-
-static void respond_static(struct gd_http_exchange *x, int status, const char *body)
-{
-    gd_http_respond(x, status, "application/json", body, strlen(body));
-}
-
-/* ---- metadata ---- */
-
-static int put_io(struct gd_buf *b, const struct gd_engine_io *io)
-{
-    const char *dt = gd_ms_datatype_name(io->dtype);
-    int rc = gd_buf_puts(b, "{\"name\":");
-    rc = rc ? rc : gd_json_put_str(b, io->name, strlen(io->name));
-    rc = rc ? rc : gd_buf_puts(b, ",\"datatype\":");
-    rc = rc ? rc : gd_json_put_str(b, dt ? dt : "UNKNOWN", strlen(dt ? dt : "UNKNOWN"));
-    rc = rc ? rc : gd_buf_puts(b, ",\"shape\":[");
-    for (int d = 0; !rc && d < io->rank; d++)
-        rc = gd_buf_printf(b, "%s%lld", d ? "," : "", (long long)io->dims[d]);
-    return rc ? rc : gd_buf_puts(b, "]}");
-}
-
-static int put_io_list(struct gd_buf *b, const gd_engine_model *em, int outputs)
-{
-    int n = outputs ? gd_engine_num_outputs(em) : gd_engine_num_inputs(em);
-    int rc = gd_buf_putc(b, '[');
-    for (int i = 0; !rc && i < n; i++) {
-        struct gd_engine_io io;
-        if (outputs)
-            gd_engine_output_info(em, i, &io);
-        else
-            gd_engine_input_info(em, i, &io);
-        rc = (i ? gd_buf_putc(b, ',') : 0);
-        rc = rc ? rc : put_io(b, &io);
-    }
-    return rc ? rc : gd_buf_putc(b, ']');
-}
-
-/* {"name","versions":[v],"platform":"onnx","inputs":[..],"outputs":[..]} */
-static int build_model_meta(struct ms_model_view *v)
-{
-    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-    const gd_engine_model *em = gd_ms_model_engine(v->model);
-    struct gd_buf *b = &v->meta;
-    gd_buf_init(b, (size_t)1 << 20);
-    int rc = gd_buf_puts(b, "{\"name\":");
-    rc = rc ? rc : gd_json_put_str(b, c->name, strlen(c->name));
-    rc = rc ? rc : gd_buf_puts(b, ",\"versions\":[");
-    for (size_t i = 0; !rc && i < v->group->cfg->n; i++)
-        rc = gd_buf_printf(b, "%s\"%s\"", i ? "," : "", v->group->views[i].version);
-    rc = rc ? rc : gd_buf_printf(b, "],\"platform\":\"onnx\",\"inputs\":");
-    const char *why = gd_ms_model_load_error(v->model);
-    if (why) { /* an optional model that did not load: Triton's state/reason words */
-        rc = rc ? rc : gd_buf_puts(b, "[],\"outputs\":[],\"state\":\"UNAVAILABLE\",\"reason\":");
-        rc = rc ? rc : gd_json_put_str(b, why, strlen(why));
-        return rc ? rc : gd_buf_putc(b, '}');
-    }
-    rc = rc ? rc : put_io_list(b, em, 0);
-    rc = rc ? rc : gd_buf_puts(b, ",\"outputs\":");
-    rc = rc ? rc : put_io_list(b, em, 1);
-    return rc ? rc : gd_buf_putc(b, '}');
-}
-
-static void on_server_meta(struct gd_http_exchange *x, void *ud)
-{
-    struct ms_routes *r = ud;
-    respond_json(x, 200, &r->server_meta);
-}
-
-static void on_live(struct gd_http_exchange *x, void *ud)
-{
-    (void)ud;
-    respond_static(x, 200, "{\"live\":true}");
-}
-
-/* 1 when v's model can serve: loaded and passing its health probe; else why. */
-static int view_ready(const struct ms_routes *r, const struct ms_model_view *v, char *why,
-                      size_t whylen)
-{
-    const char *name = gd_ms_model_cfg(v->model)->name;
-    const char *load = gd_ms_model_load_error(v->model);
-    char probe[400];
-    if (load)
-        return snprintf(why, whylen, "model '%s' is not loaded: %s", name, load), 0;
-    if (!gd_ms_prober_ready(r->prober, (size_t)(v - r->views), probe, sizeof probe))
-        return snprintf(why, whylen, "model '%s' failed its health probe: %s", name, probe), 0;
-    return 1;
-}
-
-/* The router's readiness check: every required model loaded and passing its probe. */
-static int routes_ready(void *ud, char *why, size_t whylen)
-{
-    const struct ms_routes *r = ud;
-    for (size_t i = 0; i < r->n_views; i++)
-        if (gd_ms_model_cfg(r->views[i].model)->required &&
-            !view_ready(r, &r->views[i], why, whylen))
-            return 0;
-    return 1;
-}
-
-/* Ready as /readyz is (the process not draining, every module's check passing). */
-static void on_ready(struct gd_http_exchange *x, void *ud)
-{
-    (void)ud;
-    char why[400];
-    if (gd_http_router_ready(gd_http_exchange_router(x), why, sizeof why))
-        respond_static(x, 200, "{\"ready\":true}");
-    else
-        respond_static(x, 400, "{\"ready\":false}"); /* the protocol: 4xx means "not ready" */
-}
-
-/* ---- /v2/models/{m}[/versions/{v}][/ready|/infer] ---- */
-
-enum action { ACT_META, ACT_READY, ACT_INFER };
-
-struct model_path {
-    struct gd_slice name, version; /* version.n == 0: not given */
-    enum action act;
-};
-
-/* Next '/'-separated segment of *p (advanced past it); n == 0 at the end. */
-static struct gd_slice next_segment(struct gd_slice *p)
-{
-    struct gd_slice s = {p->p, 0};
-    while (s.n < p->n && p->p[s.n] != '/')
-        s.n++;
-    size_t skip = s.n < p->n ? s.n + 1 : s.n;
-    p->p += skip;
-    p->n -= skip;
-    return s;
-}
-
-static int seg_is(struct gd_slice s, const char *lit)
-{
-    return s.n == strlen(lit) && memcmp(s.p, lit, s.n) == 0;
-}
-
-static int parse_model_path(struct gd_slice path, struct model_path *mp)
-{
-    static const char prefix[] = "/v2/models/";
-    if (path.n < sizeof prefix - 1)
-        return -1;
-    struct gd_slice rest = {path.p + sizeof prefix - 1, path.n - (sizeof prefix - 1)};
-    memset(mp, 0, sizeof *mp);
-    mp->name = next_segment(&rest);
-    if (mp->name.n == 0)
-        return -1;
-    struct gd_slice s = next_segment(&rest);
-    if (seg_is(s, "versions")) {
-        mp->version = next_segment(&rest);
-        if (mp->version.n == 0)
-            return -1;
-        s = next_segment(&rest);
-    }
-    if (s.n == 0)
-        mp->act = ACT_META;
-    else if (seg_is(s, "ready"))
-        mp->act = ACT_READY;
-    else if (seg_is(s, "infer"))
-        mp->act = ACT_INFER;
-    else
-        return -1;
-    return rest.n == 0 ? 0 : -1;
-}
-
-static struct ms_group *group_named(struct ms_routes *r, const char *name, size_t n)
-{
-    for (size_t i = 0; i < r->n_groups; i++) {
-        const char *gn = r->groups[i].cfg->name;
-        if (strlen(gn) == n && memcmp(gn, name, n) == 0)
-            return &r->groups[i];
-    }
-    return NULL;
-}
-
-static struct ms_model_view *version_of(struct ms_group *g, const char *v, size_t n)
-{
-    for (size_t i = 0; i < g->cfg->n; i++)
-        if (strlen(g->views[i].version) == n && memcmp(g->views[i].version, v, n) == 0)
-            return &g->views[i];
-    return NULL;
-}
-
-/* 0..99, per loop thread (xorshift64*): the canary's dice. */
-static unsigned roll_percent(void)
-{
-    static _Thread_local uint64_t s;
-    if (!s)
-        s = gd_mono_ns() ^ (uint64_t)(uintptr_t)&s ^ 0x9e3779b97f4a7c15ull;
-    s ^= s >> 12;
-    s ^= s << 25;
-    s ^= s >> 27;
-    return (unsigned)(((s * 0x2545f4914f6cdd1dull) >> 33) % 100);
-}
-
-/* The version an unversioned request goes to: with `canary` (and roll) its share to the
- * canary version, the rest to the newest other version that is ready (else the newest). */
-static struct ms_model_view *pick_version(const struct ms_routes *r, struct ms_group *g, int roll)
-{
-    const struct gd_ms_group_cfg *c = g->cfg;
-    struct ms_model_view *canary = NULL, *primary = NULL, *newest = NULL;
-    char why[8];
-    for (size_t i = c->n; i-- > 0;) {
-        struct ms_model_view *v = &g->views[i];
-        if (c->canary_percent && gd_ms_model_cfg(v->model)->version == c->canary_version) {
-            canary = v;
-            continue;
-        }
-        newest = newest ? newest : v;
-        if (!primary && view_ready(r, v, why, sizeof why))
-            primary = v;
-    }
-    if (canary && (!newest || (roll && roll_percent() < c->canary_percent)))
-        return canary;
-    return primary ? primary : newest;
-}
-
-/* The model a path names, or NULL after answering 404. */
-static struct ms_model_view *resolve(struct gd_http_exchange *x, struct ms_routes *r,
-                                     struct model_path *mp)
-{
-    const struct gd_http_request *req = gd_http_exchange_request(x);
-    if (parse_model_path(req->path, mp) != 0) {
-        respond_error(x, 404, "no such route: %.*s", (int)(req->path.n > 200 ? 200 : req->path.n),
-                      req->path.p);
-        return NULL;
-    }
-    int nn = (int)(mp->name.n > 200 ? 200 : mp->name.n);
-    struct ms_group *g = group_named(r, mp->name.p, mp->name.n);
-    if (!g) {
-        respond_error(x, 404, "unknown model '%.*s'", nn, mp->name.p);
-        return NULL;
-    }
-    /* a version from the path, else from the header, else the group's choice */
-    const struct gd_slice *hv = gd_http_request_header(req, "x-girder-model-version");
-    struct gd_slice want = mp->version.n ? mp->version : hv ? *hv : (struct gd_slice){0};
-    struct ms_model_view *v =
-        want.n ? version_of(g, want.p, want.n) : pick_version(r, g, mp->act == ACT_INFER);
-    if (!v) {
-        respond_error(x, 404, "model '%.*s' has no version '%.*s'", nn, mp->name.p,
-                      (int)(want.n > 40 ? 40 : want.n), want.p);
-        return NULL;
-    }
-    gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
-    gd_http_log_field_str(x, "model_version", v->version);
-    return v;
-}
-
 static void on_model_get(struct gd_http_exchange *x, void *ud)
 {
     struct ms_routes *r = ud;
     struct model_path mp;
-    struct ms_model_view *v = resolve(x, r, &mp);
+    struct ms_model_view *v = gd__ms_resolve(x, r, &mp);
     if (!v)
         return;
     if (mp.act == ACT_INFER) {
         gd_http_set_header(x, "Allow", "POST");
-        respond_error(x, 405, "infer takes POST");
+        gd__ms_respond_error(x, 405, "infer takes POST");
     } else if (mp.act == ACT_READY) {
         struct gd_buf b;
         gd_buf_init(&b, 1024);
         const char *name = gd_ms_model_cfg(v->model)->name;
         char why[400];
-        int ready = view_ready(r, v, why, sizeof why);
+        int ready = gd__ms_view_ready(r, v, why, sizeof why);
         if (gd_buf_puts(&b, "{\"name\":") || gd_json_put_str(&b, name, strlen(name)) ||
             gd_buf_puts(&b, ready ? ",\"ready\":true" : ",\"ready\":false,\"reason\":") ||
             (!ready && gd_json_put_str(&b, why, strlen(why))) || gd_buf_putc(&b, '}'))
-            respond_error(x, 500, "out of memory");
+            gd__ms_respond_error(x, 500, "out of memory");
         else
-            respond_json(x, ready ? 200 : 400, &b); /* the protocol: 4xx means "not ready" */
+            gd__ms_respond_json(x, ready ? 200 : 400, &b); /* the protocol: 4xx means "not ready" */
         gd_buf_free(&b);
     } else {
-        respond_json(x, 200, &v->meta);
+        gd__ms_respond_json(x, 200, &v->meta);
     }
-}
-
-static void count(struct ms_routes *r, const struct ms_model_view *v, int status)
-{
-    char st[8];
-    snprintf(st, sizeof st, "%d", status);
-    const char *labels[] = {gd_ms_model_cfg(v->model)->name, v->version, st};
-    gd_counter_inc(gd_counter_vec_get(r->metrics.requests, labels));
 }
 
 struct pending {
@@ -396,7 +66,7 @@ static int try_fallback(struct gd_http_exchange *x, struct ms_routes *r,
         return 0;
     gd_counter_inc(v->group->fallbacks);
     gd_http_log_field_str(x, "fallback_from", v->group->cfg->name);
-    infer_on(x, r, pick_version(r, fb, 1), hops + 1);
+    infer_on(x, r, gd__ms_pick_version(r, fb, 1), hops + 1);
     return 1;
 }
 
@@ -419,7 +89,7 @@ static void on_done(struct gd_ms_job *job, void *ud)
         struct ms_model_view *v = p->view;
         gd_http_on_close(x, NULL, NULL);
         if (try_fallback(x, p->routes, v, job->status, p->hops)) {
-            count(p->routes, v, job->status);
+            gd__ms_count(p->routes, v, job->status);
             gd_free(p);
             gd_ms_job_free(job);
             return;
@@ -430,7 +100,7 @@ static void on_done(struct gd_ms_job *job, void *ud)
             gd_histogram_observe(v->compute, (double)job->compute_ns / 1e9);
             gd_histogram_observe(v->batch, job->batch);
         }
-        count(p->routes, v, job->status);
+        gd__ms_count(p->routes, v, job->status);
         gd_http_log_field_i64(x, "queue_us", (int64_t)(job->queue_ns / 1000));
         gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
         if (job->batch)
@@ -444,7 +114,7 @@ static void on_done(struct gd_ms_job *job, void *ud)
             gd_http_respond(x, job->status, "application/octet-stream", job->body.data,
                             job->body.len);
         } else {
-            respond_json(x, job->status, &job->body);
+            gd__ms_respond_json(x, job->status, &job->body);
         }
     }
     gd_free(p);
@@ -507,7 +177,7 @@ static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
 {
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
     int status = rc == GD_EAGAIN ? 503 : 500;
-    count(r, v, status);
+    gd__ms_count(r, v, status);
     char msg[300] = "out of memory";
     if (rc == GD_EAGAIN) {
         gd_http_set_header(x, "Retry-After", "1");
@@ -519,7 +189,7 @@ static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
     if (openai)
         gd_http_respond_json_error(x, status, "server_error", NULL, msg);
     else
-        respond_error(x, status, "%s", msg);
+        gd__ms_respond_error(x, status, "%s", msg);
 }
 
 /* Queues job for v's model and answers when it is done (or at once: 503 when the queue is
@@ -547,12 +217,12 @@ static void on_model_post(struct gd_http_exchange *x, void *ud)
 {
     struct ms_routes *r = ud;
     struct model_path mp;
-    struct ms_model_view *v = resolve(x, r, &mp);
+    struct ms_model_view *v = gd__ms_resolve(x, r, &mp);
     if (!v)
         return;
     if (mp.act != ACT_INFER) {
         gd_http_set_header(x, "Allow", "GET, HEAD");
-        respond_error(x, 405, "only .../infer takes POST");
+        gd__ms_respond_error(x, 405, "only .../infer takes POST");
         return;
     }
     infer_on(x, r, v, 0);
@@ -566,22 +236,22 @@ static void infer_on(struct gd_http_exchange *x, struct ms_routes *r, struct ms_
     const struct gd_http_request *req = gd_http_exchange_request(x);
     const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
     char why[400];
-    if (!view_ready(r, v, why, sizeof why)) {
-        count(r, v, 503);
+    if (!gd__ms_view_ready(r, v, why, sizeof why)) {
+        gd__ms_count(r, v, 503);
         if (!try_fallback(x, r, v, 503, hops))
-            respond_error(x, 503, "%s", why);
+            gd__ms_respond_error(x, 503, "%s", why);
         return;
     }
     if (gd_ms_model_queue_full(v->model)) { /* before paying for the body's decoding */
         if (!try_fallback(x, r, v, 503, hops))
             respond_refused(x, r, v, GD_EAGAIN, 0);
         else
-            count(r, v, 503);
+            gd__ms_count(r, v, 503);
         return;
     }
     struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
     if (!job) {
-        respond_error(x, 500, "out of memory");
+        gd__ms_respond_error(x, 500, "out of memory");
         return;
     }
     char err[512];
@@ -595,9 +265,9 @@ static void infer_on(struct gd_http_exchange *x, struct ms_routes *r, struct ms_
         rc = check_batch(c, job, err, sizeof err);
     if (rc) {
         gd_ms_job_free(job);
-        count(r, v, rc == GD_EINVAL ? 400 : 500);
-        respond_error(x, rc == GD_EINVAL ? 400 : 500, "%s",
-                      rc == GD_EINVAL ? err : "out of memory");
+        gd__ms_count(r, v, rc == GD_EINVAL ? 400 : 500);
+        gd__ms_respond_error(x, rc == GD_EINVAL ? 400 : 500, "%s",
+                             rc == GD_EINVAL ? err : "out of memory");
         return;
     }
     job->deadline_ns = deadline_of(c, &ir, req->start_ns);
@@ -618,8 +288,8 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
                                         : "the body is not valid JSON");
         return;
     }
-    struct ms_group *g = group_named(r, jm->valuestring, strlen(jm->valuestring));
-    struct ms_model_view *v = g ? pick_version(r, g, 1) : NULL;
+    struct ms_group *g = gd__ms_group_named(r, jm->valuestring, strlen(jm->valuestring));
+    struct ms_model_view *v = g ? gd__ms_pick_version(r, g, 1) : NULL;
     if (!v || !v->embed) {
         char msg[400];
         snprintf(msg, sizeof msg, "The model '%.200s' is not a local embedding model",
@@ -642,7 +312,7 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
     cJSON_Delete(root);
     if (rc) {
         gd_ms_job_free(job);
-        count(r, v, rc > 0 ? rc : 500);
+        gd__ms_count(r, v, rc > 0 ? rc : 500);
         gd_http_respond_json_error(x, rc > 0 ? rc : 500,
                                    rc > 0 ? "invalid_request_error" : "server_error", NULL, err);
         return;
@@ -651,50 +321,6 @@ static void on_embeddings(struct gd_http_exchange *x, void *ud)
     job->openai_errors = 1;
     job->deadline_ns = c->timeout_ms ? req->start_ns + c->timeout_ms * 1000000ull : 0;
     submit(x, r, v, job, 0);
-}
-
-/* POST /v2/repository/index (Triton's repository extension): every served model version
- * with its state; {"ready": true} in the body lists only the ready ones. */
-static void on_repository_index(struct gd_http_exchange *x, void *ud)
-{
-    struct ms_routes *r = ud;
-    const struct gd_http_request *req = gd_http_exchange_request(x);
-    cJSON *body = req->body_len ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
-    if (req->body_len && !cJSON_IsObject(body)) {
-        cJSON_Delete(body);
-        respond_error(x, 400, "the body must be empty or a JSON object");
-        return;
-    }
-    int only_ready = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ready"));
-    cJSON_Delete(body);
-    struct gd_buf b;
-    gd_buf_init(&b, (size_t)1 << 20);
-    int rc = gd_buf_putc(&b, '[');
-    for (size_t i = 0, first = 1; !rc && i < r->n_views; i++) {
-        const struct ms_model_view *v = &r->views[i];
-        const char *name = gd_ms_model_cfg(v->model)->name;
-        char why[400];
-        int ready = view_ready(r, v, why, sizeof why);
-        if (only_ready && !ready)
-            continue;
-        rc = gd_buf_puts(&b, first ? "{\"name\":" : ",{\"name\":");
-        first = 0;
-        rc = rc ? rc : gd_json_put_str(&b, name, strlen(name));
-        rc = rc ? rc
-                : gd_buf_printf(&b, ",\"version\":\"%s\",\"state\":\"%s\"", v->version,
-                                ready ? "READY" : "UNAVAILABLE");
-        if (!rc && !ready) {
-            rc = gd_buf_puts(&b, ",\"reason\":");
-            rc = rc ? rc : gd_json_put_str(&b, why, strlen(why));
-        }
-        rc = rc ? rc : gd_buf_putc(&b, '}');
-    }
-    rc = rc ? rc : gd_buf_putc(&b, ']');
-    if (rc)
-        respond_error(x, 500, "out of memory");
-    else
-        respond_json(x, 200, &b);
-    gd_buf_free(&b);
 }
 
 /* The poller's thread: the repository changed; the reload (SIGHUP's path, on the main
@@ -838,7 +464,7 @@ static int build_views(struct ms_routes *r)
     for (size_t i = 0; i < r->n_views; i++) {
         struct ms_model_view *v = &r->views[i];
         const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-        int rc = build_model_meta(v);
+        int rc = gd__ms_build_model_meta(v);
         if (rc)
             return rc;
         const char *mv[] = {c->name, v->version};
@@ -917,17 +543,17 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
         enum gd_http_match match;
         gd_http_handler_fn fn;
     } routes[] = {
-        {"GET", "/v2", GD_HTTP_MATCH_EXACT, on_server_meta},
-        {"GET", "/v2/health/live", GD_HTTP_MATCH_EXACT, on_live},
-        {"GET", "/v2/health/ready", GD_HTTP_MATCH_EXACT, on_ready},
+        {"GET", "/v2", GD_HTTP_MATCH_EXACT, gd__ms_on_server_meta},
+        {"GET", "/v2/health/live", GD_HTTP_MATCH_EXACT, gd__ms_on_live},
+        {"GET", "/v2/health/ready", GD_HTTP_MATCH_EXACT, gd__ms_on_ready},
         {"GET", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_get},
         {"POST", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_post},
-        {"POST", "/v2/repository/index", GD_HTTP_MATCH_EXACT, on_repository_index},
+        {"POST", "/v2/repository/index", GD_HTTP_MATCH_EXACT, gd__ms_on_repository_index},
     };
     for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
                                 routes[i].fn, r);
-    rc = rc ? rc : gd_http_router_add_ready_check(router, routes_ready, r);
+    rc = rc ? rc : gd_http_router_add_ready_check(router, gd__ms_routes_ready, r);
     if (!rc && r->n_embed) {
         rc = gd_http_router_add(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
                                 on_embeddings, r);
