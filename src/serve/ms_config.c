@@ -307,7 +307,7 @@ static int parse_model(struct gd_config_diag *d, const struct gd_yaml_node *n,
     return rc ? GD_EINVAL : 0;
 }
 
-static void model_cfg_clear(struct gd_ms_model_cfg *m)
+void gd_ms_model_cfg_clear(struct gd_ms_model_cfg *m)
 {
     gd_free(m->name);
     gd_free(m->path);
@@ -331,8 +331,7 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-/* A deep copy of t (every version of a model owns its settings). */
-static int model_cfg_clone(const struct gd_ms_model_cfg *t, struct gd_ms_model_cfg *m)
+int gd_ms_model_cfg_copy(const struct gd_ms_model_cfg *t, struct gd_ms_model_cfg *m)
 {
     int oom = 0;
     *m = *t;
@@ -354,6 +353,33 @@ static int model_cfg_clone(const struct gd_ms_model_cfg *t, struct gd_ms_model_c
     return oom ? GD_ENOMEM : 0;
 }
 
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int gd_ms_model_cfg_equal(const struct gd_ms_model_cfg *a, const struct gd_ms_model_cfg *b)
+{
+    const struct gd_ms_embed_cfg *ea = a->embedding, *eb = b->embedding;
+    const struct gd_ms_probe_cfg *pa = a->probe, *pb = b->probe;
+    return str_eq(a->name, b->name) && str_eq(a->path, b->path) && a->version == b->version &&
+           a->instances == b->instances && a->threads == b->threads &&
+           a->max_queue == b->max_queue && a->max_queue_bytes == b->max_queue_bytes &&
+           a->timeout_ms == b->timeout_ms && a->allow_request_timeout == b->allow_request_timeout &&
+           a->required == b->required && a->max_batch_size == b->max_batch_size &&
+           a->dynamic_batching == b->dynamic_batching &&
+           a->max_queue_delay_us == b->max_queue_delay_us && a->n_preferred == b->n_preferred &&
+           !memcmp(a->preferred, b->preferred, sizeof a->preferred) && a->warmup == b->warmup &&
+           !ea == !eb &&
+           (!ea || (str_eq(ea->tokenizer, eb->tokenizer) && ea->lowercase == eb->lowercase &&
+                    ea->pooling == eb->pooling && ea->normalize == eb->normalize &&
+                    ea->max_tokens == eb->max_tokens && str_eq(ea->output, eb->output))) &&
+           !pa == !pb &&
+           (!pa || (str_eq(pa->request, pb->request) && str_eq(pa->expect, pb->expect) &&
+                    pa->atol == pb->atol && pa->rtol == pb->rtol &&
+                    pa->interval_ms == pb->interval_ms && pa->timeout_ms == pb->timeout_ms));
+}
+
 /* Appends a model (one version) to c, taking it. */
 static int push_model(struct gd_ms_config *c, struct gd_ms_model_cfg *m, size_t *cap)
 {
@@ -361,7 +387,7 @@ static int push_model(struct gd_ms_config *c, struct gd_ms_model_cfg *m, size_t 
         size_t nc = *cap ? 2 * *cap : 8;
         struct gd_ms_model_cfg *mm = gd_realloc(c->models, nc * sizeof *mm);
         if (!mm) {
-            model_cfg_clear(m);
+            gd_ms_model_cfg_clear(m);
             return GD_ENOMEM;
         }
         c->models = mm;
@@ -408,8 +434,8 @@ static int expand_versions(struct gd_config_diag *d, const struct gd_yaml_node *
             continue;
         }
         struct gd_ms_model_cfg m;
-        if (model_cfg_clone(t, &m) != 0) {
-            model_cfg_clear(&m);
+        if (gd_ms_model_cfg_copy(t, &m) != 0) {
+            gd_ms_model_cfg_clear(&m);
             return GD_ENOMEM;
         }
         gd_free(m.path);
@@ -417,7 +443,7 @@ static int expand_versions(struct gd_config_diag *d, const struct gd_yaml_node *
         m.version = version;
         int prc = set_path(d, &m, path, gd_yaml_map_get(it, "path"));
         if (prc == GD_ENOMEM || push_model(c, &m, cap) != 0) {
-            model_cfg_clear(&m);
+            gd_ms_model_cfg_clear(&m);
             return GD_ENOMEM;
         }
         rc |= prc;
@@ -574,8 +600,8 @@ static int expand_repo(struct gd_config_diag *d, const char *repo,
             continue;
         struct gd_ms_model_cfg m;
         size_t len = strlen(repo) + strlen(rm->name) + 40;
-        if (model_cfg_clone(t, &m) != 0 || (gd_free(m.path), !(m.path = gd_malloc(len)))) {
-            model_cfg_clear(&m);
+        if (gd_ms_model_cfg_copy(t, &m) != 0 || (gd_free(m.path), !(m.path = gd_malloc(len)))) {
+            gd_ms_model_cfg_clear(&m);
             return GD_ENOMEM;
         }
         snprintf(m.path, len, "%s/%s/%lld/model.onnx", repo, rm->name, (long long)rm->versions[i]);
@@ -616,12 +642,12 @@ static int parse_group(struct gd_config_diag *d, const struct gd_yaml_node *n,
         nn && nn->kind == GD_YAML_SCALAR ? repo_find(repo, nn->str, &at) : NULL;
     int rc = parse_model(d, n, &t, rm != NULL);
     if (rc == GD_ENOMEM) {
-        model_cfg_clear(&t);
+        gd_ms_model_cfg_clear(&t);
         return rc;
     }
     g->first = c->n_models;
     if (t.name && !(g->name = gd_strdup(t.name))) {
-        model_cfg_clear(&t);
+        gd_ms_model_cfg_clear(&t);
         return GD_ENOMEM;
     }
     const struct gd_yaml_node *vs = NULL;
@@ -635,7 +661,7 @@ static int parse_group(struct gd_config_diag *d, const struct gd_yaml_node *n,
         vrc |= expand_versions(d, vs, &t, c, cap);
     else if (!vrc && t.name && !rc && (vrc = push_model(c, &t, cap)) == 0)
         memset(&t, 0, sizeof t); /* taken */
-    model_cfg_clear(&t);
+    gd_ms_model_cfg_clear(&t);
     if (vrc == GD_ENOMEM)
         return vrc;
     g->n = c->n_models - g->first;
@@ -718,7 +744,7 @@ int gd_ms_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
             rc = GD_ENOMEM;
         else
             rc = expand_repo(d, repo.dir, &repo.models[i], &repo.policy, &t, c, &cap);
-        model_cfg_clear(&t);
+        gd_ms_model_cfg_clear(&t);
         g->n = c->n_models - g->first;
     }
     gd_free(repo.models);
@@ -746,7 +772,7 @@ void gd_ms_config_free(void *p)
     if (!c)
         return;
     for (size_t i = 0; i < c->n_models; i++)
-        model_cfg_clear(&c->models[i]);
+        gd_ms_model_cfg_clear(&c->models[i]);
     for (size_t i = 0; i < c->n_groups; i++) {
         gd_free(c->groups[i].name);
         gd_free(c->groups[i].fallback);

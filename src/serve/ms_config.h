@@ -110,6 +110,13 @@ struct gd_ms_config {
     uint64_t repository_poll_ms; /* 0: read at config load only */
 };
 
+/* A deep copy of src into dst (freed with gd_ms_model_cfg_clear). Errors: GD_ENOMEM (dst
+ * may hold part of it: clear it). */
+int gd_ms_model_cfg_copy(const struct gd_ms_model_cfg *src, struct gd_ms_model_cfg *dst);
+void gd_ms_model_cfg_clear(struct gd_ms_model_cfg *m);
+/* 1 when a and b describe the same served model version (every setting equal). */
+int gd_ms_model_cfg_equal(const struct gd_ms_model_cfg *a, const struct gd_ms_model_cfg *b);
+
 /* A URL-safe model name: letters, digits, '-', '_', '.' (not starting with '.'). */
 int gd_ms_name_ok(const char *s);
 

@@ -486,9 +486,10 @@ static int build_views(struct ms_routes *r)
             continue;
         }
         gd_logf(GD_LOG_INFO,
-                "msg=\"model loaded\" model=%s version=%s inputs=%d outputs=%d instances=%u "
+                "msg=\"%s\" model=%s version=%s inputs=%d outputs=%d instances=%u "
                 "threads=%u embedding=%s",
-                c->name, v->version, gd_engine_num_inputs(gd_ms_model_engine(v->model)),
+                gd_ms_runtime_kept(r->rt, i) ? "model kept (unchanged)" : "model loaded", c->name,
+                v->version, gd_engine_num_inputs(gd_ms_model_engine(v->model)),
                 gd_engine_num_outputs(gd_ms_model_engine(v->model)), c->instances, c->threads,
                 v->embed ? "yes" : "no");
         log_examples(r->cfg->listen.text, c->name, v->embed != NULL);

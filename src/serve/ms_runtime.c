@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* One per loop thread, shared by every runtime: finished jobs wait in its list and one
@@ -85,7 +86,8 @@ struct instance {
 };
 
 struct gd_ms_model {
-    const struct gd_ms_model_cfg *cfg;
+    const struct gd_ms_model_cfg *cfg; /* &own */
+    struct gd_ms_model_cfg own;        /* a copy: the model may outlive its config */
     char *load_error; /* non-NULL: an optional model that did not load (nothing else set) */
     gd_engine_model *engine;
     struct instance *inst;
@@ -96,12 +98,22 @@ struct gd_ms_model {
     size_t depth;
     uint64_t queued_bytes; /* input bytes of the queued jobs */
     int stop;
+    /* sharing across runtimes (a reload keeps what did not change) */
+    atomic_int refs;
+    struct stat file; /* the model file as loaded: dev, ino, size, mtime */
+    struct gd_ms_model *next_loaded;
 };
 
 struct gd_ms_runtime {
-    struct gd_ms_model *models;
+    struct gd_ms_model **models;
+    unsigned char *kept; /* [i]: models[i] came from an earlier runtime */
     size_t n_models;
 };
+
+/* Every loaded model of every runtime alive: a new runtime (a reload) takes a reference to
+ * an entry whose settings and file are unchanged instead of loading it again. */
+static pthread_mutex_t loaded_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct gd_ms_model *loaded;
 
 struct gd_ms_job *gd_ms_job_new(struct gd_ms_model *m, size_t max_body)
 {
@@ -557,7 +569,6 @@ static int model_start(struct gd_ms_model *m, const struct gd_ms_model_cfg *cfg,
                        size_t errlen)
 {
     char e[400];
-    m->cfg = cfg;
     pthread_mutex_init(&m->mu, NULL);
     pthread_condattr_t ca; /* timed waits on CLOCK_MONOTONIC, the clock of gd_mono_ns */
     pthread_condattr_init(&ca);
@@ -612,32 +623,115 @@ static void model_stop(struct gd_ms_model *m)
     pthread_mutex_destroy(&m->mu);
 }
 
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* A loaded model with cfg's settings and file st, with a reference taken; NULL if none. */
+static struct gd_ms_model *find_loaded(const struct gd_ms_model_cfg *cfg, const struct stat *st)
+{
+    pthread_mutex_lock(&loaded_mu);
+    struct gd_ms_model *m = loaded;
+    while (m && !(same_file(&m->file, st) && gd_ms_model_cfg_equal(m->cfg, cfg)))
+        m = m->next_loaded;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    pthread_mutex_unlock(&loaded_mu);
+    return m;
+}
+
+static void model_free(struct gd_ms_model *m)
+{
+    if (!m->load_error)
+        model_stop(m);
+    gd_free(m->load_error);
+    gd_ms_model_cfg_clear(&m->own);
+    gd_free(m);
+}
+
+static void model_unref(struct gd_ms_model *m)
+{
+    if (!m || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    pthread_mutex_lock(&loaded_mu);
+    for (struct gd_ms_model **pp = &loaded; *pp; pp = &(*pp)->next_loaded)
+        if (*pp == m) {
+            *pp = m->next_loaded;
+            break;
+        }
+    pthread_mutex_unlock(&loaded_mu);
+    model_free(m);
+}
+
+/* The model for cfg: an unchanged loaded one (*kept = 1), else a new load. A required
+ * model that fails is an error; an optional one is kept with its load_error. */
+static int model_get(const struct gd_ms_model_cfg *cfg, struct gd_ms_model **out, int *kept,
+                     char *err, size_t errlen)
+{
+    struct stat st;
+    int have_file = stat(cfg->path, &st) == 0;
+    *kept = 0;
+    if (have_file && (*out = find_loaded(cfg, &st)) != NULL)
+        return *kept = 1, 0;
+    struct gd_ms_model *m = gd_calloc(1, sizeof *m);
+    if (!m || gd_ms_model_cfg_copy(cfg, &m->own) != 0) {
+        if (m)
+            gd_ms_model_cfg_clear(&m->own);
+        gd_free(m);
+        return GD_ENOMEM;
+    }
+    m->cfg = &m->own;
+    atomic_init(&m->refs, 1);
+    int rc = model_start(m, m->cfg, err, errlen);
+    if (rc) {
+        model_stop(m);
+        struct gd_ms_model_cfg own = m->own;
+        memset(m, 0, sizeof *m);
+        m->own = own;
+        m->cfg = &m->own;
+        atomic_init(&m->refs, 1);
+        if (cfg->required || !(m->load_error = gd_strdup(err))) {
+            gd_ms_model_cfg_clear(&m->own);
+            gd_free(m);
+            return cfg->required ? rc : GD_ENOMEM;
+        }
+        *out = m; /* optional: served without it, the reason kept for its metadata */
+        return 0;
+    }
+    if (have_file) {
+        m->file = st;
+        pthread_mutex_lock(&loaded_mu);
+        m->next_loaded = loaded;
+        loaded = m;
+        pthread_mutex_unlock(&loaded_mu);
+    }
+    *out = m;
+    return 0;
+}
+
 int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, char *err,
                       size_t errlen)
 {
     *out = NULL;
     struct gd_ms_runtime *rt = gd_calloc(1, sizeof *rt);
-    if (!rt || !(rt->models = gd_calloc(c->n_models ? c->n_models : 1, sizeof *rt->models))) {
+    size_t n = c->n_models ? c->n_models : 1;
+    if (!rt || !(rt->models = gd_calloc(n, sizeof *rt->models)) || !(rt->kept = gd_calloc(n, 1))) {
+        if (rt)
+            gd_free(rt->models);
         gd_free(rt);
         return GD_ENOMEM;
     }
     for (size_t i = 0; i < c->n_models; i++) {
-        struct gd_ms_model *m = &rt->models[i];
-        rt->n_models = i + 1;
-        int rc = model_start(m, &c->models[i], err, errlen);
-        if (rc && c->models[i].required) {
+        int kept = 0;
+        int rc = model_get(&c->models[i], &rt->models[i], &kept, err, errlen);
+        if (rc) {
             gd_ms_runtime_free(rt);
             return rc;
         }
-        if (rc) { /* optional: served without it, the reason kept for its metadata */
-            model_stop(m);
-            memset(m, 0, sizeof *m);
-            m->cfg = &c->models[i];
-            if (!(m->load_error = gd_strdup(err))) {
-                gd_ms_runtime_free(rt);
-                return GD_ENOMEM;
-            }
-        }
+        rt->kept[i] = (unsigned char)kept;
+        rt->n_models = i + 1;
     }
     *out = rt;
     return 0;
@@ -647,14 +741,16 @@ void gd_ms_runtime_free(struct gd_ms_runtime *rt)
 {
     if (!rt)
         return;
-    for (size_t i = 0; i < rt->n_models; i++) {
-        if (rt->models[i].load_error)
-            gd_free(rt->models[i].load_error);
-        else
-            model_stop(&rt->models[i]);
-    }
+    for (size_t i = 0; i < rt->n_models; i++)
+        model_unref(rt->models[i]);
     gd_free(rt->models);
+    gd_free(rt->kept);
     gd_free(rt);
+}
+
+int gd_ms_runtime_kept(const struct gd_ms_runtime *rt, size_t i)
+{
+    return i < rt->n_models && rt->kept[i];
 }
 
 size_t gd_ms_runtime_num_models(const struct gd_ms_runtime *rt)
@@ -664,7 +760,7 @@ size_t gd_ms_runtime_num_models(const struct gd_ms_runtime *rt)
 
 struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i)
 {
-    return i < rt->n_models ? &rt->models[i] : NULL;
+    return i < rt->n_models ? rt->models[i] : NULL;
 }
 
 const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m)

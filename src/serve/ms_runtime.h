@@ -67,15 +67,21 @@ struct gd_ms_job {
 
 /* Loads every model of c (engine model + `instances` sessions) and starts the workers. A
  * required model that fails to load fails the whole runtime; an optional one is kept as
- * "not loaded" with the reason (gd_ms_model_load_error). Errors: GD_E* with a message
+ * "not loaded" with the reason (gd_ms_model_load_error). A model whose settings and file
+ * (device, inode, size, mtime) equal those of one loaded by a runtime still alive (the
+ * config being replaced by a reload) is shared instead of loaded again: its workers,
+ * queue and warm buffers carry on, and it is stopped when its last runtime is freed. Errors: GD_E* with a message
  * naming the model (load or session failure) in err. */
 int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, char *err,
                       size_t errlen);
-/* Stops the workers (queued jobs are dropped: their done runs with status 0; callers free
- * the runtime only once no exchange uses it) and frees. NULL is a no-op. */
+/* Releases the runtime's models: one no other runtime shares is stopped (its queued jobs
+ * are dropped: their done runs with status 0; callers free the runtime only once no
+ * exchange uses it). NULL is a no-op. */
 void gd_ms_runtime_free(struct gd_ms_runtime *rt);
 
 size_t gd_ms_runtime_num_models(const struct gd_ms_runtime *rt);
+/* 1 when model i was shared from an earlier runtime rather than loaded. */
+int gd_ms_runtime_kept(const struct gd_ms_runtime *rt, size_t i);
 struct gd_ms_model *gd_ms_runtime_model_at(struct gd_ms_runtime *rt, size_t i);
 const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m);
 const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);

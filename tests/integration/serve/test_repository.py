@@ -107,6 +107,10 @@ def test_polling_swaps_versions_and_refuses_a_corrupt_one(tmp_path):
             time.sleep(0.05)
         assert answers and answers[-1] == 13, answers[-5:]
         g.wait_for(r"config reloaded")
+        # b did not change: the reload shared it instead of loading it again
+        g.wait_for(r'msg="model kept \(unchanged\)" model=b version=3')
+        status, _, out = infer(port, "/v2/models/b/infer")
+        assert status == 200 and out["outputs"][0]["data"] == [13]
         # a corrupt version 4: the reload is refused, version 3 keeps answering
         bad = tmp_path / "bad"
         bad.mkdir()
