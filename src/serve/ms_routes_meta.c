@@ -117,7 +117,7 @@ int gd__ms_view_ready(const struct ms_routes *r, const struct ms_model_view *v, 
 {
     const char *name = gd_ms_model_cfg(v->model)->name;
     const char *load = gd_ms_model_load_error(v->model);
-    char probe[400];
+    char probe[200]; /* the probe's reason, cut to leave room for the model's name */
     if (load)
         return snprintf(why, whylen, "model '%s' is not loaded: %s", name, load), 0;
     if (!gd_ms_prober_ready(r->prober, (size_t)(v - r->views), probe, sizeof probe))
