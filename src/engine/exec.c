@@ -24,6 +24,9 @@ struct gd_op_ctx {
     struct gd_tensor *discard;   /* outputs the graph left unnamed */
     char *made;                  /* output i requested */
     struct scratch *scratch;
+    void *reuse[2]; /* gd__op_scratch_reuse buffers, back to the cache at cleanup */
+    size_t reuse_n[2];
+    int n_reuse;
     int failed; /* gd_op_fail recorded a message */
     const struct gd_tensor *in_inline[CTX_INLINE_IO];
     struct gd_tensor copy_inline[CTX_INLINE_IO], *out_inline[CTX_INLINE_IO];
@@ -248,6 +251,21 @@ void *gd_op_scratch(struct gd_op_ctx *ctx, size_t bytes)
     return (void *)((p + 63) & ~(uintptr_t)63);
 }
 
+void *gd__op_scratch_reuse(struct gd_op_ctx *ctx, size_t bytes)
+{
+    struct gd_exec *e = ctx->e;
+    if (!e->cache || ctx->n_reuse == 2 || !bytes || (e->max_bytes && bytes > e->max_bytes))
+        return gd_op_scratch(ctx, bytes);
+    void *p = gd__bufcache_get(e->cache, bytes);
+    if (!p) {
+        gd_op_fail(ctx, GD_ENOMEM, "out of memory for %zu scratch bytes", bytes);
+        return NULL;
+    }
+    ctx->reuse[ctx->n_reuse] = p;
+    ctx->reuse_n[ctx->n_reuse++] = bytes;
+    return p;
+}
+
 void gd_op_parallel_for(struct gd_op_ctx *ctx, int64_t n, int64_t grain, gd_op_range_fn fn,
                         void *ud)
 {
@@ -304,6 +322,8 @@ static void ctx_cleanup(struct gd_op_ctx *c)
         c->scratch = s->next;
         gd_free(s);
     }
+    for (int i = 0; i < c->n_reuse; i++)
+        gd__bufcache_put(c->e->cache, c->reuse[i], c->reuse_n[i]);
     if (c->discard)
         for (int k = 0; k < c->node->n_out; k++)
             gd__slot_release(c->e->cache, &c->discard[k]);

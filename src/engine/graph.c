@@ -3,7 +3,7 @@
  * rejected naming a node on the cycle), constant folding (a node whose inputs are all
  * constants runs once at load and its outputs become constants), and liveness (the last
  * node reading each value, which lets the session recycle buffers as soon as a value dies
- * and lets ops run in place on dead inputs). */
+ * and lets ops run in place on dead inputs); then node fusion (fuse.c). */
 #include <string.h>
 
 #include "core/alloc.h"
@@ -285,5 +285,11 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen)
     liveness(m);
     if (gd__shape_infer(m))
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory inferring shapes");
+    if ((rc = gd__graph_fuse(m)) < 0)
+        return gd__errf(err, errlen, rc, "out of memory fusing nodes");
+    if (rc > 0) { /* nodes were absorbed: constants (BatchNorm's) and lifetimes changed */
+        drop_dead_constants(m);
+        liveness(m);
+    }
     return 0;
 }

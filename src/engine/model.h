@@ -104,6 +104,9 @@ int gd__shape_infer(struct gd_engine_model *m);
 
 /* graph.c: orders nodes, computes liveness, folds constants. */
 int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);
+/* fuse.c: Conv + BatchNorm / Add / activation chains into FusedConv nodes (GD_FUSE=0: off).
+ * Returns the number of nodes absorbed, or GD_ENOMEM. */
+int gd__graph_fuse(struct gd_engine_model *m);
 
 /* exec.c: one node's execution over a slot array (slots[v] is value v's tensor). */
 struct gd_pool;
@@ -133,6 +136,10 @@ int gd__plan_memory(const struct gd_engine_model *m, int64_t **off, size_t **siz
 const struct gd_engine_model *gd__op_attr_graph(const struct gd_op_ctx *ctx, const char *name);
 int gd__op_run_subgraph(struct gd_op_ctx *ctx, const struct gd_engine_model *g, int n,
                         const struct gd_tensor *const *inputs, struct gd_tensor *outs);
+/* Like gd_op_scratch (zeroed, freed after the kernel returns) but taken from and returned
+ * to the session's buffer cache, so a large buffer (im2col columns) is not page-faulted in
+ * again on every run. 16-byte aligned. At most two per kernel call (then gd_op_scratch). */
+void *gd__op_scratch_reuse(struct gd_op_ctx *ctx, size_t bytes);
 /* Moves owned tensor t into output i (t is zeroed). Returns 0 or an error (recorded). */
 int gd__op_output_take(struct gd_op_ctx *ctx, int i, struct gd_tensor *t);
 

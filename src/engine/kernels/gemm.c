@@ -1,7 +1,9 @@
-/* GEMM dispatch: CBLAS for float types, generated loops for integers, and a row/column
- * block split over the engine's thread pool (see gemm.h). */
+/* GEMM dispatch: girder's packed SGEMM for float32 (CBLAS with GD_GEMM=blas), CBLAS for
+ * float64, generated loops for integers, and a row/column block split over the engine's
+ * thread pool (see gemm.h). */
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/blas.h"
+#include "engine/kernels/sgemm.h"
 
 #include <limits.h>
 #include <string.h>
@@ -61,7 +63,11 @@ int gd_kern_gemm_serial(const struct gd_gemm *g)
     /* BLAS wants ld >= 1 even for empty operands. */
     int lda = g->lda ? (int)g->lda : 1, ldb = g->ldb ? (int)g->ldb : 1, ldc = (int)g->ldc;
     const struct gd_blas *blas = NULL;
-    if ((g->dt == GD_DTYPE_FLOAT || g->dt == GD_DTYPE_DOUBLE) && !(blas = gd_blas_get()))
+    if (g->dt == GD_DTYPE_FLOAT && (!gd__sgemm_use_blas() || !(blas = gd_blas_get()))) {
+        gd__sgemm(g, NULL);
+        return 0;
+    }
+    if (g->dt == GD_DTYPE_DOUBLE && !(blas = gd_blas_get()))
         return GD_ENOTSUP; /* no CBLAS library could be loaded */
     switch (g->dt) {
     case GD_DTYPE_FLOAT:
@@ -85,6 +91,7 @@ int gd_kern_gemm_serial(const struct gd_gemm *g)
 struct gemm_split {
     const struct gd_gemm *g;
     int by_rows;
+    int64_t unit; /* rows or columns per range index: a multiple of the micro-tile */
 };
 
 static void gemm_block(void *ud, int64_t b, int64_t e)
@@ -92,6 +99,9 @@ static void gemm_block(void *ud, int64_t b, int64_t e)
     const struct gemm_split *s = ud;
     struct gd_gemm g = *s->g;
     size_t es = gd_dtype_size(g.dt);
+    int64_t len = s->by_rows ? g.m : g.n;
+    b *= s->unit;
+    e = e * s->unit < len ? e * s->unit : len;
     if (s->by_rows) {
         g.m = e - b;
         g.a = (const char *)g.a + (size_t)(g.ta ? b : b * g.lda) * es;
@@ -104,20 +114,28 @@ static void gemm_block(void *ud, int64_t b, int64_t e)
     (void)gd_kern_gemm_serial(&g); /* sizes were validated on the whole problem */
 }
 
+/* Blocks are whole micro-tiles and big enough that re-packing the shared operand in each
+ * (all of B for a row split, all of A for a column split) stays a few percent of the work:
+ * at least MIN_ROWS rows or MIN_COLS columns, but never fewer blocks than threads. */
+enum { MIN_ROWS = 96, MIN_COLS = 256 };
+
 int gd_kern_gemm(struct gd_op_ctx *ctx, const struct gd_gemm *g)
 {
     int rc = gd_kern_gemm_check(g);
     if (rc)
         return rc;
     int64_t work = g->m * g->n * (g->k ? g->k : 1);
-    if (gd_op_num_threads(ctx) <= 1 || work < (1 << 18))
+    int threads = gd_op_num_threads(ctx);
+    if (threads <= 1 || work < (1 << 18))
         return gd_kern_gemm_serial(g);
-    struct gemm_split s = {g, g->m >= g->n};
-    int64_t n = s.by_rows ? g->m : g->n;
-    int64_t per = (s.by_rows ? g->n : g->m) * (g->k ? g->k : 1);
-    int64_t grain = (1 << 16) / (per ? per : 1) + 1;
-    if (grain < 8)
-        grain = 8;
-    gd_op_parallel_for(ctx, n, grain, gemm_block, &s);
+    struct gemm_split s = {g, g->m >= g->n, 1};
+    if (g->dt == GD_DTYPE_FLOAT && !gd__sgemm_use_blas()) {
+        const struct gd_sgemm_ukr *u = gd__sgemm_ukr_default();
+        s.unit = s.by_rows ? u->mr : u->nr;
+    }
+    int64_t len = s.by_rows ? g->m : g->n, units = (len + s.unit - 1) / s.unit;
+    int64_t min = s.by_rows ? MIN_ROWS : MIN_COLS;
+    int64_t grain = (min + s.unit - 1) / s.unit, fair = (units + threads - 1) / threads;
+    gd_op_parallel_for(ctx, units, grain < fair ? grain : fair, gemm_block, &s);
     return 0;
 }

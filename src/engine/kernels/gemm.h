@@ -1,9 +1,11 @@
 /* GEMM for the engine: row-major C = alpha * op(A) * op(B) + beta * C.
  *
- * float32/float64 go through CBLAS (OpenBLAS, pinned to one thread by the engine's pool);
- * integer dtypes use a plain triple loop with wrapping arithmetic (MatMul over int32/64
- * and uint32/64 is rare and small in practice). gd_kern_gemm splits the larger of M and N
- * into blocks run on the engine's thread pool, one serial GEMM per block.
+ * float32 runs girder's own packed SGEMM with run-time CPU dispatch (kernels/sgemm.h;
+ * GD_GEMM=blas switches it to CBLAS); float64 goes through CBLAS (OpenBLAS, pinned to one
+ * thread by the engine's pool); integer dtypes use a plain triple loop with wrapping
+ * arithmetic (MatMul over int32/64 and uint32/64 is rare and small in practice).
+ * gd_kern_gemm splits the larger of M and N into blocks of whole micro-tiles run on the
+ * engine's thread pool, one serial GEMM per block.
  *
  * Threading: gd_kern_gemm_serial is reentrant; gd_kern_gemm uses ctx's pool.
  * Errors: GD_ERANGE when a dimension or leading dimension exceeds the BLAS int range,

@@ -1,21 +1,25 @@
 /* Conv: N-d convolution (1..GD_CONV_MAX_SP spatial dims) with groups, strides, dilations,
- * pads and auto_pad.
+ * pads and auto_pad; and com.microsoft FusedConv, the same plus an epilogue.
  *
  * Paths, per (image, group):
- *  - depthwise (one input and one output channel per group): a direct window loop per
- *    plane, planes in parallel;
+ *  - depthwise (one input and one output channel per group): kernels/dwconv.h per plane
+ *    for 1-d / 2-d (a direct window loop for more dims), planes in parallel;
  *  - pointwise (1x1 kernel, stride 1, no pads): the input plane block already is the
- *    column matrix, so it is one GEMM W_g [M/g, C/g] x X_g [C/g, HW];
- *  - otherwise im2col (channels in parallel) into scratch, then W_g x col with the GEMM
- *    split over the pool.
- * The bias is written into Y first and the GEMM accumulates onto it (beta = 1). */
+ *    column matrix, so it is one GEMM W_g [M/g, C/g] x X_g [C/g, HW] with no im2col;
+ *  - otherwise im2col (channels in parallel) into scratch, then W_g x col.
+ * The GEMM runs in tiles over the pool (plan_tiles); each tile is finished by the epilogue
+ * (kernels/epilogue.h: bias, fused residual and activation) right after its GEMM, so Y is
+ * written once and touched again only while cache-hot. */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "engine/kernels/dwconv.h"
+#include "engine/kernels/epilogue.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/im2col.h"
 #include "engine/kernels/widen.h"
+#include "engine/model.h"
 #include "engine/op.h"
 #include "engine/ops/conv.h"
 #include "engine/ops/registry.h"
@@ -68,6 +72,8 @@ struct conv_job {
     void *out;           /* columns (im2col) or y (depthwise) */
     int64_t c_per_plane; /* depthwise: channels per image */
     int f64;
+    const void *bias, *z;            /* depthwise: per-channel bias, residual (or NULL) */
+    const struct gd_act_params *act; /* depthwise: epilogue */
 };
 
 static void im2col_range(void *ud, int64_t b, int64_t e)
@@ -79,7 +85,8 @@ static void im2col_range(void *ud, int64_t b, int64_t e)
         gd_im2col_f32(j->g, j->x, j->out, b, e);
 }
 
-/* Direct depthwise window loop over planes [b, e) (plane p uses filter p % C). */
+/* N-d depthwise (3 or more spatial dims): a direct window loop per plane [b, e) (plane p
+ * uses filter p % C), then the epilogue over the plane. */
 #define DW_KERNEL(S, T)                                                                            \
     static void dw_##S(const struct conv_job *j, int64_t b, int64_t e)                             \
     {                                                                                              \
@@ -107,64 +114,40 @@ static void im2col_range(void *ud, int64_t b, int64_t e)
                     if (ok)                                                                        \
                         acc += x[off] * w[q];                                                      \
                 }                                                                                  \
-                y[o] += acc;                                                                       \
+                y[o] = acc;                                                                        \
             }                                                                                      \
+            gd_epilogue_##S(j->act, y, j->z ? (const T *)j->z + p * g->out_size : NULL,            \
+                            g->out_size, j->bias ? ((const T *)j->bias)[p % j->c_per_plane] : 0);  \
         }                                                                                          \
     }
 DW_KERNEL(f32, float)
 DW_KERNEL(f64, double)
-/* First output index o in [0, out) whose input o * s + off is >= 0, and one past the last
- * whose input is < in: the taps of one kernel offset that land inside the input. */
-static void valid_span(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, int64_t *hi)
-{
-    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t b = in - off <= 0 ? 0 : (in - off - 1) / s + 1;
-    *lo = a < out ? a : out;
-    *hi = b < out ? b : out;
-    if (*hi < *lo)
-        *hi = *lo;
-}
 
-/* 2-d depthwise: per (kernel row, kernel column) a scaled row-add over the output span
- * whose taps are inside the input, so the inner loop has no bounds checks. */
-#define DW2D_KERNEL(S, T)                                                                          \
+/* 1-d and 2-d depthwise: the plane kernel of kernels/dwconv.h (1-d as one row). */
+#define DW2D_RANGE(S, T)                                                                           \
     static void dw2d_##S(const struct conv_job *j, int64_t b, int64_t e)                           \
     {                                                                                              \
         const struct gd_conv_geom *g = j->g;                                                       \
-        int64_t ih = g->in[0], iw = g->in[1], oh = g->out[0], ow = g->out[1];                      \
-        int64_t sh = g->stride[0], sw = g->stride[1];                                              \
+        int two = g->nsp == 2;                                                                     \
+        struct gd_dw2d d = {                                                                       \
+            two ? g->in[0] : 1,  g->in[two],  two ? g->out[0] : 1,    g->out[two],                 \
+            two ? g->k[0] : 1,   g->k[two],   two ? g->stride[0] : 1, g->stride[two],              \
+            two ? g->dil[0] : 1, g->dil[two], two ? g->pb[0] : 0,     g->pb[two]};                 \
         for (int64_t p = b; p < e; p++) {                                                          \
-            const T *x = (const T *)j->x + p * g->in_size;                                         \
-            const T *w = (const T *)j->w + (p % j->c_per_plane) * g->k_size;                       \
-            T *y = (T *)j->out + p * g->out_size;                                                  \
-            for (int64_t kh = 0; kh < g->k[0]; kh++) {                                             \
-                int64_t offh = kh * g->dil[0] - g->pb[0], rlo, rhi;                                \
-                valid_span(offh, sh, ih, oh, &rlo, &rhi);                                          \
-                for (int64_t kw = 0; kw < g->k[1]; kw++) {                                         \
-                    int64_t offw = kw * g->dil[1] - g->pb[1], clo, chi;                            \
-                    valid_span(offw, sw, iw, ow, &clo, &chi);                                      \
-                    T wv = w[kh * g->k[1] + kw];                                                   \
-                    for (int64_t r = rlo; r < rhi; r++) {                                          \
-                        const T *xr = x + (r * sh + offh) * iw + offw;                             \
-                        T *yr = y + r * ow;                                                        \
-                        if (sw == 1)                                                               \
-                            for (int64_t c = clo; c < chi; c++)                                    \
-                                yr[c] += wv * xr[c];                                               \
-                        else                                                                       \
-                            for (int64_t c = clo; c < chi; c++)                                    \
-                                yr[c] += wv * xr[c * sw];                                          \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
+            int64_t c = p % j->c_per_plane;                                                        \
+            gd_dw2d_##S(&d, (const T *)j->x + p * g->in_size, (const T *)j->w + c * g->k_size,     \
+                        (T *)j->out + p * g->out_size,                                             \
+                        j->z ? (const T *)j->z + p * g->out_size : NULL,                           \
+                        j->bias ? ((const T *)j->bias)[c] : 0, j->act);                            \
         }                                                                                          \
     }
-DW2D_KERNEL(f32, float)
-DW2D_KERNEL(f64, double)
+DW2D_RANGE(f32, float)
+DW2D_RANGE(f64, double)
 
 static void dw_range(void *ud, int64_t b, int64_t e)
 {
     const struct conv_job *j = ud;
-    if (j->g->nsp == 2)
+    if (j->g->nsp <= 2)
         j->f64 ? dw2d_f64(j, b, e) : dw2d_f32(j, b, e);
     else if (j->f64)
         dw_f64(j, b, e);
@@ -208,8 +191,69 @@ static int is_pointwise(const struct gd_conv_geom *g)
     return 1;
 }
 
-/* im2col + GEMM over every (image, group). */
+/* One (image, group) GEMM W_g x col cut into tiles of rows [r0, r1) x columns [c0, c1)
+ * of Y: each tile is one serial GEMM followed at once by the epilogue over the tile's rows,
+ * while they are still in cache. */
+struct conv_tiles {
+    struct gd_gemm gm;    /* the whole block, beta 0 */
+    int64_t mb, nb, ntn;  /* tile rows, tile columns, tiles along n */
+    const void *bias, *z; /* this block's mg biases (or NULL); residual aligned with c */
+    const struct gd_act_params *act;
+};
+
+static void tile_range(void *ud, int64_t b, int64_t e)
+{
+    const struct conv_tiles *t = ud;
+    size_t es = gd_dtype_size(t->gm.dt);
+    for (int64_t i = b; i < e; i++) {
+        int64_t r0 = i / t->ntn * t->mb, c0 = i % t->ntn * t->nb;
+        int64_t r1 = r0 + t->mb < t->gm.m ? r0 + t->mb : t->gm.m;
+        int64_t c1 = c0 + t->nb < t->gm.n ? c0 + t->nb : t->gm.n;
+        struct gd_gemm g = t->gm;
+        g.m = r1 - r0;
+        g.n = c1 - c0;
+        g.a = (const char *)g.a + (size_t)(r0 * g.lda) * es;
+        g.b = (const char *)g.b + (size_t)c0 * es;
+        g.c = (char *)g.c + (size_t)(r0 * g.ldc + c0) * es;
+        (void)gd_kern_gemm_serial(&g); /* the whole block passed gd_kern_gemm_check */
+        for (int64_t r = r0; r < r1; r++) {
+            size_t at = (size_t)(r * g.ldc + c0);
+            if (g.dt == GD_DTYPE_DOUBLE)
+                gd_epilogue_f64(t->act, (double *)t->gm.c + at,
+                                t->z ? (const double *)t->z + at : NULL, c1 - c0,
+                                t->bias ? ((const double *)t->bias)[r] : 0);
+            else
+                gd_epilogue_f32(t->act, (float *)t->gm.c + at,
+                                t->z ? (const float *)t->z + at : NULL, c1 - c0,
+                                t->bias ? ((const float *)t->bias)[r] : 0);
+        }
+    }
+}
+
+/* Tile sizes: about TILE_BYTES of Y per tile (columns a multiple of TILE_COLS, the
+ * widest micro-tile), and when that leaves fewer than two tiles per thread, row blocks of
+ * TILE_ROWS multiples (divisible by every micro-kernel height) to feed the threads. */
+enum { TILE_BYTES = 128 << 10, TILE_COLS = 32, TILE_ROWS = 48 };
+
+static void plan_tiles(struct conv_tiles *t, int threads)
+{
+    int64_t m = t->gm.m, n = t->gm.n, es = (int64_t)gd_dtype_size(t->gm.dt);
+    int64_t nb = TILE_BYTES / (m * es) / TILE_COLS * TILE_COLS;
+    if (nb < 2 * TILE_COLS)
+        nb = 2 * TILE_COLS;
+    t->nb = nb < n ? nb : n;
+    t->ntn = (n + t->nb - 1) / t->nb;
+    t->mb = m;
+    if (threads > 1 && t->ntn < 2 * threads) {
+        int64_t want = (2 * threads + t->ntn - 1) / t->ntn;
+        int64_t mb = ((m + want - 1) / want + TILE_ROWS - 1) / TILE_ROWS * TILE_ROWS;
+        t->mb = mb < m ? mb : m;
+    }
+}
+
+/* im2col (skipped for pointwise) + tiled GEMM + epilogue over every (image, group). */
 static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                     const struct gd_tensor *bias, const struct gd_conv_epi *epi,
                      struct gd_tensor *y, int64_t group, const struct gd_conv_geom *g)
 {
     int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0], cg = c / group, mg = m / group;
@@ -220,32 +264,39 @@ static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
     if (!pw &&
         (gd_size_mul((size_t)kdim, (size_t)g->out_size, &bytes) || gd_size_mul(bytes, es, &bytes)))
         return gd_op_fail(ctx, GD_ERANGE, "column buffer too large");
-    if (!pw && bytes && !(col = gd_op_scratch(ctx, bytes)))
+    if (!pw && bytes && !(col = gd__op_scratch_reuse(ctx, bytes)))
         return GD_ENOMEM;
-    struct gd_gemm gm = {.dt = x->dtype,
-                         .m = mg,
-                         .n = g->out_size,
-                         .k = kdim,
-                         .alpha = 1,
-                         .beta = 1,
-                         .lda = kdim,
-                         .ldb = g->out_size,
-                         .ldc = g->out_size};
-    int rc = gd_kern_gemm_check(&gm);
+    struct conv_tiles t = {.gm = {.dt = x->dtype,
+                                  .m = mg,
+                                  .n = g->out_size,
+                                  .k = kdim,
+                                  .alpha = 1,
+                                  .beta = 0,
+                                  .lda = kdim,
+                                  .ldb = g->out_size,
+                                  .ldc = g->out_size},
+                           .act = &epi->act};
+    int rc = gd_kern_gemm_check(&t.gm);
     if (rc)
         return gd_op_fail(ctx, rc, "convolution too large for GEMM");
+    plan_tiles(&t, gd_op_num_threads(ctx));
+    int64_t tiles = t.ntn * ((mg + t.mb - 1) / t.mb);
+    int64_t grain = mg * g->out_size * kdim < (1 << 18) ? tiles : 1; /* small: one thread */
     for (int64_t i = 0; i < n; i++)
         for (int64_t gi = 0; gi < group; gi++) {
             const char *xp = (const char *)x->data + (size_t)((i * c + gi * cg) * g->in_size) * es;
+            size_t yoff = (size_t)((i * m + gi * mg) * g->out_size) * es;
             if (!pw) {
-                struct conv_job j = {g, xp, NULL, col, 0, x->dtype == GD_DTYPE_DOUBLE};
+                struct conv_job j = {
+                    .g = g, .x = xp, .out = col, .f64 = x->dtype == GD_DTYPE_DOUBLE};
                 gd_op_parallel_for(ctx, cg, 1, im2col_range, &j);
             }
-            gm.a = (const char *)w->data + (size_t)(gi * mg * kdim) * es;
-            gm.b = pw ? (const void *)xp : col;
-            gm.c = (char *)y->data + (size_t)((i * m + gi * mg) * g->out_size) * es;
-            if ((rc = gd_kern_gemm(ctx, &gm)))
-                return gd_op_fail(ctx, rc, "GEMM failed");
+            t.gm.a = (const char *)w->data + (size_t)(gi * mg * kdim) * es;
+            t.gm.b = pw ? (const void *)xp : col;
+            t.gm.c = (char *)y->data + yoff;
+            t.bias = bias ? (const char *)bias->data + (size_t)(gi * mg) * es : NULL;
+            t.z = epi->z ? (const char *)epi->z->data + yoff : NULL;
+            gd_op_parallel_for(ctx, tiles, grain, tile_range, &t);
         }
     return 0;
 }
@@ -264,20 +315,40 @@ int gd__conv_prepare(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
     return 0;
 }
 
+int gd__conv_exec_fused(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                        const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
+                        const struct gd_conv_epi *epi, struct gd_tensor *y)
+{
+    static const struct gd_conv_epi plain = {{GD_ACT_NONE, 0, 0}, NULL};
+    if (!epi)
+        epi = &plain;
+    if (epi->z &&
+        (epi->z->dtype != y->dtype || epi->z->numel != y->numel || epi->z->rank != y->rank ||
+         memcmp(epi->z->dims, y->dims, sizeof(int64_t) * (size_t)y->rank)))
+        return gd_op_fail(ctx, GD_EINVAL, "Z must have the output's dtype and shape");
+    if (y->numel == 0)
+        return 0;
+    if (x->dims[1] == group && w->dims[0] == group) {
+        struct conv_job j = {g,
+                             x->data,
+                             w->data,
+                             y->data,
+                             x->dims[1],
+                             x->dtype == GD_DTYPE_DOUBLE,
+                             bias ? bias->data : NULL,
+                             epi->z ? epi->z->data : NULL,
+                             &epi->act};
+        gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
+        return 0;
+    }
+    return conv_gemm(ctx, x, w, bias, epi, y, group, g);
+}
+
 int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
                   const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
                   struct gd_tensor *y)
 {
-    if (y->numel == 0)
-        return 0;
-    if (bias)
-        gd__conv_add_bias(ctx, y, bias);
-    if (x->dims[1] == group && w->dims[0] == group) {
-        struct conv_job j = {g, x->data, w->data, y->data, x->dims[1], x->dtype == GD_DTYPE_DOUBLE};
-        gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
-        return 0;
-    }
-    return conv_gemm(ctx, x, w, y, group, g);
+    return gd__conv_exec_fused(ctx, x, w, bias, group, g, NULL, y);
 }
 
 /* float16 Conv: widened float32 operands and result, narrowed output. */
@@ -323,7 +394,34 @@ static int conv_run(struct gd_op_ctx *ctx)
     return gd__conv_exec(ctx, x, w, bias, group, &g, y);
 }
 
+/* com.microsoft FusedConv (ONNX Runtime's contrib op, also what graph fusion (fuse.c)
+ * turns Conv + BatchNormalization + Add + activation into): Y = act(Conv(X, W, B) + Z), the
+ * activation named by `activation` with `activation_params`. float32 / float64. */
+static int fused_conv_run(struct gd_op_ctx *ctx)
+{
+    const struct gd_tensor *x = gd_op_input(ctx, 0), *w = gd_op_input(ctx, 1),
+                           *bias = gd_op_input(ctx, 2);
+    if (!x || !w)
+        return gd_op_fail(ctx, GD_EINVAL, "missing input");
+    const float *params = NULL;
+    int np = gd_op_attr_floats(ctx, "activation_params", &params);
+    struct gd_conv_epi epi = {.z = gd_op_input(ctx, 3)};
+    const char *act = gd_op_attr_string(ctx, "activation", "");
+    if (gd_act_parse(act, params, np < 0 ? 0 : np, &epi.act))
+        return gd_op_fail(ctx, GD_ENOTSUP, "activation '%s' not supported", act);
+    int64_t group = gd_op_attr_int(ctx, "group", 1), dims[GD_TENSOR_MAX_RANK];
+    struct gd_conv_geom g;
+    int rc = gd__conv_prepare(ctx, x, w, bias, group, &g, dims);
+    if (rc)
+        return rc;
+    struct gd_tensor *y = gd_op_output(ctx, 0, x->dtype, x->rank, dims);
+    if (!y)
+        return GD_ENOMEM;
+    return gd__conv_exec_fused(ctx, x, w, bias, group, &g, &epi, y);
+}
+
 const struct gd_op_def gd_ops_conv[] = {
     {"", "Conv", 1, 0, conv_run, 0},
+    {"com.microsoft", "FusedConv", 1, 0, fused_conv_run, 0},
     {0},
 };

@@ -3,6 +3,7 @@
 #ifndef GD_ENGINE_OPS_CONV_H
 #define GD_ENGINE_OPS_CONV_H
 
+#include "engine/kernels/epilogue.h"
 #include "engine/kernels/im2col.h"
 #include "engine/op.h"
 
@@ -24,5 +25,16 @@ int gd__conv_prepare(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
 int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
                   const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
                   struct gd_tensor *y);
+
+/* What a fused Conv does to its output: y = act(conv + bias + z). */
+struct gd_conv_epi {
+    struct gd_act_params act;
+    const struct gd_tensor *z; /* residual of y's dtype and shape, or NULL */
+};
+/* gd__conv_exec with an epilogue (NULL = none), applied per output tile / row while it is
+ * still in cache. */
+int gd__conv_exec_fused(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
+                        const struct gd_tensor *bias, int64_t group, const struct gd_conv_geom *g,
+                        const struct gd_conv_epi *epi, struct gd_tensor *y);
 
 #endif
