@@ -168,11 +168,13 @@ int gd_cmd_logs_compress(int argc, char **argv)
                 : err[0]                        ? err
                                                 : gd_strerror(rc));
     else if (stats)
-        fprintf(stderr, "in=%llu out=%llu ratio=%.2f lines=%llu blocks=%llu templates=%llu\n",
+        fprintf(stderr,
+                "in=%llu out=%llu ratio=%.2f lines=%llu blocks=%llu plain_blocks=%llu "
+                "templates=%llu\n",
                 (unsigned long long)st.in_bytes, (unsigned long long)st.out_bytes,
                 st.out_bytes ? (double)st.in_bytes / (double)st.out_bytes : 0.0,
                 (unsigned long long)st.lines, (unsigned long long)st.blocks,
-                (unsigned long long)st.templates);
+                (unsigned long long)st.plain_blocks, (unsigned long long)st.templates);
     gd_larc_writer_free(w);
     close_file(in);
     if (out && out != stdout && fclose(out) != 0 && rc == 0) {
@@ -268,10 +270,12 @@ int gd_cmd_logs_grep(int argc, char **argv)
     }
     if (stats)
         fprintf(stderr,
-                "lines=%llu matched=%llu rendered=%llu templates=%llu all=%llu skipped=%llu\n",
+                "lines=%llu matched=%llu rendered=%llu templates=%llu all=%llu skipped=%llu "
+                "blocks=%llu plain_blocks=%llu\n",
                 (unsigned long long)st.lines, (unsigned long long)st.matched,
                 (unsigned long long)st.lines_rendered, (unsigned long long)st.templates,
-                (unsigned long long)st.templates_all, (unsigned long long)st.templates_skipped);
+                (unsigned long long)st.templates_all, (unsigned long long)st.templates_skipped,
+                (unsigned long long)st.blocks, (unsigned long long)st.plain_blocks);
     return st.matched ? 0 : 1; /* grep's convention */
 }
 

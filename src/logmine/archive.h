@@ -1,20 +1,26 @@
 /* girder log archive: lossless, columnar compression of log files, with search and schema.
  *
- * File format (all integers LEB128 varints unless said otherwise):
- *   "GLA" 0x01                      magic + format version
- *   block*                          each: comp_len (> 0), body_len, 4-byte little-endian
- *                                   checksum of the block's original bytes, then comp_len
- *                                   bytes of one zstd frame that decodes to body_len bytes
+ * File format (all integers LEB128 varints unless said otherwise; docs/logs-archive.md):
+ *   "GLA" 0x02                      magic + format version (other versions: a clear error)
+ *   n, n bytes                      the recorded options ("key=value\n" lines)
+ *   block*                          each: comp_len (> 0), 1 method byte, size, 4-byte
+ *                                   little-endian checksum of the block's original bytes,
+ *                                   then comp_len bytes of payload. The method (see
+ *                                   archive_block.h) names the coder (stored, zstd, LZMA) and
+ *                                   the layout: a column body of `size` bytes, or "plain",
+ *                                   the block's `size` original bytes
  *   0x00                            end marker (a file without it is truncated)
+ * The writer keeps, per block, the smaller of the column layout and plain codings of the
+ * same bytes, so an archive is never much bigger than a general-purpose codec's output.
  * A block covers whole input lines (a line longer than the block size is cut into pieces
- * flagged "no newline"), is self-contained, and decodes to a body of three streams
- * (META, NUM, STR; see codec_column.h) holding: the recorded options, the line count and
- * byte size, the block's templates (constant text segments around slots; a slot is a header
- * field or a variable), one template id per line, the lines without a trailing newline,
- * then one column per header field and one per template variable (codec_column.h).
- * Lines are rebuilt by interleaving segments and slot values, so every input is reproduced
- * byte for byte (invalid UTF-8, NUL, CR, empty lines, no final newline, lines matching no
- * template). The compressor decodes each block again and compares before writing it.
+ * flagged "no newline"), is self-contained, and a column block decodes to a body of three
+ * streams (META, NUM, STR; see codec_column.h) holding: the line count and byte size, the block's
+ * templates (constant text segments around slots; a slot is a header field or a variable), one
+ * template id per line, the lines without a trailing newline, then one column per header field and
+ * one per template variable (codec_column.h). Lines are rebuilt by interleaving segments and slot
+ * values, so every input is reproduced byte for byte (invalid UTF-8, NUL, CR, empty lines, no final
+ * newline, lines matching no template). The compressor decodes each block again and compares before
+ * writing it.
  *
  * Untrusted archives: every count and length is bounds-checked against the bytes present
  * and the block's declared size; corruption gives GD_EPARSE with a message, never a crash.
@@ -37,7 +43,8 @@ struct gd_larc_opts {
                                     0: tokens containing a digit are the variables */
     int digit_vars;              /* 1 (default): with the miner, also make tokens that
                                     contain a digit variables (better columns) */
-    int level;                   /* zstd level 1..22 (default 19) */
+    int level;                   /* 1..22 (default 19): zstd level; >= 19 codes with LZMA
+                                    (preset 9e) where it is smaller, see archive_write.c */
     size_t block_bytes;          /* input bytes per block (default and max 16 MiB) */
     int verify;                  /* 1 (default): decode every block before writing it */
 };
@@ -49,6 +56,7 @@ typedef int (*gd_larc_sink_fn)(void *ud, const void *p, size_t n);
 
 struct gd_larc_stats {
     uint64_t in_bytes, out_bytes, lines, blocks, templates; /* templates summed over blocks */
+    uint64_t plain_blocks; /* blocks stored as plain bytes (the column layout did not pay) */
 };
 
 typedef struct gd_larc_writer gd_larc_writer;
@@ -75,6 +83,7 @@ int gd_larc_decompress_mem(const void *arc, size_t n, gd_larc_sink_fn sink, void
 struct gd_larc_grep_stats {
     uint64_t lines, matched, lines_rendered; /* rendered: lines rebuilt to be checked */
     uint64_t blocks, templates, templates_all, templates_skipped;
+    uint64_t plain_blocks; /* blocks searched as plain text */
 };
 /* Writes every original line containing pat[0..plen) (fixed string; plen 0 matches all),
  * each followed by '\n', in input order (like `grep -F -a`). Templates whose constant text

@@ -1,4 +1,5 @@
-/* Reading archives: block framing, zstd, body decoding and line reconstruction.
+/* Reading archives: header and block framing, decoding payloads (archive_coder.h), body
+ * decoding and line reconstruction.
  *
  * Everything read here is untrusted. The body declares its original byte size (raw_size,
  * capped by GD_LARC_BLOCK_MAX) and every count is checked against it before anything is
@@ -6,13 +7,13 @@
  * it), so the values of all templates together are <= raw_size. */
 #include "logmine/archive.h"
 #include "logmine/archive_block.h"
+#include "logmine/archive_coder.h"
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "girder/error.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <zstd.h>
 
 #define BODY_MAX (2 * GD_LARC_BLOCK_MAX + ((size_t)1 << 20))
 
@@ -162,8 +163,6 @@ int gd_larc_block_decode(void *body, size_t body_len, struct gd_larc_block *b, c
     if (hdr.err)
         return fail_msg(err, err_len, GD_EPARSE, "corrupt block: bad stream lengths");
     struct gd_codec_rd *meta = &in.s[GD_CODEC_META];
-    b->opts_len = (size_t)gd_codec_get_count(meta, gd_codec_rd_left(meta));
-    b->opts = (const char *)gd_codec_get_raw(meta, b->opts_len);
     b->raw_size = gd_codec_get_count(meta, GD_LARC_BLOCK_MAX);
     b->n_lines = (uint32_t)gd_codec_get_count(meta, b->raw_size + 1);
     b->n_fields = (uint32_t)gd_codec_get_count(meta, GD_LARC_MAX_FIELDS);
@@ -227,41 +226,49 @@ int gd_larc_block_render(const struct gd_larc_block *b, struct gd_buf *out)
     return rc;
 }
 
-/* Decompresses one zstd frame of exactly n bytes into a fresh buffer of exactly sz bytes. */
-static int unzstd(const void *src, size_t n, size_t sz, void **out)
+/* A plain block: its bytes and line count (lines as the writer cuts them). */
+static void plain_block(void *text, size_t len, struct gd_larc_block *b)
 {
-    if (sz > BODY_MAX || ZSTD_findFrameCompressedSize(src, n) != n)
-        return GD_EPARSE;
-    void *dst = gd_malloc(sz ? sz : 1);
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
-    int rc = GD_ENOMEM;
-    if (dst && dc) {
-        rc = GD_EPARSE;
-        if (!ZSTD_isError(ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, 27))) {
-            size_t got = ZSTD_decompressDCtx(dc, dst, sz, src, n);
-            if (!ZSTD_isError(got) && got == sz)
-                rc = 0;
-        }
+    memset(b, 0, sizeof *b);
+    gd_arena_init(&b->arena, 1 << 10, 0);
+    b->body = text;
+    b->plain = 1;
+    b->text = text;
+    b->raw_size = len;
+    for (const char *p = text, *e = p + len; p < e; b->n_lines++) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        p = nl ? nl + 1 : e;
     }
-    ZSTD_freeDCtx(dc);
-    if (rc) {
-        gd_free(dst);
-        return rc;
-    }
-    *out = dst;
-    return 0;
 }
 
-int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void *orig, size_t len)
+static size_t max_size(int method)
+{
+    return method & GD_LARC_PLAIN ? GD_LARC_BLOCK_MAX : BODY_MAX;
+}
+
+static int valid_method(int m)
+{
+    return m == GD_LARC_ZSTD || m == GD_LARC_LZMA || m == (GD_LARC_PLAIN | GD_LARC_STORED) ||
+           m == (GD_LARC_PLAIN | GD_LARC_ZSTD) || m == (GD_LARC_PLAIN | GD_LARC_LZMA);
+}
+
+int gd_larc_block_check(int method, const void *payload, size_t n, size_t size, const void *orig,
+                        size_t len)
 {
     void *body = NULL;
-    int rc = unzstd(frame, n, body_len, &body);
+    int rc =
+        gd_larc_decode(GD_LARC_METHOD_CODER(method), payload, n, size, max_size(method), &body);
     if (rc)
         return rc;
+    if (method & GD_LARC_PLAIN) {
+        rc = size == len && (len == 0 || memcmp(body, orig, len) == 0) ? 0 : GD_EPARSE;
+        gd_free(body);
+        return rc;
+    }
     struct gd_larc_block b;
     struct gd_buf out;
     gd_buf_init(&out, GD_LARC_BLOCK_MAX + 1);
-    rc = gd_larc_block_decode(body, body_len, &b, NULL, 0);
+    rc = gd_larc_block_decode(body, size, &b, NULL, 0);
     if (rc == 0)
         rc = gd_larc_block_render(&b, &out);
     if (rc == 0 && (out.len != len || (len && memcmp(out.data, orig, len) != 0)))
@@ -271,29 +278,49 @@ int gd_larc_block_check(const void *frame, size_t n, size_t body_len, const void
     return rc;
 }
 
-static int walk_block(struct gd_codec_rd *r, uint64_t clen, gd_larc_block_fn fn, void *ud,
-                      int verify, struct gd_buf *scratch, char *err, size_t err_len)
+struct walk_hdr {
+    const char *opts;
+    size_t opts_len;
+};
+
+static int walk_block(struct gd_codec_rd *r, uint64_t clen, const struct walk_hdr *h,
+                      gd_larc_block_fn fn, void *ud, int verify, struct gd_buf *scratch, char *err,
+                      size_t err_len)
 {
+    const uint8_t *m = gd_codec_get_raw(r, 1);
     size_t body_len = (size_t)gd_codec_get_count(r, BODY_MAX);
     const uint8_t *ck = gd_codec_get_raw(r, 4);
     const uint8_t *frame = gd_codec_get_raw(r, (size_t)clen);
-    if (r->err || !ck || !frame)
+    if (r->err || !m || !ck || !frame)
         return fail_msg(err, err_len, GD_EPARSE, "truncated archive: block cut short");
+    if (!valid_method(*m))
+        return fail_msg(err, err_len, GD_EPARSE, "corrupt archive: unknown block method");
     void *body = NULL;
-    if (unzstd(frame, (size_t)clen, body_len, &body) != 0)
-        return fail_msg(err, err_len, GD_EPARSE, "corrupt archive: bad zstd frame");
+    int rc = gd_larc_decode(GD_LARC_METHOD_CODER(*m), frame, (size_t)clen, body_len, max_size(*m),
+                            &body);
+    if (rc)
+        return fail_msg(err, err_len, rc,
+                        rc == GD_ENOMEM ? "out of memory" : "corrupt archive: bad block payload");
     struct gd_larc_block b;
-    int rc = gd_larc_block_decode(body, body_len, &b, err, err_len);
-    if (rc == 0 && verify) {
+    if (*m & GD_LARC_PLAIN)
+        plain_block(body, body_len, &b);
+    else
+        rc = gd_larc_block_decode(body, body_len, &b, err, err_len);
+    b.opts = h->opts;
+    b.opts_len = h->opts_len;
+    struct gd_buf view = {(char *)b.text, b.raw_size, b.raw_size, b.raw_size};
+    const struct gd_buf *bytes = b.plain ? &view : scratch;
+    if (rc == 0 && verify && !b.plain)
         rc = gd_larc_block_render(&b, scratch);
+    if (rc == 0 && verify) {
         uint32_t want =
             (uint32_t)ck[0] | (uint32_t)ck[1] << 8 | (uint32_t)ck[2] << 16 | (uint32_t)ck[3] << 24;
         if (rc == 0 &&
-            (scratch->len != b.raw_size || gd_larc_checksum(scratch->data, scratch->len) != want))
+            (bytes->len != b.raw_size || gd_larc_checksum(bytes->data, bytes->len) != want))
             rc = fail_msg(err, err_len, GD_EPARSE, "corrupt archive: checksum mismatch");
     }
     if (rc == 0)
-        rc = fn(ud, &b, verify ? scratch : NULL);
+        rc = fn(ud, &b, verify ? bytes : NULL);
     gd_larc_block_free(&b);
     return rc;
 }
@@ -303,10 +330,24 @@ int gd_larc_walk(const void *arc, size_t n, gd_larc_block_fn fn, void *ud, int v
 {
     if (err && err_len)
         err[0] = '\0';
-    if (n < GD_LARC_MAGIC_LEN || memcmp(arc, GD_LARC_MAGIC, GD_LARC_MAGIC_LEN) != 0)
+    if (n < GD_LARC_MAGIC_LEN + 1 || memcmp(arc, GD_LARC_MAGIC, GD_LARC_MAGIC_LEN) != 0)
         return fail_msg(err, err_len, GD_EPARSE, "not a girder log archive (bad magic)");
+    unsigned version = ((const uint8_t *)arc)[GD_LARC_MAGIC_LEN];
+    if (version != GD_LARC_VERSION) {
+        if (err && err_len)
+            snprintf(err, err_len,
+                     "unsupported girder log archive format version %u (this girder reads "
+                     "version %d; recompress the original with it)",
+                     version, GD_LARC_VERSION);
+        return GD_EPARSE;
+    }
     struct gd_codec_rd r;
-    gd_codec_rd_init(&r, (const uint8_t *)arc + GD_LARC_MAGIC_LEN, n - GD_LARC_MAGIC_LEN);
+    gd_codec_rd_init(&r, (const uint8_t *)arc + GD_LARC_MAGIC_LEN + 1, n - GD_LARC_MAGIC_LEN - 1);
+    struct walk_hdr h;
+    h.opts_len = (size_t)gd_codec_get_count(&r, gd_codec_rd_left(&r));
+    h.opts = (const char *)gd_codec_get_raw(&r, h.opts_len);
+    if (r.err)
+        return fail_msg(err, err_len, GD_EPARSE, "truncated archive: header cut short");
     struct gd_buf scratch;
     gd_buf_init(&scratch, GD_LARC_BLOCK_MAX + 1);
     int rc = 0;
@@ -321,7 +362,7 @@ int gd_larc_walk(const void *arc, size_t n, gd_larc_block_fn fn, void *ud, int v
                 rc = fail_msg(err, err_len, GD_EPARSE, "trailing bytes after the end marker");
             break;
         }
-        rc = walk_block(&r, clen, fn, ud, verify, &scratch, err, err_len);
+        rc = walk_block(&r, clen, &h, fn, ud, verify, &scratch, err, err_len);
         if (rc)
             break;
     }

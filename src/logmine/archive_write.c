@@ -6,21 +6,33 @@
  * on which tokens are variables, (4) turns each line into an archive template -- the exact
  * bytes between the slot values (header fields and variable tokens), whitespace included --
  * and appends the values to the columns, (5) encodes the columns (codec_column.h) and
- * compresses the body with one zstd frame. A line whose layout deviates from its miner
+ * compresses the body (LZMA at the default level, zstd below 19), (6) keeps the smallest of
+ * that and plain codings of the block's bytes (choose_plain), verifies the choice by decoding
+ * it and writes it. A line whose layout deviates from its miner
  * template simply gets its own archive template, so nothing is ever lost; a line matching no
  * format or template is one template whose variables come from the digit rule. */
 #include "logmine/archive.h"
 #include "logmine/archive_block.h"
+#include "logmine/archive_coder.h"
 #include "core/alloc.h"
 #include "core/hash.h"
 #include "girder/error.h"
 
 #include <stdio.h>
 #include <string.h>
-#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_useBlockSplitter (stable since zstd 1.5.1) */
-#include <zstd.h>
 
 #define MAX_SLOTS 4096 /* per line; further tokens stay constant text */
+/* Levels from here on code bodies and plain blocks with LZMA (preset 9e): on log bodies it is
+ * smaller than zstd at 19-22 and takes fewer instructions (docs/logs-archive.md). */
+#define LEVEL_STRONG 19
+/* Plain codings are always tried for blocks up to this size (cheap there, and small inputs
+ * are where the column layout's fixed costs show); bigger blocks try them only when the
+ * fast estimate says they might win. */
+#define PLAIN_ALWAYS ((size_t)64 << 10)
+/* The estimate is at most ~1.25x `zstd -19 --long` and ~1.4x LZMA 9e on the inputs we
+ * measured; a column block smaller than estimate / 1.3 is taken without plain candidates. */
+#define EST_NUM 13
+#define EST_DEN 10
 
 struct slot {
     uint32_t off, len, dest;
@@ -43,7 +55,7 @@ struct gd_larc_writer {
     struct gd_buf opts; /* recorded options, written into the first block */
     int started, failed;
     struct gd_larc_stats st;
-    ZSTD_CCtx *cc;
+    gd_larc_coder_ctx *cc;
     char err[256];
 };
 
@@ -111,7 +123,7 @@ int gd_larc_writer_new(const struct gd_larc_opts *o, gd_larc_sink_fn sink, void 
     }
     if (rc == 0 && o->use_miner)
         rc = gd_logmine_new(&o->mine, &w->miner, err, err_len);
-    w->cc = rc ? NULL : ZSTD_createCCtx();
+    w->cc = rc ? NULL : gd_larc_coder_new();
     if (rc == 0 && !w->cc)
         rc = GD_ENOMEM;
     if (rc) {
@@ -128,7 +140,7 @@ void gd_larc_writer_free(gd_larc_writer *w)
         return;
     gd_logfmt_free(w->fmt);
     gd_logmine_free(w->miner);
-    ZSTD_freeCCtx(w->cc);
+    gd_larc_coder_free(w->cc);
     gd_buf_free(&w->in);
     gd_buf_free(&w->opts);
     gd_free(w);
@@ -481,9 +493,7 @@ static int encode_body(gd_larc_writer *w, struct blk *b, size_t raw, int last_no
     struct gd_codec_out o;
     gd_codec_out_init(&o, (size_t)1 << 31);
     struct gd_buf *meta = &o.s[GD_CODEC_META];
-    int rc = gd_codec_put_bytes(meta, w->started ? "" : w->opts.data, w->started ? 0 : w->opts.len);
-    if (rc == 0)
-        rc = gd_codec_put_uvar(meta, raw);
+    int rc = gd_codec_put_uvar(meta, raw);
     if (rc == 0)
         rc = gd_codec_put_uvar(meta, b->n_lines);
     if (rc == 0)
@@ -502,47 +512,77 @@ static int encode_body(gd_larc_writer *w, struct blk *b, size_t raw, int last_no
     return rc;
 }
 
-static int zstd_body(gd_larc_writer *w, const struct gd_buf *body, struct gd_buf *out)
+/* One coded candidate for a block. */
+struct cand {
+    int method;
+    size_t size; /* what the payload decodes to: body bytes, or the block's bytes */
+    struct gd_buf p;
+};
+
+/* Codes src[0..n) as method m into c->p when that is smaller than *best (or *best is NULL),
+ * making c the best. */
+static int try_cand(gd_larc_writer *w, struct cand *c, int m, int long_window, const void *src,
+                    size_t n, struct cand **best)
 {
-    /* zstd enables its block splitter (separate entropy statistics for the differently
-     * shaped parts of a body: templates, varints, text) only for windows >= 128 KiB, and a
-     * known small source shrinks the window below that: force it on, it is worth 1-5% on
-     * 2k-line files. The body length travels in the block header, so the frame omits the
-     * content size; no frame checksum either (each block has a checksum of its output).
-     * Long-distance matching only helps big bodies. */
-    ZSTD_CCtx *cc = w->cc;
-    ZSTD_CCtx_reset(cc, ZSTD_reset_session_and_parameters);
-    size_t e = ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, w->o.level);
-    if (!ZSTD_isError(e) && body->len > ((size_t)4 << 20))
-        e = ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1);
-    if (!ZSTD_isError(e))
-        e = ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 0);
-    if (!ZSTD_isError(e))
-        e = ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
-    if (!ZSTD_isError(e))
-        e = ZSTD_CCtx_setParameter(cc, ZSTD_c_useBlockSplitter, ZSTD_ps_enable);
-    size_t bound = ZSTD_compressBound(body->len);
-    int rc = ZSTD_isError(e) ? GD_EINVAL : gd_buf_reserve(out, bound);
-    if (rc)
-        return rc;
-    size_t n =
-        ZSTD_compress2(cc, out->data + out->len, bound, body->data ? body->data : "", body->len);
-    if (ZSTD_isError(n))
-        return GD_EINVAL;
-    out->len += n;
-    return 0;
+    gd_buf_reset(&c->p);
+    int rc = gd_larc_code(w->cc, GD_LARC_METHOD_CODER(m), w->o.level, long_window, src, n, &c->p);
+    if (rc == GD_ELIMIT)
+        return 0; /* bigger than the cap: not a candidate */
+    c->method = m;
+    c->size = n;
+    if (rc == 0 && c->p.len > 0 && (!*best || c->p.len < (*best)->p.len))
+        *best = c;
+    return rc;
 }
 
-/* Encodes data[0..len) as one block and hands it to the sink. */
+/* LZMA for bodies at the strong levels, except very repetitive ones (estimated ratio above
+ * 8, e.g. a file that repeats itself): there zstd's long-match skipping makes it 3-10x
+ * cheaper than LZMA's parser, for ~4% more bytes. */
+static int body_coder(gd_larc_writer *w, const struct gd_buf *body)
+{
+    if (w->o.level < LEVEL_STRONG)
+        return GD_LARC_ZSTD;
+    if (body->len <= PLAIN_ALWAYS)
+        return GD_LARC_LZMA;
+    return gd_larc_estimate(w->cc, body->data, body->len) * 8 < body->len ? GD_LARC_ZSTD
+                                                                          : GD_LARC_LZMA;
+}
+
+/* Adds the plain candidates worth trying to the column candidate *best. The estimate costs
+ * a few percent of a block's time; the strong plain coders cost 3-6x the whole column path,
+ * so they run only when the estimate says they might win (or the block is small). */
+static int choose_plain(gd_larc_writer *w, const char *data, size_t len, struct cand *pl,
+                        struct cand **best)
+{
+    int strong = w->o.level >= LEVEL_STRONG, small = len <= PLAIN_ALWAYS;
+    size_t est = small ? 0 : gd_larc_estimate(w->cc, data, len);
+#define MAY_WIN(c) (small || (c)->p.len * EST_NUM > est * EST_DEN)
+    int rc = 0;
+    if (!MAY_WIN(*best))
+        return 0;
+    if (strong)
+        rc = try_cand(w, &pl[0], GD_LARC_PLAIN | GD_LARC_LZMA, 1, data, len, best);
+    if (rc == 0 && (!strong || MAY_WIN(*best)))
+        rc = try_cand(w, &pl[1], GD_LARC_PLAIN | GD_LARC_ZSTD, 1, data, len, best);
+    if (rc == 0 && (*best)->p.len >= len)
+        rc = try_cand(w, &pl[2], GD_LARC_PLAIN | GD_LARC_STORED, 0, data, len, best);
+#undef MAY_WIN
+    return rc;
+}
+
+/* Encodes data[0..len) (len > 0) as one block and hands it to the sink. */
 static int write_block(gd_larc_writer *w, const char *data, size_t len)
 {
     struct blk b;
     memset(&b, 0, sizeof b);
     gd_buf_init(&b.keys, (size_t)1 << 31);
     gd_buf_init(&b.key, (size_t)1 << 31);
-    struct gd_buf body, frame;
+    struct gd_buf body;
     gd_buf_init(&body, (size_t)1 << 31);
-    gd_buf_init(&frame, (size_t)1 << 31);
+    struct cand cols, pl[3], *best = NULL;
+    gd_buf_init(&cols.p, (size_t)1 << 31);
+    for (int i = 0; i < 3; i++)
+        gd_buf_init(&pl[i].p, (size_t)1 << 31);
     int last_nonl = len > 0 && data[len - 1] != '\n';
     int rc = cut_lines(&b, data, len);
     if (rc == 0)
@@ -550,9 +590,14 @@ static int write_block(gd_larc_writer *w, const char *data, size_t len)
     if (rc == 0)
         rc = encode_body(w, &b, len, last_nonl, &body);
     if (rc == 0)
-        rc = zstd_body(w, &body, &frame);
+        rc = try_cand(w, &cols, body_coder(w, &body), body.len > ((size_t)4 << 20),
+                      body.data ? body.data : "", body.len, &best);
+    if (rc == 0 && !best)
+        rc = GD_EINVAL;
+    if (rc == 0)
+        rc = choose_plain(w, data, len, pl, &best);
     if (rc == 0 && w->o.verify &&
-        gd_larc_block_check(frame.data, frame.len, body.len, data, len) != 0) {
+        gd_larc_block_check(best->method, best->p.data, best->p.len, best->size, data, len) != 0) {
         snprintf(w->err, sizeof w->err, "internal error: block failed verification");
         rc = GD_ESTATE;
     }
@@ -560,30 +605,56 @@ static int write_block(gd_larc_writer *w, const char *data, size_t len)
     gd_buf_init(&hdr, 64);
     uint32_t ck = gd_larc_checksum(data, len);
     uint8_t c4[4] = {(uint8_t)ck, (uint8_t)(ck >> 8), (uint8_t)(ck >> 16), (uint8_t)(ck >> 24)};
-    if (rc == 0 && !w->started)
-        rc = gd_buf_append(&hdr, GD_LARC_MAGIC, GD_LARC_MAGIC_LEN);
+    uint8_t m = best ? (uint8_t)best->method : 0;
     if (rc == 0)
-        rc = gd_codec_put_uvar(&hdr, frame.len);
+        rc = gd_codec_put_uvar(&hdr, best->p.len);
     if (rc == 0)
-        rc = gd_codec_put_uvar(&hdr, body.len);
+        rc = gd_buf_append(&hdr, &m, 1);
+    if (rc == 0)
+        rc = gd_codec_put_uvar(&hdr, best->size);
     if (rc == 0)
         rc = gd_buf_append(&hdr, c4, 4);
     if (rc == 0)
         rc = w->sink(w->ud, hdr.data, hdr.len);
     if (rc == 0)
-        rc = w->sink(w->ud, frame.data, frame.len);
+        rc = w->sink(w->ud, best->p.data, best->p.len);
     if (rc == 0) {
-        w->started = 1;
         w->st.in_bytes += len;
-        w->st.out_bytes += hdr.len + frame.len;
+        w->st.out_bytes += hdr.len + best->p.len;
         w->st.lines += b.n_lines;
         w->st.blocks++;
-        w->st.templates += b.n_tm;
+        w->st.plain_blocks += (m & GD_LARC_PLAIN) != 0;
+        w->st.templates += (m & GD_LARC_PLAIN) ? 0 : b.n_tm;
     }
     gd_buf_free(&hdr);
     gd_buf_free(&body);
-    gd_buf_free(&frame);
+    gd_buf_free(&cols.p);
+    for (int i = 0; i < 3; i++)
+        gd_buf_free(&pl[i].p);
     blk_free(&b);
+    return rc;
+}
+
+/* Magic, version and the recorded options, once before the first block. */
+static int write_header(gd_larc_writer *w)
+{
+    if (w->started)
+        return 0;
+    struct gd_buf h;
+    gd_buf_init(&h, w->opts.len + 64);
+    uint8_t v = GD_LARC_VERSION;
+    int rc = gd_buf_append(&h, GD_LARC_MAGIC, GD_LARC_MAGIC_LEN);
+    if (rc == 0)
+        rc = gd_buf_append(&h, &v, 1);
+    if (rc == 0)
+        rc = gd_codec_put_bytes(&h, w->opts.data ? w->opts.data : "", w->opts.len);
+    if (rc == 0)
+        rc = w->sink(w->ud, h.data, h.len);
+    if (rc == 0) {
+        w->started = 1;
+        w->st.out_bytes += h.len;
+    }
+    gd_buf_free(&h);
     return rc;
 }
 
@@ -595,7 +666,9 @@ static int flush_full(gd_larc_writer *w)
         if (w->in.data[i - 1] == '\n')
             nl = w->in.data + i - 1;
     size_t n = nl ? (size_t)(nl - w->in.data) + 1 : w->in.len;
-    int rc = write_block(w, w->in.data, n);
+    int rc = write_header(w);
+    if (rc == 0)
+        rc = write_block(w, w->in.data, n);
     if (rc == 0)
         gd_buf_consume(&w->in, n);
     return rc;
@@ -625,8 +698,10 @@ int gd_larc_writer_write(gd_larc_writer *w, const void *p, size_t n)
 int gd_larc_writer_finish(gd_larc_writer *w, struct gd_larc_stats *st)
 {
     int rc = w->failed;
-    if (rc == 0 && (w->in.len > 0 || !w->started))
-        rc = write_block(w, w->in.data ? w->in.data : "", w->in.len);
+    if (rc == 0)
+        rc = write_header(w);
+    if (rc == 0 && w->in.len > 0)
+        rc = write_block(w, w->in.data, w->in.len);
     if (rc == 0) {
         gd_buf_reset(&w->in);
         rc = w->sink(w->ud, "", 1); /* end marker: a zero-length block */
@@ -639,5 +714,26 @@ int gd_larc_writer_finish(gd_larc_writer *w, struct gd_larc_stats *st)
     }
     if (st)
         *st = w->st;
+    return rc;
+}
+
+int gd_larc_columns_body(const struct gd_larc_opts *o, const char *data, size_t len,
+                         struct gd_buf *body, char *err, size_t err_len)
+{
+    gd_larc_writer *w = NULL;
+    int rc = gd_larc_writer_new(o, NULL, NULL, &w, err, err_len);
+    if (rc)
+        return rc;
+    struct blk b;
+    memset(&b, 0, sizeof b);
+    gd_buf_init(&b.keys, (size_t)1 << 31);
+    gd_buf_init(&b.key, (size_t)1 << 31);
+    rc = cut_lines(&b, data, len);
+    if (rc == 0)
+        rc = analyse(w, &b);
+    if (rc == 0)
+        rc = encode_body(w, &b, len, len > 0 && data[len - 1] != '\n', body);
+    blk_free(&b);
+    gd_larc_writer_free(w);
     return rc;
 }

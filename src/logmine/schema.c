@@ -282,10 +282,44 @@ static long find_tmpl(struct sch_ctx *c, const struct gd_larc_tmpl *T)
     return (long)c->n++;
 }
 
+static int schema_block(void *ud, const struct gd_larc_block *b, const struct gd_buf *rendered);
+
+/* A plain block has no templates stored: mine its lines with the recorded options (a fresh
+ * miner per block), as the writer would have, and describe those. */
+static int schema_plain(struct sch_ctx *c, const struct gd_larc_block *b)
+{
+    struct gd_larc_recorded r;
+    int rc = gd_larc_recorded_parse(b->opts ? b->opts : "", b->opts_len, &r);
+    if (rc)
+        return rc;
+    struct gd_buf body;
+    gd_buf_init(&body, (size_t)1 << 31);
+    rc = gd_larc_columns_body(r.o, b->text, b->raw_size, &body, NULL, 0);
+    gd_larc_recorded_free(&r);
+    if (rc) {
+        gd_buf_free(&body);
+        return rc == GD_ENOMEM ? rc : 0; /* options that no longer compile: nothing to add */
+    }
+    struct gd_larc_block cb;
+    size_t len = body.len;
+    void *data = body.data ? body.data : gd_malloc(1); /* ownership passes to cb */
+    if (!data)
+        return GD_ENOMEM;
+    rc = gd_larc_block_decode(data, len, &cb, NULL, 0);
+    cb.opts = b->opts;
+    cb.opts_len = b->opts_len;
+    if (rc == 0)
+        rc = schema_block(c, &cb, NULL);
+    gd_larc_block_free(&cb);
+    return rc == GD_EPARSE ? GD_ESTATE : rc; /* our own body failing to decode is a bug */
+}
+
 static int schema_block(void *ud, const struct gd_larc_block *b, const struct gd_buf *rendered)
 {
     (void)rendered;
     struct sch_ctx *c = ud;
+    if (b->plain)
+        return schema_plain(c, b);
     int rc = c->names || !b->opts_len ? 0 : load_names(c, b);
     long *map = rc ? NULL : gd_malloc((b->n_tmpl + 1) * sizeof *map);
     if (!rc && !map)

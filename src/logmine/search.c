@@ -9,8 +9,8 @@
  *   VARS  otherwise a match must lie inside a single value: only the value columns are
  *         searched, and each column is first tested as a whole (dictionary entries once,
  *         integer columns by their alphabet), so most templates are skipped outright.
- * Blocks are decompressed with zstd (fast) but lines are only rebuilt for output and for
- * LINES templates. */
+ * Blocks are decompressed but lines are only rebuilt for output and for LINES templates.
+ * A plain block (one the writer kept as plain bytes) is searched line by line as text. */
 #include "logmine/archive.h"
 #include "logmine/archive_block.h"
 #include "core/alloc.h"
@@ -216,10 +216,41 @@ static int grep_line(struct grep_ctx *g, const struct gd_larc_block *b, const st
     return rc ? rc : gd_buf_putc(&g->out, '\n');
 }
 
+static int flush_out(struct grep_ctx *g)
+{
+    int rc = g->out.len ? g->sink(g->ud, g->out.data, g->out.len) : 0;
+    gd_buf_reset(&g->out);
+    return rc;
+}
+
+/* A plain block: its lines as the writer cuts them, each searched directly. */
+static int grep_plain(struct grep_ctx *g, const struct gd_larc_block *b)
+{
+    g->st->blocks++;
+    g->st->plain_blocks++;
+    g->st->lines += b->n_lines;
+    int rc = 0;
+    for (const char *p = b->text, *e = p + b->raw_size; p < e && rc == 0;) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(e - p);
+        if (contains(p, n, g->pat, g->plen)) {
+            g->st->matched++;
+            rc = gd_buf_append(&g->out, p, n);
+            rc = rc ? rc : gd_buf_putc(&g->out, '\n');
+        }
+        p += n + 1;
+        if (rc == 0 && g->out.len >= (1 << 16))
+            rc = flush_out(g);
+    }
+    return rc ? rc : flush_out(g);
+}
+
 static int grep_block(void *ud, const struct gd_larc_block *b, const struct gd_buf *rendered)
 {
     (void)rendered;
     struct grep_ctx *g = ud;
+    if (b->plain)
+        return grep_plain(g, b);
     struct gd_arena a;
     gd_arena_init(&a, 1 << 14, 0);
     struct block_plan pl;

@@ -86,6 +86,32 @@ def test_corrupt_and_truncated_archives(tmp_path):
     assert r.returncode == 2 and b"bad magic" in r.stderr
 
 
+def test_plain_blocks_stats_grep_schema(tmp_path):
+    """A block where templates do not pay is kept plain: --stats counts it, grep and schema
+    still see its lines."""
+    rnd = random.Random(9)
+    noise = bytes(rnd.getrandbits(8) for _ in range(40000)).replace(b"\n", b" ") + b"\n"
+    logs = b"".join(b"2015-10-18 18:01:%02d INFO a.b: got %d items from host%d\n"
+                    % (i % 60, rnd.randrange(1000), i % 7) for i in range(2000))
+    data = noise + logs
+    src, arc = tmp_path / "in.log", tmp_path / "a.gla"
+    src.write_bytes(data)
+    r = run("compress", "--stats", "--block-size", str(len(noise)), str(src), "-o", str(arc))
+    assert r.returncode == 0, r.stderr
+    st = dict(kv.split(b"=") for kv in r.stderr.split())
+    assert int(st[b"plain_blocks"]) >= 1 and int(st[b"blocks"]) > int(st[b"plain_blocks"]), r.stderr
+    r = run("grep", "--stats", "host3", str(arc))
+    assert r.returncode == 0 and r.stdout == b"".join(
+        l + b"\n" for l in data.split(b"\n")[:-1] if b"host3" in l)
+    assert b"plain_blocks=" in r.stderr
+    r = run("schema", str(arc))
+    assert r.returncode == 0 and b"items from" in r.stdout
+    old = arc.read_bytes()
+    (tmp_path / "v1.gla").write_bytes(b"GLA\x01" + old[4:])
+    r = run("decompress", str(tmp_path / "v1.gla"), "-o", str(tmp_path / "x"))
+    assert r.returncode == 1 and b"version 1" in r.stderr, r.stderr
+
+
 @pytest.mark.skipif(not os.path.isdir(LOGHUB), reason="Loghub-2k data not present")
 @pytest.mark.parametrize("name,args", settings() if os.path.isdir(LOGHUB) else [])
 def test_loghub_roundtrip_grep_schema_vs_xz(tmp_path, name, args):

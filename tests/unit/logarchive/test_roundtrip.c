@@ -135,19 +135,55 @@ Test(logarchive_roundtrip, long_lines_and_many_blocks)
     gd_free(buf);
 }
 
+/* Offset of the first block's method byte: after "GLA" 2, the recorded options, comp_len. */
+static size_t skip_varint(const uint8_t *p, size_t i, size_t *v)
+{
+    size_t x = 0;
+    int sh = 0;
+    for (; p[i] & 0x80; sh += 7)
+        x |= (size_t)(p[i++] & 0x7f) << sh;
+    *v = x | (size_t)p[i] << sh;
+    return i + 1;
+}
+
+static size_t method_at(const struct gd_buf *arc)
+{
+    const uint8_t *p = (const uint8_t *)arc->data;
+    size_t opts, clen, i = skip_varint(p, 4, &opts);
+    return skip_varint(p, i + opts, &clen);
+}
+
+static void naive_grep(const char *in, size_t n, const char *pat, size_t pn, struct gd_buf *out);
+
+static void corrupt_one(const char *in, const char *format, int want_plain);
+
 /* Every truncation fails with a clear error; every single-byte corruption either fails or
- * (bytes that do not affect the output, such as recorded options) still decodes exactly. */
+ * (bytes that do not affect the output, such as recorded options) still decodes exactly.
+ * Both block layouts: a tiny input is kept plain, 40 templated lines use columns. */
 Test(logarchive_corrupt, truncation_and_bitflips)
 {
-    const char *in = "2015-10-18 18:01:47 INFO a.b: started 12 workers\n"
-                     "2015-10-18 18:01:48 WARN a.b: slow disk /dev/sda 93%\n"
-                     "garbage line \x01\x02\n"
-                     "2015-10-18 18:01:49 INFO a.b: started 16 workers";
+    corrupt_one("2015-10-18 18:01:47 INFO a.b: started 12 workers\n"
+                "2015-10-18 18:01:48 WARN a.b: slow disk /dev/sda 93%\n"
+                "garbage line \x01\x02\n"
+                "2015-10-18 18:01:49 INFO a.b: started 16 workers",
+                FMT, 1);
+    char in[4000];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(in + n, sizeof in - n,
+                              "2015-10-18 18:01:%02d INFO a.b: started %d workers on /dev/sd%c\n",
+                              i, (int)(next() % 100), "abc"[i % 3]);
+    corrupt_one(in, NULL, 0);
+}
+
+static void corrupt_one(const char *in, const char *format, int want_plain)
+{
     struct gd_larc_opts o;
     gd_larc_opts_init(&o);
-    o.format = FMT;
+    o.format = format;
     struct gd_buf arc, out;
     compress(&o, in, strlen(in), 4096, &arc);
+    cr_assert_eq(((uint8_t)arc.data[method_at(&arc)] & 4) != 0, want_plain, "block layout");
     gd_buf_init(&out, 1 << 20);
     char err[256];
     for (size_t cut = 0; cut < arc.len; cut++) {
@@ -174,9 +210,114 @@ Test(logarchive_corrupt, truncation_and_bitflips)
     gd_free(copy);
     gd_buf_free(&arc);
     gd_buf_free(&out);
+    if (!want_plain)
+        return;
     cr_assert_eq(gd_larc_decompress_mem("GLA\x01\x00junk", 8, bsink, &out, err, sizeof err),
                  GD_EPARSE);
+    cr_assert(strstr(err, "version 1") != NULL, "old version not named: %s", err);
     cr_assert_eq(gd_larc_decompress_mem("xz", 2, bsink, &out, err, sizeof err), GD_EPARSE);
+}
+
+static void compress_stats(const struct gd_larc_opts *o, const char *in, size_t n,
+                           struct gd_buf *arc, struct gd_larc_stats *st)
+{
+    gd_larc_writer *w = NULL;
+    char err[256] = "";
+    gd_buf_init(arc, (size_t)1 << 30);
+    cr_assert_eq(gd_larc_writer_new(o, bsink, arc, &w, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(gd_larc_writer_write(w, in, n), 0);
+    cr_assert_eq(gd_larc_writer_finish(w, st), 0, "%s", gd_larc_writer_error(w));
+    gd_larc_writer_free(w);
+}
+
+/* Blocks where the column layout does not pay are kept plain, whatever the layout of the
+ * neighbours; a forged method byte is rejected. */
+Test(logarchive_plain, chosen_per_block)
+{
+    enum { PART = 60000 };
+    char *in = gd_malloc(4 * PART);
+    size_t n = 0;
+    for (int part = 0; part < 4; part++) {
+        size_t end = n + PART - 200;
+        if (part % 2 == 0) /* random bytes: no coder helps */
+            while (n < end)
+                in[n++] = (char)next();
+        else /* templated lines: the column layout wins */
+            while (n < end)
+                n += (size_t)snprintf(in + n, 200,
+                                      "2015-10-18 18:01:%02u INFO dfs.DataNode: Received block "
+                                      "blk_%llu of size %u from /10.250.%u.%u\n",
+                                      (unsigned)(next() % 60),
+                                      (unsigned long long)(next() % 100000000000ull),
+                                      (unsigned)(next() % 67108864), (unsigned)(next() % 256),
+                                      (unsigned)(next() % 256));
+        in[n++] = '\n';
+    }
+    struct gd_larc_opts o;
+    gd_larc_opts_init(&o);
+    o.block_bytes = PART;
+    struct gd_buf arc, back;
+    struct gd_larc_stats st;
+    compress_stats(&o, in, n, &arc, &st);
+    cr_assert_geq(st.blocks, 4);
+    cr_assert(st.plain_blocks >= 2 && st.plain_blocks < st.blocks, "%llu of %llu plain",
+              (unsigned long long)st.plain_blocks, (unsigned long long)st.blocks);
+    cr_assert_leq(arc.len, n + 64);
+    gd_buf_init(&back, (size_t)1 << 30);
+    char err[256] = "";
+    cr_assert_eq(gd_larc_decompress_mem(arc.data, arc.len, bsink, &back, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(back.len == n && memcmp(back.data, in, n) == 0);
+    static const char *const pats[] = {"", "INFO", "blk_1", "\x01", "a", "18:01:3"};
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+        struct gd_buf got, want;
+        struct gd_larc_grep_stats gs;
+        gd_buf_init(&got, (size_t)1 << 30);
+        naive_grep(in, n, pats[p], strlen(pats[p]), &want);
+        cr_assert_eq(gd_larc_grep_mem(arc.data, arc.len, pats[p], strlen(pats[p]), bsink, &got, &gs,
+                                      err, sizeof err),
+                     0, "%s", err);
+        cr_assert(got.len == want.len && memcmp(got.data, want.data, got.len) == 0, "grep %s",
+                  pats[p]);
+        cr_assert_eq(gs.plain_blocks, st.plain_blocks);
+        gd_buf_free(&got);
+        gd_buf_free(&want);
+    }
+    gd_buf_reset(&back); /* schema mines plain blocks too: the templates of every block */
+    cr_assert_eq(gd_larc_schema_mem(arc.data, arc.len, bsink, &back, err, sizeof err), 0, "%s",
+                 err);
+    cr_assert(back.len > 0 && memmem(back.data, back.len, "Received block", 14));
+    size_t m = method_at(&arc);
+    cr_assert(((uint8_t)arc.data[m] & 4) != 0, "first block (random) should be plain");
+    for (int bad = 0; bad < 16; bad++) {
+        if (bad == 1 || bad == 2 || bad == 4 || bad == 5 || bad == 6)
+            continue;
+        char keep = arc.data[m];
+        arc.data[m] = (char)bad;
+        cr_assert_eq(gd_larc_decompress_mem(arc.data, arc.len, bsink, &back, err, sizeof err),
+                     GD_EPARSE);
+        arc.data[m] = keep;
+    }
+    gd_buf_free(&arc);
+    gd_buf_free(&back);
+    gd_free(in);
+}
+
+/* Small inputs try every plain coding, so an archive is never bigger than the best of them
+ * plus the container (the corpus test checks the same against the zstd and xz CLIs). */
+Test(logarchive_plain, small_inputs_bounded)
+{
+    char buf[3000];
+    for (int iter = 0; iter < 60; iter++) {
+        size_t n = gen(buf, sizeof buf, iter % 3);
+        struct gd_larc_opts o;
+        gd_larc_opts_init(&o);
+        struct gd_buf arc;
+        struct gd_larc_stats st;
+        compress_stats(&o, buf, n, &arc, &st);
+        cr_assert_leq(arc.len, n + 4 + 17 + 13 + 1, "%zu bytes -> %zu", n, arc.len);
+        gd_buf_free(&arc);
+    }
 }
 
 /* Lines of in containing pat, each followed by '\n' (what `grep -F -a` prints). */
