@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/json_write.h"
 #include "core/log.h"
+#include "core/reload.h"
 #include "gateway/gateway.h"
 #include "girder/error.h"
 #include "obs/access_log.h"
@@ -74,6 +75,7 @@ static struct {
     int drain_signal;
     unsigned drain_deadline_ms;
     unsigned reload_gen, reload_acks;
+    struct reload_waiter *waiters; /* gd_reload_request callers, until their reload took */
 } S;
 
 static void usage(FILE *out)
@@ -322,6 +324,36 @@ static void begin_drain(int sig)
 
 /* ---- reload ---- */
 
+struct reload_waiter {
+    gd_reload_done_fn done;
+    void *ud;
+    unsigned gen; /* the reload it waits for (or a later one) to reach every loop */
+    struct reload_waiter *next;
+};
+
+/* Waiters of reload gen or an earlier one: done(rc), in request order. */
+static void notify_waiters(unsigned gen, int rc)
+{
+    struct reload_waiter **pp = &S.waiters, *ready = NULL, **tail = &ready;
+    while (*pp) {
+        struct reload_waiter *w = *pp;
+        if ((int)(w->gen - gen) <= 0) {
+            *pp = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        } else {
+            pp = &w->next;
+        }
+    }
+    while (ready) {
+        struct reload_waiter *w = ready;
+        ready = w->next;
+        w->done(w->ud, rc);
+        gd_free(w);
+    }
+}
+
 struct site_swap {
     struct worker *w;
     struct gd_http_site *site;
@@ -334,8 +366,10 @@ static void main_swap_done(struct gd_loop *loop, void *ud)
 {
     (void)loop;
     unsigned gen = (unsigned)(uintptr_t)ud;
-    if (gen == S.reload_gen && ++S.reload_acks == S.n_workers)
+    if (gen == S.reload_gen && ++S.reload_acks == S.n_workers) {
         gd_logf(GD_LOG_INFO, "msg=\"config reloaded\" source=%s", S.cfg->source);
+        notify_waiters(gen, 0);
+    }
 }
 
 static void worker_swap_site(struct gd_loop *loop, void *ud)
@@ -348,19 +382,21 @@ static void worker_swap_site(struct gd_loop *loop, void *ud)
     gd_free(sw);
 }
 
-static void reload(void)
+/* Returns 0 when the new config was handed to every loop, else an error (the old stays). */
+static int reload(void)
 {
     struct gd_config *cfg;
-    if (load_config(&cfg, "config reload failed, keeping the previous config") != 0)
-        return;
+    int rc = load_config(&cfg, "config reload failed, keeping the previous config");
+    if (rc)
+        return rc;
     if (strcmp(cfg->listen.text, S.cfg->listen.text) != 0 ||
         gd_config_threads(cfg) != gd_config_threads(S.cfg))
         gd_logf(GD_LOG_WARN, "msg=\"listen and threads changes need a restart\"");
     struct gd_http_site *site;
-    if (build_site(cfg, &site) != 0) {
+    if ((rc = build_site(cfg, &site)) != 0) {
         gd_logf(GD_LOG_ERROR, "msg=\"config reload failed, keeping the previous config\"");
         gd_config_unref(cfg);
-        return;
+        return rc;
     }
     S.reload_gen++;
     S.reload_acks = 0;
@@ -384,6 +420,40 @@ static void reload(void)
     struct gd_access_log *log = atomic_load(&gd_serve.access_log);
     if (log && gd_access_log_reopen(log) != 0)
         gd_logf(GD_LOG_WARN, "msg=\"cannot reopen the access log\"");
+    return 0;
+}
+
+/* Main thread: a module's reload request (gd_reload_request). Its done runs once every
+ * loop has the new site (main_swap_done), or now when the reload failed. */
+static void main_reload_request(struct gd_loop *loop, void *ud)
+{
+    (void)loop;
+    struct reload_waiter *w = ud;
+    int rc = reload();
+    if (rc) {
+        w->done(w->ud, rc);
+        gd_free(w);
+        return;
+    }
+    w->gen = S.reload_gen;
+    w->next = S.waiters;
+    S.waiters = w;
+    if (S.reload_acks == S.n_workers) /* every loop already acknowledged (or none runs) */
+        notify_waiters(S.reload_gen, 0);
+}
+
+/* The gd_reload_request handler: any thread; the reload runs on the main loop. */
+static int request_reload(gd_reload_done_fn done, void *ud)
+{
+    struct reload_waiter *w = gd_calloc(1, sizeof *w);
+    if (!w)
+        return GD_ENOMEM;
+    w->done = done;
+    w->ud = ud;
+    int rc = gd_loop_post(S.main_loop, main_reload_request, w);
+    if (rc)
+        gd_free(w);
+    return rc;
 }
 
 /* Signal handlers only write the signal number to a pipe the main loop watches. A
@@ -409,7 +479,7 @@ static void signal_cb(struct gd_loop *loop, struct gd_io *io, int fd, unsigned e
     while ((n = read(fd, sigs, sizeof sigs)) > 0)
         for (ssize_t i = 0; i < n; i++) {
             if (sigs[i] == SIGHUP)
-                reload();
+                (void)reload(); /* failures are logged */
             else
                 begin_drain(sigs[i]);
         }
@@ -474,6 +544,8 @@ static int resolve_listen(void)
 
 static void teardown(void)
 {
+    gd_reload_set_handler(NULL);
+    notify_waiters(S.reload_gen, GD_ECLOSED); /* their answers still reach running loops */
     for (unsigned i = 0; i < S.n_started; i++)
         gd_loop_stop(S.workers[i].loop);
     for (unsigned i = 0; i < S.n_started; i++)
@@ -519,6 +591,7 @@ static int run(void)
         S.n_started++;
     }
     atomic_store(&gd_serve.ready, 1);
+    gd_reload_set_handler(request_reload);
     gd_serve_memory_start(S.main_loop);
     rc = gd_loop_run(S.main_loop);
     atomic_store(&gd_serve.ready, 0);

@@ -6,6 +6,7 @@
 #include "core/json_write.h"
 #include "core/log.h"
 #include "girder/error.h"
+#include "serve/ms_control.h"
 #include "serve/ms_infer_req.h"
 #include "serve/ms_tensor_json.h"
 
@@ -438,7 +439,7 @@ static void log_examples(const char *addr, const char *name, int embedding)
                 addr, name);
 }
 
-static int build_views(struct ms_routes *r)
+static int build_views(struct ms_routes *r, char *err, size_t errlen)
 {
     const struct gd_ms_config *sc = gd_ms_config_get(r->cfg);
     r->n_views = gd_ms_runtime_num_models(r->rt); /* sc->models, in order */
@@ -474,12 +475,16 @@ static int build_views(struct ms_routes *r)
         v->depth = gd_gauge_vec_get(r->metrics.depth, mv); /* label: model only */
         v->ready = gd_gauge_vec_get(r->metrics.ready, mv);
         if (!gd_ms_model_load_error(v->model) && c->embedding) {
-            char err[600];
-            if ((rc = gd_ms_embedder_new(v->model, &v->embed, err, sizeof err)) != 0) {
+            if ((rc = gd_ms_embedder_new(v->model, &v->embed, err, errlen)) != 0) {
                 log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
                 return rc;
             }
             r->n_embed++;
+        }
+        if (gd_ms_model_unloaded(v->model)) {
+            gd_logf(GD_LOG_INFO, "msg=\"model unloaded by request\" model=%s version=%s", c->name,
+                    v->version);
+            continue;
         }
         if (gd_ms_model_load_error(v->model)) {
             log_not_loaded(c->name, gd_ms_model_load_error(v->model));
@@ -499,17 +504,35 @@ static int build_views(struct ms_routes *r)
                                         "\",\"extensions\":[\"binary_tensor_data\"]}");
 }
 
+/* Tells explicit model control what this build serves: per name, loaded or why not. */
+static int publish(const struct ms_routes *r)
+{
+    size_t n = r->n_groups ? r->n_groups : 1;
+    const char **names = gd_calloc(n, sizeof *names), **errors = gd_calloc(n, sizeof *errors);
+    int rc = names && errors ? 0 : GD_ENOMEM;
+    for (size_t i = 0; !rc && i < r->n_groups; i++) {
+        const struct ms_group *g = &r->groups[i];
+        names[i] = g->cfg->name;
+        errors[i] = g->cfg->n ? gd_ms_model_load_error(g->views[0].model) : "no version";
+        for (size_t k = 0; k < g->cfg->n && errors[i]; k++)
+            errors[i] = gd_ms_model_load_error(g->views[k].model);
+    }
+    rc = rc ? rc : gd_ms_control_publish(names, errors, r->n_groups);
+    gd_free(names);
+    gd_free(errors);
+    return rc;
+}
+
 /* Every model's first health probe (a required model failing it refuses the config),
  * then the periodic ones. */
-static int start_probes(struct ms_routes *r)
+static int start_probes(struct ms_routes *r, char *err, size_t errlen)
 {
     struct gd_gauge **ready = gd_calloc(r->n_views ? r->n_views : 1, sizeof *ready);
     if (!ready)
         return GD_ENOMEM;
     for (size_t i = 0; i < r->n_views; i++)
         ready[i] = r->views[i].ready;
-    char err[600] = "";
-    int rc = gd_ms_prober_new(r->rt, ready, &r->prober, err, sizeof err);
+    int rc = gd_ms_prober_new(r->rt, ready, &r->prober, err, errlen);
     gd_free(ready);
     if (rc)
         log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
@@ -529,13 +552,15 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     int rc = metrics_init(&r->metrics);
     if (!rc && (rc = gd_ms_runtime_new(sc, &r->rt, err, sizeof err)) != 0)
         log_quoted(GD_LOG_ERROR, "model load failed", NULL, err);
-    rc = rc ? rc : build_views(r);
-    rc = rc ? rc : start_probes(r);
+    rc = rc ? rc : build_views(r, err, sizeof err);
+    rc = rc ? rc : start_probes(r, err, sizeof err);
     if (!rc && sc->repository && sc->repository_poll_ms &&
         (rc = gd_ms_repo_poller_new(sc->repository, sc->repository_poll_ms, on_repository_changed,
                                     r, &r->poll)) != 0)
         log_quoted(GD_LOG_ERROR, "cannot poll the model repository", NULL, sc->repository);
+    rc = rc ? rc : publish(r);
     if (rc || (rc = gd_http_router_add_cleanup(router, routes_free, r)) != 0) {
+        gd_ms_control_build_failed(*err ? err : gd_strerror(rc));
         routes_free(r);
         return rc;
     }
@@ -550,6 +575,7 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
         {"GET", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_get},
         {"POST", "/v2/models/", GD_HTTP_MATCH_PREFIX, on_model_post},
         {"POST", "/v2/repository/index", GD_HTTP_MATCH_EXACT, gd__ms_on_repository_index},
+        {"POST", "/v2/repository/models/", GD_HTTP_MATCH_PREFIX, gd_ms_control_on_request},
     };
     for (size_t i = 0; !rc && i < sizeof routes / sizeof routes[0]; i++)
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,

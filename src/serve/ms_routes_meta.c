@@ -125,12 +125,14 @@ int gd__ms_view_ready(const struct ms_routes *r, const struct ms_model_view *v, 
     return 1;
 }
 
-/* The router's readiness check: every required model loaded and passing its probe. */
+/* The router's readiness check: every required model loaded and passing its probe (one
+ * unloaded by request excepted: the operator asked for it to be gone). */
 int gd__ms_routes_ready(void *ud, char *why, size_t whylen)
 {
     const struct ms_routes *r = ud;
     for (size_t i = 0; i < r->n_views; i++)
         if (gd_ms_model_cfg(r->views[i].model)->required &&
+            !gd_ms_model_unloaded(r->views[i].model) &&
             !gd__ms_view_ready(r, &r->views[i], why, whylen))
             return 0;
     return 1;

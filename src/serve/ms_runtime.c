@@ -1,5 +1,6 @@
 /* Model runtime: bounded queues, worker threads, per-loop mailboxes (see ms_runtime.h). */
 #include "serve/ms_runtime.h"
+#include "serve/ms_control.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/file.h"
@@ -88,7 +89,9 @@ struct instance {
 struct gd_ms_model {
     const struct gd_ms_model_cfg *cfg; /* &own */
     struct gd_ms_model_cfg own;        /* a copy: the model may outlive its config */
-    char *load_error; /* non-NULL: an optional model that did not load (nothing else set) */
+    char *load_error; /* non-NULL: an optional model that did not load, or an unloaded one
+                         (nothing else set) */
+    int unloaded;     /* by request (ms_control.h) */
     gd_engine_model *engine;
     struct instance *inst;
     uint32_t n_inst;
@@ -665,6 +668,26 @@ static void model_unref(struct gd_ms_model *m)
     model_free(m);
 }
 
+/* An unloaded model: its settings and the reason, nothing loaded. */
+static int model_unloaded(const struct gd_ms_model_cfg *cfg, struct gd_ms_model **out)
+{
+    char why[400];
+    snprintf(why, sizeof why,
+             "unloaded by request (POST /v2/repository/models/%s/load loads it again)", cfg->name);
+    struct gd_ms_model *m = gd_calloc(1, sizeof *m);
+    if (!m || gd_ms_model_cfg_copy(cfg, &m->own) != 0 || !(m->load_error = gd_strdup(why))) {
+        if (m)
+            gd_ms_model_cfg_clear(&m->own);
+        gd_free(m);
+        return GD_ENOMEM;
+    }
+    m->cfg = &m->own;
+    m->unloaded = 1;
+    atomic_init(&m->refs, 1);
+    *out = m;
+    return 0;
+}
+
 /* The model for cfg: an unchanged loaded one (*kept = 1), else a new load. A required
  * model that fails is an error; an optional one is kept with its load_error. */
 static int model_get(const struct gd_ms_model_cfg *cfg, struct gd_ms_model **out, int *kept,
@@ -673,6 +696,8 @@ static int model_get(const struct gd_ms_model_cfg *cfg, struct gd_ms_model **out
     struct stat st;
     int have_file = stat(cfg->path, &st) == 0;
     *kept = 0;
+    if (gd_ms_control_unloaded(cfg->name))
+        return model_unloaded(cfg, out);
     if (have_file && (*out = find_loaded(cfg, &st)) != NULL)
         return *kept = 1, 0;
     struct gd_ms_model *m = gd_calloc(1, sizeof *m);
@@ -776,6 +801,11 @@ const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m)
 const char *gd_ms_model_load_error(const struct gd_ms_model *m)
 {
     return m->load_error;
+}
+
+int gd_ms_model_unloaded(const struct gd_ms_model *m)
+{
+    return m->unloaded;
 }
 
 size_t gd_ms_model_queue_depth(struct gd_ms_model *m)

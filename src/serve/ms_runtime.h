@@ -1,6 +1,8 @@
 /* The model server's runtime: the models of one config, each with a bounded queue and its
  * worker threads (one engine session each), and the way results get back to loop threads.
  *
+ * Models unloaded by request (ms_control.h) are kept as "not loaded" whatever their settings.
+ *
  * A loop thread submits a job (inputs already decoded); a worker takes it, answers 504
  * without running it when its deadline passed while queued, otherwise runs the engine and
  * writes the response body, then posts the job back to the submitting loop, where `done`
@@ -50,7 +52,7 @@ struct gd_ms_job {
     gd_ms_encode_fn encode; /* NULL: the Open Inference Protocol response */
     void *ext;              /* the submitter's per-request data, freed with ext_free */
     void (*ext_free)(void *ext);
-    int openai_errors; /* errors as {"error":{"message",..}} (OpenAI), not {"error":".."} */
+    int openai_errors;    /* errors as {"error":{"message",..}} (OpenAI), not {"error":".."} */
     atomic_int cancelled; /* the client left: a worker answers 499 instead of running it */
     /* result, written by the worker */
     int status;               /* HTTP status */
@@ -70,8 +72,8 @@ struct gd_ms_job {
  * "not loaded" with the reason (gd_ms_model_load_error). A model whose settings and file
  * (device, inode, size, mtime) equal those of one loaded by a runtime still alive (the
  * config being replaced by a reload) is shared instead of loaded again: its workers,
- * queue and warm buffers carry on, and it is stopped when its last runtime is freed. Errors: GD_E* with a message
- * naming the model (load or session failure) in err. */
+ * queue and warm buffers carry on, and it is stopped when its last runtime is freed. Errors: GD_E*
+ * with a message naming the model (load or session failure) in err. */
 int gd_ms_runtime_new(const struct gd_ms_config *c, struct gd_ms_runtime **out, char *err,
                       size_t errlen);
 /* Releases the runtime's models: one no other runtime shares is stopped (its queued jobs
@@ -87,6 +89,9 @@ const struct gd_ms_model_cfg *gd_ms_model_cfg(const struct gd_ms_model *m);
 const gd_engine_model *gd_ms_model_engine(const struct gd_ms_model *m);
 /* Why an optional model is not loaded, or NULL when it is (engine and submit need it). */
 const char *gd_ms_model_load_error(const struct gd_ms_model *m);
+/* 1 when the model is not loaded because it was unloaded by request (ms_control.h): it
+ * then counts for nobody's readiness, required or not. */
+int gd_ms_model_unloaded(const struct gd_ms_model *m);
 /* Jobs waiting in the model's queue now. */
 size_t gd_ms_model_queue_depth(struct gd_ms_model *m);
 /* 1 when a submit would be refused with GD_EAGAIN now: callers check before decoding a
@@ -99,9 +104,9 @@ void gd_ms_job_free(struct gd_ms_job *job);
 
 /* Queues job (ownership passes to the runtime, and back to done(job, ud) on this loop's
  * thread; done owns and frees it). With loop NULL (a caller that is not a loop thread,
- * such as the prober) done runs on the worker thread instead. done runs exactly once: when the job can never be
- * delivered (the runtime freed with it queued, or the loop gone) it runs on the dropping
- * thread with job->status == 0 and must only free the job and ud. Loop thread only.
+ * such as the prober) done runs on the worker thread instead. done runs exactly once: when the job
+ * can never be delivered (the runtime freed with it queued, or the loop gone) it runs on the
+ * dropping thread with job->status == 0 and must only free the job and ud. Loop thread only.
  * Errors: GD_EAGAIN (queue full: nothing taken), GD_ENOMEM. */
 int gd_ms_submit(struct gd_loop *loop, struct gd_ms_job *job, gd_ms_done_fn done, void *ud);
 /* The submitter's client is gone: a job still queued is not run (done gets status 499).

@@ -1,10 +1,12 @@
 """A model repository in Triton's layout (<name>/<version>/model.onnx): version policies,
 entries that add settings, POST /v2/repository/index, and polling: a new version is loaded
 next to the running ones and swapped in, a corrupt one is refused while the old keeps
-serving, and a client looping through both sees no failed request."""
+serving, and a client looping through both sees no failed request; explicit model control
+(POST /v2/repository/models/{m}/load|unload) answers once the change is served."""
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -155,3 +157,73 @@ def test_config_errors(tmp_path):
     assert rc != 0 and "applies to models of the repository only" in out, out
     rc, out = check(tmp_path, "serving:\n  repository: repo\n  version_policy: {latest: 2}\n")
     assert rc == 0 and "a x2 versions" in out and "b)" in out, out
+
+
+def control(port, name, what, body=b""):
+    status, _, out = request(port, "POST", "/v2/repository/models/%s/%s" % (name, what), body)
+    return status, (json.loads(out) if out else None)
+
+
+def index(port):
+    return {(e["name"], e["version"]): e for e in
+            json.loads(request(port, "POST", "/v2/repository/index", b"")[2])}
+
+
+def test_unload_and_load(tmp_path):
+    """An unloaded model answers 503 (its fallback takes over), drops out of readiness
+    although required, stays unloaded across a config reload, and a load brings it back
+    with the versions the repository holds by then."""
+    repo = make_repo(tmp_path)
+    g, port = start_girder("serving:\n  repository: repo\n  models:\n    - name: a\n"
+                           "      fallback: b\n", tmp_path)
+    try:
+        assert control(port, "a", "unload") == (200, None)
+        g.wait_for(r'msg="model unloaded by request" model=a version=2')
+        g.wait_for(r'msg="model kept \(unchanged\)" model=b version=3')
+        e = index(port)[("a", "2")]
+        assert e["state"] == "UNAVAILABLE" and "unloaded by request" in e["reason"], e
+        assert request(port, "GET", "/readyz")[0] == 200
+        assert request(port, "GET", "/v2/models/a/ready")[0] == 400
+        status, hdrs, out = infer(port, "/v2/models/a/infer")  # b answers instead
+        assert status == 200 and out["outputs"][0]["data"] == [13], out
+        assert control(port, "a", "unload", {"parameters": {"unload_dependents": True}}) == \
+            (200, None)
+        g.p.send_signal(signal.SIGHUP)  # a reload keeps the mark
+        g.wait_for(r"config reloaded")
+        assert index(port)[("a", "2")]["state"] == "UNAVAILABLE"
+        plus(str(repo / "a" / "3" / "model.onnx"), 30)
+        assert control(port, "a", "load") == (200, None)
+        status, _, out = infer(port, "/v2/models/a/infer")
+        assert status == 200 and out["outputs"][0]["data"] == [40], out
+        assert index(port)[("a", "3")]["state"] == "READY"
+    finally:
+        g.stop()
+    assert_clean(g)
+
+
+def test_control_errors_keep_serving(tmp_path):
+    repo = make_repo(tmp_path)
+    g, port = start_girder("serving:\n  repository: repo\n", tmp_path)
+    try:
+        status, out = control(port, "nope", "unload")
+        assert status == 404 and "no such model" in out["error"], out
+        status, out = control(port, "nope", "load")
+        assert status == 404 and "'nope'" in out["error"], out
+        assert control(port, "a", "frob")[0] == 404
+        status, out = control(port, "a", "load", {"parameters": {"config": "{}"}})
+        assert status == 400 and "unsupported load parameter 'config'" in out["error"], out
+        assert control(port, "a", "load", b"[1]")[0] == 400
+        # a new model whose file is corrupt: the reload is refused, the old config serves
+        (repo / "c" / "1").mkdir(parents=True)
+        (repo / "c" / "1" / "model.onnx").write_bytes(b"\x08\x07\x12\xffnot a model")
+        status, out = control(port, "c", "load")
+        assert status == 400 and out["error"].startswith("failed to load 'c': ") and \
+            "previous config keeps serving" in out["error"], out
+        assert infer(port, "/v2/models/a/infer")[2]["outputs"][0]["data"] == [12]
+        shutil.rmtree(str(repo / "c"))
+        # loading a model that is already served re-reads it: 200, and it still answers
+        assert control(port, "b", "load") == (200, None)
+        assert infer(port, "/v2/models/b/infer")[2]["outputs"][0]["data"] == [13]
+    finally:
+        g.stop()
+    assert_clean(g)

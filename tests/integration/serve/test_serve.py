@@ -340,7 +340,7 @@ def test_queued_request_of_a_gone_client_is_not_run(server):
     assert r1["r"][0] == 200
     time.sleep(0.05)  # the worker reaches the abandoned job and skips it
     t0 = time.monotonic()
-    status, _, resp = post(port, "/v2/models/slow/infer", slow_body(256))
+    status, _, resp = post(port, "/v2/models/slow/infer", slow_body(16))
     assert status == 200, resp
     # had the abandoned job run, this one would have waited for most of a `rows` pass
     assert time.monotonic() - t0 < run / 2
