@@ -381,6 +381,14 @@ static int resolve(struct gw_req *req)
         return -1;
     }
     int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
+    if (a < 0 && gd_http_can_pass(req->x)) { /* maybe a local model (the model server) */
+        struct gd_http_exchange *x = req->x;
+        gd_http_on_close(x, NULL, NULL);
+        gd_http_exchange_set_user(x, NULL);
+        req->x = NULL; /* the request settles as answered; the next handler owns x */
+        gd_http_pass(x);
+        return -1;
+    }
     if (a < 0) {
         snprintf(msg, sizeof msg, MODEL_NOT_FOUND, req->alias_name);
         respond_error(req, 404, msg, "model", "model_not_found");

@@ -67,6 +67,12 @@ void gd_http_router_free(struct gd_http_router *r);
  * GD_ENOMEM. ud is not owned (see gd_http_router_add_cleanup). */
 int gd_http_router_add(struct gd_http_router *r, const char *method, const char *path,
                        enum gd_http_match match, gd_http_handler_fn handler, void *ud);
+/* A second handler for a route already added (same method, path and match), run when the
+ * first hands an exchange on with gd_http_pass: how two modules share a path, e.g. the
+ * gateway passes /v1/embeddings requests for a model it does not route to the model
+ * server. Errors: GD_ENOENT (no such route), GD_EEXIST (it has one already), GD_EINVAL. */
+int gd_http_router_add_next(struct gd_http_router *r, const char *method, const char *path,
+                            enum gd_http_match match, gd_http_handler_fn handler, void *ud);
 /* Registers fn(ptr) to run when the router is freed (after a config reload replaced it
  * and the last request using it finished, or at exit): how modules free their route state.
  * Errors: GD_ENOMEM (nothing registered: the caller still owns ptr). */
@@ -96,6 +102,12 @@ void gd_http_exchange_set_user(struct gd_http_exchange *x, void *user);
 void *gd_http_exchange_user(const struct gd_http_exchange *x);
 /* The router's route ud the exchange was dispatched with. */
 void *gd_http_exchange_route_ud(const struct gd_http_exchange *x);
+/* 1 when the exchange's route has a next handler (gd_http_router_add_next) not run yet. */
+int gd_http_can_pass(const struct gd_http_exchange *x);
+/* From inside the handler, before any response and after dropping whatever it attached
+ * (on_close callback, user data): runs the route's next handler on x now, which then owns
+ * the exchange. Errors: GD_ENOENT (no next handler: nothing happened). */
+int gd_http_pass(struct gd_http_exchange *x);
 /* Route label for metrics/access log (copied). Errors: GD_ENOMEM. */
 int gd_http_set_route_label(struct gd_http_exchange *x, const char *label);
 /* Extra access-log fields (copied; at most 16 per request). Never pass secrets. Errors:

@@ -378,6 +378,8 @@ static void start_request(struct gd_http_conn *c)
     }
     x->handler = hit.handler;
     x->route_ud = hit.ud;
+    x->next_handler = hit.next;
+    x->next_ud = hit.next_ud;
     x->route_label = hit.label;
     c->body_raw = c->body_len = 0;
     if (h->body_kind == GD_HTTP_BODY_NONE) {

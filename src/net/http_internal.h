@@ -20,6 +20,8 @@ struct gd_http_site {
 struct gd_http_route_hit {
     gd_http_handler_fn handler;
     void *ud;
+    gd_http_handler_fn next; /* the route's gd_http_pass handler, NULL: none */
+    void *next_ud;
     const char *label;
     char allow[96]; /* for 405: "GET, HEAD, POST" */
     int status;     /* 0 = found, 404, 405 */
@@ -40,6 +42,8 @@ struct gd_http_exchange {
     struct gd_http_request req;
     gd_http_handler_fn handler;
     void *route_ud;
+    gd_http_handler_fn next_handler; /* gd_http_pass's, NULL: none (or already passed) */
+    void *next_ud;
     const char *route_label;
     void *user;
     int is_head;
@@ -88,7 +92,7 @@ struct gd_http_server {
     void *drain_ud;
     uint64_t id_prefix, id_counter;
     int64_t date_sec;
-    char date[40]; /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
+    char date[40];                      /* "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n" */
     struct gd_http_header *hdr_scratch; /* heads are parsed here (max_headers slots) */
     size_t hdr_scratch_cap;
 };

@@ -63,6 +63,23 @@ void *gd_http_exchange_route_ud(const struct gd_http_exchange *x)
     return x->route_ud;
 }
 
+int gd_http_can_pass(const struct gd_http_exchange *x)
+{
+    return x->next_handler != NULL;
+}
+
+int gd_http_pass(struct gd_http_exchange *x)
+{
+    gd_http_handler_fn h = x->next_handler;
+    if (!h)
+        return GD_ENOENT;
+    x->next_handler = NULL;
+    x->handler = h;
+    x->route_ud = x->next_ud;
+    h(x, x->route_ud);
+    return 0;
+}
+
 void *gd_http_exchange_site_owner(const struct gd_http_exchange *x)
 {
     return x->site->owner;

@@ -14,6 +14,8 @@ struct route {
     enum gd_http_match match;
     gd_http_handler_fn handler;
     void *ud;
+    gd_http_handler_fn next; /* gd_http_pass's handler, NULL: none */
+    void *next_ud;
     char *label;
 };
 
@@ -141,6 +143,24 @@ int gd_http_router_add(struct gd_http_router *r, const char *method, const char 
     return 0;
 }
 
+int gd_http_router_add_next(struct gd_http_router *r, const char *method, const char *path,
+                            enum gd_http_match match, gd_http_handler_fn handler, void *ud)
+{
+    if (!method || !path || !handler)
+        return GD_EINVAL;
+    for (size_t i = 0; i < r->n; i++) {
+        struct route *rt = &r->routes[i];
+        if (rt->match == match && strcmp(rt->path, path) == 0 && strcmp(rt->method, method) == 0) {
+            if (rt->next)
+                return GD_EEXIST;
+            rt->next = handler;
+            rt->next_ud = ud;
+            return 0;
+        }
+    }
+    return GD_ENOENT;
+}
+
 int gd_http_router_add_cleanup(struct gd_http_router *r, void (*fn)(void *), void *ptr)
 {
     if (r->n_cleanups == r->cap_cleanups) {
@@ -212,6 +232,8 @@ void gd__http_route(const struct gd_http_router *r, struct gd_slice method, stru
         if (method_matches(rt, method)) {
             hit->handler = rt->handler;
             hit->ud = rt->ud;
+            hit->next = rt->next;
+            hit->next_ud = rt->next_ud;
             hit->label = rt->label;
             return;
         }

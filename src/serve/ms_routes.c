@@ -584,11 +584,9 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
     if (!rc && r->n_embed) {
         rc = gd_http_router_add(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
                                 on_embeddings, r);
-        if (rc == GD_EEXIST) { /* the gateway's: local models are reachable through /v2 */
-            gd_logf(GD_LOG_WARN, "msg=\"/v1/embeddings belongs to the gateway; local embedding "
-                                 "models answer on /v2/models/{m}/infer only\"");
-            rc = 0;
-        }
+        if (rc == GD_EEXIST) /* the gateway's: it passes the models it does not route here */
+            rc = gd_http_router_add_next(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
+                                         on_embeddings, r);
     }
     return rc;
 }

@@ -180,3 +180,37 @@ def test_tokenizer_errors(tmp_path):
     p = subprocess.run([os.environ["GIRDER_BIN"], "serve", "--config", str(tmp_path / "g.yaml"),
                         "--listen", "127.0.0.1:0"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0 and "model 'e': tokenizer" in p.stdout + p.stderr
+
+
+def test_gateway_and_local_models_share_the_route(tmp_path):
+    """With the gateway configured, /v1/embeddings routes gateway aliases upstream and hands
+    every other model to the model server: a local embedding model answers, an unknown name
+    gets OpenAI's 404, and chat completions stay the gateway's alone."""
+    from gwharness import start_mock
+    models.embed(str(tmp_path / "embed.onnx"))
+    mock, mport = start_mock()
+    conf = ("providers:\n  - {name: mock, base_url: \"http://127.0.0.1:%d/v1\"}\n"
+            "models:\n  - {alias: remote, deployments: [{provider: mock, model: m-e}]}\n"
+            % mport) + CONFIG
+    g, port = start_girder(conf, tmp_path)
+    try:
+        status, hdrs, out = request(port, "POST", "/v1/embeddings",
+                                    {"model": "tiny-embed", "input": "the cat sat"})
+        body = json.loads(out)
+        assert status == 200 and body["model"] == "tiny-embed", body
+        want, _ = reference("the cat sat")
+        assert np.allclose(body["data"][0]["embedding"], want, atol=1e-4)
+        status, hdrs, out = request(port, "POST", "/v1/embeddings",
+                                    {"model": "remote", "input": "x"})
+        assert status == 200, out
+        assert "x-girder-deployment" in {k.lower() for k in hdrs}, hdrs
+        status, _, out = request(port, "POST", "/v1/embeddings", {"model": "nope", "input": "x"})
+        err = json.loads(out)["error"]
+        assert status == 404 and err["code"] == "model_not_found", err
+        status, _, out = request(port, "POST", "/v1/chat/completions",
+                                 {"model": "tiny-embed", "messages": []})
+        assert status == 404 and "does not exist" in json.loads(out)["error"]["message"]
+    finally:
+        g.stop()
+        mock.stop()
+    assert_clean(g)

@@ -90,3 +90,25 @@ Test(router, query_params)
     cr_assert_null(gd_http_query_param(&req, "b").p);
     cr_assert_null(gd_http_query_param(&req, "zz").p);
 }
+
+Test(router, next_handler)
+{
+    struct gd_http_router *r;
+    static int a = 1, b = 2;
+    cr_assert_eq(gd_http_router_new(&r), 0);
+    cr_assert_eq(gd_http_router_add_next(r, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT, h2, &b),
+                 GD_ENOENT);
+    cr_assert_eq(gd_http_router_add(r, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT, h1, &a), 0);
+    cr_assert_eq(gd_http_router_add_next(r, "POST", "/v1/embeddings", GD_HTTP_MATCH_PREFIX, h2, &b),
+                 GD_ENOENT); /* same path, other match */
+    cr_assert_eq(gd_http_router_add_next(r, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT, h2, &b),
+                 0);
+    cr_assert_eq(gd_http_router_add_next(r, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT, h2, &b),
+                 GD_EEXIST);
+    struct gd_http_route_hit hit;
+    gd__http_route(r, sl("POST"), sl("/v1/embeddings"), &hit);
+    cr_assert_eq(hit.status, 0);
+    cr_assert(hit.handler == h1 && hit.ud == &a);
+    cr_assert(hit.next == h2 && hit.next_ud == &b);
+    gd_http_router_free(r);
+}
