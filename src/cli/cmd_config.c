@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
+#include "obs/trace.h"
 #include "serve/ms_config.h"
 
 #include <stdio.h>
@@ -15,8 +16,9 @@
 /* Modules with their own top-level config keys add their struct gd_config_section here
  * (declared in their public header), before the NULL. */
 const struct gd_config_section *const gd_cli_config_sections[] = {
-    &gd_gw_config_section, /* providers:, models: (src/gateway) */
-    &gd_ms_config_section, /* serving: (src/serve) */
+    &gd_gw_config_section,    /* providers:, models: (src/gateway) */
+    &gd_ms_config_section,    /* serving: (src/serve) */
+    &gd_trace_config_section, /* tracing: (src/obs) */
     NULL,
 };
 const unsigned long gd_cli_config_sections_n =

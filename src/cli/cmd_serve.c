@@ -20,6 +20,7 @@
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
+#include "obs/trace.h"
 #include "serve/model_server.h"
 
 #include <errno.h>
@@ -417,6 +418,7 @@ static int reload(void)
     gd_config_unref(S.cfg);
     S.cfg = cfg;
     gd_log_set_level(cfg->log_level);
+    gd_trace_configure(gd_trace_config_get(cfg));
     struct gd_access_log *log = atomic_load(&gd_serve.access_log);
     if (log && gd_access_log_reopen(log) != 0)
         gd_logf(GD_LOG_WARN, "msg=\"cannot reopen the access log\"");
@@ -516,6 +518,12 @@ static int setup_observability(void)
     gd_serve.metrics = gd_metrics_default();
     if (!gd_serve.metrics || gd_serve_observe_init(gd_serve.metrics) != 0)
         return GD_ENOMEM;
+    int trc = gd_trace_start(gd_trace_config_get(S.cfg));
+    if (trc) {
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot start the trace exporter\" error=\"%s\"",
+                gd_strerror(trc));
+        return trc;
+    }
     if (!S.cfg->access_log.enabled)
         return 0;
     struct gd_access_log *log;
@@ -550,6 +558,7 @@ static void teardown(void)
         gd_loop_stop(S.workers[i].loop);
     for (unsigned i = 0; i < S.n_started; i++)
         pthread_join(S.workers[i].thread, NULL);
+    gd_trace_stop(S.cfg ? S.cfg->drain_timeout_ms : 0); /* the last spans, within the drain time */
     for (unsigned i = 0; i < S.n_alloc; i++) {
         gd_http_server_free(S.workers[i].srv);
         gd_loop_free(S.workers[i].loop);

@@ -35,6 +35,8 @@ int gd_serve_observe_init(struct gd_metrics *m);
 /* The gd_http_observer callbacks feeding metrics and the access log. */
 void gd_serve_request_done(void *ud, const struct gd_http_completion *c);
 void gd_serve_connections(void *ud, int delta);
+/* serve_trace.c: the finished request's span(s), when tracing samples it. */
+void gd_serve_trace_request(const struct gd_http_completion *c);
 
 /* serve_memory.c: a timer on the main loop that gives freed heap memory back to the kernel
  * after a load spike (malloc_trim when RSS is far above what malloc has in use). */

@@ -134,6 +134,7 @@ void gd_serve_request_done(void *ud, const struct gd_http_completion *c)
     struct gd_access_log *log = atomic_load(&gd_serve.access_log);
     if (log)
         access_log(c, log);
+    gd_serve_trace_request(c);
 }
 
 void gd_serve_connections(void *ud, int delta)

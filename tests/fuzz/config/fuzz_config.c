@@ -1,7 +1,9 @@
 /* libFuzzer driver: arbitrary bytes through the whole YAML → config loader (libyaml events,
- * tree building, ${ENV} substitution, schema checks, diagnostics formatting, summary). The
+ * tree building, ${ENV} substitution, schema checks, diagnostics formatting, summary), with
+ * the tracing: section (obs/trace_config.c) as an extension section. The
  * environment is a fixed fake so runs are reproducible: names starting with S are set. */
 #include "core/config.h"
+#include "obs/trace.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct gd_config_options opts;
     memset(&opts, 0, sizeof opts);
+    static const struct gd_config_section *const sections[] = {&gd_trace_config_section};
+    opts.sections = sections;
+    opts.n_sections = 1;
     opts.yaml.getenv = fake_env;
     opts.yaml.limits.max_nodes = 5000; /* keep each run fast */
     struct gd_config_diag diag;
