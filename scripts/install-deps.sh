@@ -15,6 +15,7 @@ DEB_PKGS=(
   # tests
   libcriterion-dev python3-pytest python3-numpy python3-onnx libonnx-testdata
   nginx-light redis-server curl openssl ca-certificates zstd xz-utils python3-prometheus-client
+  prometheus
 )
 BENCH_PKGS=(wrk python3-torch python3-torchvision hyperfine)
 [ "${1:-}" = "--bench" ] && DEB_PKGS+=("${BENCH_PKGS[@]}")
@@ -31,8 +32,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# npm packages used by tests and benchmarks live in tests/node (package.json there).
-if [ -f tests/node/package.json ] && [ ! -d tests/node/node_modules ]; then
+# npm packages used by tests and benchmarks live in tests/node (package.json there); a
+# package.json newer than the last install (node_modules/.package-lock.json) installs again.
+if [ -f tests/node/package.json ] && { [ ! -d tests/node/node_modules ] ||
+     [ tests/node/package.json -nt tests/node/node_modules/.package-lock.json ]; }; then
   echo "install-deps: npm install in tests/node"
   (cd tests/node && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent)
 fi
