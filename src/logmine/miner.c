@@ -96,6 +96,7 @@ void gd_logmine_free(gd_logmine *m)
     gd_free(m->toks);
     gd_free(m->out);
     gd_free(m->cache);
+    gd_free(m->merged);
     for (size_t i = 0; i < m->opts.n_masks; i++)
         gd_free(m->masks[i]);
     gd_free(m->masks);
@@ -438,6 +439,13 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
     r->next = id;
     if (++r->fam_n < m->opts.word_limit || m->opts.word_limit == 0)
         return 0;
+    if (r->fam_n > m->merged_cap) { /* room to report every member (before changing anything) */
+        uint32_t *nm = gd_realloc(m->merged, r->fam_n * sizeof *nm);
+        if (!nm)
+            return GD_ENOMEM;
+        m->merged = nm;
+        m->merged_cap = r->fam_n;
+    }
     int changed = 0;
     for (uint32_t mid = r->next; mid; mid = m->clusters[mid - 1].next) {
         struct lm_cluster *c = &m->clusters[mid - 1];
@@ -461,6 +469,12 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
             changed = 1;
         }
         c->alias = root;
+        if (mid != id && m->n_merged < m->merged_cap) { /* the new id was never handed out */
+            size_t k = m->n_merged++;
+            for (; k && m->merged[k - 1] > mid; k--) /* ascending (the list is newest first) */
+                m->merged[k] = m->merged[k - 1];
+            m->merged[k] = mid;
+        }
     }
     m->merges++;
     return changed ? render(m, r) : 0;
@@ -496,6 +510,7 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     uint32_t sibling, spos;
     uint32_t id = search(m, s, m->toks, (size_t)n, sig, &fit, &sibling, &spos);
     memset(out, 0, sizeof *out);
+    m->n_merged = 0;
     if (id == 0) {
         id = m->ncl + 1;
         if ((rc = lm_cluster_create(m, id, s, m->toks, (size_t)n, 0, 1)) != 0)
@@ -523,6 +538,8 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     }
     m->cache[sig & (m->cache_n - 1)] = (struct lm_cache_ent){sig, id};
     fill_out(m, c, id, m->toks, (size_t)n, out);
+    out->n_merged = (uint32_t)m->n_merged;
+    out->merged = m->merged;
     return 0;
 }
 

@@ -425,3 +425,29 @@ Test(severity, otel_numbers)
     cr_assert_eq(gd_logmine_severity("combo", 5, &t), 0);
     cr_assert_null(t);
 }
+
+Test(miner, merge_reports_the_aliased_ids)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    const char *users[] = {"alice", "bob", "carl", "dan"};
+    uint32_t ids[4];
+    char line[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(line, sizeof line, "login ok for %s from console", users[i]);
+        ids[i] = add(m, line, &mt);
+        if (i < 3)
+            cr_assert_eq(mt.n_merged, 0);
+    }
+    /* the survivor is the oldest; ids 2 and 3 were handed out and are listed in order; the
+     * 4th template was created and merged in the same call and is not */
+    cr_assert_eq(ids[3], ids[0]);
+    cr_assert_eq(mt.n_merged, 2);
+    cr_assert_eq(mt.merged[0], ids[1]);
+    cr_assert_eq(mt.merged[1], ids[2]);
+    cr_assert_eq(gd_logmine_resolve(m, 4), ids[0]);
+    add(m, "login ok for eve from console", &mt);
+    cr_assert_eq(mt.n_merged, 0);
+    cr_assert_eq(mt.template_id, ids[0]);
+    gd_logmine_free(m);
+}
