@@ -143,6 +143,35 @@ Test(tokenize, builtin_masks)
     cr_assert_str_eq(o, "tag|=|\"View Lock\"|,|_ws|=|null");
 }
 
+Test(tokenize, token_classes_keep_the_token_count)
+{
+    char o[512];
+    /* units that follow the magnitude belong to the value; a unit word as a key does not */
+    toks("wrote 512 B in 3 seconds at 2.5 MB/s", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "wrote|_<*>|_in|_<*>|_at|_<*>");
+    toks("status=200 bytes=512 took 1 second", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "status|=|<*>|_bytes|=|<*>|_took|_<*>");
+    /* lists of any length are one value; a one-word bracket stays */
+    toks("members [alice, bob, carol] ok", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "members|_[|<*>|]|_ok");
+    toks("members [alice] ok ids 1, 2, 3", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "members|_[|alice|]|_ok|_ids|_<*>");
+    toks("{ action=DOWN, x=1 }", NULL, 0, o, sizeof o); /* key=value runs are no list */
+    cr_assert_str_eq(o, "{|_action|=|DOWN|,|_x|=|<*>|_}");
+    /* a path goes on across a space when the next word carries on the path */
+    toks("open /home/u/My Documents/report final.pdf for reading", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "open|_<*>|_for|_reading");
+    toks("open /var/log/x for reading", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "open|_<*>|_for|_reading");
+    /* endpoints of both address families, hex without digits, quoted values */
+    toks("from [2001:db8::1]:443 and 10.0.0.1:80 or [::1].", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "from|_<*>|_and|_<*>|_or|_<*>|.");
+    toks("mask=ffffffff key DEADBEEF word effaced", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "mask|=|<*>|_key|_<*>|_word|_effaced");
+    toks("query \"gus\" and \"a b\". then \"v 7\"", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "query|_\"gus\"|_and|_\"a b\"|.|_then|_<*>");
+}
+
 Test(tokenize, user_masks_and_spans)
 {
     const char *masks[] = {"blk_-?\\d+", "(\\d+\\.){3}\\d+(:\\d+)?"};
