@@ -414,7 +414,13 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
         e = r == b ? a + e : 0;
     }
     if (e) { /* one value token, then the punctuation after it */
-        emit(k, a, e, s[a] == '"' ? piece_var(s, a, e) : 1);
+        /* a quoted value is a variable by the usual rules on its inside (digits, a path, a
+         * URL), or when it is "-", the empty value of quoted fields (access logs) */
+        int var = 1;
+        if (s[a] == '"')
+            var = piece_var(s, a, e) || lm_builtin_var(k->s + a + 1, e - a - 2) ||
+                  (e - a == 3 && s[a + 1] == '-');
+        emit(k, a, e, var);
         for (i = e; i < b && k->nt + 1 < k->cap; i++)
             emit(k, i, i + 1, 0);
         return i;

@@ -170,6 +170,8 @@ Test(tokenize, token_classes_keep_the_token_count)
     cr_assert_str_eq(o, "mask|=|<*>|_key|_<*>|_word|_effaced");
     toks("query \"gus\" and \"a b\". then \"v 7\"", NULL, 0, o, sizeof o);
     cr_assert_str_eq(o, "query|_\"gus\"|_and|_\"a b\"|.|_then|_<*>");
+    toks("index of \"/srv/www/docs/\" is forbidden, referrer \"-\"", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "index|_of|_<*>|_is|_forbidden|,|_referrer|_<*>");
 }
 
 Test(tokenize, user_masks_and_spans)
