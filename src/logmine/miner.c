@@ -186,6 +186,22 @@ static struct lm_leaf *walk(struct gd_logmine *m, const struct lm_tok *t, size_t
     return node;
 }
 
+/* All listed templates of one token count, for the search across leaves (see search). */
+static uint64_t len_key(size_t n)
+{
+    return child_key(0x452821E638D01377ull, (uint64_t)n, 0);
+}
+
+static void leaf_remove(struct lm_leaf *l, uint32_t id)
+{
+    uint32_t o = 0;
+    for (uint32_t k = 0; l && k < l->n; k++)
+        if (l->ids[k] != id)
+            l->ids[o++] = l->ids[k];
+    if (l)
+        l->n = o;
+}
+
 static int leaf_push(struct lm_leaf *l, uint32_t id)
 {
     if (l->n == l->cap) {
@@ -327,6 +343,8 @@ int lm_cluster_create(struct gd_logmine *m, uint32_t id, const char *s, const st
     struct lm_leaf *l = walk(m, t, n, 1, &c->leaf);
     if (!l || (listed && leaf_push(l, id) != 0))
         return GD_ENOMEM;
+    if (listed && m->opts.depth > 3 && (!(l = leaf_get(m, len_key(n), 1)) || leaf_push(l, id) != 0))
+        return GD_ENOMEM;
     m->ncl++;
     return 0;
 }
@@ -365,6 +383,44 @@ static uint32_t canon(const struct gd_logmine *m, uint32_t id)
     return id;
 }
 
+/* Drain's tree takes the leading tokens as constants, so events whose first words vary
+ * ("DSDT (v001 ...)", "FADT (v001 ...)", user names first) land in different leaves and never
+ * meet. Before a line starts a new template, the other leaves' templates of its length are
+ * checked, conservatively: one that the line fits as is (a template whose leading word became
+ * <*> by a family merge) takes it; otherwise one that differs from the line in exactly one
+ * plain word, at a leading position, becomes its word-family sibling, so such words become
+ * <*> by the same rule as everywhere else. Bounded: only on a miss, and skipped when that
+ * length has more than ACROSS_MAX templates. */
+#define ACROSS_MAX 4096
+
+static uint32_t across_leaves(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
+                              uint64_t key, int *fit, uint32_t *sibling, uint32_t *spos)
+{
+    struct lm_leaf *ll = m->opts.depth > 3 ? leaf_get(m, len_key(n), 0) : NULL;
+    if (!ll || ll->n > ACROSS_MAX)
+        return 0;
+    uint32_t sib = 0, pos = UINT32_MAX;
+    for (uint32_t k = 0; k < ll->n; k++) {
+        struct lm_cluster *c = &m->clusters[ll->ids[k] - 1];
+        if (c->leaf == key || c->ntok != n)
+            continue; /* scanned already */
+        if (fits(c, s, t)) {
+            *fit = 1;
+            return ll->ids[k];
+        }
+        double rel;
+        uint32_t vpos = UINT32_MAX;
+        if (!sib && !*sibling && similarity(m, c, s, t, &rel, &vpos) < 0 && rel >= m->opts.sim &&
+            vpos < m->opts.depth - 3 && vpos < n)
+            sib = ll->ids[k], pos = vpos;
+    }
+    if (sib) {
+        *sibling = sib;
+        *spos = pos;
+    }
+    return 0;
+}
+
 /* Finds the cluster for the line: cache, then the leaf scan. 0 when none qualifies; then
  * *sibling is the template the line would have joined but for differing words (or 0). */
 static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
@@ -381,12 +437,11 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
         }
     }
     *fit = 0;
-    struct lm_leaf *l = walk(m, t, n, 0, NULL);
-    if (!l)
-        return 0;
+    uint64_t key = 0;
+    struct lm_leaf *l = walk(m, t, n, 0, &key);
     uint32_t best = 0, best_rel = 0;
     double best_sim = -1, best_rsim = -1;
-    for (uint32_t k = 0; k < l->n; k++) {
+    for (uint32_t k = 0; l && k < l->n; k++) {
         struct lm_cluster *c = &m->clusters[l->ids[k] - 1];
         if (c->ntok != n)
             continue;        /* 64-bit leaf-key collision */
@@ -411,7 +466,7 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
         return best;
     if (best_rel && best_rsim >= m->opts.sim && *spos != UINT32_MAX)
         *sibling = best_rel;
-    return 0;
+    return across_leaves(m, s, t, n, key, fit, sibling, spos);
 }
 
 static uint32_t fam_root(struct gd_logmine *m, uint32_t id)
@@ -451,14 +506,8 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
         struct lm_cluster *c = &m->clusters[mid - 1];
         if (c->alias || c->ntok != r->ntok)
             continue;
-        struct lm_leaf *l = leaf_get(m, c->leaf, 0);
-        if (l) { /* the merged template leaves its leaf */
-            uint32_t o = 0;
-            for (uint32_t k = 0; k < l->n; k++)
-                if (l->ids[k] != mid)
-                    l->ids[o++] = l->ids[k];
-            l->n = o;
-        }
+        leaf_remove(leaf_get(m, c->leaf, 0), mid); /* the merged template leaves its leaf */
+        leaf_remove(leaf_get(m, len_key(c->ntok), 0), mid);
         for (uint32_t i = 0; i < r->ntok; i++) {
             if (r->tok[i].is_var ||
                 (!c->tok[i].is_var && c->h[i] == r->h[i] && c->tok[i].len == r->tok[i].len &&

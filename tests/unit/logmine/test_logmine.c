@@ -482,3 +482,25 @@ Test(miner, merge_reports_the_aliased_ids)
     cr_assert_eq(mt.template_id, ids[0]);
     gd_logmine_free(m);
 }
+
+Test(miner, leading_words_meet_across_leaves)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    /* the first token is a parse-tree level: each table name has its own leaf */
+    const char *tables[] = {"DSDT", "FADT", "HPET", "MADT", "XSDT"};
+    uint32_t ids[5];
+    char line[96];
+    for (int i = 0; i < 5; i++) {
+        snprintf(line, sizeof line, "%s (v001 DELL PE BKC 0x1 MSFT 0x100000a) @ 0x000f0000",
+                 tables[i]);
+        ids[i] = add(m, line, &mt);
+    }
+    cr_assert_neq(ids[0], ids[1]);
+    cr_assert_eq(ids[3], ids[0]); /* the 4th sibling merged the family (across leaves) */
+    cr_assert_eq(ids[4], ids[0]); /* a new first word fits the merged template */
+    cr_assert_str_eq(text(m, ids[0]), "<*> (<*> DELL PE BKC <*> MSFT <*>) @ <*>");
+    /* a first word with other words differing too stays apart */
+    cr_assert_neq(add(m, "Link (v001 DELL XX BKC 0x1 MSFT 0x100000a) @ 0x000f0000", &mt), ids[0]);
+    gd_logmine_free(m);
+}
