@@ -502,5 +502,15 @@ Test(miner, leading_words_meet_across_leaves)
     cr_assert_str_eq(text(m, ids[0]), "<*> (<*> DELL PE BKC <*> MSFT <*>) @ <*>");
     /* a first word with other words differing too stays apart */
     cr_assert_neq(add(m, "Link (v001 DELL XX BKC 0x1 MSFT 0x100000a) @ 0x000f0000", &mt), ids[0]);
+    /* a loaded state searches across leaves the same way */
+    char *data;
+    size_t len;
+    cr_assert_eq(gd_logmine_save_mem(m, &data, &len), 0);
+    gd_logmine *m2 = new_miner(0.5);
+    cr_assert_eq(gd_logmine_load_mem(m2, data, len), 0);
+    cr_assert_eq(add(m2, "SSDT (v001 DELL PE BKC 0x2 MSFT 0x100000a) @ 0x000f0100", &mt), ids[0]);
+    cr_assert(!mt.created);
+    gd_logmine_free(m2);
+    gd_logmine_free_mem(data);
     gd_logmine_free(m);
 }
