@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # bench/logs.sh: `girder logs` on the Loghub-2k datasets.
-#   1. grouping accuracy per dataset and mean (bench/logs_accuracy.py, settings.tsv configs)
+#   1. grouping accuracy per dataset and mean (bench/logs_accuracy.py --table: settings.tsv
+#      configs and default settings; --final, streaming and remapped streaming ids), then the
+#      same on synthetic logs with known templates (bench/logs_synth.py) and the checks on
+#      this machine's real logs and nginx/redis logs (bench/logs_real.sh)
 #   2. parse throughput: lines/s of `girder logs parse` on one core (taskset), on each 2k file
 #      repeated to REPEAT x 2000 lines, JSON output to /dev/null; CPU time is reported too
 #      because wall time on a shared machine includes waiting for the core
@@ -15,8 +18,17 @@ py=/usr/bin/python3
 [ -x "$girder" ] || { echo "no girder binary at $girder (make build)"; exit 1; }
 [ -f "$data/settings.tsv" ] || { echo "no Loghub-2k data at $data"; exit 1; }
 
-echo "== grouping accuracy (Loghub-2k, one configuration per dataset from settings.tsv)"
-$py "$root/bench/logs_accuracy.py" "$girder" "$data" || true
+echo "== grouping accuracy (Loghub-2k: reference = settings.tsv, default = format only)"
+$py "$root/bench/logs_accuracy.py" "$girder" "$data" --table || true
+synth=$(mktemp -d)
+$py "$root/bench/logs_synth.py" "$synth"
+echo
+echo "== grouping accuracy, synthetic logs (bench/logs_synth.py, default settings)"
+$py "$root/bench/logs_accuracy.py" "$girder" "$synth" --table || true
+rm -rf "$synth"
+echo
+echo "== real logs (bench/logs_real.sh): no truth; remap == final, nginx access log = 1 template"
+"$root/bench/logs_real.sh" "$girder" || true
 
 echo
 echo "== parse throughput, one core: each 2k file x $repeat, JSON lines to /dev/null"

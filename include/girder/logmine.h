@@ -142,6 +142,13 @@ struct gd_logmine_match {
     uint8_t updated;      /* this line turned constants of the template into <*> */
     uint32_t n_tokens;
     const struct gd_logmine_token *tokens; /* owned by the miner; valid until its next call */
+    /* Ids that became aliases of template_id during this call (a word family merged): lines
+     * a consumer saw earlier with one of these ids now belong to template_id (remap them).
+     * The survivor is always the family's oldest template. Ids created and merged within this
+     * same call are not listed (no line ever carried them). Owned by the miner, valid until
+     * its next call; n_merged is 0 on most lines. */
+    uint32_t n_merged;
+    const uint32_t *merged;
 };
 
 /* Mines one content (no newline). Fills *out. Errors: GD_ELIMIT (template cap reached and

@@ -30,7 +30,9 @@ static const char parse_usage[] =
     "                         [--sim S] [--depth D] [--state FILE] [--templates OUT.csv]\n"
     "                         [IN|-]\n"
     "Mines log templates and prints one JSON object per input line (line, template_id,\n"
-    "template, params, header fields, severity_number/severity_text).\n"
+    "template, params, header fields, severity_number/severity_text). Streaming output\n"
+    "adds \"change\": created|updated|merged; \"merged\":[ids] lists ids now meaning\n"
+    "this line's template_id (remap earlier lines).\n"
     "  --format FMT        header format, e.g. '<Date> <Time> <Level> <Component>: <Content>'\n"
     "  --mask REGEX        PCRE2 pattern whose matches are variables (repeatable)\n"
     "  --no-default-masks  do not treat numbers, hex, IPs, UUIDs, paths, URLs as variables\n"
@@ -191,6 +193,27 @@ static int put_severity(struct parser *p, const char *lv, size_t n)
     return put_raw(&p->out, p->sev_json);
 }
 
+/* Streaming only (--final prints final ids): what this line did to the templates, as Drain3
+ * reports change types. "merged" lists the ids that now resolve to template_id, so a consumer
+ * that keeps earlier lines' ids remaps them (the survivor is the family's oldest template). */
+static int put_change(struct parser *p, const struct gd_logmine_match *mt)
+{
+    struct gd_buf *b = &p->out;
+    if (mt->n_merged) {
+        int rc = put_raw(b, ",\"change\":\"merged\",\"merged\":[");
+        for (uint32_t i = 0; rc == 0 && i < mt->n_merged; i++) {
+            rc = i ? gd_buf_putc(b, ',') : 0;
+            rc = rc ? rc : put_u64(b, mt->merged[i]);
+        }
+        return rc ? rc : gd_buf_putc(b, ']');
+    }
+    if (mt->created && mt->template_id == gd_logmine_count(p->m))
+        return put_raw(b, ",\"change\":\"created\"");
+    if (mt->updated)
+        return put_raw(b, ",\"change\":\"updated\"");
+    return 0;
+}
+
 static int emit_line(struct parser *p, unsigned long long lineno, const char *line,
                      const char *content, int matched, const struct gd_logmine_match *mt)
 {
@@ -199,6 +222,8 @@ static int emit_line(struct parser *p, unsigned long long lineno, const char *li
     rc = rc ? rc : put_u64(b, lineno);
     rc = rc ? rc : put_raw(b, ",\"template_id\":");
     rc = rc ? rc : put_u64(b, mt->template_id);
+    if (rc == 0 && p->pass == 0)
+        rc = put_change(p, mt);
     rc = rc ? rc : put_raw(b, ",\"template\":");
     rc = rc ? rc : put_raw(b, p->tjson[mt->template_id - 1]);
     rc = rc ? rc : put_raw(b, ",\"params\":[");

@@ -41,6 +41,10 @@ void lm_masks_free(struct lm_masks *mk);
 int lm_tokenize(const struct lm_masks *mk, int default_masks, const char *s, size_t n,
                 struct lm_tok *toks, size_t cap);
 
+/* Built-in token classes spanning tokens (units after numbers, lists, paths with spaces):
+ * turns the tokens they cover into variables (token_class.c). */
+void lm_token_classes(const char *s, struct lm_tok *t, size_t n);
+
 /* Is this word (no whitespace) a variable under the built-in masks? */
 int lm_builtin_var(const char *s, size_t n);
 

@@ -96,6 +96,7 @@ void gd_logmine_free(gd_logmine *m)
     gd_free(m->toks);
     gd_free(m->out);
     gd_free(m->cache);
+    gd_free(m->merged);
     for (size_t i = 0; i < m->opts.n_masks; i++)
         gd_free(m->masks[i]);
     gd_free(m->masks);
@@ -183,6 +184,22 @@ static struct lm_leaf *walk(struct gd_logmine *m, const struct lm_tok *t, size_t
     if (leaf_key)
         *leaf_key = key;
     return node;
+}
+
+/* All listed templates of one token count, for the search across leaves (see search). */
+static uint64_t len_key(size_t n)
+{
+    return child_key(0x452821E638D01377ull, (uint64_t)n, 0);
+}
+
+static void leaf_remove(struct lm_leaf *l, uint32_t id)
+{
+    uint32_t o = 0;
+    for (uint32_t k = 0; l && k < l->n; k++)
+        if (l->ids[k] != id)
+            l->ids[o++] = l->ids[k];
+    if (l)
+        l->n = o;
 }
 
 static int leaf_push(struct lm_leaf *l, uint32_t id)
@@ -326,6 +343,8 @@ int lm_cluster_create(struct gd_logmine *m, uint32_t id, const char *s, const st
     struct lm_leaf *l = walk(m, t, n, 1, &c->leaf);
     if (!l || (listed && leaf_push(l, id) != 0))
         return GD_ENOMEM;
+    if (listed && m->opts.depth > 3 && (!(l = leaf_get(m, len_key(n), 1)) || leaf_push(l, id) != 0))
+        return GD_ENOMEM;
     m->ncl++;
     return 0;
 }
@@ -364,6 +383,44 @@ static uint32_t canon(const struct gd_logmine *m, uint32_t id)
     return id;
 }
 
+/* Drain's tree takes the leading tokens as constants, so events whose first words vary
+ * ("DSDT (v001 ...)", "FADT (v001 ...)", user names first) land in different leaves and never
+ * meet. Before a line starts a new template, the other leaves' templates of its length are
+ * checked, conservatively: one that the line fits as is (a template whose leading word became
+ * <*> by a family merge) takes it; otherwise one that differs from the line in exactly one
+ * plain word, at a leading position, becomes its word-family sibling, so such words become
+ * <*> by the same rule as everywhere else. Bounded: only on a miss, and skipped when that
+ * length has more than ACROSS_MAX templates. */
+#define ACROSS_MAX 4096
+
+static uint32_t across_leaves(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
+                              uint64_t key, int *fit, uint32_t *sibling, uint32_t *spos)
+{
+    struct lm_leaf *ll = m->opts.depth > 3 ? leaf_get(m, len_key(n), 0) : NULL;
+    if (!ll || ll->n > ACROSS_MAX)
+        return 0;
+    uint32_t sib = 0, pos = UINT32_MAX;
+    for (uint32_t k = 0; k < ll->n; k++) {
+        struct lm_cluster *c = &m->clusters[ll->ids[k] - 1];
+        if (c->leaf == key || c->ntok != n)
+            continue; /* scanned already */
+        if (fits(c, s, t)) {
+            *fit = 1;
+            return ll->ids[k];
+        }
+        double rel;
+        uint32_t vpos = UINT32_MAX;
+        if (!sib && !*sibling && similarity(m, c, s, t, &rel, &vpos) < 0 && rel >= m->opts.sim &&
+            vpos < m->opts.depth - 3 && vpos < n)
+            sib = ll->ids[k], pos = vpos;
+    }
+    if (sib) {
+        *sibling = sib;
+        *spos = pos;
+    }
+    return 0;
+}
+
 /* Finds the cluster for the line: cache, then the leaf scan. 0 when none qualifies; then
  * *sibling is the template the line would have joined but for differing words (or 0). */
 static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok *t, size_t n,
@@ -380,12 +437,11 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
         }
     }
     *fit = 0;
-    struct lm_leaf *l = walk(m, t, n, 0, NULL);
-    if (!l)
-        return 0;
+    uint64_t key = 0;
+    struct lm_leaf *l = walk(m, t, n, 0, &key);
     uint32_t best = 0, best_rel = 0;
     double best_sim = -1, best_rsim = -1;
-    for (uint32_t k = 0; k < l->n; k++) {
+    for (uint32_t k = 0; l && k < l->n; k++) {
         struct lm_cluster *c = &m->clusters[l->ids[k] - 1];
         if (c->ntok != n)
             continue;        /* 64-bit leaf-key collision */
@@ -410,7 +466,7 @@ static uint32_t search(struct gd_logmine *m, const char *s, const struct lm_tok 
         return best;
     if (best_rel && best_rsim >= m->opts.sim && *spos != UINT32_MAX)
         *sibling = best_rel;
-    return 0;
+    return across_leaves(m, s, t, n, key, fit, sibling, spos);
 }
 
 static uint32_t fam_root(struct gd_logmine *m, uint32_t id)
@@ -438,19 +494,20 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
     r->next = id;
     if (++r->fam_n < m->opts.word_limit || m->opts.word_limit == 0)
         return 0;
+    if (r->fam_n > m->merged_cap) { /* room to report every member (before changing anything) */
+        uint32_t *nm = gd_realloc(m->merged, r->fam_n * sizeof *nm);
+        if (!nm)
+            return GD_ENOMEM;
+        m->merged = nm;
+        m->merged_cap = r->fam_n;
+    }
     int changed = 0;
     for (uint32_t mid = r->next; mid; mid = m->clusters[mid - 1].next) {
         struct lm_cluster *c = &m->clusters[mid - 1];
         if (c->alias || c->ntok != r->ntok)
             continue;
-        struct lm_leaf *l = leaf_get(m, c->leaf, 0);
-        if (l) { /* the merged template leaves its leaf */
-            uint32_t o = 0;
-            for (uint32_t k = 0; k < l->n; k++)
-                if (l->ids[k] != mid)
-                    l->ids[o++] = l->ids[k];
-            l->n = o;
-        }
+        leaf_remove(leaf_get(m, c->leaf, 0), mid); /* the merged template leaves its leaf */
+        leaf_remove(leaf_get(m, len_key(c->ntok), 0), mid);
         for (uint32_t i = 0; i < r->ntok; i++) {
             if (r->tok[i].is_var ||
                 (!c->tok[i].is_var && c->h[i] == r->h[i] && c->tok[i].len == r->tok[i].len &&
@@ -461,6 +518,12 @@ static int family_add(struct gd_logmine *m, uint32_t id, uint32_t sibling, uint3
             changed = 1;
         }
         c->alias = root;
+        if (mid != id && m->n_merged < m->merged_cap) { /* the new id was never handed out */
+            size_t k = m->n_merged++;
+            for (; k && m->merged[k - 1] > mid; k--) /* ascending (the list is newest first) */
+                m->merged[k] = m->merged[k - 1];
+            m->merged[k] = mid;
+        }
     }
     m->merges++;
     return changed ? render(m, r) : 0;
@@ -496,6 +559,7 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     uint32_t sibling, spos;
     uint32_t id = search(m, s, m->toks, (size_t)n, sig, &fit, &sibling, &spos);
     memset(out, 0, sizeof *out);
+    m->n_merged = 0;
     if (id == 0) {
         id = m->ncl + 1;
         if ((rc = lm_cluster_create(m, id, s, m->toks, (size_t)n, 0, 1)) != 0)
@@ -523,6 +587,8 @@ int gd_logmine_add(gd_logmine *m, const char *s, size_t len, struct gd_logmine_m
     }
     m->cache[sig & (m->cache_n - 1)] = (struct lm_cache_ent){sig, id};
     fill_out(m, c, id, m->toks, (size_t)n, out);
+    out->n_merged = (uint32_t)m->n_merged;
+    out->merged = m->merged;
     return 0;
 }
 

@@ -45,6 +45,8 @@ struct gd_logmine {
     struct lm_cache_ent *cache; /* direct-mapped, cache_n (a power of two) entries */
     size_t cache_n;
     uint64_t merges;              /* word-family merges so far */
+    uint32_t *merged;             /* ids aliased by the current add (match.merged) */
+    size_t n_merged, merged_cap;
     struct lm_tok *toks;          /* scratch: the current line's tokens */
     struct gd_logmine_token *out; /* scratch: tokens handed out in matches */
 };

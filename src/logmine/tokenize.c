@@ -258,6 +258,57 @@ static int has_opener(const unsigned char *s, size_t a, size_t b, unsigned char 
     return quotes & 1;
 }
 
+/* Hex without a digit ("ffffffff", "deadbeef", "CAFEBABE"): 8 or more of a-f in one case.
+ * English words that long made of those six letters hardly exist. */
+static int hex_letters(const unsigned char *p, size_t n)
+{
+    if (n < 8)
+        return 0;
+    int lower = p[0] >= 'a';
+    for (size_t i = 0; i < n; i++)
+        if (lower ? p[i] < 'a' || p[i] > 'f' : p[i] < 'A' || p[i] > 'F')
+            return 0;
+    return 1;
+}
+
+/* Length of an endpoint at the start of p[0..n): "[IPv6]" or "[IPv6]:port", and
+ * "a.b.c.d:port" (a bare IPv4 is a value by the digit rule already); 0 if none. So the two
+ * address families give an endpoint parameter the same token count. */
+static size_t endpoint(const unsigned char *p, size_t n)
+{
+    size_t i = 0, colons = 0, dots = 0, digits = 0;
+    if (n && p[0] == '[') {
+        for (i = 1; i < n && (is_hexc(p[i]) || p[i] == ':' || p[i] == '.'); i++)
+            colons += p[i] == ':';
+        if (i >= n || p[i] != ']' || colons < 2)
+            return 0;
+        i++;
+    } else {
+        for (; i < n && (is_digit(p[i]) || p[i] == '.'); i++)
+            dots += p[i] == '.';
+        if (dots != 3 || i >= n || p[i] != ':')
+            return 0;
+    }
+    if (i + 1 < n && p[i] == ':' && is_digit(p[i + 1])) {
+        for (i++; i < n && is_digit(p[i]); i++)
+            digits++;
+    }
+    return p[0] == '[' || digits ? i : 0;
+}
+
+/* A word that is one double-quoted string ("gus", "a b c", then only punctuation): the end of
+ * its closing quote, else 0. A quoted value is one token however many words it holds. */
+static size_t quoted_word(const unsigned char *s, size_t a, size_t b)
+{
+    const unsigned char *q;
+    if (s[a] != '"' || a + 1 >= b || !(q = memchr(s + a + 1, '"', b - a - 1)))
+        return 0;
+    for (const unsigned char *r = q + 1; r < s + b; r++)
+        if (!is_delim(*r) && *r != '.')
+            return 0;
+    return (size_t)(q - s) + 1;
+}
+
 /* Is piece [a,b) a variable under the built-in masks? Digits make a variable, except one
  * trailing digit after letters ("eth0", "alt0", "utf8": names, not values). */
 static int piece_var(const unsigned char *s, size_t a, size_t b)
@@ -267,7 +318,7 @@ static int piece_var(const unsigned char *s, size_t a, size_t b)
     while (i < n && !(cls[p[i]] & C_DIGIT))
         i++;
     if (i == n) /* no digit */
-        return n == 3 && is_date_word((const char *)p, 3);
+        return (n == 3 && is_date_word((const char *)p, 3)) || hex_letters(p, n);
     if (i == n - 1 && i >= 2) { /* letters and one trailing digit: a name */
         size_t j = 0;
         while (j < i && (cls[p[j]] & C_ALPHA))
@@ -355,6 +406,25 @@ static size_t split_word(struct tk *k, size_t a, size_t b, int dm, int at_end)
     size_t i = a, ca = a, cb = b; /* core: without leading/trailing punctuation */
     if (dm && split_dots(k, a, b, at_end, &i))
         return i;
+    size_t e = dm ? quoted_word(s, a, b) : 0;
+    if (!e && dm && (e = endpoint(s + a, b - a)) != 0) {
+        size_t r = a + e; /* only punctuation may follow */
+        while (r < b && (is_delim(s[r]) || s[r] == '.'))
+            r++;
+        e = r == b ? a + e : 0;
+    }
+    if (e) { /* one value token, then the punctuation after it */
+        /* a quoted value is a variable by the usual rules on its inside (digits, a path, a
+         * URL), or when it is "-", the empty value of quoted fields (access logs) */
+        int var = 1;
+        if (s[a] == '"')
+            var = piece_var(s, a, e) || lm_builtin_var(k->s + a + 1, e - a - 2) ||
+                  (e - a == 3 && s[a + 1] == '-');
+        emit(k, a, e, var);
+        for (i = e; i < b && k->nt + 1 < k->cap; i++)
+            emit(k, i, i + 1, 0);
+        return i;
+    }
     while (ca < cb && is_delim(s[ca]))
         ca++;
     while (cb > ca && (is_delim(s[cb - 1]) || s[cb - 1] == '.') &&
@@ -457,5 +527,7 @@ int lm_tokenize(const struct lm_masks *mk, int default_masks, const char *s, siz
     }
     if (mk && mk->re)
         apply_masks(mk, &k, n);
+    if (default_masks)
+        lm_token_classes(s, k.t, k.nt);
     return (int)merge_vars(&k);
 }

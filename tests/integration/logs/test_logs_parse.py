@@ -134,3 +134,47 @@ def test_final_resolves_merged_templates(tmp_path):
     assert len(rows) == 4 and all(r[2] == "session opened for user <*> by uid=<*>" for r in rows)
     res = parse(["--final"], data, check=False)
     assert res.returncode == 1 and b"--final" in res.stderr
+
+
+def remap(stream):
+    """What a streaming consumer does with the "merged" lists: every listed id now means the
+    line's template_id, for the lines it saw before as well."""
+    into = {}
+    for r in stream:
+        for old in r.get("merged", []):
+            assert old != r["template_id"] and old not in into
+            into[old] = r["template_id"]
+    out = []
+    for r in stream:
+        i = r["template_id"]
+        while i in into:
+            i = into[i]
+        out.append(i)
+    return out
+
+
+def test_streaming_change_types_and_merged_ids(tmp_path):
+    users = ["cyrus", "news", "test", "root", "admin"]
+    lines = [f"session opened for user {u} by uid=0" for u in users]
+    lines += ["disk 1 full", "disk 2 full", "disk x9 full", "disk busy now"]
+    src = tmp_path / "in.log"
+    src.write_bytes("".join(l + "\n" for l in lines).encode())
+    stream = records(parse([str(src)]).stdout)
+    assert [r.get("change") for r in stream[:3]] == ["created"] * 3
+    merge = stream[3]  # the 4th sibling merges the family into the oldest template
+    assert merge["change"] == "merged" and merge["template_id"] == stream[0]["template_id"]
+    assert merge["merged"] == sorted(r["template_id"] for r in stream[1:3])
+    assert "change" not in stream[4] and "merged" not in stream[4]
+    assert stream[5]["change"] == "created" and "change" not in stream[6]
+    assert stream[7].get("change") is None  # "x9" is a value already: fits <*> unchanged
+    assert stream[8]["change"] == "created"
+    final = records(parse(["--final", str(src)]).stdout)
+    assert all("change" not in r and "merged" not in r for r in final)
+    assert remap(stream) == [r["template_id"] for r in final]
+
+
+def test_remapped_stream_equals_final_on_golden():
+    path = os.path.join(HERE, "golden", "mixed.log")
+    stream = records(parse(["--format", FMT, path]).stdout)
+    final = records(parse(["--format", FMT, "--final", path]).stdout)
+    assert remap(stream) == [r["template_id"] for r in final]

@@ -143,6 +143,37 @@ Test(tokenize, builtin_masks)
     cr_assert_str_eq(o, "tag|=|\"View Lock\"|,|_ws|=|null");
 }
 
+Test(tokenize, token_classes_keep_the_token_count)
+{
+    char o[512];
+    /* units that follow the magnitude belong to the value; a unit word as a key does not */
+    toks("wrote 512 B in 3 seconds at 2.5 MB/s", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "wrote|_<*>|_in|_<*>|_at|_<*>");
+    toks("status=200 bytes=512 took 1 second", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "status|=|<*>|_bytes|=|<*>|_took|_<*>");
+    /* lists of any length are one value; a one-word bracket stays */
+    toks("members [alice, bob, carol] ok", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "members|_[|<*>|]|_ok");
+    toks("members [alice] ok ids 1, 2, 3", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "members|_[|alice|]|_ok|_ids|_<*>");
+    toks("{ action=DOWN, x=1 }", NULL, 0, o, sizeof o); /* key=value runs are no list */
+    cr_assert_str_eq(o, "{|_action|=|DOWN|,|_x|=|<*>|_}");
+    /* a path goes on across a space when the next word carries on the path */
+    toks("open /home/u/My Documents/report final.pdf for reading", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "open|_<*>|_for|_reading");
+    toks("open /var/log/x for reading", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "open|_<*>|_for|_reading");
+    /* endpoints of both address families, hex without digits, quoted values */
+    toks("from [2001:db8::1]:443 and 10.0.0.1:80 or [::1].", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "from|_<*>|_and|_<*>|_or|_<*>|.");
+    toks("mask=ffffffff key DEADBEEF word effaced", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "mask|=|<*>|_key|_<*>|_word|_effaced");
+    toks("query \"gus\" and \"a b\". then \"v 7\"", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "query|_\"gus\"|_and|_\"a b\"|.|_then|_<*>");
+    toks("index of \"/srv/www/docs/\" is forbidden, referrer \"-\"", NULL, 0, o, sizeof o);
+    cr_assert_str_eq(o, "index|_of|_<*>|_is|_forbidden|,|_referrer|_<*>");
+}
+
 Test(tokenize, user_masks_and_spans)
 {
     const char *masks[] = {"blk_-?\\d+", "(\\d+\\.){3}\\d+(:\\d+)?"};
@@ -424,4 +455,62 @@ Test(severity, otel_numbers)
     cr_assert_eq(gd_logmine_severity("[DEBUG]", 7, &t), 5);
     cr_assert_eq(gd_logmine_severity("combo", 5, &t), 0);
     cr_assert_null(t);
+}
+
+Test(miner, merge_reports_the_aliased_ids)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    const char *users[] = {"alice", "bob", "carl", "dan"};
+    uint32_t ids[4];
+    char line[64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(line, sizeof line, "login ok for %s from console", users[i]);
+        ids[i] = add(m, line, &mt);
+        if (i < 3)
+            cr_assert_eq(mt.n_merged, 0);
+    }
+    /* the survivor is the oldest; ids 2 and 3 were handed out and are listed in order; the
+     * 4th template was created and merged in the same call and is not */
+    cr_assert_eq(ids[3], ids[0]);
+    cr_assert_eq(mt.n_merged, 2);
+    cr_assert_eq(mt.merged[0], ids[1]);
+    cr_assert_eq(mt.merged[1], ids[2]);
+    cr_assert_eq(gd_logmine_resolve(m, 4), ids[0]);
+    add(m, "login ok for eve from console", &mt);
+    cr_assert_eq(mt.n_merged, 0);
+    cr_assert_eq(mt.template_id, ids[0]);
+    gd_logmine_free(m);
+}
+
+Test(miner, leading_words_meet_across_leaves)
+{
+    gd_logmine *m = new_miner(0.5);
+    struct gd_logmine_match mt;
+    /* the first token is a parse-tree level: each table name has its own leaf */
+    const char *tables[] = {"DSDT", "FADT", "HPET", "MADT", "XSDT"};
+    uint32_t ids[5];
+    char line[96];
+    for (int i = 0; i < 5; i++) {
+        snprintf(line, sizeof line, "%s (v001 DELL PE BKC 0x1 MSFT 0x100000a) @ 0x000f0000",
+                 tables[i]);
+        ids[i] = add(m, line, &mt);
+    }
+    cr_assert_neq(ids[0], ids[1]);
+    cr_assert_eq(ids[3], ids[0]); /* the 4th sibling merged the family (across leaves) */
+    cr_assert_eq(ids[4], ids[0]); /* a new first word fits the merged template */
+    cr_assert_str_eq(text(m, ids[0]), "<*> (<*> DELL PE BKC <*> MSFT <*>) @ <*>");
+    /* a first word with other words differing too stays apart */
+    cr_assert_neq(add(m, "Link (v001 DELL XX BKC 0x1 MSFT 0x100000a) @ 0x000f0000", &mt), ids[0]);
+    /* a loaded state searches across leaves the same way */
+    char *data;
+    size_t len;
+    cr_assert_eq(gd_logmine_save_mem(m, &data, &len), 0);
+    gd_logmine *m2 = new_miner(0.5);
+    cr_assert_eq(gd_logmine_load_mem(m2, data, len), 0);
+    cr_assert_eq(add(m2, "SSDT (v001 DELL PE BKC 0x2 MSFT 0x100000a) @ 0x000f0100", &mt), ids[0]);
+    cr_assert(!mt.created);
+    gd_logmine_free(m2);
+    gd_logmine_free_mem(data);
+    gd_logmine_free(m);
 }
