@@ -13,6 +13,12 @@
 # girder's and Portkey's RSS while OPEN_STREAMS SSE streams are held open at once, and
 # SETTLE seconds after they closed.
 #
+# Cheap-upstream case (CHEAP=1, the default; ONLY_CHEAP=1 runs nothing else): the upstream is
+# nginx `return 200` with the canned answers in the config (no file I/O), its own process
+# with 1 worker; nginx proxy_pass with a keepalive pool in a second process, 1 worker;
+# girder --threads 1 with the access log off, through its own HTTP/1.1 client and, for
+# comparison, through libcurl (`client: curl`); wrk -t1 -c$CHEAP_CONNS (32), JSON and SSE.
+#
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
 #      PORTKEY_SSE (0), OPEN_STREAMS (5000), SETTLE (7), ONLY_STREAMS (0; 1 skips the load
 #      rounds), PORTKEY (1: include Portkey; installed on first use with
@@ -43,6 +49,8 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); NPX=$(free_port); GW=$(free_port); PK=$(free_port)
+CUP=$(free_port); CPX=$(free_port); CGW=$(free_port)
+CHEAP=${CHEAP:-1} CHEAP_CONNS=${CHEAP_CONNS:-32}
 
 # ---- canned upstream answers ----
 $PY - "$tmp" <<'PY'
@@ -191,6 +199,98 @@ PY
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
 rss_kb() { local s=0; for p in "$@"; do s=$((s + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $s; }
 nginx_pids() { pgrep -f "nginx.*$tmp/$1/" | tr '\n' ' '; }
+
+# ---- cheap upstream: nginx `return 200`, proxies each in their own process ----
+cheap_case() {
+  $PY - "$tmp" <<'PY'
+import sys
+d = sys.argv[1]
+chat = open(d + "/files/chat.json").read()
+sse = open(d + "/files/sse.txt").read()
+assert "'" not in chat + sse and "$" not in chat + sse and "\\" not in chat + sse
+# nginx caps one config parameter at 4 KiB: the stream is set in pieces and joined
+parts = [sse[i:i + 3000] for i in range(0, len(sse), 3000)]
+sets = " ".join("set $s%d '%s';" % (i, p) for i, p in enumerate(parts))
+joined = "".join("$s%d" % i for i in range(len(parts)))
+open(d + "/cheap_locations.conf", "w").write(
+    "location = /v1/chat/completions { default_type application/json; return 200 '%s'; }\n"
+    "location = /sse/v1/chat/completions { default_type text/event-stream; %s return 200 \"%s\"; }\n"
+    % (chat, sets, joined))
+PY
+  nginx_conf cheapup "server { listen 127.0.0.1:$CUP backlog=8192; include $tmp/cheap_locations.conf; }"
+  nginx_conf cheapproxy "upstream cup { server 127.0.0.1:$CUP; keepalive 256; }
+    server { listen 127.0.0.1:$CPX backlog=8192;
+      location / { proxy_pass http://cup; proxy_http_version 1.1;
+        proxy_set_header Connection \"\"; proxy_buffering off; } }"
+  cat > "$tmp/girder_cheap.yaml" <<YAML
+listen: 127.0.0.1:$CGW
+threads: 1
+log_level: warn
+timeouts: {keepalive_ms: 300s}
+access_log: {enabled: false}
+providers:
+  - {name: c, base_url: "http://127.0.0.1:$CUP/v1", max_connections: 1024}
+  - {name: csse, base_url: "http://127.0.0.1:$CUP/sse/v1", max_connections: 1024}
+  - {name: c-curl, base_url: "http://127.0.0.1:$CUP/v1", max_connections: 1024, client: curl}
+  - {name: csse-curl, base_url: "http://127.0.0.1:$CUP/sse/v1", max_connections: 1024, client: curl}
+models:
+  - {alias: bench, deployments: [{provider: c, model: bench-model}]}
+  - {alias: bench-sse, deployments: [{provider: csse, model: bench-model}]}
+  - {alias: bench-curl, deployments: [{provider: c-curl, model: bench-model}]}
+  - {alias: bench-sse-curl, deployments: [{provider: csse-curl, model: bench-model}]}
+YAML
+  "$GIRDER_BIN" serve --config "$tmp/girder_cheap.yaml" 2> "$tmp/girder_cheap.log" & pids+=($!); local cg=$!
+  wait_port "$CUP"; wait_port "$CPX"; wait_port "$CGW"
+  sed 's/"model": "bench"/"model": "bench-curl"/' "$tmp/body.json" > "$tmp/body_curl.json"
+  sed 's/"model": "bench"/"model": "bench-sse-curl"/' "$tmp/body_sse.json" > "$tmp/body_sse_curl.json"
+  lua "$tmp/cjson_curl.lua" "$tmp/body_curl.json" ""
+  lua "$tmp/csse_curl.lua" "$tmp/body_sse_curl.json" ""
+  local ctargets=(direct girder girder-curl nginx)
+  cscript() { case "$1:$2" in json:girder-curl) echo cjson_curl;; sse:girder-curl) echo csse_curl;;
+    sse:girder) echo sse_gw;; json:*) echo json;; sse:*) echo sse;; esac; }
+  curl_of() { case $1 in direct) echo "http://127.0.0.1:$CUP";; nginx) echo "http://127.0.0.1:$CPX";;
+    *) echo "http://127.0.0.1:$CGW";; esac; }
+  cpath() { case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac; }
+  cwrk() { # workload target duration -> "rps p50 p99 status"
+    wrk -t1 -c"$CHEAP_CONNS" -d"$3" --latency -s "$tmp/$(cscript "$1" "$2").lua" \
+      "$(curl_of "$2")$(cpath "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
+    $PY - "$tmp/wrk.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+err = re.search(r"Socket errors: (.*)", t)
+print("%s %s %s %s" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
+      ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok")))
+PY
+  }
+  echo "# cheap upstream (nginx return 200, 1 worker each): wrk -t1 -c$CHEAP_CONNS rounds=$ROUNDS duration=$DURATION cpus=$(nproc) $(date -u +%FT%TZ)"
+  for w in json sse; do for t in "${ctargets[@]}"; do cwrk "$w" "$t" 1s >/dev/null; done; done  # warm-up
+  declare -A CR
+  for w in json sse; do
+    for r in $(seq "$ROUNDS"); do
+      for t in "${ctargets[@]}"; do
+        read -r rps p50 p99 st < <(cwrk "$w" "$t" "$DURATION")
+        echo "cheap round $r $w $t: $rps req/s p50=${p50}us p99=${p99}us ($st)"
+        CR[$w.$t]+="$rps "
+      done
+    done
+  done
+  cmed() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+  for w in json sse; do
+    printf "cheap %-4s median req/s: direct %.0f  girder %.0f  girder-curl %.0f  nginx %.0f\n" "$w" \
+      "$(cmed ${CR[$w.direct]})" "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})"
+    echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.nginx]})")" \
+         " girder-curl/nginx-proxy = $(ratio "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})")"
+  done
+  echo "cheap rss_MB after load: girder $(echo "$(rss_kb $cg) / 1024" | bc -l | cut -c1-5)" \
+       " nginx-proxy $(echo "$(rss_kb $(nginx_pids cheapproxy)) / 1024" | bc -l | cut -c1-5)"
+  kill $cg 2>/dev/null || true
+}
+if [ "$CHEAP" = 1 ]; then cheap_case; echo; fi
+[ "${ONLY_CHEAP:-0}" = 1 ] && exit 0
 
 if [ "${ONLY_STREAMS:-0}" != 1 ]; then
 echo "# gateway bench: rounds=$ROUNDS duration=$DURATION conns=$CONNS cpus=$(nproc) $(date -u +%FT%TZ)"

@@ -197,8 +197,14 @@ static void on_done(void *ud, const struct gd_hc_result *res)
     struct gw_req *req = ud;
     struct gd_gw_attempt_result r;
     classify(req, res, &r);
+    char why[120];
+    const char *detail = res->detail;
+    if (res->err == GD_EPARSE || res->err == GD_ELIMIT) { /* the upstream broke HTTP */
+        snprintf(why, sizeof why, "invalid response: %s", detail ? detail : "bad framing");
+        detail = why;
+    }
     gw_attempt_stop(req);
-    gw_req_attempt_done(req, &r, res->detail);
+    gw_req_attempt_done(req, &r, detail);
 }
 
 static const struct gd_hc_callbacks callbacks = {on_head, on_body, on_done};

@@ -240,8 +240,8 @@ static void exhausted(struct gw_req *req)
     const char *code, *msg;
     char full[256];
     gd_gw_plan_error(&req->plan, &status, &code, &msg);
-    if (status == 502 && req->detail[0]) { /* say what went wrong (bad framing, refused) */
-        snprintf(full, sizeof full, "%s: %s", msg, req->detail);
+    if (status == 502 && req->detail[0]) { /* say what went wrong (refused, bad framing) */
+        snprintf(full, sizeof full, "upstream error: %s", req->detail);
         msg = full;
     }
     if (status == 503 && req->plan.retry_after_ms) {

@@ -159,8 +159,9 @@ static size_t find_end(const char *buf, size_t len, size_t *scan)
     return 0;
 }
 
-/* Every LF preceded by CR, every CR followed by LF, no NUL. */
-static long check_bytes(const char *p, size_t n, struct gd_hc_head *h)
+/* Every LF preceded by CR, every CR followed by LF, no NUL. partial: p is the start of a
+ * head still arriving (a CR may end it: its LF is on the way). */
+static long check_bytes(const char *p, size_t n, int partial, struct gd_hc_head *h)
 {
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
@@ -168,7 +169,7 @@ static long check_bytes(const char *p, size_t n, struct gd_hc_head *h)
             return pfail(h, "NUL in response head");
         if (c == '\n' && (i == 0 || p[i - 1] != '\r'))
             return pfail(h, "bare LF in response head");
-        if (c == '\r' && (i + 1 >= n || p[i + 1] != '\n'))
+        if (c == '\r' && (i + 1 >= n ? !partial : p[i + 1] != '\n'))
             return pfail(h, "bare CR in response head");
     }
     return 0;
@@ -180,15 +181,21 @@ long gd_hc_parse_head(const char *buf, size_t len, size_t max_bytes, struct gd_h
     memset(h, 0, sizeof *h);
     size_t end = find_end(buf, len < max_bytes ? len : max_bytes, scan);
     if (end == 0) {
-        if (len >= 5 && memcmp(buf, "HTTP/", 5) != 0)
-            return pfail(h, "invalid status line"); /* not HTTP at all: fail early */
+        /* fail early on what can never become a head (not HTTP, bare LF, NUL) rather than
+         * wait for a CRLF CRLF that a broken upstream may never send */
+        size_t k = len < 5 ? len : 5;
+        if (memcmp(buf, "HTTP/", k) != 0)
+            return pfail(h, "invalid status line");
+        long rc = check_bytes(buf, len < max_bytes ? len : max_bytes, 1, h);
+        if (rc != 0)
+            return rc;
         if (len >= max_bytes) {
             h->error = "response head too large";
             return GD_ELIMIT;
         }
         return 0;
     }
-    long rc = check_bytes(buf, end, h);
+    long rc = check_bytes(buf, end, 0, h);
     const char *eol = rc ? NULL : memchr(buf, '\r', end);
     if (rc || (rc = status_line(buf, (size_t)(eol - buf), h)) != 0)
         return rc;
