@@ -276,7 +276,8 @@ static void on_dns_timer(struct gd_loop *loop, struct gd_timer *t, void *ud)
         if (gd_timer_start(loop, t, p->dns_poll_ms) == 0)
             return;
         gai_cancel(&p->gcb); /* cannot poll any more: give up on this lookup */
-        e = gai_error(&p->gcb);
+        if ((e = gai_error(&p->gcb)) == EAI_INPROGRESS)
+            return; /* still running: stays "resolving" (waiters end by their timeouts) */
     }
     p->resolving = 0;
     if (e == 0) {
@@ -302,7 +303,7 @@ static int resolve_start(struct gd_hc_pool *p)
     memset(&p->hints, 0, sizeof p->hints);
     p->hints.ai_family = AF_UNSPEC;
     p->hints.ai_socktype = SOCK_STREAM;
-    p->hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    p->hints.ai_flags = AI_NUMERICSERV; /* no AI_ADDRCONFIG: loopback-only hosts too */
     p->gcb.ar_name = p->host;
     p->gcb.ar_service = p->port_str;
     p->gcb.ar_request = &p->hints;
