@@ -20,6 +20,8 @@
 # comparison, through libcurl (`client: curl`); wrk -t1 -c$CHEAP_CONNS (32), JSON and SSE.
 #
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
+#      GIRDER_CLIENT (auto; curl: the static-file and stream cases through libcurl),
+#      CHEAP (1), ONLY_CHEAP (0), CHEAP_CONNS (32),
 #      PORTKEY_SSE (0), OPEN_STREAMS (5000), SETTLE (7), ONLY_STREAMS (0; 1 skips the load
 #      rounds), PORTKEY (1: include Portkey; installed on first use with
 #      NODE_ENV=production into bench/out/portkey, not tests/node).
@@ -51,6 +53,7 @@ free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0));
 UP=$(free_port); NPX=$(free_port); GW=$(free_port); PK=$(free_port)
 CUP=$(free_port); CPX=$(free_port); CGW=$(free_port)
 CHEAP=${CHEAP:-1} CHEAP_CONNS=${CHEAP_CONNS:-32}
+GIRDER_CLIENT=${GIRDER_CLIENT:-auto} # the main (static-file) case: auto (own client) or curl
 
 # ---- canned upstream answers ----
 $PY - "$tmp" <<'PY'
@@ -123,12 +126,12 @@ log_level: warn
 timeouts: {keepalive_ms: 300s}
 access_log: {enabled: false}
 providers:
-  - {name: up, base_url: "http://127.0.0.1:$UP/v1", max_connections: 1024}
-  - {name: upsse, base_url: "http://127.0.0.1:$UP/sse/v1", max_connections: 1024}
+  - {name: up, base_url: "http://127.0.0.1:$UP/v1", max_connections: 1024, client: $GIRDER_CLIENT}
+  - {name: upsse, base_url: "http://127.0.0.1:$UP/sse/v1", max_connections: 1024, client: $GIRDER_CLIENT}
   - {name: upslow, base_url: "http://127.0.0.1:$UP/slow/v1", max_connections: 20000,
-     timeout_ms: 3600000, first_byte_timeout_ms: 3600000}
+     timeout_ms: 3600000, first_byte_timeout_ms: 3600000, client: $GIRDER_CLIENT}
   - {name: upslowj, base_url: "http://127.0.0.1:$UP/slowjson/v1", max_connections: 20000,
-     timeout_ms: 3600000, first_byte_timeout_ms: 3600000}
+     timeout_ms: 3600000, first_byte_timeout_ms: 3600000, client: $GIRDER_CLIENT}
 models:
   - {alias: bench, deployments: [{provider: up, model: bench-model}]}
   - {alias: bench-sse, deployments: [{provider: upsse, model: bench-model}]}
@@ -394,9 +397,10 @@ stream_rss() { # name mode port model extra pid...
   local during; during=$(rss_kb "$@")
   echo >&7; exec 7>&-; wait $hp 2>/dev/null || true
   sleep "$SETTLE"; local after; after=$(rss_kb "$@")
-  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB\n" "$name" \
+  local fds=0; for p in "$@"; do fds=$((fds + $(ls /proc/$p/fd 2>/dev/null | wc -l))); done
+  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB fds_after=%s\n" "$name" \
     "$held" "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)" "$SETTLE" \
-    "$(echo "$after/1024" | bc -l)"
+    "$(echo "$after/1024" | bc -l)" "$fds"
   echo "$during" > "$tmp/streams_rss.$name"
 }
 echo; echo "## $OPEN_STREAMS concurrent open requests: SSE streams (upstream sends one event, then"
