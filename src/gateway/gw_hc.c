@@ -112,8 +112,11 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
     struct gd_buf *b = &req->hdr_text;
-    char cl[24];
-    int cn = snprintf(cl, sizeof cl, "%zu", req->body.len);
+    char cl[24], *cp = cl + sizeof cl; /* decimal Content-Length, no printf */
+    size_t v = req->body.len;
+    do
+        *--cp = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
     int rc = gd_buf_reserve(
         b, 256 + strlen(t->path) + strlen(t->authority) + (p->api_key ? strlen(p->api_key) : 0) +
                (hr->request_id ? strlen(hr->request_id) : 0) + (tp ? tp->n : 0));
@@ -122,7 +125,7 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
     rc = rc ? rc : gd_buf_puts(b, kind_path[req->kind]);
     rc = rc ? rc : put(b, " HTTP/1.1\r\nHost: ", t->authority, strlen(t->authority));
     rc = rc ? rc : gd_buf_puts(b, "Accept: */*\r\nContent-Type: application/json\r\n");
-    rc = rc ? rc : put(b, "Content-Length: ", cl, (size_t)cn);
+    rc = rc ? rc : put(b, "Content-Length: ", cp, (size_t)(cl + sizeof cl - cp));
     if (rc == 0 && p->api_key)
         rc = put(b, "Authorization: Bearer ", p->api_key, strlen(p->api_key));
     if (rc == 0 && hr->request_id)

@@ -282,7 +282,9 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
         req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6 : -1;
     req->busy++;
     gw_overhead_start(req, now);
-    snprintf(req->detail, sizeof req->detail, "%s", detail ? detail : "");
+    size_t dn = detail ? strnlen(detail, sizeof req->detail - 1) : 0;
+    memcpy(req->detail, detail ? detail : "", dn); /* no printf on the hot path */
+    req->detail[dn] = '\0';
     if (!req->x || req->client_closed) {
         /* The client left: no verdict on the deployment; with x still set, on_close is
          * on its way and settles the request. */
