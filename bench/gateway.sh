@@ -254,30 +254,40 @@ YAML
   curl_of() { case $1 in direct) echo "http://127.0.0.1:$CUP";; nginx) echo "http://127.0.0.1:$CPX";;
     *) echo "http://127.0.0.1:$CGW";; esac; }
   cpath() { case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac; }
-  cwrk() { # workload target duration -> "rps p50 p99 status"
+  # user+system CPU of the proxy's own processes (clock ticks), for CPU per request
+  tree() { for m in "$@"; do echo "$m"; pgrep -P "$m"; done | tr '\n' ' '; } # nginx master + workers
+  cpids() { case $1 in girder|girder-curl) echo "$cg";; nginx) tree $(nginx_pids cheapproxy);;
+    *) tree $(nginx_pids cheapup);; esac; }
+  ticks() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $s; }
+  cwrk() { # workload target duration -> "rps p50 p99 status cpu_us_per_req"
+    local t0; t0=$(ticks $(cpids "$2"))
     wrk -t1 -c"$CHEAP_CONNS" -d"$3" --latency -s "$tmp/$(cscript "$1" "$2").lua" \
       "$(curl_of "$2")$(cpath "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
-    $PY - "$tmp/wrk.out" <<'PY'
+    local t1; t1=$(ticks $(cpids "$2"))
+    $PY - "$tmp/wrk.out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
 import re, sys
 t = open(sys.argv[1]).read()
+n = re.search(r"(\d+) requests in", t)
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / int(n.group(1)) if n and int(n.group(1)) else 0
 def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
 rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
 p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 err = re.search(r"Socket errors: (.*)", t)
-print("%s %s %s %s" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
-      ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok")))
+print("%s %s %s %s %.1f" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
+      ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok"),
+      cpu))
 PY
   }
   echo "# cheap upstream (nginx return 200, 1 worker each): wrk -t1 -c$CHEAP_CONNS rounds=$ROUNDS duration=$DURATION cpus=$(nproc) $(date -u +%FT%TZ)"
   for w in json sse; do for t in "${ctargets[@]}"; do cwrk "$w" "$t" 1s >/dev/null; done; done  # warm-up
-  declare -A CR
+  declare -A CR CC
   for w in json sse; do
     for r in $(seq "$ROUNDS"); do
       for t in "${ctargets[@]}"; do
-        read -r rps p50 p99 st < <(cwrk "$w" "$t" "$DURATION")
-        echo "cheap round $r $w $t: $rps req/s p50=${p50}us p99=${p99}us ($st)"
-        CR[$w.$t]+="$rps "
+        read -r rps p50 p99 st cpu < <(cwrk "$w" "$t" "$DURATION")
+        echo "cheap round $r $w $t: $rps req/s p50=${p50}us p99=${p99}us cpu=${cpu}us/req ($st)"
+        CR[$w.$t]+="$rps "; CC[$w.$t]+="$cpu "
       done
     done
   done
@@ -287,9 +297,12 @@ PY
       "$(cmed ${CR[$w.direct]})" "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})"
     echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.nginx]})")" \
          " girder-curl/nginx-proxy = $(ratio "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})")"
+    echo "cheap $w: CPU us/request (user+system of the proxy process): girder $(cmed ${CC[$w.girder]})" \
+         " girder-curl $(cmed ${CC[$w.girder-curl]})  nginx-proxy $(cmed ${CC[$w.nginx]})" \
+         " girder/nginx = $(ratio "$(cmed ${CC[$w.girder]})" "$(cmed ${CC[$w.nginx]})")"
   done
   echo "cheap rss_MB after load: girder $(echo "$(rss_kb $cg) / 1024" | bc -l | cut -c1-5)" \
-       " nginx-proxy $(echo "$(rss_kb $(nginx_pids cheapproxy)) / 1024" | bc -l | cut -c1-5)"
+       " nginx-proxy (master + worker) $(echo "$(rss_kb $(tree $(nginx_pids cheapproxy))) / 1024" | bc -l | cut -c1-5)"
   kill $cg 2>/dev/null || true
 }
 if [ "$CHEAP" = 1 ]; then cheap_case; echo; fi
