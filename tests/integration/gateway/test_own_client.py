@@ -27,10 +27,11 @@ def config(port):
     text += prov("raw") + prov("raw-idle", ", idle_timeout_ms: 200")
     text += prov("raw-max2", ", max_connections: 2") + prov("raw-curl", ", client: curl")
     text += prov("raw-name", "", "localhost")
+    text += prov("raw-nxdomain", "", "upstream.invalid")
     text += "models:\n"
     for b in BEHAVIOURS:
         text += '  - {alias: "%s", retries: 0, deployments: [{provider: raw, model: "%s"}]}\n' % (b, b)
-    for p in ("raw-idle", "raw-max2", "raw-curl", "raw-name"):
+    for p in ("raw-idle", "raw-max2", "raw-curl", "raw-name", "raw-nxdomain"):
         for b in ("ok", "slow:300", "dupcl"):
             text += ('  - {alias: "%s@%s", retries: 0, deployments: [{provider: %s, model: "%s"}]}\n'
                      % (b, p, p, b))
@@ -151,6 +152,14 @@ def test_name_with_several_addresses_resolves_async(env):
     st, _, b = chat(env, "ok@raw-name")
     assert st == 200 and json.loads(b)["model"] == "ok"
     st, _, _ = chat(env, "ok@raw-name")  # cached addresses
+    assert st == 200
+
+
+def test_name_that_does_not_resolve_is_a_502(env):
+    st, _, b = chat(env, "ok@raw-nxdomain")
+    err = json.loads(b)["error"]
+    assert st == 502 and "DNS lookup" in err["message"], b
+    st, _, _ = chat(env, "ok")
     assert st == 200
 
 
