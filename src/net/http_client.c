@@ -243,7 +243,7 @@ static void body(struct hc_conn *c, char *p, size_t n)
     }
 }
 
-static int head_done(struct hc_conn *c)
+static void head_done(struct hc_conn *c)
 {
     struct gd_hc_req *r = c->req;
     const struct gd_hc_head *h = &c->head;
@@ -253,7 +253,6 @@ static int head_done(struct hc_conn *c)
         c->remaining = h->content_length;
     else if (h->framing == GD_HC_BODY_CHUNKED)
         gd_http_chunked_init(&c->ch, UINT64_MAX, HC_MAX_HEAD);
-    return 0;
 }
 
 /* Parses heads (skipping 1xx) then hands the rest to body(). */

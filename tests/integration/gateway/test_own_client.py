@@ -28,10 +28,11 @@ def config(port):
     text += prov("raw-max2", ", max_connections: 2") + prov("raw-curl", ", client: curl")
     text += prov("raw-name", "", "localhost")
     text += prov("raw-nxdomain", "", "upstream.invalid")
+    text += prov("raw-noidle", ", max_idle_connections: 0")
     text += "models:\n"
     for b in BEHAVIOURS:
         text += '  - {alias: "%s", retries: 0, deployments: [{provider: raw, model: "%s"}]}\n' % (b, b)
-    for p in ("raw-idle", "raw-max2", "raw-curl", "raw-name", "raw-nxdomain"):
+    for p in ("raw-idle", "raw-max2", "raw-curl", "raw-name", "raw-nxdomain", "raw-noidle"):
         for b in ("ok", "slow:300", "dupcl"):
             text += ('  - {alias: "%s@%s", retries: 0, deployments: [{provider: %s, model: "%s"}]}\n'
                      % (b, p, p, b))
@@ -91,6 +92,14 @@ def test_idle_timeout_closes_girders_side(env):
     assert wait_until(lambda: env["up"].open == was_open - 1, 5)
     st, _, _ = chat(env, "ok@raw-idle")
     assert st == 200 and env["up"].connections == base + 1
+
+
+def test_max_idle_zero_keeps_no_connection(env):
+    before = env["up"].connections
+    for _ in range(3):
+        st, _, _ = chat(env, "ok@raw-noidle")
+        assert st == 200
+    assert env["up"].connections - before == 3
 
 
 def test_connection_close_answers(env):
