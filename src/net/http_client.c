@@ -146,11 +146,9 @@ void hc_req_attach(struct gd_hc_req *r, struct hc_conn *c)
         return;
     }
     const char *detail = NULL;
-    if (r->connect_timeout_ms &&
-        gd_timer_start(c->pool->loop, &c->timer, r->connect_timeout_ms) != 0) {
-        hc_req_fail(r, GD_ENOMEM, "out of memory");
-        return;
-    }
+    c->connect_deadline_ns = r->connect_timeout_ms ? gd_loop_now_ns(c->pool->loop) +
+                                                         (uint64_t)r->connect_timeout_ms * 1000000u
+                                                   : 0;
     if (hc_conn_connect_next(c, &detail) != 0)
         hc_req_fail(r, GD_EIO, detail);
 }

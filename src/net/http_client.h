@@ -17,7 +17,7 @@
  * byte of it can have reached the upstream). Names resolve asynchronously (getaddrinfo_a,
  * polled from a loop timer; results cached for dns_ttl_ms); numeric addresses need no
  * lookup. Connects go over the name's addresses in turn (IPv6 and IPv4 interleaved), the
- * next one after an error.
+ * next one after an error or once one has used its share of the connect timeout.
  *
  * Threading: a pool and its requests belong to one loop thread; call everything there.
  * Callbacks: on_head, on_body and on_done run on the loop thread from the client's event

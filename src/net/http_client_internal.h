@@ -25,10 +25,11 @@ struct hc_conn {
     struct hc_conn *prev, *next; /* in the pool's idle list while idle */
     struct gd_timer timer;       /* connect timeout, then idle timeout */
     size_t addr_i;
-    uint32_t uses;       /* requests completed on it */
-    int in_cb;           /* a request callback is on the stack */
-    int dead;            /* close it when the callback returns */
-    struct gd_buf carry; /* unparsed bytes (partial head / chunk line); freed while idle */
+    uint64_t connect_deadline_ns; /* loop clock; 0: no connect timeout */
+    uint32_t uses;                /* requests completed on it */
+    int in_cb;                    /* a request callback is on the stack */
+    int dead;                     /* close it when the callback returns */
+    struct gd_buf carry;          /* unparsed bytes (partial head / chunk line); freed while idle */
     /* response state of the current request */
     int in_body, n_1xx;
     size_t scan;

@@ -116,15 +116,35 @@ void hc_conn_close(struct hc_conn *c)
     hc_dispatch_soon(p); /* a slot under max_connections is free */
 }
 
+static int arm_connect_timer(struct hc_conn *c);
+
 static void on_conn_timer(struct gd_loop *loop, struct gd_timer *t, void *ud)
 {
-    (void)loop;
     (void)t;
     struct hc_conn *c = ud;
-    if (c->state == HC_CONNECTING && c->req)
-        hc_req_fail(c->req, GD_ETIMEDOUT, "connect timeout");
-    else if (c->state == HC_IDLE)
+    const char *detail = NULL;
+    if (c->state == HC_IDLE) {
         hc_conn_close(c);
+    } else if (c->state == HC_CONNECTING && c->req) {
+        /* this address's share of the connect timeout is over: the next one, if any */
+        if (c->addr_i + 1 >= c->pool->n_addrs || gd_loop_now_ns(loop) >= c->connect_deadline_ns)
+            hc_req_fail(c->req, GD_ETIMEDOUT, "connect timeout");
+        else if (c->addr_i++, hc_conn_connect_next(c, &detail) != 0)
+            hc_req_fail(c->req, GD_EIO, detail);
+    }
+}
+
+/* Arms the connect timer for the address being tried: an equal share of what is left of
+ * the connect timeout per address left (the last one gets all of it), so that a
+ * blackholed first address cannot use up the time of the others. */
+static int arm_connect_timer(struct hc_conn *c)
+{
+    struct gd_hc_pool *p = c->pool;
+    if (!c->connect_deadline_ns)
+        return 0;
+    uint64_t now = gd_loop_now_ns(p->loop), left = p->n_addrs - c->addr_i;
+    uint64_t rest = c->connect_deadline_ns > now ? c->connect_deadline_ns - now : 1;
+    return gd_timer_start_ns(p->loop, &c->timer, left > 1 ? rest / left : rest);
 }
 
 void hc_conn_release(struct hc_conn *c, int reusable)
@@ -188,7 +208,7 @@ int hc_conn_connect_next(struct hc_conn *c, const char **detail)
             err = errno;
             continue;
         }
-        if (hc_conn_watch(c, GD_IO_WRITE) == 0)
+        if (hc_conn_watch(c, GD_IO_WRITE) == 0 && arm_connect_timer(c) == 0)
             return 0;
         err = ENOMEM;
     }
