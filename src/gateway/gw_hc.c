@@ -47,6 +47,9 @@ void gw_hc_target_free(struct gw_hc_target *t)
 /* http://host[:port][/path] -> host, port, authority, path. -1 for what we do not take. */
 static int parse_url(const char *url, struct gw_hc_target *t)
 {
+    for (const char *q = url; *q; q++)
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f)
+            return -1; /* would break the request line: not ours to send */
     const char *a = url + 7, *slash = strchr(a, '/');
     size_t an = slash ? (size_t)(slash - a) : strlen(a);
     const char *hs = a, *he, *colon;
