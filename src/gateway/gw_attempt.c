@@ -1,5 +1,6 @@
 /* One upstream attempt: a curl easy handle configured for the chosen deployment, its
- * header/write callbacks and its end (see gw_req.h).
+ * header/write callbacks and its end (see gw_req.h). Deployments of http:// providers go
+ * to girder's own client instead (gw_hc.c), sharing the header logic and the reset here.
  *
  * Bodies of 2xx SSE answers are framed and each read's complete events are written to the
  * client as they arrive (one write per read, nothing held back but a partial event); when the
