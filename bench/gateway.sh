@@ -13,7 +13,15 @@
 # girder's and Portkey's RSS while OPEN_STREAMS SSE streams are held open at once, and
 # SETTLE seconds after they closed.
 #
+# Cheap-upstream case (CHEAP=1, the default; ONLY_CHEAP=1 runs nothing else): the upstream is
+# nginx `return 200` with the canned answers in the config (no file I/O), its own process
+# with 1 worker; nginx proxy_pass with a keepalive pool in a second process, 1 worker;
+# girder --threads 1 with the access log off, through its own HTTP/1.1 client and, for
+# comparison, through libcurl (`client: curl`); wrk -t1 -c$CHEAP_CONNS (32), JSON and SSE.
+#
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
+#      GIRDER_CLIENT (auto; curl: the static-file and stream cases through libcurl),
+#      CHEAP (1), ONLY_CHEAP (0), CHEAP_CONNS (32),
 #      PORTKEY_SSE (0), OPEN_STREAMS (5000), SETTLE (7), ONLY_STREAMS (0; 1 skips the load
 #      rounds), PORTKEY (1: include Portkey; installed on first use with
 #      NODE_ENV=production into bench/out/portkey, not tests/node).
@@ -43,6 +51,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); NPX=$(free_port); GW=$(free_port); PK=$(free_port)
+CUP=$(free_port); CPX=$(free_port); CGW=$(free_port)
+CHEAP=${CHEAP:-1} CHEAP_CONNS=${CHEAP_CONNS:-32}
+GIRDER_CLIENT=${GIRDER_CLIENT:-auto} # the main (static-file) case: auto (own client) or curl
 
 # ---- canned upstream answers ----
 $PY - "$tmp" <<'PY'
@@ -115,12 +126,12 @@ log_level: warn
 timeouts: {keepalive_ms: 300s}
 access_log: {enabled: false}
 providers:
-  - {name: up, base_url: "http://127.0.0.1:$UP/v1", max_connections: 1024}
-  - {name: upsse, base_url: "http://127.0.0.1:$UP/sse/v1", max_connections: 1024}
+  - {name: up, base_url: "http://127.0.0.1:$UP/v1", max_connections: 1024, client: $GIRDER_CLIENT}
+  - {name: upsse, base_url: "http://127.0.0.1:$UP/sse/v1", max_connections: 1024, client: $GIRDER_CLIENT}
   - {name: upslow, base_url: "http://127.0.0.1:$UP/slow/v1", max_connections: 20000,
-     timeout_ms: 3600000, first_byte_timeout_ms: 3600000}
+     timeout_ms: 3600000, first_byte_timeout_ms: 3600000, client: $GIRDER_CLIENT}
   - {name: upslowj, base_url: "http://127.0.0.1:$UP/slowjson/v1", max_connections: 20000,
-     timeout_ms: 3600000, first_byte_timeout_ms: 3600000}
+     timeout_ms: 3600000, first_byte_timeout_ms: 3600000, client: $GIRDER_CLIENT}
 models:
   - {alias: bench, deployments: [{provider: up, model: bench-model}]}
   - {alias: bench-sse, deployments: [{provider: upsse, model: bench-model}]}
@@ -191,6 +202,111 @@ PY
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
 rss_kb() { local s=0; for p in "$@"; do s=$((s + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $s; }
 nginx_pids() { pgrep -f "nginx.*$tmp/$1/" | tr '\n' ' '; }
+
+# ---- cheap upstream: nginx `return 200`, proxies each in their own process ----
+cheap_case() {
+  $PY - "$tmp" <<'PY'
+import sys
+d = sys.argv[1]
+chat = open(d + "/files/chat.json").read()
+sse = open(d + "/files/sse.txt").read()
+assert "'" not in chat + sse and "$" not in chat + sse and "\\" not in chat + sse
+# nginx caps one config parameter at 4 KiB: the stream is set in pieces and joined
+parts = [sse[i:i + 3000] for i in range(0, len(sse), 3000)]
+sets = " ".join("set $s%d '%s';" % (i, p) for i, p in enumerate(parts))
+joined = "".join("$s%d" % i for i in range(len(parts)))
+open(d + "/cheap_locations.conf", "w").write(
+    "location = /v1/chat/completions { default_type application/json; return 200 '%s'; }\n"
+    "location = /sse/v1/chat/completions { default_type text/event-stream; %s return 200 \"%s\"; }\n"
+    % (chat, sets, joined))
+PY
+  nginx_conf cheapup "server { listen 127.0.0.1:$CUP backlog=8192; include $tmp/cheap_locations.conf; }"
+  nginx_conf cheapproxy "upstream cup { server 127.0.0.1:$CUP; keepalive 256; }
+    server { listen 127.0.0.1:$CPX backlog=8192;
+      location / { proxy_pass http://cup; proxy_http_version 1.1;
+        proxy_set_header Connection \"\"; proxy_buffering off; } }"
+  cat > "$tmp/girder_cheap.yaml" <<YAML
+listen: 127.0.0.1:$CGW
+threads: 1
+log_level: warn
+timeouts: {keepalive_ms: 300s}
+access_log: {enabled: false}
+providers:
+  - {name: c, base_url: "http://127.0.0.1:$CUP/v1", max_connections: 1024}
+  - {name: csse, base_url: "http://127.0.0.1:$CUP/sse/v1", max_connections: 1024}
+  - {name: c-curl, base_url: "http://127.0.0.1:$CUP/v1", max_connections: 1024, client: curl}
+  - {name: csse-curl, base_url: "http://127.0.0.1:$CUP/sse/v1", max_connections: 1024, client: curl}
+models:
+  - {alias: bench, deployments: [{provider: c, model: bench-model}]}
+  - {alias: bench-sse, deployments: [{provider: csse, model: bench-model}]}
+  - {alias: bench-curl, deployments: [{provider: c-curl, model: bench-model}]}
+  - {alias: bench-sse-curl, deployments: [{provider: csse-curl, model: bench-model}]}
+YAML
+  "$GIRDER_BIN" serve --config "$tmp/girder_cheap.yaml" 2> "$tmp/girder_cheap.log" & pids+=($!); local cg=$!
+  wait_port "$CUP"; wait_port "$CPX"; wait_port "$CGW"
+  sed 's/"model": "bench"/"model": "bench-curl"/' "$tmp/body.json" > "$tmp/body_curl.json"
+  sed 's/"model": "bench"/"model": "bench-sse-curl"/' "$tmp/body_sse.json" > "$tmp/body_sse_curl.json"
+  lua "$tmp/cjson_curl.lua" "$tmp/body_curl.json" ""
+  lua "$tmp/csse_curl.lua" "$tmp/body_sse_curl.json" ""
+  local ctargets=(direct girder girder-curl nginx)
+  cscript() { case "$1:$2" in json:girder-curl) echo cjson_curl;; sse:girder-curl) echo csse_curl;;
+    sse:girder) echo sse_gw;; json:*) echo json;; sse:*) echo sse;; esac; }
+  curl_of() { case $1 in direct) echo "http://127.0.0.1:$CUP";; nginx) echo "http://127.0.0.1:$CPX";;
+    *) echo "http://127.0.0.1:$CGW";; esac; }
+  cpath() { case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac; }
+  # user+system CPU of the proxy's own processes (clock ticks), for CPU per request
+  tree() { for m in "$@"; do echo "$m"; pgrep -P "$m"; done | tr '\n' ' '; } # nginx master + workers
+  cpids() { case $1 in girder|girder-curl) echo "$cg";; nginx) tree $(nginx_pids cheapproxy);;
+    *) tree $(nginx_pids cheapup);; esac; }
+  ticks() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $s; }
+  cwrk() { # workload target duration -> "rps p50 p99 status cpu_us_per_req"
+    local t0; t0=$(ticks $(cpids "$2"))
+    wrk -t1 -c"$CHEAP_CONNS" -d"$3" --latency -s "$tmp/$(cscript "$1" "$2").lua" \
+      "$(curl_of "$2")$(cpath "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
+    local t1; t1=$(ticks $(cpids "$2"))
+    $PY - "$tmp/wrk.out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+n = re.search(r"(\d+) requests in", t)
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / int(n.group(1)) if n and int(n.group(1)) else 0
+def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+err = re.search(r"Socket errors: (.*)", t)
+print("%s %s %s %s %.1f" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
+      ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok"),
+      cpu))
+PY
+  }
+  echo "# cheap upstream (nginx return 200, 1 worker each): wrk -t1 -c$CHEAP_CONNS rounds=$ROUNDS duration=$DURATION cpus=$(nproc) $(date -u +%FT%TZ)"
+  for w in json sse; do for t in "${ctargets[@]}"; do cwrk "$w" "$t" 1s >/dev/null; done; done  # warm-up
+  declare -A CR CC
+  for w in json sse; do
+    for r in $(seq "$ROUNDS"); do
+      for t in "${ctargets[@]}"; do
+        read -r rps p50 p99 st cpu < <(cwrk "$w" "$t" "$DURATION")
+        echo "cheap round $r $w $t: $rps req/s p50=${p50}us p99=${p99}us cpu=${cpu}us/req ($st)"
+        CR[$w.$t]+="$rps "; CC[$w.$t]+="$cpu "
+      done
+    done
+  done
+  cmed() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+  for w in json sse; do
+    printf "cheap %-4s median req/s: direct %.0f  girder %.0f  girder-curl %.0f  nginx %.0f\n" "$w" \
+      "$(cmed ${CR[$w.direct]})" "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})"
+    echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.nginx]})")" \
+         " girder-curl/nginx-proxy = $(ratio "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})")"
+    echo "cheap $w: CPU us/request (user+system of the proxy process): girder $(cmed ${CC[$w.girder]})" \
+         " girder-curl $(cmed ${CC[$w.girder-curl]})  nginx-proxy $(cmed ${CC[$w.nginx]})" \
+         " girder/nginx = $(ratio "$(cmed ${CC[$w.girder]})" "$(cmed ${CC[$w.nginx]})")"
+  done
+  echo "cheap rss_MB after load: girder $(echo "$(rss_kb $cg) / 1024" | bc -l | cut -c1-5)" \
+       " nginx-proxy (master + worker) $(echo "$(rss_kb $(tree $(nginx_pids cheapproxy))) / 1024" | bc -l | cut -c1-5)"
+  kill $cg 2>/dev/null || true
+}
+if [ "$CHEAP" = 1 ]; then cheap_case; echo; fi
+[ "${ONLY_CHEAP:-0}" = 1 ] && exit 0
 
 if [ "${ONLY_STREAMS:-0}" != 1 ]; then
 echo "# gateway bench: rounds=$ROUNDS duration=$DURATION conns=$CONNS cpus=$(nproc) $(date -u +%FT%TZ)"
@@ -294,9 +410,10 @@ stream_rss() { # name mode port model extra pid...
   local during; during=$(rss_kb "$@")
   echo >&7; exec 7>&-; wait $hp 2>/dev/null || true
   sleep "$SETTLE"; local after; after=$(rss_kb "$@")
-  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB\n" "$name" \
+  local fds=0; for p in "$@"; do fds=$((fds + $(ls /proc/$p/fd 2>/dev/null | wc -l))); done
+  printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB fds_after=%s\n" "$name" \
     "$held" "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)" "$SETTLE" \
-    "$(echo "$after/1024" | bc -l)"
+    "$(echo "$after/1024" | bc -l)" "$fds"
   echo "$during" > "$tmp/streams_rss.$name"
 }
 echo; echo "## $OPEN_STREAMS concurrent open requests: SSE streams (upstream sends one event, then"

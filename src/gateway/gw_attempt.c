@@ -1,5 +1,6 @@
 /* One upstream attempt: a curl easy handle configured for the chosen deployment, its
- * header/write callbacks and its end (see gw_req.h).
+ * header/write callbacks and its end (see gw_req.h). Deployments of http:// providers go
+ * to girder's own client instead (gw_hc.c), sharing the header logic and the reset here.
  *
  * Bodies of 2xx SSE answers are framed and each read's complete events are written to the
  * client as they arrive (one write per read, nothing held back but a partial event); when the
@@ -69,13 +70,30 @@ static void keep_relayed_header(struct gw_req *req, const char *name, size_t nl,
         req->relay_hdrs.len = mark;
 }
 
-/* Header lines of the upstream answer: status line, retry-after, content type, the
- * rate-limit headers to relay. */
+/* One header of the final upstream answer: retry-after, content type, the rate-limit
+ * headers to relay (value without surrounding whitespace). */
+void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const char *v, size_t vl)
+{
+    if (nl == 11 && strncasecmp(name, "retry-after", 11) == 0)
+        parse_retry_after(req, v, vl, 0);
+    else if (nl == 14 && strncasecmp(name, "retry-after-ms", 14) == 0)
+        parse_retry_after(req, v, vl, 1);
+    else if (nl == 12 && strncasecmp(name, "content-type", 12) == 0) {
+        size_t k = vl < sizeof req->ctype - 1 ? vl : sizeof req->ctype - 1;
+        memcpy(req->ctype, v, k);
+        req->ctype[k] = '\0';
+        req->is_sse = strncasecmp(req->ctype, "text/event-stream", 17) == 0;
+    } else if (is_relayed_header(name, nl)) {
+        keep_relayed_header(req, name, nl, v, vl);
+    }
+}
+
+/* curl's header lines: a status line starts a new response (e.g. after a 100). */
 static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 {
     struct gw_req *req = ud;
-    size_t n = size * nmemb, k;
-    if (n > 5 && memcmp(p, "HTTP/", 5) == 0) { /* a new response (e.g. after a 100) */
+    size_t n = size * nmemb;
+    if (n > 5 && memcmp(p, "HTTP/", 5) == 0) {
         req->retry_after_ms = 0;
         req->is_sse = 0;
         req->ctype[0] = '\0';
@@ -91,18 +109,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     size_t ve = n;
     while (ve > vs && (p[ve - 1] == '\r' || p[ve - 1] == '\n' || p[ve - 1] == ' '))
         ve--;
-    if (nl == 11 && strncasecmp(p, "retry-after", 11) == 0)
-        parse_retry_after(req, p + vs, ve - vs, 0);
-    else if (nl == 14 && strncasecmp(p, "retry-after-ms", 14) == 0)
-        parse_retry_after(req, p + vs, ve - vs, 1);
-    else if (nl == 12 && strncasecmp(p, "content-type", 12) == 0) {
-        k = ve - vs < sizeof req->ctype - 1 ? ve - vs : sizeof req->ctype - 1;
-        memcpy(req->ctype, p + vs, k);
-        req->ctype[k] = '\0';
-        req->is_sse = strncasecmp(req->ctype, "text/event-stream", 17) == 0;
-    } else if (is_relayed_header(p, nl)) {
-        keep_relayed_header(req, p, nl, p + vs, ve - vs);
-    }
+    gw_attempt_header(req, p, nl, p + vs, ve - vs);
     return n;
 }
 
@@ -264,15 +271,17 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
                                                               : (long)CURL_HTTP_VERSION_1_1);
 }
 
-static int splice_body(struct gw_req *req, const struct gd_gw_deployment_cfg *dc)
+int gw_attempt_splice_body(struct gw_req *req)
 {
+    const struct gd_gw_deployment_cfg *dc =
+        &req->rt->gc->aliases[req->alias].deployments[req->dep];
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     gd_buf_reset(&req->body);
     return gd_gw_splice_model(hr->body, hr->body_len, &req->f, dc->model, strlen(dc->model),
                               &req->body);
 }
 
-static void reset_attempt(struct gw_req *req)
+void gw_attempt_reset(struct gw_req *req)
 {
     req->status = 0;
     req->retry_after_ms = 0;
@@ -283,6 +292,7 @@ static void reset_attempt(struct gw_req *req)
     req->ctype[0] = '\0';
     gd_buf_reset(&req->resp);
     gd_buf_reset(&req->relay_hdrs);
+    req->own = 0;
 }
 
 int gw_attempt_start(struct gw_req *req)
@@ -292,11 +302,13 @@ int gw_attempt_start(struct gw_req *req)
     const struct gd_gw_provider_cfg *p = &gc->providers[dc->provider];
     const struct gw_dep_rt *d = &req->rt->aliases[req->alias].deps[req->dep];
     struct gd_buf url;
+    gw_attempt_reset(req);
+    if (d->hc)
+        return gw_hc_attempt_start(req, d->hc, p, d->pool_key);
     gd_buf_init(&url, 8192);
-    reset_attempt(req);
     long maxc = (long)p->max_connections;
     struct gw_pool *pool = gw_pool_get(req->loop, d->pool_key, maxc);
-    int rc = pool ? splice_body(req, dc) : GD_ENOMEM;
+    int rc = pool ? gw_attempt_splice_body(req) : GD_ENOMEM;
     rc = rc ? rc : build_headers(req, p);
     rc = rc ? rc : build_url(req, p, &url);
     req->xf.pool = pool;
@@ -327,6 +339,8 @@ void gw_attempt_init(struct gw_req *req)
 void gw_attempt_stop(struct gw_req *req)
 {
     gd_timer_stop(req->loop, &req->fb_timer);
+    if (req->own)
+        gd_hc_request_cancel(&req->hc);
     if (req->xf.easy) {
         if (req->active)
             gw_pool_remove(&req->xf);
@@ -339,4 +353,17 @@ void gw_attempt_stop(struct gw_req *req)
     req->active = 0;
     req->paused = 0;
     req->client_blocked = 0;
+}
+
+void gw_attempt_resume(struct gw_req *req)
+{
+    if (req->own)
+        gd_hc_request_resume(&req->hc);
+    else
+        gw_pool_unpause(&req->xf);
+}
+
+int gw_attempt_in_callback(const struct gw_req *req)
+{
+    return req->own ? gd_hc_request_in_callback(&req->hc) : gw_pool_in_curl(req->xf.pool);
 }

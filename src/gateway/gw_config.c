@@ -19,6 +19,9 @@ static const char *const provider_keys[] = {"name",
                                             "timeout_ms",
                                             "first_byte_timeout_ms",
                                             "max_connections",
+                                            "max_idle_connections",
+                                            "idle_timeout_ms",
+                                            "client",
                                             "breaker",
                                             NULL};
 static const char *const breaker_keys[] = {"consecutive_failures",
@@ -115,11 +118,24 @@ static int check_url(struct gd_config_diag *d, const struct gd_yaml_node *p, cha
     return 0;
 }
 
+/* client: auto (girder's own HTTP/1.1 client for http://, libcurl otherwise) | curl */
+static int parse_client(struct gd_config_diag *d, const struct gd_yaml_node *p, int *use_curl)
+{
+    const char *v = NULL;
+    int rc = gd_config_get_string(d, p, "client", 16, &v, NULL);
+    *use_curl = v && strcmp(v, "curl") == 0;
+    if (rc == 0 && v && !*use_curl && strcmp(v, "auto") != 0) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "client"), "client", "expected auto or curl");
+        return GD_EINVAL;
+    }
+    return rc;
+}
+
 static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p,
                           struct gd_gw_provider_cfg *out)
 {
-    int64_t maxc = 256;
-    uint64_t to = 60000, fbt = 10000;
+    int64_t maxc = 256, maxi = -1;
+    uint64_t to = 60000, fbt = 10000, idle = 30000;
     const char *key = NULL;
     if (gd_config_expect_kind(d, p, GD_YAML_MAP) != 0)
         return GD_EINVAL;
@@ -142,6 +158,11 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     out->timeout_ms = (uint32_t)to;
     out->first_byte_timeout_ms = (uint32_t)(fbt < to ? fbt : to);
     out->max_connections = (uint32_t)maxc;
+    rc |= gd_config_get_int(d, p, "max_idle_connections", 0, 65536, &maxi);
+    rc |= gd_config_get_duration_ms(d, p, "idle_timeout_ms", 1, 3600000, &idle);
+    out->max_idle_connections = maxi < 0 || maxi > maxc ? (uint32_t)maxc : (uint32_t)maxi;
+    out->idle_timeout_ms = (uint32_t)idle;
+    rc |= parse_client(d, p, &out->use_curl);
     gd_gw_breaker_cfg_default(&out->breaker);
     rc |= parse_breaker(d, p, &out->breaker);
     return rc ? GD_EINVAL : 0;

@@ -26,6 +26,9 @@ struct gd_gw_provider_cfg {
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;
+    uint32_t max_idle_connections; /* kept-alive idle connections per thread (own client) */
+    uint32_t idle_timeout_ms;      /* an idle connection is closed after this (own client) */
+    int use_curl;                  /* `client: curl`: libcurl even for http:// */
     struct gd_gw_breaker_cfg breaker;
 };
 

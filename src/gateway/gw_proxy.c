@@ -117,7 +117,7 @@ static void on_drain(struct gd_http_exchange *x, void *ud)
     req->client_blocked = 0;
     if (req->paused && req->active) {
         req->paused = 0;
-        gw_pool_unpause(&req->xf);
+        gw_attempt_resume(req);
     }
 }
 
@@ -238,7 +238,12 @@ static void exhausted(struct gw_req *req)
 {
     int status;
     const char *code, *msg;
+    char full[256];
     gd_gw_plan_error(&req->plan, &status, &code, &msg);
+    if (status == 502 && req->detail[0]) { /* say what went wrong (refused, bad framing) */
+        snprintf(full, sizeof full, "upstream error: %s", req->detail);
+        msg = full;
+    }
     if (status == 503 && req->plan.retry_after_ms) {
         char v[32];
         snprintf(v, sizeof v, "%u", (req->plan.retry_after_ms + 999) / 1000);
@@ -277,6 +282,9 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
         req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6 : -1;
     req->busy++;
     gw_overhead_start(req, now);
+    size_t dn = detail ? strnlen(detail, sizeof req->detail - 1) : 0;
+    memcpy(req->detail, detail ? detail : "", dn); /* no printf on the hot path */
+    req->detail[dn] = '\0';
     if (!req->x || req->client_closed) {
         /* The client left: no verdict on the deployment; with x still set, on_close is
          * on its way and settles the request. */
@@ -326,7 +334,7 @@ static void on_close(struct gd_http_exchange *x, void *ud)
     req->x = NULL;
     if (req->busy || req->finished)
         return; /* the code running now settles the request */
-    if (req->active && gw_pool_in_curl(req->xf.pool)) {
+    if (req->active && gw_attempt_in_callback(req)) {
         req->refs++;
         if (gd_loop_post(req->loop, deferred_abort, req) != 0)
             req->refs--; /* the write callback aborts on the next byte, timeouts bound it */

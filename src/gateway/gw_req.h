@@ -8,11 +8,13 @@
 
 #include "core/buf.h"
 #include "gateway/gw_curl.h"
+#include "gateway/gw_hc.h"
 #include "gateway/gw_runtime.h"
 #include "gateway/json_scan.h"
 #include "gateway/plan.h"
 #include "gateway/sse.h"
 #include "net/http.h"
+#include "net/http_client.h"
 
 enum gw_kind { GW_KIND_CHAT = 0, GW_KIND_COMPLETIONS, GW_KIND_EMBEDDINGS, GW_KIND_N };
 
@@ -41,7 +43,10 @@ struct gw_req {
 
     /* current attempt */
     int active; /* a transfer is running */
+    int own;    /* it runs on girder's own client (hc), else on libcurl (xf) */
     struct gw_xfer xf;
+    struct gd_hc_req hc;
+    struct iovec hc_iov[2]; /* request head (hdr_text), body */
     struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
     struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
@@ -56,6 +61,7 @@ struct gw_req {
     struct gd_buf resp; /* buffered non-streamed answer */
     char ctype[128];
     struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
+    char detail[128];         /* why the last attempt failed (for girder's own error) */
 
     /* client stream */
     int streaming;
@@ -80,6 +86,16 @@ void gw_attempt_init(struct gw_req *req);
 int gw_attempt_start(struct gw_req *req);
 /* Stops and frees the current transfer (no callbacks). */
 void gw_attempt_stop(struct gw_req *req);
+/* Resumes a transfer paused for a slow client. */
+void gw_attempt_resume(struct gw_req *req);
+/* True while the transfer's client code is on the stack (stop it from a posted call). */
+int gw_attempt_in_callback(const struct gw_req *req);
+
+/* gw_attempt.c, shared by both clients: one header of the final upstream answer; the
+ * per-attempt reset; the body sent upstream (model spliced). */
+void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const char *v, size_t vl);
+void gw_attempt_reset(struct gw_req *req);
+int gw_attempt_splice_body(struct gw_req *req);
 
 /* gw_proxy.c: called when the current attempt ended (transfer done or first-byte timeout). */
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,

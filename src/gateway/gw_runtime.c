@@ -120,9 +120,12 @@ static int init_alias(struct gw_runtime *rt, const struct families *f, size_t i)
             return GD_ENOMEM;
         d->label = b.data;
         gd_buf_init(&b, 8192);
-        if (gd_buf_printf(&b, "%s\n%s\n%u", p->name, p->base_url, p->max_connections) != 0)
+        if (gd_buf_printf(&b, "%s\n%s\n%u\n%u\n%u\n%d", p->name, p->base_url,
+                          p->max_connections, p->max_idle_connections, p->idle_timeout_ms,
+                          p->use_curl) != 0)
             return GD_ENOMEM;
         d->pool_key = b.data;
+        d->hc = gw_hc_target_new(p);
         ar->targets[k].weight = dc->weight;
         gd_gw_breaker_init(&ar->targets[k].breaker, &p->breaker);
         dep_metrics(f, a->alias, d);
@@ -260,6 +263,7 @@ void gw_runtime_free(void *p)
         for (size_t k = 0; k < rt->gc->aliases[i].n_deployments; k++) {
             gd_free(ar->deps[k].label);
             gd_free(ar->deps[k].pool_key);
+            gw_hc_target_free(ar->deps[k].hc);
         }
         gd_free(ar->targets);
         gd_free(ar->deps);

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "gateway/gw_config.h"
+#include "gateway/gw_hc.h"
 #include "gateway/plan.h"
 #include "gateway/router.h"
 
@@ -33,6 +34,7 @@ enum gw_attempt_class {
 struct gw_dep_rt {
     char *label;    /* "provider/model" (metric label, x-girder-deployment) */
     char *pool_key; /* provider identity for the per-loop connection pool */
+    struct gw_hc_target *hc; /* girder's own client serves it; NULL: libcurl */
     struct gd_counter *attempts[GW_AC_N];
     struct gd_counter *prompt_tokens, *completion_tokens;
     struct gd_histogram *duration, *ttfb;
