@@ -1,0 +1,58 @@
+/* Virtual key credentials (see gov_keys.h). */
+#include "gateway/gov_keys.h"
+#include "girder/error.h"
+
+#include <openssl/sha.h>
+#include <strings.h>
+
+static int visible(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+static int trimmed(const char **p, size_t *n)
+{
+    while (*n && ((*p)[0] == ' ' || (*p)[0] == '\t')) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+        (*n)--;
+    return *n > 0 && *n <= GD_GOV_MAX_KEY_BYTES && visible(*p, *n);
+}
+
+int gd_gov_credential(const char *auth, size_t auth_n, const char *xkey, size_t xkey_n,
+                      const char **key, size_t *n)
+{
+    if (auth) {
+        if (auth_n < 7 || strncasecmp(auth, "Bearer ", 7) != 0)
+            return GD_EINVAL;
+        *key = auth + 7;
+        *n = auth_n - 7;
+        return trimmed(key, n) ? 1 : GD_EINVAL;
+    }
+    if (xkey) {
+        *key = xkey;
+        *n = xkey_n;
+        return trimmed(key, n) ? 1 : GD_EINVAL;
+    }
+    return 0;
+}
+
+void gd_gov_sha256(const void *p, size_t n, unsigned char md[32])
+{
+    SHA256(p, n, md);
+}
+
+void gd_gov_hex(const unsigned char md[32], char out[65])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = digits[md[i] >> 4];
+        out[2 * i + 1] = digits[md[i] & 15];
+    }
+    out[64] = '\0';
+}
