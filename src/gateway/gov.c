@@ -187,15 +187,42 @@ static const struct gd_gov_price *price_for(const struct gd_gov *g, uint32_t ali
     return gd_gov_config_price(g->c, model ? model : a->deployments[0].model, a->alias);
 }
 
-static void fmt_wait(char *out, size_t n, uint64_t ms)
+/* Decimal digits of v at p; returns the end. No printf: these run on every response. */
+static char *put_u64(char *p, uint64_t v)
 {
-    if (ms < 1000)
-        snprintf(out, n, "%ums", (unsigned)ms);
-    else if (ms < 60000)
-        snprintf(out, n, "%u.%03us", (unsigned)(ms / 1000), (unsigned)(ms % 1000));
-    else
-        snprintf(out, n, "%um%u.%03us", (unsigned)(ms / 60000), (unsigned)(ms / 1000 % 60),
-                 (unsigned)(ms % 1000));
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* A duration as OpenAI writes it: "250ms", "12.5s", "1m30.250s" (out >= 32 bytes). */
+static void fmt_wait(char *out, uint64_t ms)
+{
+    char *p = out;
+    if (ms < 1000) {
+        p = put_u64(p, ms);
+        *p++ = 'm';
+    } else {
+        if (ms >= 60000) {
+            p = put_u64(p, ms / 60000);
+            *p++ = 'm';
+        }
+        p = put_u64(p, ms / 1000 % (ms >= 60000 ? 60 : UINT64_MAX));
+        if (ms % 1000) {
+            *p++ = '.';
+            *p++ = (char)('0' + ms % 1000 / 100);
+            *p++ = (char)('0' + ms % 100 / 10);
+            *p++ = (char)('0' + ms % 10);
+        }
+    }
+    *p++ = 's';
+    *p = '\0';
 }
 
 static const char *party_id(const struct gd_gov_ticket *t, enum gd_gov_kind k)
@@ -214,7 +241,7 @@ static void limit_refusal(struct gd_gov_ticket *t, struct gd_gov_refusal *r)
     const char *kind = v->by == GD_GOV_ALIAS ? "model" : kind_names[v->by];
     const char *id = party_id(t, v->by);
     char wait[32];
-    fmt_wait(wait, sizeof wait, v->retry_after_ms);
+    fmt_wait(wait, v->retry_after_ms);
     r->status = 429;
     r->retry_after_ms = v->retry_after_ms;
     r->retryable = 1;
@@ -296,28 +323,31 @@ int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size
     return -1;
 }
 
-static void set_quota(struct gd_http_exchange *x, const char *what, const struct gd_gov_quota *q)
+static void set_quota(struct gd_http_exchange *x, const char *const names[3],
+                      const struct gd_gov_quota *q)
 {
-    char name[64], v[32];
-    snprintf(name, sizeof name, "x-ratelimit-limit-%s", what);
-    snprintf(v, sizeof v, "%lld", (long long)q->limit);
-    gd_http_set_header(x, name, v);
-    snprintf(name, sizeof name, "x-ratelimit-remaining-%s", what);
-    snprintf(v, sizeof v, "%lld", (long long)q->remaining);
-    gd_http_set_header(x, name, v);
-    snprintf(name, sizeof name, "x-ratelimit-reset-%s", what);
-    fmt_wait(v, sizeof v, q->reset_ms);
-    gd_http_set_header(x, name, v);
+    char v[32];
+    *put_u64(v, (uint64_t)q->limit) = '\0';
+    gd_http_set_header(x, names[0], v);
+    *put_u64(v, (uint64_t)q->remaining) = '\0';
+    gd_http_set_header(x, names[1], v);
+    fmt_wait(v, q->reset_ms);
+    gd_http_set_header(x, names[2], v);
 }
 
 int gd_gov_headers(const struct gd_gov_ticket *t, struct gd_http_exchange *x)
 {
     if (!t->g || !t->verdict_ok)
         return 0;
+    static const char *const req[3] = {"x-ratelimit-limit-requests",
+                                       "x-ratelimit-remaining-requests",
+                                       "x-ratelimit-reset-requests"};
+    static const char *const tok[3] = {"x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens",
+                                       "x-ratelimit-reset-tokens"};
     if (t->v.requests.limit)
-        set_quota(x, "requests", &t->v.requests);
+        set_quota(x, req, &t->v.requests);
     if (t->v.tokens.limit)
-        set_quota(x, "tokens", &t->v.tokens);
+        set_quota(x, tok, &t->v.tokens);
     return t->v.requests.limit || t->v.tokens.limit;
 }
 

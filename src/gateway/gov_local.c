@@ -118,21 +118,23 @@ static int refuse(struct gd_gov_verdict *v, enum gd_gov_reason r, enum gd_gov_ki
     return GD_EAGAIN;
 }
 
-/* Checks one party (locked); GD_EAGAIN with the verdict filled when a limit refuses. */
+/* Checks one party (locked); GD_EAGAIN with the verdict filled when a limit refuses.
+ * used[0..1] receive the RPM/TPM windows' sums for reserve. */
 static int check(struct gd_gov_state *st, const struct gd_gov_scope_cfg *c,
-                 const struct gd_gov_ask *a, enum gd_gov_kind k, struct gd_gov_verdict *v)
+                 const struct gd_gov_ask *a, enum gd_gov_kind k, struct gd_gov_verdict *v,
+                 int64_t *used_rt)
 {
     const struct gd_gov_limits *l = &c->limits;
     if (l->concurrent && st->inflight >= l->concurrent)
         return refuse(v, GD_GOV_CONCURRENT, k, 1000, l->concurrent, st->inflight);
     if (l->rpm) {
-        int64_t used = gd_gov_window_used(&st->rpm, a->now_ms);
+        int64_t used = used_rt[0] = gd_gov_window_used(&st->rpm, a->now_ms);
         if (used + 1 > l->rpm)
             return refuse(v, GD_GOV_RPM, k, gd_gov_window_wait_ms(&st->rpm, a->now_ms, l->rpm, 1),
                           l->rpm, used);
     }
     if (l->tpm) {
-        int64_t used = gd_gov_window_used(&st->tpm, a->now_ms);
+        int64_t used = used_rt[1] = gd_gov_window_used(&st->tpm, a->now_ms);
         if (a->tokens > l->tpm)
             return refuse(v, GD_GOV_TOO_LARGE, k, 0, l->tpm, a->tokens);
         if (used + a->tokens > l->tpm)
@@ -153,38 +155,42 @@ static int check(struct gd_gov_state *st, const struct gd_gov_scope_cfg *c,
     return 0;
 }
 
-/* Reserves one party (locked) and folds its quotas into the verdict. */
+/* Reserves one party (locked) and folds its quotas into the verdict. A window without a
+ * limit is not kept (a reload that adds one starts it empty). */
 static void reserve(struct gd_gov_state *st, const struct gd_gov_scope_cfg *c,
-                    const struct gd_gov_ask *a, struct gd_gov_verdict *v)
+                    const struct gd_gov_ask *a, struct gd_gov_verdict *v, const int64_t *used)
 {
     const struct gd_gov_limits *l = &c->limits;
+    uint64_t reset = gd_gov_window_reset_after_add_ms(a->now_ms);
     st->inflight++;
-    gd_gov_window_add(&st->rpm, a->now_ms, 1);
-    if (a->tokens > 0)
-        gd_gov_window_add(&st->tpm, a->now_ms, a->tokens);
     if (c->budget.usd > 0)
         st->reserved += a->cost_usd;
-    if (l->rpm)
-        tighten(&v->requests, l->rpm, l->rpm - gd_gov_window_used(&st->rpm, a->now_ms),
-                gd_gov_window_reset_ms(&st->rpm, a->now_ms));
-    if (l->tpm)
-        tighten(&v->tokens, l->tpm, l->tpm - gd_gov_window_used(&st->tpm, a->now_ms),
-                gd_gov_window_reset_ms(&st->tpm, a->now_ms));
+    if (l->rpm) {
+        gd_gov_window_add(&st->rpm, a->now_ms, 1);
+        tighten(&v->requests, l->rpm, l->rpm - used[0] - 1, reset);
+    }
+    if (l->tpm && a->tokens > 0) {
+        gd_gov_window_add(&st->tpm, a->now_ms, a->tokens);
+        tighten(&v->tokens, l->tpm, l->tpm - used[1] - a->tokens, reset);
+    } else if (l->tpm) {
+        tighten(&v->tokens, l->tpm, l->tpm - used[1], gd_gov_window_reset_ms(&st->tpm, a->now_ms));
+    }
 }
 
 static int local_acquire(struct gd_gov_ask *a, struct gd_gov_verdict *v)
 {
     memset(v, 0, sizeof *v);
     int k, rc = 0;
+    int64_t used[GD_GOV_KIND_N][2] = {{0}};
     for (k = 0; k < GD_GOV_KIND_N; k++)
         if (a->party[k].st)
             pthread_mutex_lock(&a->party[k].st->mu);
     for (k = 0; rc == 0 && k < GD_GOV_KIND_N; k++)
         if (a->party[k].st)
-            rc = check(a->party[k].st, a->party[k].cfg, a, (enum gd_gov_kind)k, v);
+            rc = check(a->party[k].st, a->party[k].cfg, a, (enum gd_gov_kind)k, v, used[k]);
     for (k = 0; rc == 0 && k < GD_GOV_KIND_N; k++)
         if (a->party[k].st)
-            reserve(a->party[k].st, a->party[k].cfg, a, v);
+            reserve(a->party[k].st, a->party[k].cfg, a, v, used[k]);
     /* a refusal still reports the quotas as they are, for the headers */
     for (k = 0; rc != 0 && k < GD_GOV_KIND_N; k++) {
         struct gd_gov_state *st = a->party[k].st;
@@ -213,7 +219,7 @@ static void local_settle(const struct gd_gov_ask *a, const struct gd_gov_actual 
         pthread_mutex_lock(&st->mu);
         if (st->inflight > 0)
             st->inflight--;
-        if (x->tokens != a->tokens)
+        if (x->tokens != a->tokens && a->party[k].cfg->limits.tpm)
             gd_gov_window_adjust(&st->tpm, a->at_ms, x->now_ms, x->tokens - a->tokens);
         if (b->usd > 0) {
             st->reserved -= a->cost_usd;

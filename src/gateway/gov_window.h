@@ -36,6 +36,12 @@ void gd_gov_window_adjust(struct gd_gov_window *w, uint64_t at_ms, uint64_t now_
  * need > limit (it never fits). */
 uint64_t gd_gov_window_wait_ms(const struct gd_gov_window *w, uint64_t now_ms, int64_t limit,
                                int64_t need);
+/* Milliseconds until the bucket of now_ms leaves the window: the reset time right after
+ * adding to it (the newest bucket is then the current one). */
+static inline uint64_t gd_gov_window_reset_after_add_ms(uint64_t now_ms)
+{
+    return (now_ms / 1000u + GD_GOV_WINDOW_SLOTS) * 1000u - now_ms;
+}
 /* Milliseconds until the window is empty again (every counted bucket expired); 0 if empty. */
 uint64_t gd_gov_window_reset_ms(const struct gd_gov_window *w, uint64_t now_ms);
 
