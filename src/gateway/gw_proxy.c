@@ -20,8 +20,8 @@ static void req_unref(struct gw_req *req)
 {
     if (--req->refs > 0)
         return;
-    gd_gov_settle(&req->gov, NULL, -1, -1, req->got_first_byte || req->streaming,
-                  (int64_t)req->sse.events);
+    /* no usage was read: only a stream the client got part of is charged (its estimate) */
+    gd_gov_settle(&req->gov, NULL, -1, -1, req->streaming, (int64_t)req->sse.events);
     gw_attempt_stop(req);
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);

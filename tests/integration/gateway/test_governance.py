@@ -11,7 +11,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwharness import mock_stats, request, start_girder, start_mock  # noqa: E402
+from gwharness import assert_clean, mock_stats, request, start_girder, start_mock  # noqa: E402
 from mock_upstream import TEXT, words  # noqa: E402
 
 KEYS = {name: "gk-test-%s-0123456789abcdef" % name for name in (
@@ -65,6 +65,7 @@ def env(tmp_path_factory):
     yield {"port": port, "mport": mport, "tmp": tmp, "girder": g}
     g.stop()
     mock.stop()
+    assert_clean(g)
     for k in KEYS.values():
         assert k not in "".join(g.lines)
 
@@ -364,3 +365,56 @@ governance:
     finally:
         g.stop()
         mock.stop()
+    assert_clean(g)
+
+
+RELOAD = """listen: 127.0.0.1:0
+threads: 1
+access_log: {{enabled: false}}
+providers: [{{name: m, base_url: "http://127.0.0.1:{port}/v1"}}]
+models:
+  - {{alias: chat, deployments: [{{provider: m, model: ok-reload}}]}}
+  - {{alias: {extra}, deployments: [{{provider: m, model: err500}}]}}
+governance:
+  keys:
+    - {{id: r, key_sha256: "{h}", limits: {{rpm: {rpm}, tpm: 1000}}}}
+"""
+
+
+def models(port):
+    return sorted(m["id"] for m in json.loads(request(port, "GET", "/v1/models")[2])["data"])
+
+
+def test_reload_keeps_counters_and_errors_refund_tokens(tmp_path):
+    import signal
+    key = "gk-reload-key-0123456789"
+    mock, mport = start_mock()
+    g, port = start_girder(RELOAD.format(port=mport, h=sha(key), rpm=5, extra="broken"),
+                           tmp_path)
+    try:
+        st, hd, _ = chat(port, key)
+        assert st == 200 and hd["x-ratelimit-remaining-requests"] == "4"
+        used = 1000 - int(hd["x-ratelimit-remaining-tokens"])  # the estimate of one request
+        # an upstream error gives the tokens back (the request still counts for RPM)
+        st, hd, _ = chat(port, key, model="broken")
+        assert st == 500 or st == 502 or st == 503, st
+        st, hd, _ = chat(port, key)
+        assert hd["x-ratelimit-remaining-requests"] == "2"
+        tok_left = int(hd["x-ratelimit-remaining-tokens"])
+        assert tok_left == 1000 - (PROMPT + COMPLETION) - used, (tok_left, used)
+        # a reload that keeps the key keeps its window; the new limit applies to it
+        with open(os.path.join(str(tmp_path), "girder.yaml"), "w") as f:
+            f.write(RELOAD.format(port=mport, h=sha(key), rpm=4, extra="broken2"))
+        g.p.send_signal(signal.SIGHUP)
+        end = time.monotonic() + 5
+        while "broken2" not in models(port) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert "broken2" in models(port)
+        st, hd, _ = chat(port, key)
+        assert st == 200 and hd["x-ratelimit-limit-requests"] == "4"
+        assert hd["x-ratelimit-remaining-requests"] == "0"
+        assert chat(port, key)[0] == 429
+    finally:
+        g.stop()
+        mock.stop()
+    assert_clean(g)
