@@ -8,6 +8,7 @@
 #include "gateway/gov.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/log.h"
 #include "gateway/gov_keys.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
@@ -129,6 +130,7 @@ void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g)
     memset(t, 0, sizeof *t);
     t->g = g;
     t->key = GD_GOV_NONE;
+    t->tenant = GD_GOV_NONE;
     t->cached_tokens = -1;
 }
 
@@ -138,11 +140,31 @@ static void count_refusal(struct gd_gov *g, const char *kind, const char *id, co
     gd_counter_inc(gd_counter_vec_get(g->refusals, v));
 }
 
+/* A JWT names a tenant (which must be configured); its limits then apply. */
+static void authenticate_jwt(struct gd_gov_ticket *t, const char *tok, size_t n)
+{
+    char tenant[GD_GOV_MAX_ID + 1], why[128];
+    const struct gd_gov_config *c = t->g->c;
+    if (gd_gov_jwt_verify(c->jwt, tok, n, (int64_t)(gd_wall_ns() / 1000000000u), tenant,
+                          sizeof tenant, why, sizeof why) != 0) {
+        gd_logf(GD_LOG_INFO, "msg=\"jwt refused\" reason=\"%s\"", why);
+        return;
+    }
+    uint32_t ti = gd_gov_config_find_tenant(c, tenant);
+    if (ti == GD_GOV_NONE) {
+        gd_logf(GD_LOG_INFO, "msg=\"jwt refused\" reason=\"tenant claim names no configured "
+                             "tenant\"");
+        return;
+    }
+    t->jwt = 1;
+    t->tenant = ti;
+}
+
 int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *hr,
                         struct gd_gov_refusal *r)
 {
     struct gd_gov *g = t->g;
-    if (!g || g->c->n_keys == 0)
+    if (!g || !gd_gov_config_requires_auth(g->c))
         return 0; /* no keys configured: the gateway is open */
     const struct gd_slice *auth = gd_http_request_header(hr, "authorization");
     const struct gd_slice *xk = gd_http_request_header(hr, "x-api-key");
@@ -161,11 +183,15 @@ int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *h
         return -1;
     }
     unsigned char md[32];
-    if (rc == 1) {
+    if (rc == 1 && g->c->jwt && gd_gov_jwt_looks_like(key, n)) {
+        authenticate_jwt(t, key, n);
+    } else if (rc == 1) {
         gd_gov_sha256(key, n, md);
         t->key = gd_gov_config_find_key(g->c, md);
+        if (t->key != GD_GOV_NONE)
+            t->tenant = g->c->keys[t->key].tenant;
     }
-    if (t->key == GD_GOV_NONE) { /* malformed and unknown read the same: nothing to learn */
+    if (t->key == GD_GOV_NONE && !t->jwt) { /* malformed and unknown read the same */
         r->code = "invalid_api_key";
         snprintf(r->message, sizeof r->message, "Incorrect API key provided.");
         count_refusal(g, "auth", "-", "invalid_key");
@@ -229,7 +255,7 @@ static const char *party_id(const struct gd_gov_ticket *t, enum gd_gov_kind k)
 {
     const struct gd_gov_config *c = t->g->c;
     return k == GD_GOV_KEY      ? c->keys[t->key].s.id
-           : k == GD_GOV_TENANT ? c->tenants[c->keys[t->key].tenant].id
+           : k == GD_GOV_TENANT ? c->tenants[t->tenant].id
                                 : t->g->gc->aliases[t->alias].alias;
 }
 
@@ -293,11 +319,10 @@ int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size
         return -1;
     }
     memset(&t->ask, 0, sizeof t->ask);
-    if (key) {
+    if (key)
         fill_party(t, GD_GOV_KEY, t->key, &key->s);
-        if (key->tenant != GD_GOV_NONE)
-            fill_party(t, GD_GOV_TENANT, key->tenant, &g->c->tenants[key->tenant]);
-    }
+    if (t->tenant != GD_GOV_NONE)
+        fill_party(t, GD_GOV_TENANT, t->tenant, &g->c->tenants[t->tenant]);
     if (g->c->aliases[alias].id)
         fill_party(t, GD_GOV_ALIAS, alias, &g->c->aliases[alias]);
     const struct gd_gov_price *pr = price_for(g, alias, NULL);
@@ -398,9 +423,7 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
     struct gd_gov_actual a = {prompt + completion, cost, gd_mono_ns() / 1000000u,
                               (int64_t)(gd_wall_ns() / 1000000000u)};
     g->ops->settle(&t->ask, &a);
-    uint32_t idx[GD_GOV_KIND_N] = {t->key, GD_GOV_NONE, t->alias};
-    if (t->key != GD_GOV_NONE)
-        idx[GD_GOV_TENANT] = g->c->keys[t->key].tenant;
+    uint32_t idx[GD_GOV_KIND_N] = {t->key, t->tenant, t->alias};
     for (int k = 0; k < GD_GOV_KIND_N; k++) {
         if (idx[k] == GD_GOV_NONE)
             continue;
@@ -412,7 +435,14 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
 
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x)
 {
-    if (!t->g || t->key == GD_GOV_NONE)
+    if (!t->g)
+        return;
+    if (t->jwt) {
+        gd_http_log_field_str(x, "auth", "jwt");
+        gd_http_log_field_str(x, "tenant", t->g->c->tenants[t->tenant].id);
+        return;
+    }
+    if (t->key == GD_GOV_NONE)
         return;
     const struct gd_gov_key_cfg *k = &t->g->c->keys[t->key];
     gd_http_log_field_str(x, "key_id", k->s.id);

@@ -19,7 +19,9 @@ struct gd_gov;
 
 struct gd_gov_ticket {
     struct gd_gov *g;
-    uint32_t key; /* index into the config's keys, or GD_GOV_NONE (open gateway) */
+    uint32_t key;    /* index into the config's keys, or GD_GOV_NONE (open gateway, JWT) */
+    uint32_t tenant; /* the key's tenant or the JWT's, or GD_GOV_NONE */
+    int jwt;         /* authenticated by a JWT */
     uint32_t alias;
     int held;       /* acquire succeeded and settle has not run */
     int verdict_ok; /* v holds quotas to report */

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const gov_keys[] = {"time_zone", "keys", "tenants", "aliases", "prices", NULL};
+static const char *const gov_keys[] = {"time_zone", "keys", "tenants", "aliases",
+                                       "prices",    "jwt",  NULL};
 static const char *const key_keys[] = {"id",     "key_sha256", "tenant",   "models",
                                        "limits", "budget",     "metadata", NULL};
 static const char *const tenant_keys[] = {"id", "limits", "budget", NULL};
@@ -47,6 +48,7 @@ void gd_gov_config_free(struct gd_gov_config *c)
     gd_free(c->aliases);
     gd_free(c->prices);
     gd_free(c->key_index);
+    gd_gov_jwt_config_free(c->jwt);
     gd_gov_tz_free(&c->tz);
     gd_free(c);
 }
@@ -305,6 +307,12 @@ uint32_t gd_gov_config_find_key(const struct gd_gov_config *c, const unsigned ch
     }
 }
 
+uint32_t gd_gov_config_find_tenant(const struct gd_gov_config *c, const char *id)
+{
+    int i = find_scope(c->tenants, c->n_tenants, id, sizeof *c->tenants);
+    return i < 0 ? GD_GOV_NONE : (uint32_t)i;
+}
+
 int gd_gov_key_allows(const struct gd_gov_key_cfg *k, uint32_t alias)
 {
     if (k->n_aliases == 0)
@@ -497,6 +505,10 @@ int gd_gov_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *
         int arc = parse_alias_limits(d, g, gc, c);
         rc = arc == GD_ENOMEM ? arc : rc | arc;
     }
+    if (rc != GD_ENOMEM) {
+        int jrc = gd_gov_jwt_config_parse(d, g, &c->jwt);
+        rc = jrc == GD_ENOMEM ? jrc : rc | jrc;
+    }
     if (rc == 0)
         rc = build_index(c);
     if (rc != 0) {
@@ -527,6 +539,9 @@ void gd_gov_config_summary(const struct gd_gov_config *c, struct gd_buf *out)
     gd_buf_printf(out,
                   "governance: %zu keys (%s), %zu tenants, %zu limited aliases, %zu prices, "
                   "time zone %s",
-                  c->n_keys, c->n_keys ? "required" : "open gateway", c->n_tenants, limited,
-                  c->n_prices, c->tz.name);
+                  c->n_keys, gd_gov_config_requires_auth(c) ? "required" : "open gateway",
+                  c->n_tenants, limited, c->n_prices, c->tz.name);
+    if (c->jwt)
+        gd_buf_printf(out, ", JWT: %zu keys, tenant claim '%s'", c->jwt->n_keys,
+                      c->jwt->tenant_claim);
 }

@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "gateway/gov_budget.h"
+#include "gateway/gov_jwt.h"
 #include "gateway/gov_tz.h"
 
 #include <stddef.h>
@@ -73,6 +74,7 @@ struct gd_gov_config {
     struct gd_gov_tz tz;
     uint32_t *key_index; /* open addressing over sha256, key_slots entries, GD_GOV_NONE free */
     size_t key_slots;
+    struct gd_gov_jwt_cfg *jwt; /* `jwt:` (gov_jwt.h), NULL when absent */
 };
 
 /* Parses root's `governance:` (absent: *out = NULL, 0) against the parsed gateway
@@ -84,6 +86,13 @@ void gd_gov_config_free(struct gd_gov_config *c);
 
 /* The key whose SHA-256 digest is sha256, or GD_GOV_NONE (constant-time compare). */
 uint32_t gd_gov_config_find_key(const struct gd_gov_config *c, const unsigned char sha256[32]);
+/* Whether callers must authenticate (keys or JWT configured). */
+static inline int gd_gov_config_requires_auth(const struct gd_gov_config *c)
+{
+    return c->n_keys > 0 || c->jwt != NULL;
+}
+/* Index of tenant id, or GD_GOV_NONE. */
+uint32_t gd_gov_config_find_tenant(const struct gd_gov_config *c, const char *id);
 /* Whether key k may use alias a. */
 int gd_gov_key_allows(const struct gd_gov_key_cfg *k, uint32_t alias);
 /* Price entry for an upstream model name (then the alias name), or NULL. */

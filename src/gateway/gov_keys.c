@@ -23,7 +23,7 @@ static int trimmed(const char **p, size_t *n)
     }
     while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
         (*n)--;
-    return *n > 0 && *n <= GD_GOV_MAX_KEY_BYTES && visible(*p, *n);
+    return *n > 0 && *n <= GD_GOV_MAX_CREDENTIAL && visible(*p, *n);
 }
 
 int gd_gov_credential(const char *auth, size_t auth_n, const char *xkey, size_t xkey_n,

@@ -11,12 +11,13 @@
 
 #include <stddef.h>
 
-#define GD_GOV_MAX_KEY_BYTES 512
+#define GD_GOV_MAX_KEY_BYTES 512   /* what `girder keys hash` accepts */
+#define GD_GOV_MAX_CREDENTIAL 8192 /* a bearer credential: a key or a JWT (RS256 ~ 600 B) */
 
 /* The credential in an Authorization value (auth, may be NULL) or else an x-api-key value
  * (xkey, may be NULL): 1 with *key and *n pointing into the value, 0 when neither header is
  * there, GD_EINVAL when one is there but malformed (not "Bearer <token>", empty, longer
- * than GD_GOV_MAX_KEY_BYTES, or holding bytes outside visible ASCII). */
+ * than GD_GOV_MAX_CREDENTIAL, or holding bytes outside visible ASCII). */
 int gd_gov_credential(const char *auth, size_t auth_n, const char *xkey, size_t xkey_n,
                       const char **key, size_t *n);
 

@@ -418,3 +418,131 @@ def test_reload_keeps_counters_and_errors_refund_tokens(tmp_path):
         g.stop()
         mock.stop()
     assert_clean(g)
+
+
+# ---- JWT (tokens made with the openssl CLI) ----
+from jwt_tokens import make_keys, token  # noqa: E402
+
+JWT_SECRET = "0123456789abcdef0123456789abcdef-hs256"
+JWT_CONF = """listen: 127.0.0.1:0
+threads: 1
+access_log: {{enabled: true, path: {tmp}/access.log, format: json}}
+providers: [{{name: m, base_url: "http://127.0.0.1:{port}/v1"}}]
+models: [{{alias: chat, deployments: [{{provider: m, model: ok-jwt}}]}}]
+governance:
+  tenants: [{{id: acme, limits: {{rpm: 1000}}}}, {{id: beta}}]
+  jwt:
+    issuer: https://issuer.test
+    audience: girder
+    tenant_claim: org
+    leeway_s: 5
+    keys:
+      - {{kid: rsa1, alg: RS256, public_key_file: {rsa_pub}}}
+      - {{kid: ec1, alg: ES256, public_key_file: {ec_pub}}}
+      - {{kid: hs1, alg: HS256, secret: "${{GW_JWT_SECRET}}"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def jwtenv(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("jwt")
+    keys = make_keys(str(tmp))
+    mock, mport = start_mock()
+    g, port = start_girder(JWT_CONF.format(tmp=tmp, port=mport, rsa_pub=keys["rsa_pub"],
+                                           ec_pub=keys["ec_pub"]), tmp,
+                           {"GW_JWT_SECRET": JWT_SECRET})
+    yield {"port": port, "keys": keys, "tmp": tmp}
+    g.stop()
+    mock.stop()
+    assert_clean(g)
+    assert JWT_SECRET not in "".join(g.lines)
+
+
+def claims(**over):
+    now = int(time.time())
+    c = {"iss": "https://issuer.test", "aud": "girder", "org": "acme", "sub": "u1",
+         "exp": now + 300, "iat": now}
+    c.update(over)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def signed(env, alg, c, kid=True):
+    h = {"alg": alg, "typ": "JWT"}
+    if kid:
+        h["kid"] = {"RS256": "rsa1", "ES256": "ec1", "HS256": "hs1"}[alg]
+    if alg == "HS256":
+        return token(h, c, hmac_key=JWT_SECRET.encode())
+    return token(h, c, alg_key=(alg, env["keys"]["rsa" if alg == "RS256" else "ec"]))
+
+
+def test_jwt_accepted_for_each_algorithm(jwtenv):
+    for alg in ("RS256", "ES256", "HS256"):
+        st, hd, out = chat(jwtenv["port"], signed(jwtenv, alg, claims()))
+        assert st == 200, (alg, out)
+        assert hd["x-ratelimit-limit-requests"] == "1000"  # the tenant's limit applies
+    st, _, _ = chat(jwtenv["port"], signed(jwtenv, "RS256", claims(), kid=False))
+    assert st == 200  # no kid: the only RS256 key
+    st, _, _ = chat(jwtenv["port"], signed(jwtenv, "ES256", claims(aud=["x", "girder"])))
+    assert st == 200  # aud as an array
+    now = int(time.time())
+    st, _, _ = chat(jwtenv["port"], signed(jwtenv, "HS256", claims(exp=now - 2)))
+    assert st == 200  # expired 2 s ago, within the 5 s leeway
+    time.sleep(0.2)
+    log = open(os.path.join(str(jwtenv["tmp"]), "access.log")).read()
+    assert '"auth":"jwt"' in log and '"tenant":"acme"' in log
+
+
+def test_jwt_refusals_all_look_the_same(jwtenv):
+    now = int(time.time())
+    rsa_pub = open(jwtenv["keys"]["rsa_pub"], "rb").read()
+    good = signed(jwtenv, "RS256", claims())
+    head, body, sig = good.split(".")
+    other = signed(jwtenv, "RS256", claims(org="beta")).split(".")
+    cases = {
+        "expired": signed(jwtenv, "RS256", claims(exp=now - 60)),
+        "not yet valid": signed(jwtenv, "ES256", claims(nbf=now + 120)),
+        "no exp": signed(jwtenv, "HS256", claims(exp=None)),
+        "wrong audience": signed(jwtenv, "RS256", claims(aud="someone-else")),
+        "wrong issuer": signed(jwtenv, "ES256", claims(iss="https://evil.test")),
+        "unknown tenant": signed(jwtenv, "HS256", claims(org="nobody")),
+        "no tenant": signed(jwtenv, "HS256", claims(org=None)),
+        "alg none": token({"alg": "none", "kid": "rsa1"}, claims()),
+        "alg none no kid": token({"alg": "none"}, claims()),
+        # algorithm confusion: HS256 "signed" with the RSA public key as the HMAC secret
+        "hs256 with rsa pub (kid rsa1)": token({"alg": "HS256", "kid": "rsa1"}, claims(),
+                                               hmac_key=rsa_pub),
+        "hs256 with rsa pub (no kid)": token({"alg": "HS256"}, claims(), hmac_key=rsa_pub),
+        "wrong secret": token({"alg": "HS256", "kid": "hs1"}, claims(), hmac_key=b"x" * 40),
+        "ES256 token on the RSA kid": token({"alg": "ES256", "kid": "rsa1"}, claims(),
+                                            alg_key=("ES256", jwtenv["keys"]["ec"])),
+        "tampered payload": head + "." + other[1] + "." + sig,
+        "unknown kid": token({"alg": "RS256", "kid": "nope"}, claims(),
+                             alg_key=("RS256", jwtenv["keys"]["rsa"])),
+        "crit header": token({"alg": "RS256", "kid": "rsa1", "crit": ["x"]}, claims(),
+                             alg_key=("RS256", jwtenv["keys"]["rsa"])),
+    }
+    messages = set()
+    for name, tok in cases.items():
+        st, _, out = chat(jwtenv["port"], tok)
+        assert st == 401, (name, st, out)
+        messages.add(err(out)["message"])
+        assert err(out)["code"] == "invalid_api_key", name
+    assert len(messages) == 1
+    assert chat(jwtenv["port"], good)[0] == 200
+
+
+def test_jwt_config_errors(tmp_path):
+    keys = make_keys(str(tmp_path))
+    rc, out, _ = check(tmp_path, BASE + """governance:
+  jwt:
+    keys:
+      - {alg: RS256, public_key_file: %s}
+      - {alg: HS256, secret: short}
+      - {alg: ES256, public_key_file: %s}
+      - {alg: none}
+""" % (keys["ec_pub"], keys["rsa_pub"]))
+    assert rc != 0
+    for frag in ("'tenant_claim' is required", "RS256 needs an RSA public key",
+                 "HS256 needs 'secret' of at least 32 bytes", "ES256 needs an EC P-256",
+                 "expected one of HS256, RS256, ES256"):
+        assert frag in out, (frag, out)

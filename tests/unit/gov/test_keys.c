@@ -20,7 +20,7 @@ static int cred(const char *auth, const char *xkey, char *out)
 
 Test(gov_keys, credentials)
 {
-    char k[600];
+    static char k[8300];
     cr_assert_eq(cred("Bearer gk-abc", NULL, k), 1);
     cr_assert_str_eq(k, "gk-abc");
     cr_assert_eq(cred("bearer   gk-abc  ", NULL, k), 1);
@@ -35,10 +35,12 @@ Test(gov_keys, credentials)
     cr_assert_eq(cred("Bearer a b", NULL, k), GD_EINVAL);
     cr_assert_eq(cred("Bearer a\x01", NULL, k), GD_EINVAL);
     cr_assert_eq(cred(NULL, "", k), GD_EINVAL);
-    char big[600] = "Bearer ";
-    memset(big + 7, 'a', 513);
-    big[520] = '\0';
+    static char big[8300] = "Bearer ";
+    memset(big + 7, 'a', 8193);
+    big[7 + 8193] = '\0';
     cr_assert_eq(cred(big, NULL, k), GD_EINVAL);
+    big[7 + 8192] = '\0';
+    cr_assert_eq(cred(big, NULL, k), 1);
 }
 
 Test(gov_keys, sha256_matches_known_vector)
