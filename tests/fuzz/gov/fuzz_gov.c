@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         unsigned char md[32];
         gd_gov_sha256(key, kn, md);
         static unsigned char secret[] = "fuzz-secret-fuzz-secret-fuzz-secret!";
-        static struct gd_gov_jwt_key jk = {NULL, GD_GOV_JWT_HS256, secret, sizeof secret - 1};
+        static struct gd_gov_jwt_key jk = {NULL, GD_GOV_JWT_HS256, secret, sizeof secret - 1, NULL};
         static struct gd_gov_jwt_cfg jc = {&jk, 1, NULL, NULL, "org", 30, 0};
         char tenant[64], why[128];
         if (gd_gov_jwt_looks_like(key, kn) &&
