@@ -433,6 +433,11 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
     }
 }
 
+int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias)
+{
+    return !t->g || t->key == GD_GOV_NONE || gd_gov_key_allows(&t->g->c->keys[t->key], alias);
+}
+
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x)
 {
     if (!t->g)

@@ -65,6 +65,8 @@ void gd_gov_note_usage_json(struct gd_gov_ticket *t, const char *json, size_t le
  * upstream got it), and est_completion for the completion. */
 void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, int64_t completion,
                    int upstream_used, int64_t est_completion);
+/* Whether the caller may see alias (GET /v1/models): 1 unless its key restricts aliases. */
+int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias);
 /* Access-log fields (key id, tenant, key tags); never the key. */
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x);
 

@@ -455,11 +455,53 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     req_settle(req);
 }
 
+/* GET /v1/models and /v1/models/{alias} under governance: the caller must authenticate,
+ * and sees only the aliases its key may use. 0 to go on, -1 when answered (401). */
+static int models_gate(struct gd_http_exchange *x, struct gw_runtime *rt, struct gd_gov_ticket *t)
+{
+    struct gd_gov_refusal r;
+    struct gd_buf b;
+    gd_gov_ticket_init(t, rt->gov);
+    if (gd_gov_authenticate(t, gd_http_exchange_request(x), &r) == 0)
+        return 0;
+    gd_buf_init(&b, 4096);
+    if (gd_gw_error_write(&b, r.status, r.message, r.type, NULL, r.code) == 0)
+        gd_http_respond(x, r.status, "application/json", b.data, b.len);
+    else
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+    gd_buf_free(&b);
+    return -1;
+}
+
 static void on_models(struct gd_http_exchange *x, void *ud)
 {
     const struct gw_route *route = ud;
     const struct gd_buf *b = &route->rt->models_json;
-    gd_http_respond(x, 200, "application/json", b->data, b->len);
+    struct gd_gov_ticket t;
+    if (models_gate(x, route->rt, &t) != 0)
+        return;
+    if (t.key == GD_GOV_NONE || route->rt->gc->gov->keys[t.key].n_aliases == 0) {
+        gd_http_respond(x, 200, "application/json", b->data, b->len);
+        return;
+    }
+    struct gd_buf f; /* only the aliases this key may use */
+    gd_buf_init(&f, b->len + 64);
+    int rc = gd_buf_puts(&f, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0, n = 0; rc == 0 && i < route->rt->gc->n_aliases; i++) {
+        const char *a = route->rt->gc->aliases[i].alias;
+        if (!gd_gov_alias_visible(&t, (uint32_t)i))
+            continue;
+        rc = gd_buf_puts(&f, n++ ? ",{\"id\":" : "{\"id\":");
+        rc = rc ? rc : gd_json_put_str(&f, a, strlen(a));
+        rc = rc ? rc
+                : gd_buf_puts(&f, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+    }
+    rc = rc ? rc : gd_buf_puts(&f, "]}");
+    if (rc == 0)
+        gd_http_respond(x, 200, "application/json", f.data, f.len);
+    else
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+    gd_buf_free(&f);
 }
 
 static int hex_digit(char c)
@@ -499,10 +541,13 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     char name[GW_MAX_ALIAS_NAME], msg[GW_MAX_ALIAS_NAME + 96];
     int n = percent_decode(hr->path.p + sizeof prefix - 1, hr->path.n - (sizeof prefix - 1), name,
                            sizeof name);
+    struct gd_gov_ticket t;
+    if (models_gate(x, route->rt, &t) != 0)
+        return;
     struct gd_buf b;
     gd_buf_init(&b, 4096);
-    int rc;
-    if (n > 0 && gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) >= 0) {
+    int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
+    if (a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) {
         rc = gd_buf_puts(&b, "{\"id\":");
         rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
         rc = rc ? rc

@@ -137,6 +137,24 @@ def test_alias_not_allowed_is_403(env):
     assert chat(env["port"], KEYS["limited"], model="nope")[0] == 404
 
 
+def test_models_need_a_key_and_show_only_allowed_aliases(env):
+    st, _, out = request(env["port"], "GET", "/v1/models")
+    assert st == 401 and err(out)["code"] == "missing_api_key"
+    st, _, out = request(env["port"], "GET", "/v1/models", headers={
+        "Authorization": "Bearer " + KEYS["limited"]})
+    assert st == 200 and [m["id"] for m in json.loads(out)["data"]] == ["chat"]
+    st, _, out = request(env["port"], "GET", "/v1/models", headers={
+        "x-api-key": KEYS["full"]})
+    assert st == 200
+    assert sorted(m["id"] for m in json.loads(out)["data"]) == ["chat", "other", "priced",
+                                                                "slow"]
+    h = {"Authorization": "Bearer " + KEYS["limited"]}
+    assert request(env["port"], "GET", "/v1/models/chat", headers=h)[0] == 200
+    st, _, out = request(env["port"], "GET", "/v1/models/other", headers=h)
+    assert st == 404 and err(out)["code"] == "model_not_found"
+    assert request(env["port"], "GET", "/v1/models/chat")[0] == 401
+
+
 def test_rpm_admits_exactly_n_under_concurrency(env):
     results = []
     lock = threading.Lock()
@@ -381,8 +399,9 @@ governance:
 """
 
 
-def models(port):
-    return sorted(m["id"] for m in json.loads(request(port, "GET", "/v1/models")[2])["data"])
+def models(port, key):
+    out = request(port, "GET", "/v1/models", headers={"Authorization": "Bearer " + key})[2]
+    return sorted(m["id"] for m in json.loads(out)["data"])
 
 
 def test_reload_keeps_counters_and_errors_refund_tokens(tmp_path):
@@ -407,9 +426,9 @@ def test_reload_keeps_counters_and_errors_refund_tokens(tmp_path):
             f.write(RELOAD.format(port=mport, h=sha(key), rpm=4, extra="broken2"))
         g.p.send_signal(signal.SIGHUP)
         end = time.monotonic() + 5
-        while "broken2" not in models(port) and time.monotonic() < end:
+        while "broken2" not in models(port, key) and time.monotonic() < end:
             time.sleep(0.05)
-        assert "broken2" in models(port)
+        assert "broken2" in models(port, key)
         st, hd, _ = chat(port, key)
         assert st == 200 and hd["x-ratelimit-limit-requests"] == "4"
         assert hd["x-ratelimit-remaining-requests"] == "0"
