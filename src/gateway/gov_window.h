@@ -18,15 +18,24 @@
 #define GD_GOV_WINDOW_SECONDS 60
 #define GD_GOV_WINDOW_SLOTS (GD_GOV_WINDOW_SECONDS + 1)
 
+struct gd_gov_window_slot {
+    int64_t second; /* which second the slot holds; -1: empty */
+    int64_t count;
+};
+
+/* A running total is kept as time advances (expired buckets are subtracted once), so the
+ * per-request sum is O(1) and touches a cache line or two, not 61 slots. */
 struct gd_gov_window {
-    int64_t count[GD_GOV_WINDOW_SLOTS];
-    int64_t second[GD_GOV_WINDOW_SLOTS]; /* which second each slot holds; -1: empty */
+    int64_t total; /* sum of the buckets live at second `cur` */
+    int64_t cur;   /* the newest second seen; -1 before the first use */
+    struct gd_gov_window_slot slot[GD_GOV_WINDOW_SLOTS];
 };
 
 void gd_gov_window_init(struct gd_gov_window *w);
-/* Sum over the live buckets at now_ms. */
-int64_t gd_gov_window_used(const struct gd_gov_window *w, uint64_t now_ms);
-/* Adds n (> 0) to the bucket of now_ms. */
+/* Sum over the live buckets at now_ms (advances the window: not const). A time before the
+ * newest one seen (threads read the clock before taking the lock) counts as that one. */
+int64_t gd_gov_window_used(struct gd_gov_window *w, uint64_t now_ms);
+/* Adds n (> 0) to the bucket of now_ms (or of the newest second seen, if later). */
 void gd_gov_window_add(struct gd_gov_window *w, uint64_t now_ms, int64_t n);
 /* Corrects what was added at at_ms by delta (reconciling an estimate with the real usage):
  * applied to at_ms's bucket while it is live, never taking it below zero; a bucket that
