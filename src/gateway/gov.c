@@ -8,6 +8,7 @@
 #include "gateway/gov.h"
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/json_write.h"
 #include "core/log.h"
 #include "gateway/gov_keys.h"
 #include "gateway/gw_config.h"
@@ -436,6 +437,24 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
 int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias)
 {
     return !t->g || t->key == GD_GOV_NONE || gd_gov_key_allows(&t->g->c->keys[t->key], alias);
+}
+
+int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
+{
+    if (!t->g || t->key == GD_GOV_NONE || t->g->c->keys[t->key].n_aliases == 0)
+        return 0;
+    int rc = gd_buf_puts(out, "{\"object\":\"list\",\"data\":[");
+    for (size_t i = 0, n = 0; rc == 0 && i < t->g->gc->n_aliases; i++) {
+        const char *a = t->g->gc->aliases[i].alias;
+        if (!gd_gov_alias_visible(t, (uint32_t)i))
+            continue;
+        rc = gd_buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
+        rc = rc ? rc : gd_json_put_str(out, a, strlen(a));
+        rc = rc ? rc
+                : gd_buf_puts(out, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+    }
+    rc = rc ? rc : gd_buf_puts(out, "]}");
+    return rc ? GD_ENOMEM : 1;
 }
 
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x)

@@ -480,24 +480,12 @@ static void on_models(struct gd_http_exchange *x, void *ud)
     struct gd_gov_ticket t;
     if (models_gate(x, route->rt, &t) != 0)
         return;
-    if (t.key == GD_GOV_NONE || route->rt->gc->gov->keys[t.key].n_aliases == 0) {
-        gd_http_respond(x, 200, "application/json", b->data, b->len);
-        return;
-    }
-    struct gd_buf f; /* only the aliases this key may use */
+    struct gd_buf f;
     gd_buf_init(&f, b->len + 64);
-    int rc = gd_buf_puts(&f, "{\"object\":\"list\",\"data\":[");
-    for (size_t i = 0, n = 0; rc == 0 && i < route->rt->gc->n_aliases; i++) {
-        const char *a = route->rt->gc->aliases[i].alias;
-        if (!gd_gov_alias_visible(&t, (uint32_t)i))
-            continue;
-        rc = gd_buf_puts(&f, n++ ? ",{\"id\":" : "{\"id\":");
-        rc = rc ? rc : gd_json_put_str(&f, a, strlen(a));
-        rc = rc ? rc
-                : gd_buf_puts(&f, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
-    }
-    rc = rc ? rc : gd_buf_puts(&f, "]}");
+    int rc = gd_gov_models_json(&t, &f); /* 1: only the aliases this key may use */
     if (rc == 0)
+        gd_http_respond(x, 200, "application/json", b->data, b->len);
+    else if (rc == 1)
         gd_http_respond(x, 200, "application/json", f.data, f.len);
     else
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
