@@ -7,6 +7,7 @@
 #include "girder/error.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,15 @@ static int get_amount(struct gd_config_diag *d, const struct gd_yaml_node *map, 
     return 0;
 }
 
+/* "map.key is required ...": an error at map naming the missing key's full path. */
+static void missing(struct gd_config_diag *d, const struct gd_yaml_node *map, const char *key,
+                    const char *msg)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s%s%s", map->path, *map->path ? "." : "", key);
+    gd_config_diag_add(d, map, path, "%s", msg);
+}
+
 static int get_id(struct gd_config_diag *d, const struct gd_yaml_node *map, const char *key,
                   char **out)
 {
@@ -80,7 +90,7 @@ static int get_id(struct gd_config_diag *d, const struct gd_yaml_node *map, cons
     if (gd_config_get_string(d, map, key, GD_GOV_MAX_ID, &s, NULL) != 0)
         return GD_EINVAL;
     if (!s || !*s) {
-        gd_config_diag_add(d, map, key, "'%s' is required and must not be empty", key);
+        missing(d, map, key, "required and must not be empty");
         return GD_EINVAL;
     }
     *out = gd_strdup(s);
@@ -144,8 +154,8 @@ static int parse_digest(struct gd_config_diag *d, const struct gd_yaml_node *n, 
     if (gd_config_get_string(d, n, "key_sha256", 128, &s, NULL) != 0)
         return GD_EINVAL;
     if (!s) {
-        gd_config_diag_add(d, n, "key_sha256",
-                           "'key_sha256' is required (make one with `girder keys new`)");
+        missing(d, n, "key_sha256",
+                "required: the key's SHA-256 (make one with `girder keys new`)");
         return GD_EINVAL;
     }
     if (strncmp(s, "sha256:", 7) == 0)
@@ -396,7 +406,7 @@ static int parse_alias_limits(struct gd_config_diag *d, const struct gd_yaml_nod
         return GD_ENOMEM;
     c->n_aliases = gc->n_aliases;
     int rc = gd_config_get_seq(d, g, "aliases", &seq);
-    for (size_t i = 0; rc == 0 && seq && i < seq->n; i++) {
+    for (size_t i = 0; seq && i < seq->n; i++) {
         const struct gd_yaml_node *n = seq->items[i];
         struct gd_gov_scope_cfg s = {0};
         int arc = gd_config_expect_kind(d, n, GD_YAML_MAP);

@@ -142,8 +142,7 @@ static int parse_keys(struct gd_config_diag *d, const struct gd_yaml_node *m,
     if (gd_config_get_seq(d, m, "keys", &seq) != 0)
         return GD_EINVAL;
     if (!seq || seq->n == 0 || seq->n > MAX_JWT_KEYS) {
-        gd_config_diag_add(d, seq ? seq : m, seq ? NULL : "keys", "list 1 to %d JWT keys",
-                           MAX_JWT_KEYS);
+        gd_config_diag_add(d, seq ? seq : m, NULL, "'keys': list 1 to %d JWT keys", MAX_JWT_KEYS);
         return GD_EINVAL;
     }
     if (!(c->keys = gd_calloc(seq->n, sizeof *c->keys)))
@@ -187,7 +186,7 @@ int gd_gov_jwt_config_parse(struct gd_config_diag *d, const struct gd_yaml_node 
     src = src ? src : opt_string(d, m, "tenant_claim", &c->tenant_claim);
     int krc = src == GD_ENOMEM ? src : parse_keys(d, m, c);
     if (src == 0 && krc != GD_ENOMEM && !c->tenant_claim) {
-        gd_config_diag_add(d, m, "tenant_claim",
+        gd_config_diag_add(d, m, NULL,
                            "'tenant_claim' is required: the claim naming the caller's tenant");
         rc = GD_EINVAL;
     }
