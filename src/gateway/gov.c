@@ -6,6 +6,7 @@
  *   girder_gateway_gov_spend_usd{kind,id}              USD since start (a gauge: float)
  *   girder_gateway_gov_tokens_total{kind,id}           prompt + completion tokens */
 #include "gateway/gov.h"
+#include "gateway/gov_internal.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json_write.h"
@@ -18,22 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-struct gov_party_rt {
-    struct gd_gov_state *st;
-    struct gd_gauge *spend;
-    struct gd_counter *tokens;
-};
-
-struct gd_gov {
-    const struct gd_gw_config *gc;
-    const struct gd_gov_config *c;
-    const struct gd_gov_limiter_ops *ops;
-    struct gov_party_rt *p[GD_GOV_KIND_N]; /* keys, tenants, aliases */
-    size_t n[GD_GOV_KIND_N];
-    struct gd_counter_vec *refusals;
-};
-
-static const char *const kind_names[GD_GOV_KIND_N] = {"key", "tenant", "alias"};
+const char *const gd_gov__kind_names[GD_GOV_KIND_N] = {"key", "tenant", "alias"};
 static const char *const reason_names[GD_GOV_REASON_N] = {"admitted",   "rpm",    "tpm",
                                                           "concurrent", "budget", "too_large"};
 enum { MAX_SERIES = 50000 };
@@ -64,7 +50,7 @@ static int init_parties(struct gd_gov *g, enum gd_gov_kind k, size_t n,
     g->n[k] = n;
     for (size_t i = 0; i < n; i++) {
         const char *id = id_of(g, i);
-        const char *v[] = {kind_names[k], id};
+        const char *v[] = {gd_gov__kind_names[k], id};
         g->p[k][i].spend = gd_gauge_vec_get(spend, v);
         g->p[k][i].tokens = gd_counter_vec_get(tokens, v);
         if (!always && k == GD_GOV_ALIAS && !g->c->aliases[i].id)
@@ -265,7 +251,7 @@ static void limit_refusal(struct gd_gov_ticket *t, struct gd_gov_refusal *r)
     const struct gd_gov_verdict *v = &t->v;
     static const char *const what[GD_GOV_REASON_N] = {
         "", "requests per minute", "tokens per minute", "concurrent requests", "", ""};
-    const char *kind = v->by == GD_GOV_ALIAS ? "model" : kind_names[v->by];
+    const char *kind = v->by == GD_GOV_ALIAS ? "model" : gd_gov__kind_names[v->by];
     const char *id = party_id(t, v->by);
     char wait[32];
     fmt_wait(wait, v->retry_after_ms);
@@ -292,7 +278,7 @@ static void limit_refusal(struct gd_gov_ticket *t, struct gd_gov_refusal *r)
                  "in %s.",
                  what[v->reason], kind, id, (long long)v->limit, (long long)v->used, wait);
     }
-    count_refusal(t->g, kind_names[v->by], id, reason_names[v->reason]);
+    count_refusal(t->g, gd_gov__kind_names[v->by], id, reason_names[v->reason]);
 }
 
 static void fill_party(struct gd_gov_ticket *t, enum gd_gov_kind k, uint32_t i,

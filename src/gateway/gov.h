@@ -73,6 +73,13 @@ int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out);
 /* Access-log fields (key id, tenant, key tags); never the key. */
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x);
 
+/* Whether g has an admin key (GET /admin/governance is then registered). */
+int gd_gov_has_admin(const struct gd_gov *g);
+/* GET /admin/governance (gov_admin.c), ud = the struct gd_gov: every party's limits,
+ * usage and budget as JSON, behind the admin key (Authorization: Bearer). Query:
+ * kind=key|tenant|alias, id=<exact id>, offset (0), limit (1000, at most 10000). */
+void gd_gov_admin_handler(struct gd_http_exchange *x, void *ud);
+
 /* Token estimate of a request body before it goes upstream: ceil(bytes / 4) (OpenAI's rule
  * of thumb for English text; JSON syntax makes it an over-estimate, reconciled later). */
 int64_t gd_gov_estimate_tokens(const char *body, size_t len);

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const gov_keys[] = {"time_zone", "keys", "tenants", "aliases",
-                                       "prices",    "jwt",  NULL};
+static const char *const gov_keys[] = {"time_zone", "keys", "tenants",          "aliases",
+                                       "prices",    "jwt",  "admin_key_sha256", NULL};
 static const char *const key_keys[] = {"id",     "key_sha256", "tenant",   "models",
                                        "limits", "budget",     "metadata", NULL};
 static const char *const tenant_keys[] = {"id", "limits", "budget", NULL};
@@ -148,14 +148,14 @@ static int hexval(char c)
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static int parse_digest(struct gd_config_diag *d, const struct gd_yaml_node *n, unsigned char *md)
+static int parse_digest(struct gd_config_diag *d, const struct gd_yaml_node *n, const char *key,
+                        unsigned char *md)
 {
     const char *s = NULL;
-    if (gd_config_get_string(d, n, "key_sha256", 128, &s, NULL) != 0)
+    if (gd_config_get_string(d, n, key, 128, &s, NULL) != 0)
         return GD_EINVAL;
     if (!s) {
-        missing(d, n, "key_sha256",
-                "required: the key's SHA-256 (make one with `girder keys new`)");
+        missing(d, n, key, "required: the key's SHA-256 (make one with `girder keys new`)");
         return GD_EINVAL;
     }
     if (strncmp(s, "sha256:", 7) == 0)
@@ -163,7 +163,7 @@ static int parse_digest(struct gd_config_diag *d, const struct gd_yaml_node *n, 
     for (int i = 0; i < 32; i++) {
         int hi = strlen(s) == 64 ? hexval(s[2 * i]) : -1, lo = hi >= 0 ? hexval(s[2 * i + 1]) : -1;
         if (lo < 0) {
-            gd_config_diag_add(d, gd_yaml_map_get(n, "key_sha256"), NULL,
+            gd_config_diag_add(d, gd_yaml_map_get(n, key), NULL,
                                "expected 64 hex digits (the SHA-256 of the key)");
             return GD_EINVAL;
         }
@@ -263,7 +263,7 @@ static int parse_key(struct gd_config_diag *d, const struct gd_yaml_node *n,
     int src = parse_scope(d, n, "id", &k->s);
     if (src == GD_ENOMEM)
         return src;
-    rc |= src | parse_digest(d, n, k->sha256);
+    rc |= src | parse_digest(d, n, "key_sha256", k->sha256);
     const char *t = NULL;
     rc |= gd_config_get_string(d, n, "tenant", GD_GOV_MAX_ID, &t, NULL);
     if (t) {
@@ -518,6 +518,18 @@ int gd_gov_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *
     if (rc != GD_ENOMEM) {
         int jrc = gd_gov_jwt_config_parse(d, g, &c->jwt);
         rc = jrc == GD_ENOMEM ? jrc : rc | jrc;
+    }
+    if (rc != GD_ENOMEM && gd_yaml_map_get(g, "admin_key_sha256")) {
+        int drc = parse_digest(d, g, "admin_key_sha256", c->admin_sha256);
+        c->has_admin_key = drc == 0;
+        rc |= drc;
+        for (size_t i = 0; drc == 0 && i < c->n_keys; i++)
+            if (memcmp(c->keys[i].sha256, c->admin_sha256, 32) == 0) {
+                gd_config_diag_add(d, gd_yaml_map_get(g, "admin_key_sha256"), NULL,
+                                   "the admin key must not also be virtual key '%s'",
+                                   c->keys[i].s.id);
+                rc = GD_EINVAL;
+            }
     }
     if (rc == 0)
         rc = build_index(c);

@@ -75,6 +75,8 @@ struct gd_gov_config {
     uint32_t *key_index; /* open addressing over sha256, key_slots entries, GD_GOV_NONE free */
     size_t key_slots;
     struct gd_gov_jwt_cfg *jwt; /* `jwt:` (gov_jwt.h), NULL when absent */
+    int has_admin_key;
+    unsigned char admin_sha256[32]; /* GET /admin/governance's key */
 };
 
 /* Parses root's `governance:` (absent: *out = NULL, 0) against the parsed gateway

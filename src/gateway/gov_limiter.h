@@ -77,6 +77,13 @@ struct gd_gov_actual {
     int64_t now_s;
 };
 
+/* A party's current usage, for the admin route. */
+struct gd_gov_usage {
+    int64_t requests_1m, tokens_1m, in_flight;
+    double spent_usd; /* in the current period of cfg's budget (0 without one) */
+    int64_t period_start, period_end;
+};
+
 struct gd_gov_limiter_ops {
     const char *name;
     /* The state of party (kind, id), shared with every config that names it; 0 or GD_ENOMEM. */
@@ -84,6 +91,10 @@ struct gd_gov_limiter_ops {
     void (*state_put)(struct gd_gov_state *st);
     int (*acquire)(struct gd_gov_ask *ask, struct gd_gov_verdict *v);
     void (*settle)(const struct gd_gov_ask *ask, const struct gd_gov_actual *a);
+    /* Reads st's usage as of now under cfg's limits and budget. */
+    void (*read)(struct gd_gov_state *st, const struct gd_gov_scope_cfg *cfg,
+                 const struct gd_gov_tz *tz, uint64_t now_ms, int64_t now_s,
+                 struct gd_gov_usage *out);
 };
 
 /* The in-process backend: exact on one instance (gov_local.c). */

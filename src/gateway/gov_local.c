@@ -232,6 +232,24 @@ static void local_settle(const struct gd_gov_ask *a, const struct gd_gov_actual 
     }
 }
 
+static void local_read(struct gd_gov_state *st, const struct gd_gov_scope_cfg *cfg,
+                       const struct gd_gov_tz *tz, uint64_t now_ms, int64_t now_s,
+                       struct gd_gov_usage *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&st->mu);
+    out->requests_1m = cfg->limits.rpm ? gd_gov_window_used(&st->rpm, now_ms) : 0;
+    out->tokens_1m = cfg->limits.tpm ? gd_gov_window_used(&st->tpm, now_ms) : 0;
+    out->in_flight = st->inflight;
+    if (cfg->budget.usd > 0) {
+        roll_period(st, &cfg->budget, tz, now_s);
+        out->spent_usd = st->spent;
+        out->period_start = st->period_start;
+        out->period_end = st->period_end;
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
 double gd_gov_local_spent(struct gd_gov_state *st)
 {
     pthread_mutex_lock(&st->mu);
@@ -246,4 +264,5 @@ const struct gd_gov_limiter_ops gd_gov_local_ops = {
     .state_put = local_put,
     .acquire = local_acquire,
     .settle = local_settle,
+    .read = local_read,
 };

@@ -597,5 +597,8 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
     if (rc == 0)
         rc = gd_http_router_add(router, "GET", "/v1/models/", GD_HTTP_MATCH_PREFIX, on_model,
                                 &r->route[0]);
+    if (rc == 0 && gd_gov_has_admin(r->rt->gov))
+        rc = gd_http_router_add(router, "GET", "/admin/governance", GD_HTTP_MATCH_EXACT,
+                                gd_gov_admin_handler, r->rt->gov);
     return rc;
 }

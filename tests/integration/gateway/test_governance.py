@@ -16,6 +16,7 @@ from mock_upstream import TEXT, words  # noqa: E402
 
 KEYS = {name: "gk-test-%s-0123456789abcdef" % name for name in (
     "full", "limited", "rpm5", "tpm", "tpm2", "conc", "budget", "b1", "b2")}
+ADMIN = "gk-admin-0123456789abcdef"
 COMPLETION = len(words(TEXT))  # what the mock reports as completion_tokens
 PROMPT = 9                     # and as prompt_tokens
 
@@ -38,6 +39,7 @@ models:
   - {{alias: priced, deployments: [{{provider: mock, model: ok-priced}}]}}
 governance:
   time_zone: Europe/Berlin
+  admin_key_sha256: "{admin}"
   tenants:
     - {{id: team-a, limits: {{rpm: 100000}}}}
     - {{id: team-b, limits: {{concurrent: 2}}}}
@@ -60,7 +62,8 @@ governance:
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gov")
     mock, mport = start_mock()
-    cfg = CONFIG.format(tmp=tmp, port=mport, **{k: sha(v) for k, v in KEYS.items()})
+    cfg = CONFIG.format(tmp=tmp, port=mport, admin=sha(ADMIN),
+                        **{k: sha(v) for k, v in KEYS.items()})
     g, port = start_girder(cfg, tmp)
     yield {"port": port, "mport": mport, "tmp": tmp, "girder": g}
     g.stop()
@@ -309,6 +312,38 @@ def test_budget_exhaustion(env):
     assert 'girder_gateway_gov_refusals_total{kind="key",id="budget",reason="budget"} 2' in m
     assert 'girder_gateway_gov_tokens_total{kind="key",id="budget"} %d' % (
         4 * (PROMPT + COMPLETION)) in m
+    st, j = admin(env, "?kind=key&id=budget")
+    assert st == 200 and j["parties"][0]["budget"]["spent_usd"] == 36
+
+
+def admin(env, query="", key=ADMIN):
+    st, _, out = request(env["port"], "GET", "/admin/governance" + query,
+                         headers={"Authorization": "Bearer " + key})
+    return st, json.loads(out)
+
+
+def test_admin_route_shows_usage_and_spend(env):
+    assert admin(env, key=KEYS["full"])[0] == 401  # a virtual key is not the admin key
+    assert request(env["port"], "GET", "/admin/governance")[0] == 401
+    st, j = admin(env)
+    assert st == 200 and j["time_zone"] == "Europe/Berlin"
+    kinds = {(p["kind"], p["id"]) for p in j["parties"]}
+    assert ("key", "rpm5") in kinds and ("tenant", "team-b") in kinds
+    assert j["total"] == len(KEYS) + 2  # every key and tenant; no alias has limits here
+    before = chat(env["port"], KEYS["full"])[0]
+    assert before == 200
+    st, j = admin(env, "?kind=key&id=full")
+    assert st == 200 and j["total"] == 1
+    p = j["parties"][0]
+    assert p["tenant"] == "team-a" and p["limits"]["rpm"] == 0
+    st, j = admin(env, "?kind=tenant&id=team-a")
+    assert j["parties"][0]["usage"]["requests_1m"] >= 1
+    st, j = admin(env, "?kind=key&id=budget")
+    b = j["parties"][0]["budget"]
+    assert b["usd"] == 30 and b["period"] == "daily"
+    assert b["period_start"].endswith(("T22:00:00Z", "T23:00:00Z"))  # Berlin midnight
+    st, j = admin(env, "?limit=2&offset=1")
+    assert len(j["parties"]) == 2 and j["offset"] == 1
 
 
 def check(tmp_path, text):
@@ -353,6 +388,11 @@ def test_config_check_reports_positions(tmp_path):
     - {id: a, key_sha256: "%s"}
 """ % (sha("x"), sha("x")))
     assert rc != 0 and "duplicate key id 'a'" in out and "same key hash" in out
+    rc, out, _ = check(tmp_path, BASE + """governance:
+  admin_key_sha256: "%s"
+  keys: [{id: a, key_sha256: "%s"}]
+""" % (sha("x"), sha("x")))
+    assert rc != 0 and "the admin key must not also be virtual key 'a'" in out
     rc, out, _ = check(tmp_path, "governance: {keys: []}\n")
     assert rc != 0 and "governance needs the gateway" in out
     rc, out, _ = check(tmp_path, BASE + """governance:
