@@ -102,10 +102,18 @@ static int put_party(struct gd_buf *b, const struct gd_gov *g, int k, size_t i, 
     return rc ? rc : gd_buf_puts(b, "}");
 }
 
+/* gd_http_query_param computes query.p + query.n, undefined for a NULL p (no query at
+ * all): ask it only when there is a query. */
+static struct gd_slice param(const struct gd_http_request *hr, const char *name)
+{
+    struct gd_slice none = {NULL, 0};
+    return hr->query.p && hr->query.n ? gd_http_query_param(hr, name) : none;
+}
+
 /* Query parameter as a bounded unsigned integer, or dflt. */
 static long query_num(const struct gd_http_request *hr, const char *name, long dflt, long max)
 {
-    struct gd_slice v = gd_http_query_param(hr, name);
+    struct gd_slice v = param(hr, name);
     char tmp[24];
     if (!v.p || v.n == 0 || v.n >= sizeof tmp)
         return dflt;
@@ -118,7 +126,7 @@ static long query_num(const struct gd_http_request *hr, const char *name, long d
 
 static int matches(const struct gd_http_request *hr, const struct gd_gov *g, int k, size_t i)
 {
-    struct gd_slice kind = gd_http_query_param(hr, "kind"), id = gd_http_query_param(hr, "id");
+    struct gd_slice kind = param(hr, "kind"), id = param(hr, "id");
     const char *sid = scope_of(g, k, i)->id;
     if (!g->p[k][i].st || !sid)
         return 0; /* an alias without limits has no state */
