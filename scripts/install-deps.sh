@@ -15,7 +15,7 @@ DEB_PKGS=(
   # tests
   libcriterion-dev python3-pytest python3-numpy python3-onnx libonnx-testdata
   nginx-light redis-server curl openssl ca-certificates zstd xz-utils python3-prometheus-client
-  prometheus
+  prometheus tzdata
 )
 BENCH_PKGS=(wrk python3-torch python3-torchvision hyperfine)
 [ "${1:-}" = "--bench" ] && DEB_PKGS+=("${BENCH_PKGS[@]}")

@@ -15,6 +15,7 @@ int gd_cli_wants_help(int argc, char **argv);
 int gd_cmd_version(int argc, char **argv);
 int gd_cmd_serve(int argc, char **argv); /* src/cli/cmd_serve.c (helper A) */
 int gd_cmd_run(int argc, char **argv);
+int gd_cmd_keys(int argc, char **argv); /* src/cli/cmd_keys.c: gateway virtual keys */
 
 /* `girder config` (src/cli/cmd_config.c, helper B). The extension config sections known to
  * the binary live in one table there (gd_cli_config_sections, n entries); `girder serve` and

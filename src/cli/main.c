@@ -10,6 +10,7 @@ static const struct gd_cli_command commands[] = {
     {"config", "validate a config file (`config check FILE`)", gd_cmd_config},
     {"logs", "log template mining, compression and search", gd_cmd_logs},
     {"run", "run an ONNX model on .npy/.pb inputs (`run MODEL --info`)", gd_cmd_run},
+    {"keys", "virtual keys for the gateway (`keys new`, `keys hash`)", gd_cmd_keys},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

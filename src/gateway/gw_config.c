@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const char *const section_keys[] = {"providers", "models", NULL};
+static const char *const section_keys[] = {"providers", "models", "governance", NULL};
 static const char *const provider_keys[] = {"name",
                                             "base_url",
                                             "api_key",
@@ -63,6 +63,7 @@ void gd_gw_config_free(void *p)
     gd_free(c->providers);
     gd_free(c->aliases);
     gd_free(c->alias_retries);
+    gd_gov_config_free(c->gov);
     gd_free(c);
 }
 
@@ -458,8 +459,13 @@ int gd_gw_config_find_alias(const struct gd_gw_config *c, const char *name, size
 int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out)
 {
     *out = NULL;
-    if (!gd_yaml_map_get(root, "providers") && !gd_yaml_map_get(root, "models"))
-        return 0;
+    if (!gd_yaml_map_get(root, "providers") && !gd_yaml_map_get(root, "models")) {
+        if (!gd_yaml_map_get(root, "governance"))
+            return 0;
+        gd_config_diag_add(d, gd_yaml_map_get(root, "governance"), NULL,
+                           "governance needs the gateway's providers and models");
+        return GD_EINVAL;
+    }
     struct gd_gw_config *c = gd_calloc(1, sizeof *c);
     if (!c)
         return GD_ENOMEM;
@@ -472,6 +478,8 @@ int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
         gd_config_diag_add(d, root, "providers", "models are configured but no providers");
         rc = GD_EINVAL;
     }
+    if (rc == 0)
+        rc = gd_gov_config_parse(root, d, c, &c->gov);
     if (rc != 0) {
         gd_gw_config_free(c);
         return rc;
@@ -496,6 +504,10 @@ static void summary(const void *data, struct gd_buf *out)
                   "gateway: %zu providers (%zu with api_key), %zu model aliases, %zu "
                   "deployments",
                   c->n_providers, keys, c->n_aliases, deps);
+    if (c->gov) {
+        gd_buf_puts(out, "\n");
+        gd_gov_config_summary(c->gov, out);
+    }
 }
 
 const struct gd_config_section gd_gw_config_section = {

@@ -13,6 +13,7 @@
 
 #include "core/config.h"
 #include "gateway/breaker.h"
+#include "gateway/gov_config.h"
 #include "gateway/router.h"
 
 #include <stddef.h>
@@ -55,7 +56,8 @@ struct gd_gw_config {
     size_t n_providers;
     struct gd_gw_alias_cfg *aliases;
     size_t n_aliases;
-    uint32_t *alias_retries; /* [n_aliases], for the retry planner */
+    uint32_t *alias_retries;   /* [n_aliases], for the retry planner */
+    struct gd_gov_config *gov; /* `governance:` (gov_config.h), NULL when absent */
 };
 
 /* Name under which the loader stores the section (gd_config_section_get). */

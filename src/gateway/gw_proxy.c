@@ -20,6 +20,8 @@ static void req_unref(struct gw_req *req)
 {
     if (--req->refs > 0)
         return;
+    /* no usage was read: only a stream the client got part of is charged (its estimate) */
+    gd_gov_settle(&req->gov, NULL, -1, -1, req->streaming, (int64_t)req->sse.events);
     gw_attempt_stop(req);
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);
@@ -48,6 +50,9 @@ static const char *u64_str(uint64_t v, char *buf, size_t size)
 static void set_gw_headers(struct gw_req *req, int with_upstream)
 {
     char v[24];
+    /* girder's own limits are what binds this client: they replace the upstream's */
+    if (gd_gov_headers(&req->gov, req->x))
+        gd_buf_reset(&req->relay_hdrs);
     if (with_upstream && req->plan.attempts > 0) {
         gd_http_set_header(req->x, "x-girder-deployment",
                            req->rt->aliases[req->alias].deps[req->dep].label);
@@ -74,6 +79,7 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
         gd_http_log_field_i64(req->x, "prompt_tokens", prompt);
     if (completion >= 0)
         gd_http_log_field_i64(req->x, "completion_tokens", completion);
+    gd_gov_log_fields(&req->gov, req->x);
 }
 
 /* Ends the client side with a complete response; the exchange is gone afterwards. */
@@ -143,9 +149,9 @@ static int write_events(struct gw_req *req, const char *p, size_t n)
  * first and is written on its own. */
 static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
-    (void)data;
-    (void)dlen;
     struct gw_req *req = ud;
+    if (req->sse.have_usage && !req->gov.cached_seen) /* this event carried the usage */
+        gd_gov_note_usage_json(&req->gov, data, dlen);
     uintptr_t at = (uintptr_t)raw, from = (uintptr_t)req->read_p;
     if (at >= from && at - from < req->read_n) {
         if (req->span_n == 0)
@@ -218,7 +224,10 @@ static void finish_ok(struct gw_req *req)
             u = req->sse.usage;
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
+        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     }
+    gd_gov_settle(&req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
+                  u.prompt_tokens, u.completion_tokens, 1, (int64_t)req->sse.events - 1);
     gw_runtime_add_tokens(req->rt, req->alias, req->dep, u.prompt_tokens, u.completion_tokens);
     log_fields(req, u.prompt_tokens, u.completion_tokens);
     if (!req->streaming) {
@@ -358,6 +367,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->hdr_text, 64u << 10);
     gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
+    gd_gov_ticket_init(&req->gov, route->rt->gov);
     gw_attempt_init(req);
     return req;
 }
@@ -407,6 +417,41 @@ static int resolve(struct gw_req *req)
     return 0;
 }
 
+/* Governance refusal: OpenAI-format error with Retry-After (seconds, rounded up) and
+ * retry-after-ms for rate limits; x-should-retry: false where waiting cannot help. */
+static void gov_refuse(struct gw_req *req, const struct gd_gov_refusal *r)
+{
+    char v[32];
+    if (r->status == 429 && r->retryable) {
+        snprintf(v, sizeof v, "%llu", (unsigned long long)(r->retry_after_ms + 999) / 1000);
+        gd_http_set_header(req->x, "Retry-After", v);
+        snprintf(v, sizeof v, "%llu", (unsigned long long)r->retry_after_ms);
+        gd_http_set_header(req->x, "retry-after-ms", v);
+    } else if (r->status == 429) {
+        gd_http_set_header(req->x, "x-should-retry", "false");
+    }
+    struct gd_buf b;
+    gd_buf_init(&b, 65536);
+    log_fields(req, -1, -1);
+    if (gd_gw_error_write(&b, r->status, r->message, r->type, NULL, r->code) != 0)
+        gd_buf_reset(&b);
+    respond(req, r->status, "application/json", b.data ? b.data : "", b.len, 0);
+    gd_buf_free(&b);
+}
+
+/* Who is calling (before the body is looked at), then whether they may, once the alias is
+ * known. 0 to go on, -1 when the request was answered. */
+static int govern(struct gw_req *req, int identify)
+{
+    struct gd_gov_refusal r;
+    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
+    int rc = identify ? gd_gov_authenticate(&req->gov, hr, &r)
+                      : gd_gov_admit(&req->gov, req->plan.chain[0], hr->body, hr->body_len, &r);
+    if (rc != 0)
+        gov_refuse(req, &r);
+    return rc;
+}
+
 static void on_post(struct gd_http_exchange *x, void *ud)
 {
     uint64_t t0 = gd_mono_ns();
@@ -419,18 +464,48 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     gw_overhead_start(req, t0);
     gd_http_exchange_set_user(x, req);
     gd_http_on_close(x, on_close, req);
-    if (resolve(req) == 0)
+    if (govern(req, 1) == 0 && resolve(req) == 0 && govern(req, 0) == 0)
         next_attempt(req);
     gw_overhead_stop(req, gd_mono_ns());
     req->busy--;
     req_settle(req);
 }
 
+/* GET /v1/models and /v1/models/{alias} under governance: the caller must authenticate,
+ * and sees only the aliases its key may use. 0 to go on, -1 when answered (401). */
+static int models_gate(struct gd_http_exchange *x, struct gw_runtime *rt, struct gd_gov_ticket *t)
+{
+    struct gd_gov_refusal r;
+    struct gd_buf b;
+    gd_gov_ticket_init(t, rt->gov);
+    if (gd_gov_authenticate(t, gd_http_exchange_request(x), &r) == 0)
+        return 0;
+    gd_buf_init(&b, 4096);
+    if (gd_gw_error_write(&b, r.status, r.message, r.type, NULL, r.code) == 0)
+        gd_http_respond(x, r.status, "application/json", b.data, b.len);
+    else
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+    gd_buf_free(&b);
+    return -1;
+}
+
 static void on_models(struct gd_http_exchange *x, void *ud)
 {
     const struct gw_route *route = ud;
     const struct gd_buf *b = &route->rt->models_json;
-    gd_http_respond(x, 200, "application/json", b->data, b->len);
+    struct gd_gov_ticket t;
+    if (models_gate(x, route->rt, &t) != 0)
+        return;
+    struct gd_buf f;
+    gd_buf_init(&f, b->len + 64);
+    int rc = gd_gov_models_json(&t, &f); /* 1: only the aliases this key may use */
+    if (rc == 0)
+        gd_http_respond(x, 200, "application/json", b->data, b->len);
+    else if (rc == 1)
+        gd_http_respond(x, 200, "application/json", f.data, f.len);
+    else
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
+    gd_buf_free(&f);
 }
 
 static int hex_digit(char c)
@@ -470,10 +545,13 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     char name[GW_MAX_ALIAS_NAME], msg[GW_MAX_ALIAS_NAME + 96];
     int n = percent_decode(hr->path.p + sizeof prefix - 1, hr->path.n - (sizeof prefix - 1), name,
                            sizeof name);
+    struct gd_gov_ticket t;
+    if (models_gate(x, route->rt, &t) != 0)
+        return;
     struct gd_buf b;
     gd_buf_init(&b, 4096);
-    int rc;
-    if (n > 0 && gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) >= 0) {
+    int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
+    if (a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) {
         rc = gd_buf_puts(&b, "{\"id\":");
         rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
         rc = rc ? rc
@@ -535,5 +613,8 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
     if (rc == 0)
         rc = gd_http_router_add(router, "GET", "/v1/models/", GD_HTTP_MATCH_PREFIX, on_model,
                                 &r->route[0]);
+    if (rc == 0 && gd_gov_has_admin(r->rt->gov))
+        rc = gd_http_router_add(router, "GET", "/admin/governance", GD_HTTP_MATCH_EXACT,
+                                gd_gov_admin_handler, r->rt->gov);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "gateway/gw_curl.h"
 #include "gateway/gw_hc.h"
+#include "gateway/gov.h"
 #include "gateway/gw_runtime.h"
 #include "gateway/json_scan.h"
 #include "gateway/plan.h"
@@ -73,6 +74,8 @@ struct gw_req {
      * bytes goes out as one write, without a copy */
     const char *read_p, *span;
     size_t read_n, span_n;
+
+    struct gd_gov_ticket gov; /* governance: key, reservations (gov.h) */
 
     /* accounting */
     uint64_t overhead_ns;

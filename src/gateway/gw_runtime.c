@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json_write.h"
+#include "gateway/gov.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
 
@@ -238,6 +239,8 @@ int gw_runtime_new(const struct gd_config *cfg, struct gw_runtime **out)
         rc = init_alias(rt, &f, i);
     if (rc == 0)
         rc = models_json(rt);
+    if (rc == 0)
+        rc = gd_gov_new(rt->gc, &rt->gov);
     if (rc != 0) {
         gw_runtime_free(rt);
         return rc;
@@ -253,6 +256,7 @@ void gw_runtime_free(void *p)
     if (!rt)
         return;
     live_remove(rt);
+    gd_gov_free(rt->gov);
     for (size_t i = 0; rt->aliases && i < rt->gc->n_aliases; i++) {
         struct gw_alias_rt *ar = &rt->aliases[i];
         if (!ar->targets || !ar->deps) {

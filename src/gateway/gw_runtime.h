@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 struct gd_counter;
+struct gd_gov;
 struct gd_gauge;
 struct gd_histogram;
 
@@ -54,7 +55,8 @@ struct gw_runtime {
     struct gw_alias_rt *aliases;
     long max_conn_per_loop; /* scratch: per provider, computed at creation */
     struct gd_buf models_json;
-    struct gd_counter_vec *requests; /* girder_gateway_requests_total{alias,status} */
+    struct gd_counter_vec *requests;          /* girder_gateway_requests_total{alias,status} */
+    struct gd_gov *gov;                       /* governance (gov.h), NULL when not configured */
     struct gw_runtime *live_prev, *live_next; /* process-wide list of live runtimes */
 };
 

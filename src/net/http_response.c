@@ -20,8 +20,10 @@ const struct gd_slice *gd_http_request_header(const struct gd_http_request *r, c
 struct gd_slice gd_http_query_param(const struct gd_http_request *r, const char *name)
 {
     size_t nl = strlen(name);
+    if (!r->query.p) /* no query string (NULL + 0 is undefined) */
+        return (struct gd_slice){NULL, 0};
     const char *p = r->query.p, *end = r->query.p + r->query.n;
-    while (p && p < end) {
+    while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *e = amp ? amp : end;
         const char *eq = memchr(p, '=', (size_t)(e - p));

@@ -1,0 +1,96 @@
+/* `girder keys`: virtual keys for the gateway's governance section.
+ *
+ *   girder keys new [--id ID]   a random key (gk-<43 base64url chars>, 256 bits) and the
+ *                               `keys:` entry holding only its SHA-256
+ *   girder keys hash            the SHA-256 of the key read from stdin (one line)
+ *
+ * The key goes to stdout once and is never stored; reading it from stdin keeps it out of
+ * the process list and shell history. Same digest as
+ *   printf %s "$KEY" | sha256sum */
+#include "cli/cli.h"
+#include "gateway/gov_keys.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: girder keys new [--id ID]\n"
+                 "       girder keys hash < keyfile\n"
+                 "new: prints a fresh virtual key and its config entry (key_sha256)\n"
+                 "hash: prints the SHA-256 (hex) of the key on stdin's first line\n");
+}
+
+static int cmd_new(int argc, char **argv)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *id = "my-key";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--id") == 0 && i + 1 < argc)
+            id = argv[++i];
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    unsigned char raw[33];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        fprintf(stderr, "girder keys: getrandom failed\n");
+        return 1;
+    }
+    char key[3 + 44 + 1] = "gk-";
+    size_t k = 3;
+    for (size_t i = 0; i < sizeof raw; i += 3) { /* 33 bytes -> 44 chars, no padding */
+        unsigned v = (unsigned)raw[i] << 16 | (unsigned)raw[i + 1] << 8 | raw[i + 2];
+        for (int s = 18; s >= 0; s -= 6)
+            key[k++] = b64[v >> s & 63];
+    }
+    key[k] = '\0';
+    unsigned char md[32];
+    char hex[65];
+    gd_gov_sha256(key, k, md);
+    gd_gov_hex(md, hex);
+    memset(raw, 0, sizeof raw);
+    printf("key: %s\n\n# governance.keys entry (the key itself is not stored):\n"
+           "  - id: %s\n    key_sha256: %s\n",
+           key, id, hex);
+    memset(key, 0, sizeof key);
+    return 0;
+}
+
+static int cmd_hash(void)
+{
+    char line[GD_GOV_MAX_KEY_BYTES + 2];
+    if (!fgets(line, sizeof line, stdin)) {
+        fprintf(stderr, "girder keys hash: no key on stdin\n");
+        return 1;
+    }
+    size_t n = strcspn(line, "\r\n");
+    if (n == 0 || n > GD_GOV_MAX_KEY_BYTES) {
+        fprintf(stderr, "girder keys hash: expected one key of 1 to %d bytes\n",
+                GD_GOV_MAX_KEY_BYTES);
+        return 1;
+    }
+    unsigned char md[32];
+    char hex[65];
+    gd_gov_sha256(line, n, md);
+    gd_gov_hex(md, hex);
+    memset(line, 0, sizeof line);
+    printf("%s\n", hex);
+    return 0;
+}
+
+int gd_cmd_keys(int argc, char **argv)
+{
+    if (argc < 2 || gd_cli_wants_help(argc, argv)) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "new") == 0)
+        return cmd_new(argc - 1, argv + 1);
+    if (strcmp(argv[1], "hash") == 0 && argc == 2)
+        return cmd_hash();
+    usage(stderr);
+    return 2;
+}
