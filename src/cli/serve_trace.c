@@ -103,9 +103,10 @@ void gd_serve_trace_request(const struct gd_http_completion *c)
     static _Thread_local struct gd_span s; /* ~2.5 KB: not on the loop's stack */
     const struct gd_http_request *r = c->req;
     const struct gd_traceparent *tp = &r->trace;
-    if (!gd_trace_begin(&s, tp->valid ? tp->trace_id : NULL, tp->valid ? tp->parent_id : NULL,
-                        tp->valid ? tp->flags : 0))
+    if (!gd_trace_decide(c->trace, tp->valid ? tp->trace_id : NULL,
+                         tp->valid ? tp->parent_id : NULL, tp->valid ? tp->flags : 0))
         return;
+    gd_trace_begin(&s, c->trace);
     s.kind = GD_SPAN_SERVER;
     s.start_unix_ns = s.end_unix_ns - c->duration_ns;
     char name[160];

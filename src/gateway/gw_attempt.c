@@ -9,6 +9,7 @@
  * so a stalled client holds at most its output buffer plus one chunk and one partial event.
  * Everything else (JSON answers, errors) is buffered, capped, and decided on at the end. */
 #include "gateway/gw_req.h"
+#include "gateway/gw_trace.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "girder/error.h"
@@ -215,14 +216,16 @@ static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
     size_t id_len = hr->request_id ? strlen(hr->request_id) : 0;
     size_t off[GW_UPSTREAM_HEADERS];
     int n = 0;
-    int rc = gd_buf_reserve(&req->hdr_text, 128 + key_len + id_len + (tp ? tp->n : 0));
+    int rc = gd_buf_reserve(&req->hdr_text, 128 + key_len + id_len + (tp ? tp->n : 0) + 72);
     rc = rc ? rc : add_line(req, off, &n, "Content-Type: application/json", "", 0);
     rc = rc ? rc : add_line(req, off, &n, "Expect:", "", 0);
     if (rc == 0 && p->api_key)
         rc = add_line(req, off, &n, "Authorization: Bearer ", p->api_key, key_len);
     if (rc == 0 && hr->request_id)
         rc = add_line(req, off, &n, "X-Request-Id: ", hr->request_id, id_len);
-    if (rc == 0 && tp && hr->trace.valid)
+    if (rc == 0 && req->traced)
+        rc = add_line(req, off, &n, "traceparent: ", req->traceparent, 55);
+    else if (rc == 0 && tp && hr->trace.valid)
         rc = add_line(req, off, &n, "traceparent: ", tp->p, tp->n);
     if (rc != 0)
         return GD_ENOMEM;
@@ -273,8 +276,7 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
 
 int gw_attempt_splice_body(struct gw_req *req)
 {
-    const struct gd_gw_deployment_cfg *dc =
-        &req->rt->gc->aliases[req->alias].deployments[req->dep];
+    const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     gd_buf_reset(&req->body);
     return gd_gw_splice_model(hr->body, hr->body_len, &req->f, dc->model, strlen(dc->model),
@@ -303,6 +305,7 @@ int gw_attempt_start(struct gw_req *req)
     const struct gw_dep_rt *d = &req->rt->aliases[req->alias].deps[req->dep];
     struct gd_buf url;
     gw_attempt_reset(req);
+    gw_trace_attempt_begin(req, req->traceparent);
     if (d->hc)
         return gw_hc_attempt_start(req, d->hc, p, d->pool_key);
     gd_buf_init(&url, 8192);

@@ -133,7 +133,9 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
         rc = put(b, "Authorization: Bearer ", p->api_key, strlen(p->api_key));
     if (rc == 0 && hr->request_id)
         rc = put(b, "X-Request-Id: ", hr->request_id, strlen(hr->request_id));
-    if (rc == 0 && tp && hr->trace.valid)
+    if (rc == 0 && req->traced)
+        rc = put(b, "traceparent: ", req->traceparent, 55);
+    else if (rc == 0 && tp && hr->trace.valid)
         rc = put(b, "traceparent: ", tp->p, tp->n);
     rc = rc ? rc : gd_buf_append(b, "\r\n", 2);
     return rc ? GD_ENOMEM : 0;

@@ -5,6 +5,7 @@
  *   client gone: abort the transfer (deferred when inside curl), free when unreferenced */
 #include "gateway/gateway.h"
 #include "gateway/gw_req.h"
+#include "gateway/gw_trace.h"
 #include "gateway/oai_error.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -286,6 +287,7 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
                          const char *detail)
 {
     uint64_t now = gd_mono_ns();
+    gw_trace_attempt_end(req, r);
     double dur = (double)(now - req->attempt_start_ns) / 1e6;
     double ttfb =
         req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6 : -1;

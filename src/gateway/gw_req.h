@@ -47,7 +47,7 @@ struct gw_req {
     int own;    /* it runs on girder's own client (hc), else on libcurl (xf) */
     struct gw_xfer xf;
     struct gd_hc_req hc;
-    struct iovec hc_iov[2]; /* request head (hdr_text), body */
+    struct iovec hc_iov[2];                      /* request head (hdr_text), body */
     struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
     struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
@@ -58,6 +58,12 @@ struct gw_req {
     int got_first_byte;
     int too_large;
     uint64_t attempt_start_ns, first_byte_ns;
+    /* tracing (gw_trace.h): the current attempt's CLIENT span, when the request is sampled */
+    int traced;
+    struct gd_trace_ctx trace;
+    uint8_t attempt_span[8];
+    uint64_t attempt_unix_ns;
+    char traceparent[56]; /* sent upstream while traced */
     struct gd_timer fb_timer;
     struct gd_buf resp; /* buffered non-streamed answer */
     char ctype[128];

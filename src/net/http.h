@@ -20,6 +20,7 @@
 #ifndef GD_NET_HTTP_H
 #define GD_NET_HTTP_H
 
+#include "core/trace_ctx.h"
 #include "net/http_parser.h"
 #include "net/loop.h"
 
@@ -102,6 +103,9 @@ void gd_http_exchange_set_user(struct gd_http_exchange *x, void *user);
 void *gd_http_exchange_user(const struct gd_http_exchange *x);
 /* The router's route ud the exchange was dispatched with. */
 void *gd_http_exchange_route_ud(const struct gd_http_exchange *x);
+/* The request's trace context (zeroed when it starts): tracing decides it the first time
+ * a module asks, so the gateway's upstream spans and the request's server span agree. */
+struct gd_trace_ctx *gd_http_exchange_trace(struct gd_http_exchange *x);
 /* 1 when the exchange's route has a next handler (gd_http_router_add_next) not run yet. */
 int gd_http_can_pass(const struct gd_http_exchange *x);
 /* From inside the handler, before any response and after dropping whatever it attached
@@ -183,6 +187,7 @@ struct gd_http_completion {
     int completed; /* 0 when the client went away before the response was complete */
     const struct gd_http_log_field *fields;
     size_t n_fields;
+    struct gd_trace_ctx *trace; /* the request's trace context (maybe still undecided) */
 };
 struct gd_http_observer {
     void (*request_done)(void *ud, const struct gd_http_completion *c);

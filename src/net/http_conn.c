@@ -271,6 +271,7 @@ static void report(struct gd_http_conn *c, struct gd_http_exchange *x, int compl
         .completed = completed,
         .fields = x->fields,
         .n_fields = x->n_fields,
+        .trace = &x->trace_ctx,
     };
     o->request_done(o->ud, &cm);
 }

@@ -42,6 +42,7 @@ struct gd_http_exchange {
     struct gd_http_request req;
     gd_http_handler_fn handler;
     void *route_ud;
+    struct gd_trace_ctx trace_ctx;   /* decided by tracing on first use (gd_http_exchange_trace) */
     gd_http_handler_fn next_handler; /* gd_http_pass's, NULL: none (or already passed) */
     void *next_ud;
     const char *route_label;

@@ -65,6 +65,11 @@ void *gd_http_exchange_route_ud(const struct gd_http_exchange *x)
     return x->route_ud;
 }
 
+struct gd_trace_ctx *gd_http_exchange_trace(struct gd_http_exchange *x)
+{
+    return &x->trace_ctx;
+}
+
 int gd_http_can_pass(const struct gd_http_exchange *x)
 {
     return x->next_handler != NULL;

@@ -78,37 +78,79 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     return 0;
 }
 
-static uint64_t unix_now_ns(void)
+uint64_t gd_trace_unix_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int gd_trace_begin(struct gd_span *s, const char *parent_trace_hex, const char *parent_span_hex,
-                   int parent_flags)
+int gd_trace_enabled(void)
 {
-    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+    return atomic_load_explicit(&enabled, memory_order_relaxed);
+}
+
+int gd_trace_decide(struct gd_trace_ctx *ctx, const char *parent_trace_hex,
+                    const char *parent_span_hex, int parent_flags)
+{
+    if (ctx->state != GD_TRACE_UNDECIDED)
+        return ctx->state == GD_TRACE_SAMPLED;
+    if (!gd_trace_enabled())
         return 0;
-    memset(s, 0, offsetof(struct gd_span, text));
-    if (parent_trace_hex && parent_span_hex && unhex(parent_trace_hex, s->trace_id, 16) == 0 &&
-        unhex(parent_span_hex, s->parent_id, 8) == 0) {
-        if (!(parent_flags & 1))
-            return 0; /* parent-based: the caller's decision stands */
+    if (parent_trace_hex && parent_span_hex && unhex(parent_trace_hex, ctx->trace_id, 16) == 0 &&
+        unhex(parent_span_hex, ctx->parent_id, 8) == 0) {
+        ctx->state = parent_flags & 1 ? GD_TRACE_SAMPLED : GD_TRACE_NOT_SAMPLED;
     } else {
-        memset(s->parent_id, 0, 8);
-        random_bytes(s->trace_id, 16);
+        memset(ctx->parent_id, 0, 8);
+        random_bytes(ctx->trace_id, 16);
         /* TraceIdRatioBased: the trace id's last 8 bytes against the ratio */
         uint64_t r = 0;
         for (int i = 8; i < 16; i++)
-            r = r << 8 | s->trace_id[i];
+            r = r << 8 | ctx->trace_id[i];
         uint64_t lim = atomic_load_explicit(&ratio_bits, memory_order_relaxed);
-        if (lim != UINT64_MAX && r >= lim)
-            return 0;
+        ctx->state = lim == UINT64_MAX || r < lim ? GD_TRACE_SAMPLED : GD_TRACE_NOT_SAMPLED;
     }
-    random_bytes(s->span_id, 8);
-    s->start_unix_ns = s->end_unix_ns = unix_now_ns();
-    return 1;
+    random_bytes(ctx->span_id, 8);
+    return ctx->state == GD_TRACE_SAMPLED;
+}
+
+void gd_trace_new_span_id(uint8_t id[8])
+{
+    random_bytes(id, 8);
+}
+
+void gd_trace_begin(struct gd_span *s, const struct gd_trace_ctx *ctx)
+{
+    memset(s, 0, offsetof(struct gd_span, text));
+    memcpy(s->trace_id, ctx->trace_id, 16);
+    memcpy(s->span_id, ctx->span_id, 8);
+    memcpy(s->parent_id, ctx->parent_id, 8);
+    s->start_unix_ns = s->end_unix_ns = gd_trace_unix_now_ns();
+}
+
+void gd_trace_child_of(struct gd_span *c, const struct gd_trace_ctx *ctx, const uint8_t span_id[8])
+{
+    memset(c, 0, offsetof(struct gd_span, text));
+    memcpy(c->trace_id, ctx->trace_id, 16);
+    memcpy(c->parent_id, ctx->span_id, 8);
+    memcpy(c->span_id, span_id, 8);
+    c->kind = GD_SPAN_INTERNAL;
+}
+
+void gd_trace_format_traceparent(const struct gd_trace_ctx *ctx, const uint8_t span_id[8],
+                                 char out[56])
+{
+    static const char hx[] = "0123456789abcdef";
+    char *p = out;
+    *p++ = '0', *p++ = '0', *p++ = '-';
+    for (int i = 0; i < 16; i++)
+        *p++ = hx[ctx->trace_id[i] >> 4], *p++ = hx[ctx->trace_id[i] & 15];
+    *p++ = '-';
+    for (int i = 0; i < 8; i++)
+        *p++ = hx[span_id[i] >> 4], *p++ = hx[span_id[i] & 15];
+    *p++ = '-', *p++ = '0';
+    *p++ = ctx->state == GD_TRACE_SAMPLED ? '1' : '0';
+    *p = 0;
 }
 
 void gd_trace_child(struct gd_span *c, const struct gd_span *parent)

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
+#include "core/trace_ctx.h"
 
 /* ---- settings (the `tracing:` section, trace_config.c) ---- */
 struct gd_trace_attr_kv {
@@ -69,14 +70,27 @@ struct gd_span {
     char text[GD_SPAN_TEXT_BYTES];
 };
 
-/* Starts a span: zeroes s, decides sampling and sets its ids. With a valid parent (W3C
- * traceparent fields: 32 + 16 lowercase hex, flags) the span joins that trace and follows its
- * sampled flag; otherwise a new trace is sampled with the configured ratio. Returns 1 when
- * the span is sampled (fill it and submit it), 0 when not (or tracing is off). */
-int gd_trace_begin(struct gd_span *s, const char *parent_trace_hex, const char *parent_span_hex,
-                   int parent_flags);
-/* Starts child span c of sampled span parent (same trace, new id). */
+/* Decides ctx once (later calls just answer): with a valid parent (W3C traceparent fields:
+ * 32 + 16 lowercase hex, flags) the request joins that trace and follows its sampled flag;
+ * otherwise a new trace is sampled with the configured ratio. Returns 1 when sampled, 0 when
+ * not or while tracing is off (ctx then stays undecided). */
+int gd_trace_decide(struct gd_trace_ctx *ctx, const char *parent_trace_hex,
+                    const char *parent_span_hex, int parent_flags);
+/* Starts the SERVER span of a sampled ctx: zeroes s and sets its ids from ctx. */
+void gd_trace_begin(struct gd_span *s, const struct gd_trace_ctx *ctx);
+/* CLOCK_REALTIME in ns (span timestamps). */
+uint64_t gd_trace_unix_now_ns(void);
+/* 1 while an endpoint is configured. */
+int gd_trace_enabled(void);
+/* A fresh span id. */
+void gd_trace_new_span_id(uint8_t id[8]);
+/* "00-<trace>-<span>-01" (55 bytes + NUL) for an outgoing request made by span_id. */
+void gd_trace_format_traceparent(const struct gd_trace_ctx *ctx, const uint8_t span_id[8],
+                                 char out[56]);
+/* Starts child span c of sampled span parent (same trace, new id, INTERNAL). */
 void gd_trace_child(struct gd_span *c, const struct gd_span *parent);
+/* Starts span c of ctx's trace, a child of its SERVER span, with id span_id. */
+void gd_trace_child_of(struct gd_span *c, const struct gd_trace_ctx *ctx, const uint8_t span_id[8]);
 /* Setters copy strings into s->text (cut when it is full); silently ignore attributes past
  * GD_SPAN_MAX_ATTRS. */
 void gd_span_set_name(struct gd_span *s, const char *name, size_t len);

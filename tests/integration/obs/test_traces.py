@@ -18,7 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gateway"))
 sys.path.insert(0, os.path.join(HERE, "..", "serve"))
 import models  # noqa: E402
-from gwharness import Proc, assert_clean, request, start_girder, start_mock  # noqa: E402
+from gwharness import (Proc, assert_clean, mock_stats, request, start_girder,  # noqa: E402
+                       start_mock)
 
 BIN = os.environ["GIRDER_BIN"]
 NODE = shutil.which("node")
@@ -63,6 +64,8 @@ def metric(port, name, labels=""):
 def config(rport, mport, extra=""):
     return ("providers:\n  - {name: mock, base_url: \"http://127.0.0.1:%d/v1\"}\n"
             "models:\n  - {alias: chat, deployments: [{provider: mock, model: ok-a}]}\n"
+            "  - {alias: flaky, deployments: [{provider: mock, model: err500}], retries: 0,"
+            " fallbacks: [chat]}\n"
             "serving:\n  models:\n    - {name: mix, path: mix.onnx}\n"
             "tracing:\n  endpoint: http://127.0.0.1:%d/v1/traces\n  service_name: girder-test\n"
             "  batch_delay_ms: 50\n  resource_attributes: {deployment.environment: test}\n"
@@ -80,6 +83,7 @@ def stack(tmp_path):
     rec, rport = start_receiver()
     mock, mport = start_mock()
     g, port = start_girder(config(rport, mport), tmp_path, {"TRACE_TOKEN": "s3cret"})
+    g.mport = mport
     yield g, port, rec
     g.stop()
     mock.stop()
@@ -129,6 +133,15 @@ def test_gateway_and_model_serving_attributes(stack):
     assert a["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
     assert a["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
     assert "hi" not in json.dumps(s)  # no prompt contents
+    # the upstream attempt: a CLIENT child span, whose id the upstream got as its parent
+    c = wait_spans(rec, lambda x: x["parent_span_id"] == s["span_id"] and x["kind"] == 3)[0]
+    assert c["trace_id"] == s["trace_id"] and c["name"] == "chat ok-a", c
+    ca = c["attributes"]
+    assert ca["gen_ai.request.model"] == "ok-a" and ca["gen_ai.provider.name"] == "mock"
+    assert ca["server.address"] == "127.0.0.1" and ca["http.response.status_code"] == 200
+    assert int(s["start"]) <= int(c["start"]) <= int(c["end"]) <= int(s["end"])
+    last = mock_stats(g.mport)["last"]["ok-a"]
+    assert last["headers"]["traceparent"] == "00-%s-%s-01" % (c["trace_id"], c["span_id"])
     status, _, out = request(port, "POST", "/v2/models/mix/infer", MIX, {"x-request-id": "inf-1"})
     assert status == 200, out
     srv = wait_spans(rec, by_request_id("inf-1"))[0]
@@ -146,6 +159,26 @@ def test_gateway_and_model_serving_attributes(stack):
     assert wait_spans(rec, by_request_id("err-1"))[0]["attributes"][
         "http.response.status_code"] == 404
     assert metric(port, "girder_otel_spans_exported_total") >= 5
+
+
+def test_retried_attempts_are_sibling_spans(stack):
+    g, port, rec = stack
+    status, _, out = request(port, "POST", "/v1/chat/completions",
+                             {"model": "flaky", "messages": [{"role": "user", "content": "x"}]},
+                             {"x-request-id": "flaky-1"})
+    assert status == 200, out
+    srv = wait_spans(rec, by_request_id("flaky-1"))[0]
+    kids = wait_spans(rec, lambda x: x["parent_span_id"] == srv["span_id"] and x["kind"] == 3)
+    end = time.monotonic() + 10
+    while len(kids) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+        kids = [x for x in spans(rec) if x["parent_span_id"] == srv["span_id"] and x["kind"] == 3]
+    kids.sort(key=lambda x: int(x["start"]))
+    assert [k["name"] for k in kids] == ["chat err500", "chat ok-a"], kids
+    assert kids[0]["status"] == 2 and kids[0]["attributes"]["error.type"] == "500"
+    assert kids[1]["status"] == 0 and kids[0]["attributes"]["girder.attempt"] == 1
+    assert kids[1]["attributes"]["girder.attempt"] == 2
+    assert srv["attributes"]["girder.attempts"] == 2
 
 
 def test_sampling_ratio_and_env_variables(tmp_path):
