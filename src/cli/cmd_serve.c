@@ -20,6 +20,7 @@
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
+#include "obs/gpu.h"
 #include "obs/trace.h"
 #include "serve/model_server.h"
 
@@ -518,6 +519,9 @@ static int setup_observability(void)
     gd_serve.metrics = gd_metrics_default();
     if (!gd_serve.metrics || gd_serve_observe_init(gd_serve.metrics) != 0)
         return GD_ENOMEM;
+    const char *gi = getenv("GIRDER_GPU_INTERVAL_MS");
+    if (gd_gpu_start(gi && *gi ? strtoull(gi, NULL, 10) : 5000) != 0)
+        return GD_ENOMEM;
     int trc = gd_trace_start(gd_trace_config_get(S.cfg));
     if (trc) {
         gd_logf(GD_LOG_ERROR, "msg=\"cannot start the trace exporter\" error=\"%s\"",
@@ -559,6 +563,7 @@ static void teardown(void)
     for (unsigned i = 0; i < S.n_started; i++)
         pthread_join(S.workers[i].thread, NULL);
     gd_trace_stop(S.cfg ? S.cfg->drain_timeout_ms : 0); /* the last spans, within the drain time */
+    gd_gpu_stop();
     for (unsigned i = 0; i < S.n_alloc; i++) {
         gd_http_server_free(S.workers[i].srv);
         gd_loop_free(S.workers[i].loop);
