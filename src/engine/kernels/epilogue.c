@@ -4,6 +4,7 @@
 #pragma GCC optimize("O3") /* vectorise these loops even in -O2 builds */
 #endif
 #include "engine/kernels/epilogue.h"
+#include "engine/kernels/vmath.h"
 
 #include <float.h>
 #include <math.h>
@@ -22,6 +23,8 @@ int gd_act_parse(const char *name, const float *p, int n, struct gd_act_params *
         r.act = GD_ACT_TANH;
     else if (!strcmp(name, "Silu"))
         r.act = GD_ACT_SILU;
+    else if (!strcmp(name, "Gelu"))
+        r.act = GD_ACT_GELU;
     else if (!strcmp(name, "LeakyRelu"))
         r = (struct gd_act_params){GD_ACT_LEAKY, n > 0 ? p[0] : 0.01f, 0};
     else if (!strcmp(name, "HardSigmoid"))
@@ -37,7 +40,7 @@ int gd_act_parse(const char *name, const float *p, int n, struct gd_act_params *
 }
 
 /* The same loops for both float types; v is y + bias + z, already computed. */
-#define EPILOGUE(S, T, EXP, TANH)                                                                  \
+#define EPILOGUE(S, T, EXP, TANH, GELU)                                                            \
     void gd_epilogue_##S(const struct gd_act_params *p, T *restrict y, const T *restrict z,        \
                          int64_t n, T bias)                                                        \
     {                                                                                              \
@@ -91,7 +94,18 @@ int gd_act_parse(const char *name, const float *p, int n, struct gd_act_params *
                 y[i] = v / (1 + EXP(-v));                                                          \
             }                                                                                      \
             break;                                                                                 \
+        case GD_ACT_GELU:                                                                          \
+            if (bias != 0)                                                                         \
+                for (int64_t i = 0; i < n; i++)                                                    \
+                    y[i] += bias;                                                                  \
+            GELU(y, n);                                                                            \
+            break;                                                                                 \
         }                                                                                          \
     }
-EPILOGUE(f32, float, expf, tanhf)
-EPILOGUE(f64, double, exp, tanh)
+static void gelu_f64(double *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 0.5 * y[i] * (1 + erf(y[i] * 0.70710678118654752));
+}
+EPILOGUE(f32, float, expf, tanhf, gd_gelu_f32)
+EPILOGUE(f64, double, exp, tanh, gelu_f64)
