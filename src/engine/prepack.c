@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "engine/kernels/gemm.h"
 #include "engine/kernels/sgemm.h"
 #include "engine/model.h"
 #include "onnx.pb-c.h"
@@ -71,16 +72,15 @@ static int pack_node(struct gd_engine_model *m, struct gd_node *n, const struct 
 int gd__model_prepack(struct gd_engine_model *m)
 {
     const char *env = getenv("GD_PREPACK");
-    if ((env && !strcmp(env, "0")) || gd__sgemm_use_blas())
+    int nr = gd_kern_gemm_pack_nr(GD_DTYPE_FLOAT), packed = 0;
+    if ((env && !strcmp(env, "0")) || !nr)
         return 0;
-    const struct gd_sgemm_ukr *u = gd__sgemm_ukr_default();
-    int packed = 0;
-    for (int i = 0; u && i < m->n_nodes; i++) {
+    for (int i = 0; i < m->n_nodes; i++) {
         int tb;
         const struct gd_tensor *b = packable(m, &m->nodes[i], &tb);
         if (!b)
             continue;
-        int rc = pack_node(m, &m->nodes[i], b, tb, u->nr);
+        int rc = pack_node(m, &m->nodes[i], b, tb, nr);
         if (rc)
             return rc;
         packed++;

@@ -106,6 +106,14 @@ static int pack_fits(const struct gd_gemm *g, const struct gd_prepack *pk, int64
            col0 % pk->nr == 0 && col0 + g->n <= pk->n;
 }
 
+int gd_kern_gemm_pack_nr(enum gd_dtype dt)
+{
+    const struct gd_sgemm_ukr *u;
+    if (dt != GD_DTYPE_FLOAT || gd__sgemm_use_blas() || !(u = gd__sgemm_ukr_default()))
+        return 0;
+    return u->nr;
+}
+
 int gd_kern_gemm_serial_pre(const struct gd_gemm *g, const struct gd_prepack *pk, int64_t col0)
 {
     if (g->m == 0 || g->n == 0 || !pack_fits(g, pk, col0) || gd_kern_gemm_check(g) ||

@@ -340,6 +340,23 @@ void gd__sgemm_pack_b_full(const float *b, int64_t ldb, int tb, int64_t k, int64
 PGEMV(16)
 PGEMV(32)
 
+/* Unblocked loop over pre-packed panels (k == 0 included: C = beta * C). */
+static void plain_prepacked(const struct gd_gemm *g, const float *pb, int nr)
+{
+    int64_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
+    const float *A = g->a;
+    float *C = g->c, alpha = (float)g->alpha, beta = (float)g->beta;
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            const float *col = pb + j / nr * g->k * nr + j % nr;
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += A[i * rsa + p * csa] * col[p * nr];
+            float *cp = &C[i * g->ldc + j];
+            *cp = beta == 0.0f ? alpha * s : alpha * s + beta * *cp;
+        }
+}
+
 int gd__sgemm_prepacked(const struct gd_gemm *g, const float *pb, const struct gd_sgemm_ukr *u)
 {
     if (!u)
@@ -350,8 +367,10 @@ int gd__sgemm_prepacked(const struct gd_gemm *g, const float *pb, const struct g
         return 0;
     }
     float *buf = g->k ? pack_buffer() : NULL;
-    if (!buf || u->mr * u->nr > MAX_TILE || u->mr / u->step > GD_SGEMM_MAX_PARTS)
-        return -1; /* the caller runs the unpacked GEMM */
+    if (!buf || u->mr * u->nr > MAX_TILE || u->mr / u->step > GD_SGEMM_MAX_PARTS) {
+        plain_prepacked(g, pb, u->nr); /* no buffer for A's panels: slow but exact */
+        return 0;
+    }
     sgemm_blocked(g, u, buf, pb);
     return 0;
 }

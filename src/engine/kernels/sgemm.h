@@ -60,8 +60,8 @@ void gd__sgemm_pack_b_full(const float *b, int64_t ldb, int tb, int64_t k, int64
                            float *out);
 /* g (validated, m, n > 0) with op(B) taken from pre-packed panels: pb is the panel holding
  * g's column 0 (packed with K = g->k and nr = u->nr, u NULL: the default kernel); g->b and
- * g->tb are ignored. M == 1 reads each panel once (matrix-vector). Returns -1, computing
- * nothing, when no packing buffer can be had (the caller then runs gd__sgemm on B). */
+ * g->tb are ignored. M == 1 reads each panel once (matrix-vector). Returns 0 (without a
+ * packing buffer for A an unblocked loop over the panels gives the same result). */
 int gd__sgemm_prepacked(const struct gd_gemm *g, const float *pb, const struct gd_sgemm_ukr *u);
 
 /* Per-variant micro-kernels (kernels/sgemm_<isa>.c); the x86 ones exist on x86 builds. */
