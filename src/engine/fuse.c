@@ -414,7 +414,21 @@ static int bias_add(const struct fuser *f, int j, int v, int64_t n)
     return o;
 }
 
-/* Fuses the chain that starts at MatMul node mi (float32 A, constant 2-d float32 B) into
+/* Adds the FLOAT attribute name = val to fn (arena copy of its attribute list). */
+static int add_float_attr(struct gd_engine_model *m, struct gd_node *fn, const char *name,
+                          float val)
+{
+    struct gd_attr *at = gd_arena_calloc(&m->arena, (size_t)fn->n_attr + 1, sizeof *at);
+    if (!at)
+        return GD_ENOMEM;
+    memcpy(at, fn->attrs, sizeof *at * (size_t)fn->n_attr);
+    at[fn->n_attr++] = (struct gd_attr){
+        .name = name, .type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, .f = val};
+    fn->attrs = at;
+    return 0;
+}
+
+/* Fuses the chain that starts at MatMul node mi (float32 A and B of static rank >= 2) into
  * an ai.girder FusedMatMul (ops/matmul_fused.c). Returns the nodes absorbed or an error. */
 static int fuse_matmul(struct fuser *f, int mi)
 {
@@ -426,14 +440,27 @@ static int fuse_matmul(struct fuser *f, int mi)
         return 0;
     const struct gd_value *av = &m->values[c.in[0]], *bv = &m->values[c.in[1]];
     const struct gd_value *yv = &m->values[c.out[0]];
-    if (bv->kind != GD_VALUE_CONST || !bv->konst || bv->konst->dtype != GD_DTYPE_FLOAT ||
-        bv->konst->rank != 2 || av->dtype != GD_DTYPE_FLOAT || yv->dtype != GD_DTYPE_FLOAT ||
-        av->rank < 2 || yv->rank != av->rank)
+    const struct gd_tensor *bk = bv->kind == GD_VALUE_CONST ? bv->konst : NULL;
+    int brank = bk ? bk->rank : bv->rank;
+    int64_t n = brank < 2 ? -1 : bk ? bk->dims[brank - 1] : bv->dims ? bv->dims[brank - 1] : -1;
+    if ((bk ? bk->dtype : bv->dtype) != GD_DTYPE_FLOAT || av->dtype != GD_DTYPE_FLOAT ||
+        yv->dtype != GD_DTYPE_FLOAT || brank < 2 || av->rank < 2 || yv->rank < 2)
         return 0;
     int v = c.out[0], last = mi, absorbed = 0, bias = -1, z = -1, j, np = 0, g[5];
     const char *act = NULL;
-    float p[2] = {0, 0};
-    if ((j = sole_reader(f, v)) >= 0 && (bias = bias_add(f, j, v, bv->konst->dims[1])) >= 0) {
+    float p[2] = {0, 0}, alpha = 1, sc;
+    /* a scalar scale (attention's Q x K^T / sqrt(d)) becomes the GEMMs' alpha */
+    if ((j = sole_reader(f, v)) >= 0 &&
+        ((bin_scalar(f, j, "Div", v, yv->rank, &sc) && sc != 0 && isfinite(1.0f / sc)) ||
+         bin_scalar(f, j, "Mul", v, yv->rank, &sc)) &&
+        isfinite(sc)) {
+        alpha = is_op(&m->nodes[j], "Div") ? 1.0f / sc : sc;
+        v = m->nodes[j].out[0];
+        f->dead[j] = 1;
+        last = j > last ? j : last;
+        absorbed++;
+    }
+    if (n >= 0 && (j = sole_reader(f, v)) >= 0 && (bias = bias_add(f, j, v, n)) >= 0) {
         v = m->nodes[j].out[0];
         f->dead[j] = 1;
         last = j > last ? j : last;
@@ -470,7 +497,8 @@ static int fuse_matmul(struct fuser *f, int mi)
         return 0;
     int *in = gd_arena_alloc(&m->arena, sizeof(int) * 4),
         *out = gd_arena_alloc(&m->arena, sizeof(int));
-    if (!in || !out || set_attrs(m, &c, act, p, np))
+    if (!in || !out || set_attrs(m, &c, act, p, np) ||
+        (alpha != 1.0f && add_float_attr(m, &c, "alpha", alpha)))
         return GD_ENOMEM;
     in[0] = c.in[0];
     in[1] = c.in[1];

@@ -83,6 +83,12 @@ int gd__matmul_shape(struct gd_op_ctx *ctx, const struct gd_tensor *a, const str
 int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
                     void *ydata)
 {
+    return gd__matmul_into_scaled(ctx, a, b, ydata, 1.0);
+}
+
+int gd__matmul_into_scaled(struct gd_op_ctx *ctx, const struct gd_tensor *a,
+                           const struct gd_tensor *b, void *ydata, double alpha)
+{
     int rank, rc;
     int64_t dims[GD_TENSOR_MAX_RANK];
     if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
@@ -99,7 +105,7 @@ int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const stru
                             .m = m,
                             .n = n,
                             .k = k,
-                            .alpha = 1,
+                            .alpha = alpha,
                             .beta = 0,
                             .a = a->data,
                             .b = b->data,

@@ -1,10 +1,13 @@
-/* ai.girder FusedMatMul: Y = act(A x B + bias + Z), what graph fusion (fuse.c) turns
- * MatMul -> Add(bias) -> [Add(residual)] -> [activation] chains into (transformer linear
- * layers: the attention projections, the FFN with GELU).
+/* ai.girder FusedMatMul: Y = act(alpha * A x B + bias + Z), what graph fusion (fuse.c)
+ * turns MatMul -> [Div / Mul by a scalar] -> [Add(bias)] -> [Add(residual)] -> [activation]
+ * chains into (transformer linear layers: the attention projections, the FFN with GELU;
+ * the scaled Q x K^T of attention).
  *
- * Inputs: A [..., M, K] and B [K, N] (float32), optional bias (N elements, broadcast over
- * rows) and optional Z (Y's shape). Attributes: activation ("" = none, "Gelu" (erf form),
- * "Relu", ... as FusedConv), activation_params.
+ * Inputs: A [..., M, K] and B [K, N] (float32; B may also be batched [..., K, N], then the
+ * product is MatMul's with alpha in its GEMMs and the epilogue runs after it), optional
+ * bias (N elements, broadcast over rows) and optional Z (Y's shape). Attributes: alpha
+ * (1), activation ("" = none, "Gelu" (erf form), "Relu", ... as FusedConv),
+ * activation_params.
  *
  * A's batch dims fold into the rows of one GEMM, cut into tiles of rows x columns that run
  * on the pool; each tile is one serial GEMM (B from the load-time packed panels when the
@@ -78,14 +81,44 @@ static void fmm_plan(struct fmm_tiles *t, int threads)
     t->ntn = (n + t->nb - 1) / t->nb;
 }
 
+struct fmm_rows {
+    float *y;
+    const float *bias, *z;
+    const struct gd_act_params *act;
+    int64_t n;
+};
+
+static void fmm_rows_range(void *ud, int64_t b, int64_t e)
+{
+    const struct fmm_rows *r = ud;
+    for (int64_t i = b; i < e; i++)
+        row_epilogue(r->act, r->y + i * r->n, r->bias, r->z ? r->z + i * r->n : NULL, r->n);
+}
+
+/* Batched B: MatMul's product (alpha in its GEMMs), then the epilogue, if any, over rows. */
+static int batched(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
+                   const struct gd_tensor *bias, const struct gd_tensor *z,
+                   const struct gd_act_params *act, float alpha, struct gd_tensor *y, int64_t n)
+{
+    if (a->dims[a->rank - 1] == 0)
+        memset(y->data, 0, y->nbytes); /* sums over nothing */
+    int rc = gd__matmul_into_scaled(ctx, a, b, y->data, alpha);
+    if (rc || (!bias && !z && act->act == GD_ACT_NONE))
+        return rc;
+    struct fmm_rows r = {y->data, bias ? bias->data : NULL, z ? z->data : NULL, act, n};
+    gd_op_parallel_for(ctx, y->numel / n, 1 + 4096 / n, fmm_rows_range, &r);
+    return 0;
+}
+
 static int fused_matmul_run(struct gd_op_ctx *ctx)
 {
     const struct gd_tensor *a = gd_op_input(ctx, 0), *b = gd_op_input(ctx, 1),
                            *bias = gd_op_input(ctx, 2), *z = gd_op_input(ctx, 3);
     if (!a || !b)
         return gd_op_fail(ctx, GD_EINVAL, "missing input");
-    if (a->dtype != GD_DTYPE_FLOAT || b->dtype != GD_DTYPE_FLOAT || b->rank != 2 || a->rank < 1)
-        return gd_op_fail(ctx, GD_ENOTSUP, "needs float32 A and a 2-d float32 B");
+    if (a->dtype != GD_DTYPE_FLOAT || b->dtype != GD_DTYPE_FLOAT || b->rank < 2 || a->rank < 1)
+        return gd_op_fail(ctx, GD_ENOTSUP, "needs float32 A and float32 B of rank >= 2");
+    float alpha = gd_op_attr_float(ctx, "alpha", 1.0f);
     const float *params = NULL;
     int np = gd_op_attr_floats(ctx, "activation_params", &params);
     struct gd_act_params act;
@@ -96,7 +129,7 @@ static int fused_matmul_run(struct gd_op_ctx *ctx)
     int64_t dims[GD_TENSOR_MAX_RANK];
     if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
         return rc;
-    int64_t k = b->dims[0], n = b->dims[1];
+    int64_t k = b->dims[b->rank - 2], n = b->dims[b->rank - 1];
     if (bias && (bias->dtype != GD_DTYPE_FLOAT || bias->numel != n ||
                  (bias->rank && bias->dims[bias->rank - 1] != n)))
         return gd_op_fail(ctx, GD_EINVAL, "bias must be float32 with %lld elements", (long long)n);
@@ -108,11 +141,13 @@ static int fused_matmul_run(struct gd_op_ctx *ctx)
         return gd_op_fail(ctx, GD_EINVAL, "Z must have the output's dtype and shape");
     if (y->numel == 0)
         return 0;
+    if (b->rank > 2)
+        return batched(ctx, a, b, bias, z, &act, alpha, y, n);
     struct fmm_tiles t = {.gm = {.dt = GD_DTYPE_FLOAT,
                                  .m = y->numel / n,
                                  .n = n,
                                  .k = k,
-                                 .alpha = 1,
+                                 .alpha = alpha,
                                  .beta = 0,
                                  .a = a->data,
                                  .b = b->data,

@@ -164,7 +164,45 @@ def test_patterns_that_must_not_fuse(tmp_path):
     h = x.astype(np.float64) @ w + b
     check(tmp_path, "mm_bad_gelu", nodes, {"w": w, "b": b, **bad}, {"x": x},
           {"y": 0.5 * h * (1 + ERF(h / 2))}, 6)
-    # B not a constant: nothing fuses
+    # B not a constant: the bias still fuses (B read unpacked)
     nodes = [node("MatMul", ["x", "wi"], ["mm"]), node("Add", ["mm", "b"], ["y"])]
     check(tmp_path, "mm_dyn_b", nodes, {"b": b}, {"x": x, "wi": w},
-          {"y": x.astype(np.float64) @ w + b}, 2)
+          {"y": x.astype(np.float64) @ w + b}, 1)
+    # a 1-d B (matrix-vector): not fused
+    v = rand(32)
+    nodes = [node("MatMul", ["x", "v"], ["mm"]), node("Add", ["mm", "c"], ["y"])]
+    c = rand(8)
+    check(tmp_path, "mm_vec", nodes, {"v": v, "c": c}, {"x": x},
+          {"y": x.astype(np.float64) @ v + c}, 2)
+
+
+def softmax(v):
+    e = np.exp(v - v.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_attention_scores_scale_into_alpha(tmp_path):
+    """Q x K^T / sqrt(d) -> Softmax with batched dynamic operands: the Div becomes alpha."""
+    q, k = rand(2, 3, 17, 8), rand(2, 3, 8, 19)
+    nodes = [node("MatMul", ["q", "k"], ["s"]), node("Div", ["s", "d"], ["t"]),
+             node("Softmax", ["t"], ["y"], axis=-1)]
+    want = softmax((q.astype(np.float64) @ k) / math.sqrt(8))
+    check(tmp_path, "attn", nodes, consts(d=math.sqrt(8)), {"q": q, "k": k}, {"y": want}, 2)
+
+
+def test_scale_mul_then_bias_gelu(tmp_path):
+    """Mul by a scalar (either side), then bias and GELU: one node; a zero divisor does not fold."""
+    x, w, b = rand(4, 33, 70), rand(70, 50), rand(50)
+    nodes = [node("MatMul", ["x", "w"], ["mm"]), node("Mul", ["c", "mm"], ["s"]),
+             node("Add", ["s", "b"], ["h"])] + gelu_torch("h", "y")
+    want = gelu(0.25 * (x.astype(np.float64) @ w) + b)
+    check(tmp_path, "mm_scale", nodes, {"w": w, "b": b, "c": np.array(0.25, np.float32),
+                                        **GELU_CONSTS}, {"x": x}, {"y": want}, 1)
+    nodes = [node("MatMul", ["x", "w"], ["mm"]), node("Div", ["mm", "zero"], ["y"])]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = (x.astype(np.float64) @ w) / 0.0
+    path = make_model(tmp_path, "mm_div0", nodes, {"w": w, "zero": np.array(0, np.float32)},
+                      {"x": x}, ["y"])
+    assert exec_nodes(path, True) == 2
+    got = run(path, {"x": x}, ["y"], True, True, 1)[0]
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
