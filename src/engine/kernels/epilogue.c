@@ -116,6 +116,41 @@ EPILOGUE(f32_avx2, float, expf, tanhf, gd_gelu_f32, __attribute__((target("avx2,
 EPILOGUE(f32_avx512, float, expf, tanhf, gd_gelu_f32, __attribute__((target("avx512f"))))
 #endif
 
+/* y[i] += b[i] (a per-column bias: FusedMatMul rows). */
+#define ADDV(S, ATTR)                                                                              \
+    ATTR static void addv_##S(float *restrict y, const float *restrict b, int64_t n)               \
+    {                                                                                              \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            y[i] += b[i];                                                                          \
+    }
+ADDV(f32, )
+#if defined(__x86_64__)
+ADDV(f32_avx2, __attribute__((target("avx2,fma"))))
+ADDV(f32_avx512, __attribute__((target("avx512f"))))
+#endif
+
+void gd_epilogue_vbias_f32(const struct gd_act_params *p, float *y, const float *z, int64_t n,
+                           const float *bias)
+{
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) {
+        if (bias)
+            addv_f32_avx512(y, bias, n);
+        epi_f32_avx512(p, y, z, n, 0.0f);
+        return;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        if (bias)
+            addv_f32_avx2(y, bias, n);
+        epi_f32_avx2(p, y, z, n, 0.0f);
+        return;
+    }
+#endif
+    if (bias)
+        addv_f32(y, bias, n);
+    epi_f32(p, y, z, n, 0.0f);
+}
+
 void gd_epilogue_f32(const struct gd_act_params *p, float *y, const float *z, int64_t n, float bias)
 {
 #if defined(__x86_64__)

@@ -34,6 +34,9 @@ int gd_act_parse(const char *name, const float *p, int n, struct gd_act_params *
 
 void gd_epilogue_f32(const struct gd_act_params *p, float *y, const float *z, int64_t n,
                      float bias);
+/* The same with a bias per element (bias[i], or none when NULL): FusedMatMul's rows. */
+void gd_epilogue_vbias_f32(const struct gd_act_params *p, float *y, const float *z, int64_t n,
+                           const float *bias);
 void gd_epilogue_f64(const struct gd_act_params *p, double *y, const double *z, int64_t n,
                      double bias);
 

@@ -35,10 +35,7 @@ struct fmm_tiles {
 static void row_epilogue(const struct gd_act_params *act, float *y, const float *bias,
                          const float *z, int64_t n)
 {
-    if (bias)
-        for (int64_t j = 0; j < n; j++)
-            y[j] += bias[j];
-    gd_epilogue_f32(act, y, z, n, 0.0f);
+    gd_epilogue_vbias_f32(act, y, z, n, bias);
 }
 
 static void fmm_tile_range(void *ud, int64_t b, int64_t e)
