@@ -1,7 +1,8 @@
 """MatMul fusion (src/engine/fuse.c -> ai.girder FusedMatMul, ops/matmul_fused.c) and the
 load-time packed weights (prepack.c) end to end through `girder run`: transformer-shaped
 chains built with python3-onnx (MatMul + bias + GELU in the torch and Hugging Face
-spellings, bias + residual, bias + Relu, 2-d and 3-d A, odd sizes, one row), each run with
+spellings, bias + residual, bias + Relu, a scalar scale folded into alpha (also attention's
+batched Q x K^T / sqrt(d) before Softmax), 2-d and 3-d A, odd sizes, one row), each run with
 fusion on and off (GD_FUSE=0), packing on and off (GD_PREPACK=0), at 1 and 2 threads,
 against a float64 numpy reference; and chains that must not fuse. `--info` counts the
 nodes left to execute, so a fusion that silently stops happening fails."""
