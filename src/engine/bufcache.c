@@ -47,6 +47,15 @@ void gd__bufcache_free(struct gd_bufcache *c)
 
 void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes)
 {
+    int fresh = 0;
+    void *p = gd__bufcache_get_raw(c, bytes, &fresh);
+    if (p && bytes && !fresh)
+        memset(p, 0, bytes);
+    return p;
+}
+
+void *gd__bufcache_get_raw(struct gd_bufcache *c, size_t bytes, int *fresh)
+{
     if (c) {
         c->out += bytes;
         if (c->out > c->peak)
@@ -57,13 +66,12 @@ void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes)
         if (c->e[i].size >= bytes && c->e[i].size / 2 <= bytes &&
             (best < 0 || c->e[i].size < c->e[best].size))
             best = i;
+    *fresh = best < 0;
     if (best < 0)
         return gd_calloc(1, bytes ? bytes : 1);
     void *p = c->e[best].p;
     c->bytes -= c->e[best].size;
     c->e[best] = c->e[--c->n];
-    if (bytes)
-        memset(p, 0, bytes);
     return p;
 }
 

@@ -60,6 +60,11 @@ const struct gd_tensor *gd_op_input(const struct gd_op_ctx *ctx, int i)
     return (i >= 0 && i < ctx->node->n_in) ? ctx->in[i] : NULL;
 }
 
+const struct gd_prepack *gd__op_prepack(const struct gd_op_ctx *ctx)
+{
+    return ctx->node->pack;
+}
+
 int gd_op_output_wanted(const struct gd_op_ctx *ctx, int i)
 {
     return i >= 0 && i < ctx->node->n_out && ctx->node->out[i] >= 0;
@@ -134,9 +139,11 @@ struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, i
     struct gd_tensor *dst = ctx->out[i];
     int v = ctx->node->out[i];
     const struct gd_exec *e = ctx->e;
+    int nozero = ctx->node->def && (ctx->node->def->flags & GD_OP_F_NOZERO);
     if (v >= 0 && e->plan_off && e->plan_off[v] >= 0 && t.nbytes <= e->plan_size[v]) {
         t.data = e->arena + e->plan_off[v]; /* statically planned; arena owns it */
-        memset(t.data, 0, t.nbytes);
+        if (!nozero)
+            memset(t.data, 0, t.nbytes);
         gd__slot_release(e->cache, dst);
         *dst = t;
         ctx->made[i] = 1;
@@ -148,8 +155,10 @@ struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, i
         src->owns_data = 0; /* ownership moves to the output; ctx->in_copy keeps a view */
         src->data = NULL;
     } else {
-        t.data = ctx->e->cache ? gd__bufcache_get(ctx->e->cache, t.nbytes)
-                               : gd_calloc(1, t.nbytes ? t.nbytes : 1);
+        int fresh;
+        t.data = !ctx->e->cache ? gd_calloc(1, t.nbytes ? t.nbytes : 1)
+                 : nozero       ? gd__bufcache_get_raw(ctx->e->cache, t.nbytes, &fresh)
+                                : gd__bufcache_get(ctx->e->cache, t.nbytes);
         if (!t.data) {
             gd_op_fail(ctx, GD_ENOMEM, "out of memory for output %d (%zu bytes)", i, t.nbytes);
             return NULL;
@@ -256,7 +265,8 @@ void *gd__op_scratch_reuse(struct gd_op_ctx *ctx, size_t bytes)
     struct gd_exec *e = ctx->e;
     if (!e->cache || ctx->n_reuse == 2 || !bytes || (e->max_bytes && bytes > e->max_bytes))
         return gd_op_scratch(ctx, bytes);
-    void *p = gd__bufcache_get(e->cache, bytes);
+    int fresh;
+    void *p = gd__bufcache_get_raw(e->cache, bytes, &fresh);
     if (!p) {
         gd_op_fail(ctx, GD_ENOMEM, "out of memory for %zu scratch bytes", bytes);
         return NULL;

@@ -311,6 +311,213 @@ static int fuse_conv(struct fuser *f, int ci)
     return absorbed;
 }
 
+/* ---- MatMul chains: MatMul -> Add(bias) -> [Add(residual)] -> [activation / GELU] ---- */
+
+/* v is a float32 constant with one element (rank <= rank): sets *val. */
+static int scalar_const(const struct gd_engine_model *m, int v, int rank, float *val)
+{
+    if (v < 0 || m->values[v].kind != GD_VALUE_CONST || !m->values[v].konst)
+        return 0;
+    const struct gd_tensor *t = m->values[v].konst;
+    if (t->dtype != GD_DTYPE_FLOAT || t->numel != 1 || t->rank > rank || !t->data)
+        return 0;
+    *val = *(const float *)t->data;
+    return 1;
+}
+
+/* Node j is the binary op `op` reading x and a scalar constant of rank <= rank (either
+ * order; the constant second for Div): returns the constant through *c. */
+static int bin_scalar(const struct fuser *f, int j, const char *op, int x, int rank, float *c)
+{
+    if (j < 0)
+        return 0;
+    const struct gd_node *n = &f->m->nodes[j];
+    if (!is_op(n, op) || n->n_in != 2 || n->n_out != 1 || n->out[0] < 0)
+        return 0;
+    if (n->in[0] == x && scalar_const(f->m, n->in[1], rank, c))
+        return 1;
+    return strcmp(op, "Div") && n->in[1] == x && scalar_const(f->m, n->in[0], rank, c);
+}
+
+/* Node j is Mul(x, y) in either order. */
+static int mul_of(const struct fuser *f, int j, int x, int y)
+{
+    if (j < 0)
+        return 0;
+    const struct gd_node *n = &f->m->nodes[j];
+    return is_op(n, "Mul") && n->n_in == 2 && n->n_out == 1 && n->out[0] >= 0 &&
+           ((n->in[0] == x && n->in[1] == y) || (n->in[0] == y && n->in[1] == x));
+}
+
+/* GELU written out on h: 0.5 * h * (1 + Erf(h / sqrt 2)) as torch (Div, Erf, Add,
+ * Mul(h, .), Mul(., 0.5)) and Hugging Face (Mul(h, 0.5) first) export it; h / sqrt 2 may
+ * also be h * (1 / sqrt 2). Marks the nodes in nodes[0..5) and returns the last one's
+ * index, else -1. */
+static int gelu(const struct fuser *f, int h, int *nodes)
+{
+    const struct gd_engine_model *m = f->m;
+    const struct gd_value *val = &m->values[h];
+    int rk = val->rank; /* every value of the chain has h's shape: constants' rank <= rk */
+    if (val->kind != GD_VALUE_INTERMEDIATE || val->is_output || f->nreads[h] != 2 || rk < 0)
+        return -1;
+    const int *r = &f->cons[f->cstart[h]];
+    for (int t = 0; t < 2; t++) {
+        int s = r[t], o = r[1 - t], e, a, fin;
+        float c, one, half;
+        if (f->dead[s] || f->dead[o])
+            continue;
+        int div = bin_scalar(f, s, "Div", h, rk, &c) && fabsf(c - 1.41421356f) < 1e-6f;
+        int mul = !div && bin_scalar(f, s, "Mul", h, rk, &c) && fabsf(c - 0.70710678f) < 1e-6f;
+        if (!div && !mul)
+            continue;
+        int d = m->nodes[s].out[0];
+        if ((e = sole_reader(f, d)) < 0 || !is_op(&m->nodes[e], "Erf") || m->nodes[e].in[0] != d ||
+            m->nodes[e].n_out != 1 || (a = sole_reader(f, m->nodes[e].out[0])) < 0 ||
+            !bin_scalar(f, a, "Add", m->nodes[e].out[0], rk, &one) || one != 1.0f)
+            continue;
+        int av = m->nodes[a].out[0], ov = m->nodes[o].out[0];
+        if (mul_of(f, o, h, av)) { /* h * (1 + erf), then * 0.5 */
+            if ((fin = sole_reader(f, ov)) < 0 || !bin_scalar(f, fin, "Mul", ov, rk, &half) ||
+                half != 0.5f)
+                continue;
+        } else if (bin_scalar(f, o, "Mul", h, rk, &half) && half == 0.5f) { /* (h * 0.5) * (...) */
+            if ((fin = sole_reader(f, ov)) < 0 || !mul_of(f, fin, ov, av) ||
+                sole_reader(f, av) != fin)
+                continue;
+        } else {
+            continue;
+        }
+        if (m->nodes[fin].out[0] < 0)
+            continue;
+        nodes[0] = s, nodes[1] = e, nodes[2] = a, nodes[3] = o, nodes[4] = fin;
+        return fin;
+    }
+    return -1;
+}
+
+/* Add node j reading v and a float32 constant of n elements broadcast along v's last axis
+ * (all other dims 1, rank <= v's): returns the constant's value index, else -1. */
+static int bias_add(const struct fuser *f, int j, int v, int64_t n)
+{
+    const struct gd_engine_model *m = f->m;
+    const struct gd_node *a = &m->nodes[j];
+    if (!is_op(a, "Add") || a->opset < 7 || a->n_in != 2 || a->n_out != 1 || a->out[0] < 0 ||
+        a->in[0] == a->in[1])
+        return -1;
+    int o = a->in[0] == v ? a->in[1] : a->in[0];
+    const struct gd_tensor *t =
+        o >= 0 && m->values[o].kind == GD_VALUE_CONST ? m->values[o].konst : NULL;
+    if (!t || !t->data || t->dtype != GD_DTYPE_FLOAT || t->numel != n || t->rank < 1 ||
+        t->rank > m->values[v].rank || t->dims[t->rank - 1] != n ||
+        !same_static_shape(&m->values[v], &m->values[a->out[0]]))
+        return -1;
+    return o;
+}
+
+/* Adds the FLOAT attribute name = val to fn (arena copy of its attribute list). */
+static int add_float_attr(struct gd_engine_model *m, struct gd_node *fn, const char *name,
+                          float val)
+{
+    struct gd_attr *at = gd_arena_calloc(&m->arena, (size_t)fn->n_attr + 1, sizeof *at);
+    if (!at)
+        return GD_ENOMEM;
+    memcpy(at, fn->attrs, sizeof *at * (size_t)fn->n_attr);
+    at[fn->n_attr++] = (struct gd_attr){
+        .name = name, .type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT, .f = val};
+    fn->attrs = at;
+    return 0;
+}
+
+/* Fuses the chain that starts at MatMul node mi (float32 A and B of static rank >= 2) into
+ * an ai.girder FusedMatMul (ops/matmul_fused.c). Returns the nodes absorbed or an error. */
+static int fuse_matmul(struct fuser *f, int mi)
+{
+    struct gd_engine_model *m = f->m;
+    struct gd_node c = m->nodes[mi];
+    const struct gd_op_def *def = gd_op_lookup("ai.girder", "FusedMatMul", 1);
+    if (!def || c.n_in != 2 || c.n_out != 1 || c.out[0] < 0 || c.in[0] < 0 || c.in[1] < 0 ||
+        c.n_implicit)
+        return 0;
+    const struct gd_value *av = &m->values[c.in[0]], *bv = &m->values[c.in[1]];
+    const struct gd_value *yv = &m->values[c.out[0]];
+    const struct gd_tensor *bk = bv->kind == GD_VALUE_CONST ? bv->konst : NULL;
+    int brank = bk ? bk->rank : bv->rank;
+    int64_t n = brank < 2 ? -1 : bk ? bk->dims[brank - 1] : bv->dims ? bv->dims[brank - 1] : -1;
+    if ((bk ? bk->dtype : bv->dtype) != GD_DTYPE_FLOAT || av->dtype != GD_DTYPE_FLOAT ||
+        yv->dtype != GD_DTYPE_FLOAT || brank < 2 || av->rank < 2 || yv->rank < 2)
+        return 0;
+    int v = c.out[0], last = mi, absorbed = 0, bias = -1, z = -1, j, np = 0, g[5];
+    const char *act = NULL;
+    float p[2] = {0, 0}, alpha = 1, sc;
+    /* a scalar scale (attention's Q x K^T / sqrt(d)) becomes the GEMMs' alpha */
+    if ((j = sole_reader(f, v)) >= 0 &&
+        ((bin_scalar(f, j, "Div", v, yv->rank, &sc) && sc != 0 && isfinite(1.0f / sc)) ||
+         bin_scalar(f, j, "Mul", v, yv->rank, &sc)) &&
+        isfinite(sc)) {
+        alpha = is_op(&m->nodes[j], "Div") ? 1.0f / sc : sc;
+        v = m->nodes[j].out[0];
+        f->dead[j] = 1;
+        last = j > last ? j : last;
+        absorbed++;
+    }
+    if (n >= 0 && (j = sole_reader(f, v)) >= 0 && (bias = bias_add(f, j, v, n)) >= 0) {
+        v = m->nodes[j].out[0];
+        f->dead[j] = 1;
+        last = j > last ? j : last;
+        absorbed++;
+    }
+    if ((j = sole_reader(f, v)) >= 0 && is_op(&m->nodes[j], "Add") && m->nodes[j].opset >= 7 &&
+        m->nodes[j].n_in == 2 && m->nodes[j].in[0] != m->nodes[j].in[1]) {
+        const struct gd_node *a = &m->nodes[j];
+        int other = a->in[0] == v ? a->in[1] : a->in[0];
+        if (other >= 0 && same_static_shape(&m->values[v], &m->values[other]) &&
+            same_static_shape(&m->values[v], &m->values[a->out[0]])) {
+            z = other;
+            v = a->out[0];
+            f->dead[j] = 1;
+            last = j > last ? j : last;
+            absorbed++;
+        }
+    }
+    if ((j = sole_reader(f, v)) >= 0 && (act = activation(f, &m->nodes[j], v, p, &np))) {
+        v = m->nodes[j].out[0];
+        f->dead[j] = 1;
+        last = j > last ? j : last;
+        absorbed++;
+    } else if ((j = gelu(f, v, g)) >= 0) {
+        act = "Gelu";
+        v = m->nodes[j].out[0];
+        for (int q = 0; q < 5; q++) {
+            f->dead[g[q]] = 1;
+            last = g[q] > last ? g[q] : last;
+        }
+        absorbed += 5;
+    }
+    if (!absorbed)
+        return 0;
+    int *in = gd_arena_alloc(&m->arena, sizeof(int) * 4),
+        *out = gd_arena_alloc(&m->arena, sizeof(int));
+    if (!in || !out || set_attrs(m, &c, act, p, np) ||
+        (alpha != 1.0f && add_float_attr(m, &c, "alpha", alpha)))
+        return GD_ENOMEM;
+    in[0] = c.in[0];
+    in[1] = c.in[1];
+    in[2] = bias;
+    in[3] = z;
+    out[0] = v;
+    c.in = in;
+    c.n_in = 4;
+    c.out = out;
+    c.domain = "ai.girder";
+    c.op_type = "FusedMatMul";
+    c.opset = 1;
+    c.def = def;
+    f->dead[mi] = 1;
+    f->dead[last] = 0;
+    m->nodes[last] = c;
+    return absorbed;
+}
+
 static int build_readers(struct fuser *f)
 {
     struct gd_engine_model *m = f->m;
@@ -355,8 +562,8 @@ int gd__graph_fuse(struct gd_engine_model *m)
     struct fuser f = {.m = m};
     int rc = build_readers(&f), fused = 0;
     for (int i = 0; !rc && i < m->n_nodes; i++)
-        if (!f.dead[i] && is_op(&m->nodes[i], "Conv")) {
-            int r = fuse_conv(&f, i);
+        if (!f.dead[i] && (is_op(&m->nodes[i], "Conv") || is_op(&m->nodes[i], "MatMul"))) {
+            int r = is_op(&m->nodes[i], "Conv") ? fuse_conv(&f, i) : fuse_matmul(&f, i);
             rc = r < 0 ? r : 0;
             fused += r > 0 ? r : 0;
         }

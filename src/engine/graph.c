@@ -291,5 +291,7 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen)
         drop_dead_constants(m);
         liveness(m);
     }
+    if ((rc = gd__model_prepack(m)) < 0)
+        return gd__errf(err, errlen, rc, "out of memory packing weights");
     return 0;
 }

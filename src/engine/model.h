@@ -35,6 +35,15 @@ struct gd_attr {
     const void *pending;             /* loader only: the GraphProto still to convert */
 };
 
+/* Load-time state of a node (prepack.c): its constant float32 GEMM operand op(B), K x N,
+ * packed once into the default SGEMM micro-kernel's nr-wide panels (kernels/sgemm.h).
+ * Owned by the model, read-only after loading, shared by every session and thread. */
+struct gd_prepack {
+    int nr;
+    int64_t k, n;
+    const float *panels;
+};
+
 struct gd_node {
     const char *name, *op_type, *domain;
     int opset;
@@ -44,7 +53,8 @@ struct gd_node {
     int *implicit; /* values read by this node's subgraphs (outer scope): for order/liveness */
     int n_attr;
     struct gd_attr *attrs;
-    const struct gd_op_def *def; /* NULL: no kernel (the session refuses to start) */
+    const struct gd_op_def *def;   /* NULL: no kernel (the session refuses to start) */
+    const struct gd_prepack *pack; /* NULL: none */
 };
 
 /* GD_VALUE_OUTER: a subgraph's reference to a value of an enclosing graph, outer_depth
@@ -108,6 +118,10 @@ int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);
  * Returns the number of nodes absorbed, or GD_ENOMEM. */
 int gd__graph_fuse(struct gd_engine_model *m);
 
+/* prepack.c: packs the constant B operands of float32 MatMul / Gemm / FusedMatMul nodes
+ * (GD_PREPACK=0 in the environment: off). Returns the number packed, or GD_ENOMEM. */
+int gd__model_prepack(struct gd_engine_model *m);
+
 /* exec.c: one node's execution over a slot array (slots[v] is value v's tensor). */
 struct gd_pool;
 struct gd_exec {
@@ -136,10 +150,13 @@ int gd__plan_memory(const struct gd_engine_model *m, int64_t **off, size_t **siz
 const struct gd_engine_model *gd__op_attr_graph(const struct gd_op_ctx *ctx, const char *name);
 int gd__op_run_subgraph(struct gd_op_ctx *ctx, const struct gd_engine_model *g, int n,
                         const struct gd_tensor *const *inputs, struct gd_tensor *outs);
-/* Like gd_op_scratch (zeroed, freed after the kernel returns) but taken from and returned
- * to the session's buffer cache, so a large buffer (im2col columns) is not page-faulted in
- * again on every run. 16-byte aligned. At most two per kernel call (then gd_op_scratch). */
+/* Like gd_op_scratch (freed after the kernel returns) but taken from and returned to the
+ * session's buffer cache, so a large buffer (im2col columns) is not page-faulted in again
+ * on every run; NOT zeroed (the caller writes every byte it reads). 16-byte aligned. At
+ * most two per kernel call (then gd_op_scratch). */
 void *gd__op_scratch_reuse(struct gd_op_ctx *ctx, size_t bytes);
+/* The running node's load-time packed operand, or NULL. */
+const struct gd_prepack *gd__op_prepack(const struct gd_op_ctx *ctx);
 /* Moves owned tensor t into output i (t is zeroed). Returns 0 or an error (recorded). */
 int gd__op_output_take(struct gd_op_ctx *ctx, int i, struct gd_tensor *t);
 
@@ -148,6 +165,8 @@ struct gd_bufcache;
 struct gd_bufcache *gd__bufcache_new(void);
 void gd__bufcache_free(struct gd_bufcache *c);
 void *gd__bufcache_get(struct gd_bufcache *c, size_t bytes); /* zeroed */
+/* The same without zeroing a reused buffer (*fresh = 1: newly allocated, zeroed). */
+void *gd__bufcache_get_raw(struct gd_bufcache *c, size_t bytes, int *fresh);
 void gd__bufcache_put(struct gd_bufcache *c, void *p, size_t bytes);
 /* After a run: trims the cache to what the largest run needed (see bufcache.c). */
 void gd__bufcache_end_run(struct gd_bufcache *c);

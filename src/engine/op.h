@@ -33,6 +33,9 @@ enum gd_op_flags {
     /* Engine-internal: the op may output GD_DTYPE_SEQUENCE values (sequence ops, Identity);
      * gd_op_output refuses that dtype to every other kernel. */
     GD_OP_F_SEQUENCE = 1u << 1,
+    /* The kernel writes every element of every output it requests, so gd_op_output may
+     * hand out memory that is not zero-filled (a reused buffer holds old values). */
+    GD_OP_F_NOZERO = 1u << 2,
 };
 
 struct gd_op_def {
@@ -60,9 +63,10 @@ const struct gd_tensor *gd_op_input(const struct gd_op_ctx *ctx, int i);
  * gd_op_num_outputs counts declared outputs; gd_op_output_wanted(i) is 0 for an optional
  * output the graph left unnamed (computing it anyway is allowed, the runtime discards it).
  * gd_op_output allocates output i with that dtype and shape (zero-filled unless it reuses
- * an input in place), after checking the shape against the engine's caps. Returns NULL on
- * error with the message already recorded: the kernel then returns GD_ENOMEM (or any
- * negative code). Each output may be requested once. The tensor is owned by the runtime. */
+ * an input in place or the op is flagged GD_OP_F_NOZERO), after checking the shape against the
+ * engine's caps. Returns NULL on error with the message already recorded: the kernel then returns
+ * GD_ENOMEM (or any negative code). Each output may be requested once. The tensor is owned by the
+ * runtime. */
 int gd_op_num_outputs(const struct gd_op_ctx *ctx);
 int gd_op_output_wanted(const struct gd_op_ctx *ctx, int i);
 struct gd_tensor *gd_op_output(struct gd_op_ctx *ctx, int i, enum gd_dtype dt, int rank,

@@ -426,31 +426,85 @@ static int infer_node(const struct gd_engine_model *m, const struct gd_node *n, 
     return infer_layout(m, n, &x, o);
 }
 
+/* Split: output k is x with dims[axis] = split[k] (the split input / attribute, else an
+ * even split as the op defines it). Returns the output count filled, or 0. */
+static int infer_split(const struct gd_engine_model *m, const struct gd_node *n, struct shp *o)
+{
+    struct shp x;
+    int ax, ns = -1;
+    int64_t sp[GD_MODEL_MAX_NODE_IO];
+    if (*n->domain || strcmp(n->op_type, "Split") || n->n_in < 1 || !known(m, n->in[0], &x) ||
+        n->n_out > GD_MODEL_MAX_NODE_IO || gd_axis_normalize(attr_i(n, "axis", 0), x.rank, &ax))
+        return 0;
+    const int64_t *a;
+    if (n->opset >= 13 && n->n_in >= 2 && n->in[1] >= 0)
+        ns = const_ints(m, n->in[1], sp, GD_MODEL_MAX_NODE_IO);
+    else if (n->opset < 13 && (ns = attr_ints(n, "split", &a)) >= 0 && ns <= n->n_out)
+        memcpy(sp, a, sizeof(int64_t) * (size_t)ns);
+    if (ns < 0) { /* even split (opset 18: the last part may be smaller) */
+        int64_t per = (x.d[ax] + n->n_out - 1) / n->n_out;
+        if (n->opset < 18 && x.d[ax] % n->n_out)
+            return 0;
+        for (ns = 0; ns < n->n_out; ns++)
+            sp[ns] = x.d[ax] - ns * per < per ? x.d[ax] - ns * per : per;
+    }
+    int64_t total = 0;
+    for (int k = 0; k < ns; k++)
+        total += sp[k] >= 0 ? sp[k] : -1;
+    if (ns != n->n_out || total != x.d[ax])
+        return 0;
+    for (int k = 0; k < ns; k++) {
+        o[k] = x;
+        o[k].d[ax] = sp[k];
+    }
+    return ns;
+}
+
+/* Records the inferred shape o for value vi (declared dims win; symbolic ones filled). */
+static int set_value(struct gd_engine_model *m, int vi, const struct shp *o)
+{
+    struct gd_value *v = &m->values[vi];
+    int64_t numel;
+    if (v->kind != GD_VALUE_INTERMEDIATE || o->rank < 0 || o->rank > GD_TENSOR_MAX_RANK ||
+        gd_shape_numel(o->rank, o->d, &numel))
+        return 0;
+    if (v->rank < 0 || !v->dims) {
+        v->dims = gd_arena_alloc(&m->arena, sizeof(int64_t) * (size_t)(o->rank ? o->rank : 1));
+        if (!v->dims)
+            return GD_ENOMEM;
+        memcpy(v->dims, o->d, sizeof(int64_t) * (size_t)o->rank);
+        v->rank = o->rank;
+    } else if (v->rank == o->rank) { /* declared dims win; fill the symbolic ones */
+        for (int d = 0; d < o->rank; d++)
+            if (v->dims[d] < 0)
+                v->dims[d] = o->d[d];
+    }
+    if (v->dtype == GD_DTYPE_UNDEFINED)
+        v->dtype = o->dt;
+    return 0;
+}
+
 int gd__shape_infer(struct gd_engine_model *m)
 {
+    struct shp *so = gd_malloc(sizeof *so * GD_MODEL_MAX_NODE_IO);
+    if (!so)
+        return GD_ENOMEM;
     for (int i = 0; i < m->n_nodes; i++) {
         const struct gd_node *n = &m->nodes[i];
-        struct shp o;
-        if (n->n_out < 1 || n->out[0] < 0 || !infer_node(m, n, &o))
-            continue;
-        struct gd_value *v = &m->values[n->out[0]];
-        int64_t numel;
-        if (v->kind != GD_VALUE_INTERMEDIATE || o.rank < 0 || o.rank > GD_TENSOR_MAX_RANK ||
-            gd_shape_numel(o.rank, o.d, &numel))
-            continue;
-        if (v->rank < 0 || !v->dims) {
-            v->dims = gd_arena_alloc(&m->arena, sizeof(int64_t) * (size_t)(o.rank ? o.rank : 1));
-            if (!v->dims)
+        int ns = infer_split(m, n, so);
+        for (int k = 0; k < ns; k++)
+            if (n->out[k] >= 0 && set_value(m, n->out[k], &so[k])) {
+                gd_free(so);
                 return GD_ENOMEM;
-            memcpy(v->dims, o.d, sizeof(int64_t) * (size_t)o.rank);
-            v->rank = o.rank;
-        } else if (v->rank == o.rank) { /* declared dims win; fill the symbolic ones */
-            for (int d = 0; d < o.rank; d++)
-                if (v->dims[d] < 0)
-                    v->dims[d] = o.d[d];
+            }
+        struct shp o;
+        if (ns || n->n_out < 1 || n->out[0] < 0 || !infer_node(m, n, &o))
+            continue;
+        if (set_value(m, n->out[0], &o)) {
+            gd_free(so);
+            return GD_ENOMEM;
         }
-        if (v->dtype == GD_DTYPE_UNDEFINED)
-            v->dtype = o.dt;
     }
+    gd_free(so);
     return 0;
 }

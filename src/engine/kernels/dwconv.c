@@ -46,20 +46,20 @@ static inline void tap_span(int64_t off, int64_t s, int64_t in, int64_t out, int
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    /* One output point with bounds checks per tap: the few border columns of a row. */            \
-    ATTR static T dw_point_##S(const struct gd_dw2d *g, const T *x, const T *w, int64_t r,         \
-                               int64_t c)                                                          \
+    /* One border point of a 3x3 dilation-1 kernel: the general point with constant trip           \
+     * counts (unrolled; the taps in the same order). */                                           \
+    ATTR static T dw3_point_##S(const struct gd_dw2d *g, const T *x, const T *w, int64_t r,        \
+                                int64_t c)                                                         \
     {                                                                                              \
+        int64_t ih0 = r * g->sh - g->pt, iw0 = c * g->sw - g->pl;                                  \
         T acc = 0;                                                                                 \
-        for (int64_t kh = 0; kh < g->kh; kh++) {                                                   \
-            int64_t ih = r * g->sh - g->pt + kh * g->dh;                                           \
+        for (int u = 0; u < 3; u++) {                                                              \
+            int64_t ih = ih0 + u;                                                                  \
             if (ih < 0 || ih >= g->ih)                                                             \
                 continue;                                                                          \
-            for (int64_t kw = 0; kw < g->kw; kw++) {                                               \
-                int64_t iw = c * g->sw - g->pl + kw * g->dw;                                       \
-                if (iw >= 0 && iw < g->iw)                                                         \
-                    acc += w[kh * g->kw + kw] * x[ih * g->iw + iw];                                \
-            }                                                                                      \
+            for (int v = 0; v < 3; v++)                                                            \
+                if (iw0 + v >= 0 && iw0 + v < g->iw)                                               \
+                    acc += w[u * 3 + v] * x[ih * g->iw + iw0 + v];                                 \
         }                                                                                          \
         return acc;                                                                                \
     }                                                                                              \
@@ -98,9 +98,9 @@ static inline void tap_span(int64_t off, int64_t s, int64_t in, int64_t out, int
             if (fast && r >= rlo && r < rhi) {                                                     \
                 dw3_##S(x + (r * g->sh - g->pt) * g->iw - g->pl, g->iw, w, yr, clo, chi, g->sw);   \
                 for (int64_t c = 0; c < clo; c++)                                                  \
-                    yr[c] = dw_point_##S(g, x, w, r, c);                                           \
+                    yr[c] = dw3_point_##S(g, x, w, r, c);                                          \
                 for (int64_t c = chi; c < g->ow; c++)                                              \
-                    yr[c] = dw_point_##S(g, x, w, r, c);                                           \
+                    yr[c] = dw3_point_##S(g, x, w, r, c);                                          \
             } else {                                                                               \
                 memset(yr, 0, sizeof(T) * (size_t)g->ow);                                          \
                 dw_row_##S(g, x, w, yr, r, 0, g->ow);                                              \

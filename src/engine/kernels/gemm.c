@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "engine/model.h"
 #include "engine/tensor.h"
 
 /* Integer GEMM: c = alpha*a*b + beta*c in uint64_t (wrapping), alpha/beta truncated. */
@@ -91,8 +92,35 @@ int gd_kern_gemm_serial(const struct gd_gemm *g)
 struct gemm_split {
     const struct gd_gemm *g;
     int by_rows;
-    int64_t unit; /* rows or columns per range index: a multiple of the micro-tile */
+    int64_t unit;                /* rows or columns per range index: a multiple of the micro-tile */
+    const struct gd_prepack *pk; /* op(B) pre-packed (float32), or NULL */
 };
+
+/* 1 when g's columns [col0, col0 + n) can come from pk (same K, packed for the kernel in
+ * use, col0 on a panel boundary). */
+static int pack_fits(const struct gd_gemm *g, const struct gd_prepack *pk, int64_t col0)
+{
+    const struct gd_sgemm_ukr *u;
+    return pk && g->dt == GD_DTYPE_FLOAT && !gd__sgemm_use_blas() &&
+           (u = gd__sgemm_ukr_default()) && u->nr == pk->nr && pk->k == g->k && col0 >= 0 &&
+           col0 % pk->nr == 0 && col0 + g->n <= pk->n;
+}
+
+int gd_kern_gemm_pack_nr(enum gd_dtype dt)
+{
+    const struct gd_sgemm_ukr *u;
+    if (dt != GD_DTYPE_FLOAT || gd__sgemm_use_blas() || !(u = gd__sgemm_ukr_default()))
+        return 0;
+    return u->nr;
+}
+
+int gd_kern_gemm_serial_pre(const struct gd_gemm *g, const struct gd_prepack *pk, int64_t col0)
+{
+    if (g->m == 0 || g->n == 0 || !pack_fits(g, pk, col0) || gd_kern_gemm_check(g) ||
+        gd__sgemm_prepacked(g, pk->panels + col0 / pk->nr * pk->k * pk->nr, NULL))
+        return gd_kern_gemm_serial(g);
+    return 0;
+}
 
 static void gemm_block(void *ud, int64_t b, int64_t e)
 {
@@ -102,6 +130,7 @@ static void gemm_block(void *ud, int64_t b, int64_t e)
     int64_t len = s->by_rows ? g.m : g.n;
     b *= s->unit;
     e = e * s->unit < len ? e * s->unit : len;
+    int64_t col0 = 0;
     if (s->by_rows) {
         g.m = e - b;
         g.a = (const char *)g.a + (size_t)(g.ta ? b : b * g.lda) * es;
@@ -110,8 +139,10 @@ static void gemm_block(void *ud, int64_t b, int64_t e)
         g.n = e - b;
         g.b = (const char *)g.b + (size_t)(g.tb ? b * g.ldb : b) * es;
         g.c = (char *)g.c + (size_t)b * es;
+        col0 = b;
     }
-    (void)gd_kern_gemm_serial(&g); /* sizes were validated on the whole problem */
+    /* sizes were validated on the whole problem */
+    (void)(s->pk ? gd_kern_gemm_serial_pre(&g, s->pk, col0) : gd_kern_gemm_serial(&g));
 }
 
 /* Blocks are whole micro-tiles and big enough that re-packing the shared operand in each
@@ -121,14 +152,21 @@ enum { MIN_ROWS = 96, MIN_COLS = 256 };
 
 int gd_kern_gemm(struct gd_op_ctx *ctx, const struct gd_gemm *g)
 {
+    return gd_kern_gemm_pre(ctx, g, NULL);
+}
+
+int gd_kern_gemm_pre(struct gd_op_ctx *ctx, const struct gd_gemm *g, const struct gd_prepack *pk)
+{
     int rc = gd_kern_gemm_check(g);
     if (rc)
         return rc;
+    if (!pack_fits(g, pk, 0) || pk->n != g->n)
+        pk = NULL;
     int64_t work = g->m * g->n * (g->k ? g->k : 1);
     int threads = gd_op_num_threads(ctx);
     if (threads <= 1 || work < (1 << 18))
-        return gd_kern_gemm_serial(g);
-    struct gemm_split s = {g, g->m >= g->n, 1};
+        return pk ? gd_kern_gemm_serial_pre(g, pk, 0) : gd_kern_gemm_serial(g);
+    struct gemm_split s = {g, g->m >= g->n, 1, pk};
     if (g->dt == GD_DTYPE_FLOAT && !gd__sgemm_use_blas()) {
         const struct gd_sgemm_ukr *u = gd__sgemm_ukr_default();
         s.unit = s.by_rows ? u->mr : u->nr;

@@ -35,5 +35,17 @@ int gd_kern_gemm_supported(enum gd_dtype dt);
 int gd_kern_gemm_check(const struct gd_gemm *g);
 int gd_kern_gemm_serial(const struct gd_gemm *g);
 int gd_kern_gemm(struct gd_op_ctx *ctx, const struct gd_gemm *g);
+/* The same with op(B) from load-time packed panels when pk (may be NULL) fits g (float32,
+ * same K x N, packed for the kernel in use); otherwise exactly gd_kern_gemm. g->b must stay
+ * valid either way (fallbacks read it). */
+struct gd_prepack;
+/* The panel width nr that packed B operands of dtype dt must have to be read by
+ * gd_kern_gemm_pre / gd_kern_gemm_serial_pre, or 0 when this process's GEMM for dt does not
+ * read packed panels (not float32, GD_GEMM=blas). Fixed for the process. */
+int gd_kern_gemm_pack_nr(enum gd_dtype dt);
+int gd_kern_gemm_pre(struct gd_op_ctx *ctx, const struct gd_gemm *g, const struct gd_prepack *pk);
+/* Serial: g's columns are columns [col0, col0 + g->n) of pk's matrix; when pk is NULL or
+ * does not fit (other K or kernel, col0 not on a panel boundary) B is read unpacked. */
+int gd_kern_gemm_serial_pre(const struct gd_gemm *g, const struct gd_prepack *pk, int64_t col0);
 
 #endif

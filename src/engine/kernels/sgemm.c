@@ -242,6 +242,53 @@ static void sgemv(const struct gd_gemm *g, int64_t rsa, int64_t csa, int64_t rsb
     }
 }
 
+/* The blocked loops over C. pre == NULL: op(B) is packed per KC x NC block into the
+ * thread's buffer; else its panels come from pre (K x nr each, see gd__sgemm_pack_b_full). */
+static void sgemm_blocked(const struct gd_gemm *g, const struct gd_sgemm_ukr *u, float *buf,
+                          const float *pre)
+{
+    int64_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
+    int64_t rsb = g->tb ? 1 : g->ldb, csb = g->tb ? g->ldb : 1;
+    const float *A = g->a, *B = g->b;
+    float *C = g->c, *pa = buf, *pb = buf + (size_t)MC * KC, alpha = (float)g->alpha;
+    int64_t m = g->m, n = g->n, k = g->k, ldc = g->ldc;
+    int64_t ncb = even_block(n, NC, u->nr), kcb = even_block(k, KC, 1);
+    int64_t mcb = even_block(m, MC / u->mr * u->mr, u->mr);
+    int direct = csa == 1 && n <= DIRECT_MAX_N;
+    for (int64_t jc = 0; jc < n; jc += ncb) {
+        int64_t nc = n - jc < ncb ? n - jc : ncb;
+        for (int64_t pc = 0; pc < k; pc += kcb) {
+            int64_t kc = k - pc < kcb ? k - pc : kcb, pstride = kc * u->nr;
+            float beta = pc ? 1.0f : (float)g->beta; /* later K slices accumulate */
+            const float *bp = pb;
+            if (pre) {
+                bp = pre + (jc / u->nr) * k * u->nr + pc * u->nr;
+                pstride = k * u->nr;
+            } else {
+                pack_b(u->nr, kc, nc, B + pc * rsb + jc * csb, rsb, csb, pb);
+            }
+            for (int64_t ic = 0; ic < m; ic += mcb) {
+                int64_t mc = m - ic < mcb ? m - ic : mcb;
+                const float *ablk = A + ic * rsa + pc * csa;
+                /* Few column panels reuse a packed A too little to pay for packing it: read
+                 * row-major A in place then, packing only a partial last row panel. */
+                int64_t full = direct ? mc / u->mr * u->mr : 0;
+                if (full < mc)
+                    pack_a(u->mr, mc - full, kc, ablk + full * rsa, rsa, csa, pa);
+                for (int64_t ir = 0; ir < mc; ir += u->mr) {
+                    int d = ir < full;
+                    const float *ap = d ? ablk + ir * rsa : pa + (ir - full) * kc;
+                    int h = mc - ir < u->mr ? (int)(mc - ir) : u->mr;
+                    for (int64_t jr = 0; jr < nc; jr += u->nr)
+                        tile(u, kc, ap, d ? rsa : 1, d ? 1 : u->mr, bp + jr / u->nr * pstride,
+                             C + (ic + ir) * ldc + jc + jr, ldc, h,
+                             nc - jr < u->nr ? (int)(nc - jr) : u->nr, alpha, beta);
+                }
+            }
+        }
+    }
+}
+
 void gd__sgemm(const struct gd_gemm *g, const struct gd_sgemm_ukr *u)
 {
     int64_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
@@ -257,36 +304,73 @@ void gd__sgemm(const struct gd_gemm *g, const struct gd_sgemm_ukr *u)
         sgemm_plain(g, rsa, csa, rsb, csb);
         return;
     }
-    const float *A = g->a, *B = g->b;
-    float *C = g->c, *pa = buf, *pb = buf + (size_t)MC * KC, alpha = (float)g->alpha;
-    int64_t m = g->m, n = g->n, k = g->k, ldc = g->ldc;
-    int64_t ncb = even_block(n, NC, u->nr), kcb = even_block(k, KC, 1);
-    int64_t mcb = even_block(m, MC / u->mr * u->mr, u->mr);
-    int direct = csa == 1 && n <= DIRECT_MAX_N;
-    for (int64_t jc = 0; jc < n; jc += ncb) {
-        int64_t nc = n - jc < ncb ? n - jc : ncb;
-        for (int64_t pc = 0; pc < k; pc += kcb) {
-            int64_t kc = k - pc < kcb ? k - pc : kcb;
-            float beta = pc ? 1.0f : (float)g->beta; /* later K slices accumulate */
-            pack_b(u->nr, kc, nc, B + pc * rsb + jc * csb, rsb, csb, pb);
-            for (int64_t ic = 0; ic < m; ic += mcb) {
-                int64_t mc = m - ic < mcb ? m - ic : mcb;
-                const float *ablk = A + ic * rsa + pc * csa;
-                /* Few column panels reuse a packed A too little to pay for packing it: read
-                 * row-major A in place then, packing only a partial last row panel. */
-                int64_t full = direct ? mc / u->mr * u->mr : 0;
-                if (full < mc)
-                    pack_a(u->mr, mc - full, kc, ablk + full * rsa, rsa, csa, pa);
-                for (int64_t ir = 0; ir < mc; ir += u->mr) {
-                    int d = ir < full;
-                    const float *ap = d ? ablk + ir * rsa : pa + (ir - full) * kc;
-                    int h = mc - ir < u->mr ? (int)(mc - ir) : u->mr;
-                    for (int64_t jr = 0; jr < nc; jr += u->nr)
-                        tile(u, kc, ap, d ? rsa : 1, d ? 1 : u->mr, pb + jr * kc,
-                             C + (ic + ir) * ldc + jc + jr, ldc, h,
-                             nc - jr < u->nr ? (int)(nc - jr) : u->nr, alpha, beta);
-                }
-            }
-        }
+    sgemm_blocked(g, u, buf, NULL);
+}
+
+size_t gd__sgemm_packed_b_floats(int64_t k, int64_t n, int nr)
+{
+    return (size_t)((n + nr - 1) / nr) * (size_t)nr * (size_t)k;
+}
+
+void gd__sgemm_pack_b_full(const float *b, int64_t ldb, int tb, int64_t k, int64_t n, int nr,
+                           float *out)
+{
+    pack_b(nr, k, n, b, tb ? 1 : ldb, tb ? ldb : 1, out);
+}
+
+/* One row of C from pre-packed panels: each panel is read once, contiguously, while nr
+ * partial sums (fixed-length loops: vectorised) stay in registers. */
+#define PGEMV(NR)                                                                                  \
+    static void pgemv_##NR(const struct gd_gemm *g, const float *pb, int64_t csa)                  \
+    {                                                                                              \
+        const float *A = g->a;                                                                     \
+        float *C = g->c, alpha = (float)g->alpha, beta = (float)g->beta;                           \
+        for (int64_t j0 = 0; j0 < g->n; j0 += NR, pb += NR * g->k) {                               \
+            float acc[NR] = {0};                                                                   \
+            for (int64_t p = 0; p < g->k; p++) {                                                   \
+                float av = A[p * csa];                                                             \
+                for (int l = 0; l < NR; l++)                                                       \
+                    acc[l] += av * pb[p * NR + l];                                                 \
+            }                                                                                      \
+            int w = g->n - j0 < NR ? (int)(g->n - j0) : NR;                                        \
+            for (int l = 0; l < w; l++)                                                            \
+                C[j0 + l] = beta == 0.0f ? alpha * acc[l] : alpha * acc[l] + beta * C[j0 + l];     \
+        }                                                                                          \
     }
+PGEMV(16)
+PGEMV(32)
+
+/* Unblocked loop over pre-packed panels (k == 0 included: C = beta * C). */
+static void plain_prepacked(const struct gd_gemm *g, const float *pb, int nr)
+{
+    int64_t rsa = g->ta ? 1 : g->lda, csa = g->ta ? g->lda : 1;
+    const float *A = g->a;
+    float *C = g->c, alpha = (float)g->alpha, beta = (float)g->beta;
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = 0; j < g->n; j++) {
+            const float *col = pb + j / nr * g->k * nr + j % nr;
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += A[i * rsa + p * csa] * col[p * nr];
+            float *cp = &C[i * g->ldc + j];
+            *cp = beta == 0.0f ? alpha * s : alpha * s + beta * *cp;
+        }
+}
+
+int gd__sgemm_prepacked(const struct gd_gemm *g, const float *pb, const struct gd_sgemm_ukr *u)
+{
+    if (!u)
+        u = gd__sgemm_ukr_default();
+    if (g->m == 1 && g->k && (u->nr == 16 || u->nr == 32)) {
+        int64_t csa = g->ta ? g->lda : 1;
+        u->nr == 16 ? pgemv_16(g, pb, csa) : pgemv_32(g, pb, csa);
+        return 0;
+    }
+    float *buf = g->k ? pack_buffer() : NULL;
+    if (!buf || u->mr * u->nr > MAX_TILE || u->mr / u->step > GD_SGEMM_MAX_PARTS) {
+        plain_prepacked(g, pb, u->nr); /* no buffer for A's panels: slow but exact */
+        return 0;
+    }
+    sgemm_blocked(g, u, buf, pb);
+    return 0;
 }

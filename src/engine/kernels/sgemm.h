@@ -51,6 +51,19 @@ int gd__sgemm_use_blas(void);
 /* Runs float32 g (validated, m, n > 0) with micro-kernel u (NULL: the default one). */
 void gd__sgemm(const struct gd_gemm *g, const struct gd_sgemm_ukr *u);
 
+/* Pre-packed op(B) (K x N, for constant weights packed once at load): ceil(N / nr) panels
+ * of K x nr floats, row p of a panel at p * nr, columns past N zero. b is op(B)'s storage
+ * (K x N with leading dimension ldb, or N x K when tb); out holds
+ * gd__sgemm_packed_b_floats(k, n, nr) floats, 64-byte aligned. */
+size_t gd__sgemm_packed_b_floats(int64_t k, int64_t n, int nr);
+void gd__sgemm_pack_b_full(const float *b, int64_t ldb, int tb, int64_t k, int64_t n, int nr,
+                           float *out);
+/* g (validated, m, n > 0) with op(B) taken from pre-packed panels: pb is the panel holding
+ * g's column 0 (packed with K = g->k and nr = u->nr, u NULL: the default kernel); g->b and
+ * g->tb are ignored. M == 1 reads each panel once (matrix-vector). Returns 0 (without a
+ * packing buffer for A an unblocked loop over the panels gives the same result). */
+int gd__sgemm_prepacked(const struct gd_gemm *g, const float *pb, const struct gd_sgemm_ukr *u);
+
 /* Per-variant micro-kernels (kernels/sgemm_<isa>.c); the x86 ones exist on x86 builds. */
 extern const struct gd_sgemm_ukr gd__sgemm_ukr_generic;
 extern const struct gd_sgemm_ukr gd__sgemm_ukr_avx2;

@@ -421,7 +421,7 @@ static int fused_conv_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_conv[] = {
-    {"", "Conv", 1, 0, conv_run, 0},
-    {"com.microsoft", "FusedConv", 1, 0, fused_conv_run, 0},
+    {"", "Conv", 1, 0, conv_run, GD_OP_F_NOZERO},
+    {"com.microsoft", "FusedConv", 1, 0, fused_conv_run, GD_OP_F_NOZERO},
     {0},
 };

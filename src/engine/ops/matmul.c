@@ -9,6 +9,7 @@
 
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/widen.h"
+#include "engine/model.h"
 #include "engine/op.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/registry.h"
@@ -82,6 +83,12 @@ int gd__matmul_shape(struct gd_op_ctx *ctx, const struct gd_tensor *a, const str
 int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
                     void *ydata)
 {
+    return gd__matmul_into_scaled(ctx, a, b, ydata, 1.0);
+}
+
+int gd__matmul_into_scaled(struct gd_op_ctx *ctx, const struct gd_tensor *a,
+                           const struct gd_tensor *b, void *ydata, double alpha)
+{
     int rank, rc;
     int64_t dims[GD_TENSOR_MAX_RANK];
     if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
@@ -98,7 +105,7 @@ int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const stru
                             .m = m,
                             .n = n,
                             .k = k,
-                            .alpha = 1,
+                            .alpha = alpha,
                             .beta = 0,
                             .a = a->data,
                             .b = b->data,
@@ -113,7 +120,9 @@ int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const stru
         b_single &= mb.bst[d] == 0;
     if (batch == 1 || b_single) {
         mb.g.m = m * batch; /* B shared: A's batches are contiguous rows of one GEMM */
-        rc = gd_kern_gemm(ctx, &mb.g);
+        /* load-time panels of a constant B (prepack.c); only for this node's own B */
+        const struct gd_prepack *pk = b == gd_op_input(ctx, 1) ? gd__op_prepack(ctx) : NULL;
+        rc = gd_kern_gemm_pre(ctx, &mb.g, b->rank == 2 ? pk : NULL);
     } else if (!(rc = gd_kern_gemm_check(&mb.g))) {
         gd_op_parallel_for(ctx, batch, 1, mm_batches, &mb);
     }
@@ -156,9 +165,11 @@ static int matmul_run(struct gd_op_ctx *ctx)
     int64_t dims[GD_TENSOR_MAX_RANK];
     if ((rc = gd__matmul_shape(ctx, a, b, &rank, dims)))
         return rc;
-    struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, rank, dims);
+    struct gd_tensor *y = gd_op_output(ctx, 0, a->dtype, rank, dims); /* not zeroed */
     if (!y)
         return GD_ENOMEM;
+    if (a->dims[a->rank - 1] == 0)
+        memset(y->data, 0, y->nbytes); /* sums over nothing (gd__matmul_into writes nothing) */
     return gd__matmul_into(ctx, a, b, y->data);
 }
 
@@ -226,7 +237,10 @@ static int gemm_core(struct gd_op_ctx *ctx, const struct gd_tensor *a, const str
     g.c = y->data;
     if (c && (rc = gemm_fill_c(ctx, c, y, beta)))
         return rc;
-    if (y->numel && k && (rc = gd_kern_gemm(ctx, &g)))
+    if (!c && !k)
+        memset(y->data, 0, y->nbytes); /* not zeroed (GD_OP_F_NOZERO); no GEMM runs */
+    const struct gd_prepack *pk = b == gd_op_input(ctx, 1) ? gd__op_prepack(ctx) : NULL;
+    if (y->numel && k && (rc = gd_kern_gemm_pre(ctx, &g, pk)))
         return gd_op_fail(ctx, rc, "GEMM failed (%s)", gd_strerror(rc));
     if (f16) {
         struct gd_tensor *out = gd_op_output(ctx, 0, GD_DTYPE_FLOAT16, 2, dims);
@@ -257,7 +271,7 @@ static int gemm_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_matmul[] = {
-    {"", "MatMul", 1, 0, matmul_run, 0},
-    {"", "Gemm", 6, 0, gemm_run, 0},
+    {"", "MatMul", 1, 0, matmul_run, GD_OP_F_NOZERO},
+    {"", "Gemm", 6, 0, gemm_run, GD_OP_F_NOZERO},
     {0},
 };

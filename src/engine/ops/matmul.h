@@ -11,5 +11,8 @@ int gd__matmul_shape(struct gd_op_ctx *ctx, const struct gd_tensor *a, const str
 /* a x b (same GEMM-capable dtype) into zeroed ydata of that shape and dtype. */
 int gd__matmul_into(struct gd_op_ctx *ctx, const struct gd_tensor *a, const struct gd_tensor *b,
                     void *ydata);
+/* The same times alpha (the GEMMs' alpha: free). */
+int gd__matmul_into_scaled(struct gd_op_ctx *ctx, const struct gd_tensor *a,
+                           const struct gd_tensor *b, void *ydata, double alpha);
 
 #endif

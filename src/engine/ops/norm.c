@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine/kernels/ew_gen.h"
+#include "engine/kernels/vmath.h"
 #include "engine/op.h"
 #include "engine/ops/registry.h"
 
@@ -22,7 +23,23 @@ struct rn_job {
     const double *sc, *bi; /* bi may be NULL */
     double eps;
     struct gd_tensor *mean, *inv; /* optional per-row outputs */
+    const float *fsc, *fbi;       /* float32 LayerNorm fast path: per-element scale, bias */
 };
+
+/* float32 LayerNormalization with per-element float32 scale / bias: vectorised rows. */
+static void rn_fast_f32(void *ud, int64_t b, int64_t e)
+{
+    const struct rn_job *j = ud;
+    for (int64_t row = b; row < e; row++) {
+        float mean, inv;
+        gd_layernorm_row_f32((const float *)j->x + row * j->d, (float *)j->y + row * j->d, j->d,
+                             j->fsc, j->fbi, (float)j->eps, &mean, &inv);
+        if (j->mean)
+            gd_tensor_set_f64(j->mean, row, mean);
+        if (j->inv)
+            gd_tensor_set_f64(j->inv, row, inv);
+    }
+}
 
 #define RN_KERNEL(S, T, LD, STO)                                                                   \
     static void rn_##S(void *ud, int64_t b, int64_t e)                                             \
@@ -126,6 +143,13 @@ static int layernorm_run(struct gd_op_ctx *ctx)
         }
     j.x = x->data;
     j.y = y->data;
+    /* same element count as the normalised block and broadcastable to it: same layout */
+    if (x->dtype == GD_DTYPE_FLOAT && d > 0 && s->dtype == GD_DTYPE_FLOAT && s->numel == d &&
+        (!b || (b->dtype == GD_DTYPE_FLOAT && b->numel == d))) {
+        j.fsc = s->data;
+        j.fbi = b ? b->data : NULL;
+        fn = rn_fast_f32;
+    }
     gd_op_parallel_for(ctx, rows, 1 + 4096 / (d ? d : 1), fn, &j);
     return 0;
 }
@@ -197,7 +221,7 @@ static int groupnorm_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_norm[] = {
-    {"", "LayerNormalization", 17, 0, layernorm_run, 0},
+    {"", "LayerNormalization", 17, 0, layernorm_run, GD_OP_F_NOZERO},
     {"", "InstanceNormalization", 1, 0, instnorm_run, 0},
     {"", "GroupNormalization", 18, 0, groupnorm_run, 0},
     {0},

@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "engine/kernels/ew_gen.h"
+#include "engine/kernels/vmath.h"
 #include "engine/op.h"
 #include "engine/ops/registry.h"
 
@@ -71,6 +72,14 @@ SM_KERNEL(f32, float, float, EW_ID, EW_ID, expf, logf, 1)
 SM_KERNEL(f64, double, double, EW_ID, EW_ID, exp, log, 1)
 SM_KERNEL(f16, gd_f16, float, EW_F16LD, EW_F16ST, expf, logf, 0)
 
+/* float32 Softmax over contiguous lanes (inner == 1, the attention case): vectorised rows. */
+static void sm_rows_f32(void *ud, int64_t lb, int64_t le)
+{
+    const struct sm_job *j = ud;
+    for (int64_t l = lb; l < le; l++)
+        gd_softmax_row_f32((const float *)j->x + l * j->n, (float *)j->y + l * j->n, j->n);
+}
+
 static int sm_run(struct gd_op_ctx *ctx, enum sm_kind kind)
 {
     const struct gd_tensor *x = gd_op_input(ctx, 0);
@@ -103,6 +112,8 @@ static int sm_run(struct gd_op_ctx *ctx, enum sm_kind kind)
     if (x->numel == 0)
         return 0;
     struct sm_job j = {x->data, y->data, n, inner, kind};
+    if (fn == sm_f32 && kind == SM_SOFT && inner == 1)
+        fn = sm_rows_f32;
     gd_op_parallel_for(ctx, outer * inner, 1 + 4096 / n, fn, &j);
     return 0;
 }
@@ -121,7 +132,7 @@ static int hardmax_run(struct gd_op_ctx *ctx)
 }
 
 const struct gd_op_def gd_ops_softmax[] = {
-    {"", "Softmax", 1, 0, softmax_run, 0},
+    {"", "Softmax", 1, 0, softmax_run, GD_OP_F_INPLACE0 | GD_OP_F_NOZERO},
     {"", "LogSoftmax", 1, 0, logsoftmax_run, 0},
     {"", "Hardmax", 1, 0, hardmax_run, 0},
     {0},

@@ -2,7 +2,8 @@
  * double-precision naive reference on many shapes (odd sizes, edge tiles, K slices, large
  * dims), both transposes, alpha/beta (beta == 0 over NaN garbage must not propagate),
  * leading dims wider than the rows (padding must stay untouched), and the serial entry
- * point with the default kernel. */
+ * point with the default kernel; the same sweep with op(B) pre-packed into panels (the
+ * load-time path of prepack.c), and column blocks of a pre-packed matrix. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/sgemm.h"
+#include "engine/model.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 
@@ -26,6 +28,19 @@ static int64_t irand(int64_t n)
 }
 
 #define SENTINEL 12345.0f
+
+static int use_pre; /* check(): take op(B) from pre-packed panels */
+
+/* op(B) packed for u into fresh 64-byte aligned memory (free *raw). */
+static float *packed(const struct gd_sgemm_ukr *u, const float *b, int64_t ldb, int tb, int64_t k,
+                     int64_t n, void **raw)
+{
+    *raw = malloc(sizeof(float) * gd__sgemm_packed_b_floats(k, n, u->nr) + 64);
+    cr_assert_not_null(*raw);
+    float *pb = (float *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63);
+    gd__sgemm_pack_b_full(b, ldb, tb, k, n, u->nr, pb);
+    return pb;
+}
 
 /* Runs one case through u (NULL: gd_kern_gemm_serial) and checks every element. */
 static void check(const struct gd_sgemm_ukr *u, int64_t m, int64_t n, int64_t k, int ta, int tb,
@@ -58,7 +73,13 @@ static void check(const struct gd_sgemm_ukr *u, int64_t m, int64_t n, int64_t k,
                         .lda = lda,
                         .ldb = ldb,
                         .ldc = ldc};
-    if (u)
+    if (u && use_pre) {
+        void *raw;
+        float *pb = packed(u, b, ldb, tb, k, n, &raw);
+        g.b = NULL; /* must not be read */
+        cr_assert_eq(gd__sgemm_prepacked(&g, pb, u), 0);
+        free(raw);
+    } else if (u)
         gd__sgemm(&g, u);
     else
         cr_assert_eq(gd_kern_gemm_serial(&g), 0);
@@ -146,4 +167,63 @@ Test(sgemm, serial_entry_point)
     /* k == 0: C = beta * C, and beta == 0 clears NaN garbage */
     check(NULL, 5, 7, 0, 0, 0, 1, 0.5f);
     check(NULL, 5, 7, 0, 1, 1, 1, 0);
+}
+
+Test(sgemm, prepacked_b_every_supported_kernel)
+{
+    use_pre = 1;
+    for (int isa = 0; isa < GD_SGEMM_ISA_COUNT; isa++) {
+        const struct gd_sgemm_ukr *u = gd__sgemm_ukr((enum gd_sgemm_isa)isa);
+        if (u)
+            sweep(u);
+    }
+    use_pre = 0;
+}
+
+/* Column blocks [c0, c0 + w) of a pre-packed K x N matrix through gd_kern_gemm_serial_pre
+ * (what FusedMatMul tiles and the pool's column split do) equal the unpacked product; a c0
+ * off a panel boundary or another K falls back to reading B. */
+Test(sgemm, prepacked_column_blocks)
+{
+    const struct gd_sgemm_ukr *u = gd__sgemm_ukr_default();
+    int64_t m = 37, k = 301, n = 203;
+    float *a = malloc(sizeof(float) * (size_t)(m * k)),
+          *b = malloc(sizeof(float) * (size_t)(k * n));
+    float *c1 = malloc(sizeof(float) * (size_t)(m * n)),
+          *c2 = malloc(sizeof(float) * (size_t)(m * n));
+    cr_assert(a && b && c1 && c2);
+    for (int64_t i = 0; i < m * k; i++)
+        a[i] = frand();
+    for (int64_t i = 0; i < k * n; i++)
+        b[i] = frand();
+    void *raw;
+    struct gd_prepack pk = {.nr = u->nr, .k = k, .n = n};
+    pk.panels = packed(u, b, n, 0, k, n, &raw);
+    const int64_t blocks[][2] = {{0, n}, {0, 1}, {u->nr, 64}, {2 * u->nr, n - 2 * u->nr}, {5, 40}};
+    for (size_t t = 0; t < sizeof blocks / sizeof blocks[0]; t++) {
+        int64_t c0 = blocks[t][0], w = blocks[t][1];
+        for (int64_t rows = 1; rows <= m; rows += 18) {
+            struct gd_gemm g = {.dt = GD_DTYPE_FLOAT,
+                                .m = rows,
+                                .n = w,
+                                .k = k,
+                                .alpha = 1,
+                                .a = a,
+                                .b = b + c0,
+                                .lda = k,
+                                .ldb = n,
+                                .ldc = n};
+            g.c = c1 + c0;
+            cr_assert_eq(gd_kern_gemm_serial(&g), 0);
+            g.c = c2 + c0;
+            cr_assert_eq(gd_kern_gemm_serial_pre(&g, &pk, c0), 0);
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t j = c0; j < c0 + w; j++)
+                    cr_assert(fabsf(c1[i * n + j] - c2[i * n + j]) <= 1e-4f,
+                              "block %lld+%lld rows %lld: C[%lld,%lld] %g vs %g", (long long)c0,
+                              (long long)w, (long long)rows, (long long)i, (long long)j,
+                              c2[i * n + j], c1[i * n + j]);
+        }
+    }
+    free(raw), free(a), free(b), free(c1), free(c2);
 }
