@@ -78,6 +78,34 @@ static void metrics(struct gd_http_exchange *x, void *ud)
     gd_buf_free(&b);
 }
 
+/* GET /status: a page for people (status.html), a live view of the metrics and readiness
+ * rendered in the browser; the metrics path is filled in here. */
+extern const char gd__status_html[];
+extern const unsigned long gd__status_html_len;
+
+static void status_page(struct gd_http_exchange *x, void *ud)
+{
+    const char *path = ud, *p = gd__status_html, *end = p + gd__status_html_len;
+    static const char mark[] = "__METRICS_PATH__";
+    struct gd_buf b;
+    gd_buf_init(&b, (size_t)1 << 20);
+    int rc = 0;
+    for (const char *m; !rc && (m = memmem(p, (size_t)(end - p), mark, sizeof mark - 1));
+         p = m + sizeof mark - 1) {
+        rc = gd_buf_append(&b, p, (size_t)(m - p));
+        for (const char *q = path; !rc && *q; q++) /* safe in HTML and JS strings */
+            rc = strchr("\"'<>&\\%", *q) || (unsigned char)*q <= ' ' || (unsigned char)*q >= 0x7f
+                     ? gd_buf_printf(&b, "%%%02X", (unsigned char)*q)
+                     : gd_buf_putc(&b, *q);
+    }
+    rc = rc ? rc : gd_buf_append(&b, p, (size_t)(end - p));
+    if (rc)
+        gd_http_respond_json_error(x, 500, "server_error", NULL, "out of memory");
+    else
+        gd_http_respond(x, 200, "text/html; charset=utf-8", b.data, b.len);
+    gd_buf_free(&b);
+}
+
 /* Parses a non-negative integer query parameter, clamped to max; def when absent/bad. */
 static uint64_t query_u64(struct gd_http_exchange *x, const char *name, uint64_t def, uint64_t max)
 {
@@ -230,6 +258,9 @@ int gd_serve_builtin_routes_register(struct gd_http_router *router, const struct
     if (!rc)
         rc = gd_http_router_add(router, "GET", "/readyz", GD_HTTP_MATCH_EXACT, readyz, NULL);
     if (!rc && cfg->metrics.enabled)
+        rc = gd_http_router_add(router, "GET", "/status", GD_HTTP_MATCH_EXACT, status_page,
+                                (void *)cfg->metrics.path);
+    if (rc == 0 && cfg->metrics.enabled)
         rc = gd_http_router_add(router, "GET", cfg->metrics.path, GD_HTTP_MATCH_EXACT, metrics,
                                 NULL);
     if (!rc && cfg->debug_routes) {
