@@ -108,7 +108,8 @@ void gd_serve_trace_request(const struct gd_http_completion *c)
         return;
     gd_trace_begin(&s, c->trace);
     s.kind = GD_SPAN_SERVER;
-    s.start_unix_ns = s.end_unix_ns - c->duration_ns;
+    s.start_unix_ns = gd_trace_unix_ns(r->start_ns); /* when the request head started */
+    s.end_unix_ns = s.start_unix_ns + c->duration_ns;
     char name[160];
     int n = strcmp(c->route, "-")
                 ? snprintf(name, sizeof name, "%.*s %s", (int)r->method.n, r->method.p, c->route)

@@ -7,6 +7,7 @@
 #include "obs/trace.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
@@ -78,11 +79,28 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     return 0;
 }
 
-uint64_t gd_trace_unix_now_ns(void)
+/* Span timestamps are CLOCK_MONOTONIC readings plus one offset to wall time taken once per
+ * process, so that spans timed by different code (a request's start as the server measured
+ * it, an attempt's start, a completion) nest exactly even while NTP slews the wall clock. */
+static pthread_once_t offset_once = PTHREAD_ONCE_INIT;
+static uint64_t unix_offset_ns;
+
+static void take_offset(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    unix_offset_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec - gd_mono_ns();
+}
+
+uint64_t gd_trace_unix_ns(uint64_t mono_ns)
+{
+    pthread_once(&offset_once, take_offset);
+    return mono_ns + unix_offset_ns;
+}
+
+uint64_t gd_trace_unix_now_ns(void)
+{
+    return gd_trace_unix_ns(gd_mono_ns());
 }
 
 int gd_trace_enabled(void)

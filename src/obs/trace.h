@@ -78,8 +78,10 @@ int gd_trace_decide(struct gd_trace_ctx *ctx, const char *parent_trace_hex,
                     const char *parent_span_hex, int parent_flags);
 /* Starts the SERVER span of a sampled ctx: zeroes s and sets its ids from ctx. */
 void gd_trace_begin(struct gd_span *s, const struct gd_trace_ctx *ctx);
-/* CLOCK_REALTIME in ns (span timestamps). */
+/* Span timestamps (ns since the epoch): now, and a CLOCK_MONOTONIC reading converted with the
+ * process's one offset (so spans from different clocks' readings nest exactly). */
 uint64_t gd_trace_unix_now_ns(void);
+uint64_t gd_trace_unix_ns(uint64_t mono_ns);
 /* 1 while an endpoint is configured. */
 int gd_trace_enabled(void);
 /* A fresh span id. */
