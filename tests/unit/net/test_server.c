@@ -120,6 +120,10 @@ static void h_headers(struct gd_http_exchange *x, void *ud)
         cr_assert_eq(gd_http_set_header(x, "X-Bad", bad[i]), GD_EINVAL, "value %zu", i);
     cr_assert_eq(gd_http_set_header(x, "X Bad", "v"), GD_EINVAL);
     cr_assert_eq(gd_http_set_header(x, "Content-Length", "1"), GD_EINVAL);
+    cr_assert_eq(gd_http_set_header(x, "DATE", "x"), GD_EINVAL);
+    cr_assert_eq(gd_http_set_header(x, "", "v"), GD_EINVAL);
+    cr_assert_eq(gd_http_set_header(x, "Date-Extra", ""), 0); /* a longer name is not Date */
+    cr_assert_eq(gd_http_set_header(x, "X-Big", "\xff\x80"), 0); /* obs-text */
     gd_http_respond(x, 200, "text/plain", "ok\n", 3);
 }
 
@@ -328,5 +332,6 @@ Test(server, header_values_must_be_field_values)
     close(fd);
     cr_assert(strstr(buf, "HTTP/1.1 200 "), "%s", buf);
     cr_assert(strstr(buf, "\r\nX-Ok: a\tb obs\xe9\r\n"), "%s", buf);
+    cr_assert(strstr(buf, "\r\nDate-Extra: \r\nX-Big: \xff\x80\r\n"), "%s", buf);
     cr_assert_null(strstr(buf, "X-Bad"), "%s", buf);
 }
