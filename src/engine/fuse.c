@@ -204,16 +204,6 @@ static int silu(const struct fuser *f, int v, int *sig)
     return -1;
 }
 
-static int same_static_shape(const struct gd_value *a, const struct gd_value *b)
-{
-    if (a->rank < 0 || a->rank != b->rank || !a->dims || !b->dims || a->dtype != b->dtype)
-        return 0;
-    for (int d = 0; d < a->rank; d++)
-        if (a->dims[d] < 0 || a->dims[d] != b->dims[d])
-            return 0;
-    return 1;
-}
-
 /* The fused node's attributes: the Conv's plus activation / activation_params. */
 static int set_attrs(struct gd_engine_model *m, struct gd_node *fn, const char *act, const float *p,
                      int np)
@@ -266,8 +256,8 @@ static int fuse_conv(struct fuser *f, int ci)
         m->nodes[j].n_in == 2 && m->nodes[j].in[0] != m->nodes[j].in[1]) {
         const struct gd_node *a = &m->nodes[j];
         int other = a->in[0] == v ? a->in[1] : a->in[0];
-        if (other >= 0 && same_static_shape(&m->values[v], &m->values[other]) &&
-            same_static_shape(&m->values[v], &m->values[a->out[0]])) {
+        if (other >= 0 && gd__same_shape(&m->values[v], &m->values[other]) &&
+            gd__same_shape(&m->values[v], &m->values[a->out[0]])) {
             z = other;
             v = a->out[0];
             f->dead[j] = 1;
@@ -409,7 +399,7 @@ static int bias_add(const struct fuser *f, int j, int v, int64_t n)
         o >= 0 && m->values[o].kind == GD_VALUE_CONST ? m->values[o].konst : NULL;
     if (!t || !t->data || t->dtype != GD_DTYPE_FLOAT || t->numel != n || t->rank < 1 ||
         t->rank > m->values[v].rank || t->dims[t->rank - 1] != n ||
-        !same_static_shape(&m->values[v], &m->values[a->out[0]]))
+        !gd__same_shape(&m->values[v], &m->values[a->out[0]]))
         return -1;
     return o;
 }
@@ -470,8 +460,8 @@ static int fuse_matmul(struct fuser *f, int mi)
         m->nodes[j].n_in == 2 && m->nodes[j].in[0] != m->nodes[j].in[1]) {
         const struct gd_node *a = &m->nodes[j];
         int other = a->in[0] == v ? a->in[1] : a->in[0];
-        if (other >= 0 && same_static_shape(&m->values[v], &m->values[other]) &&
-            same_static_shape(&m->values[v], &m->values[a->out[0]])) {
+        if (other >= 0 && gd__same_shape(&m->values[v], &m->values[other]) &&
+            gd__same_shape(&m->values[v], &m->values[a->out[0]])) {
             z = other;
             v = a->out[0];
             f->dead[j] = 1;

@@ -71,6 +71,9 @@ struct gd_value {
     int rank;      /* -1 unknown */
     int64_t *dims; /* -1 for symbolic/unknown */
     const char **syms;
+    /* load-time shape with symbolic dims (shape_sym.h) where the rank is known, else NULL:
+     * what graph fusion compares (two values with equal sdims have equal run-time shapes) */
+    const int64_t *sdims;
     int producer;               /* node index, -1 for inputs/constants */
     int outer_depth, outer_idx; /* GD_VALUE_OUTER */
     int last_use;               /* last node index reading it; INT32_MAX for graph outputs */
@@ -111,6 +114,9 @@ extern struct ProtobufCAllocator gd__pb_allocator;
 
 /* shape_infer.c: static dtype/shape of intermediates where inputs are known. */
 int gd__shape_infer(struct gd_engine_model *m);
+/* shape_infer.c: a and b have the same dtype and rank and equal dims (numbers, or the same
+ * symbol), so their run-time shapes are equal. */
+int gd__same_shape(const struct gd_value *a, const struct gd_value *b);
 
 /* graph.c: orders nodes, computes liveness, folds constants. */
 int gd__graph_finish(struct gd_engine_model *m, char *err, size_t errlen);

@@ -163,6 +163,30 @@ static int check_input(const struct gd_value *v, const struct gd_tensor *t, char
     return 0;
 }
 
+/* Inputs that name the same dim_param ("batch") must agree on its size: load-time shape
+ * inference and fusion treat the name as one size (shape_sym.h). */
+static int check_named_dims(const gd_engine_session *s, char *err, size_t errlen)
+{
+    const struct gd_engine_model *m = s->m;
+    for (int k = 0; k < m->n_inputs; k++) {
+        const struct gd_value *a = &m->values[m->inputs[k]];
+        for (int d = 0; a->syms && d < a->rank; d++)
+            for (int j = k; a->syms[d] && *a->syms[d] && j < m->n_inputs; j++) {
+                const struct gd_value *b = &m->values[m->inputs[j]];
+                for (int e = j == k ? d + 1 : 0; b->syms && e < b->rank; e++)
+                    if (b->syms[e] && !strcmp(a->syms[d], b->syms[e]) &&
+                        s->slots[m->inputs[k]].dims[d] != s->slots[m->inputs[j]].dims[e])
+                        return gd__errf(err, errlen, GD_EINVAL,
+                                        "input '%s': dim %d (%s) is %lld, but input '%s' has "
+                                        "%s = %lld",
+                                        b->name, e, b->syms[e],
+                                        (long long)s->slots[m->inputs[j]].dims[e], a->name,
+                                        a->syms[d], (long long)s->slots[m->inputs[k]].dims[d]);
+            }
+    }
+    return 0;
+}
+
 static int bind_inputs(gd_engine_session *s, int n, const char *const *names,
                        const struct gd_tensor *inputs, char *err, size_t errlen)
 {
@@ -184,7 +208,7 @@ static int bind_inputs(gd_engine_session *s, int n, const char *const *names,
         if (s->slots[m->inputs[k]].dtype == GD_DTYPE_UNDEFINED)
             return gd__errf(err, errlen, GD_EINVAL, "input '%s' not provided",
                             m->values[m->inputs[k]].name);
-    return 0;
+    return check_named_dims(s, err, errlen);
 }
 
 /* Moves (or copies, for inputs/constants/duplicates) graph outputs into s->outs. */

@@ -12,28 +12,24 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "engine/model.h"
+#include "engine/shape_infer.h"
 #include "onnx.pb-c.h"
 
-struct shp {
-    enum gd_dtype dt;
-    int rank;
-    int64_t d[GD_TENSOR_MAX_RANK];
-};
-
-static const struct gd_attr *attr(const struct gd_node *n, const char *name, int type)
+const struct gd_attr *gd__infer_attr(const struct gd_node *n, const char *name, int type)
 {
     for (int i = 0; i < n->n_attr; i++)
         if (strcmp(n->attrs[i].name, name) == 0 && n->attrs[i].type == type)
             return &n->attrs[i];
     return NULL;
 }
+#define attr gd__infer_attr
 
-static int64_t attr_i(const struct gd_node *n, const char *name, int64_t def)
+int64_t gd__infer_attr_i(const struct gd_node *n, const char *name, int64_t def)
 {
     const struct gd_attr *a = attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
     return a ? a->i : def;
 }
+#define attr_i gd__infer_attr_i
 
 static int attr_ints(const struct gd_node *n, const char *name, const int64_t **v)
 {
@@ -44,29 +40,27 @@ static int attr_ints(const struct gd_node *n, const char *name, const int64_t **
     return a->n;
 }
 
-/* Known shape of value v (all dims >= 0), or 0. */
-static int known(const struct gd_engine_model *m, int v, struct shp *s)
+int gd__infer_known(const struct gd_infer *I, int v, struct shp *s)
 {
     if (v < 0)
         return 0;
-    const struct gd_value *val = &m->values[v];
+    const struct gd_value *val = &I->m->values[v];
     if (val->kind == GD_VALUE_CONST) {
         s->dt = val->konst->dtype;
         s->rank = val->konst->rank;
         memcpy(s->d, val->konst->dims, sizeof s->d);
         return 1;
     }
-    if (val->rank < 0 || val->dtype == GD_DTYPE_UNDEFINED)
+    if (val->rank < 0 || !val->sdims || val->dtype == GD_DTYPE_UNDEFINED)
         return 0;
     s->dt = val->dtype;
     s->rank = val->rank;
-    for (int i = 0; i < val->rank; i++)
-        if ((s->d[i] = val->dims[i]) < 0)
-            return 0;
+    memcpy(s->d, val->sdims, sizeof(int64_t) * (size_t)val->rank);
     return 1;
 }
+#define known gd__infer_known
 
-/* Integer contents of a constant input (shape, axes), or -1. */
+/* Integer contents of a constant input (axes, split sizes), or -1. */
 static int const_ints(const struct gd_engine_model *m, int v, int64_t *out, int max)
 {
     if (v < 0 || m->values[v].kind != GD_VALUE_CONST)
@@ -128,24 +122,24 @@ static const char *const bcast_ops[] = {"Add", "Sub", "Mul",  "Div",   "Pow", "M
 static const char *const cmp_ops[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
                                       "And",   "Or",   "Xor",     NULL};
 
-static int bcast(const struct gd_engine_model *m, const struct gd_node *n, int first, struct shp *o)
+static int bcast(struct gd_infer *I, const struct gd_node *n, int first, struct shp *o)
 {
-    struct gd_tensor ts[GD_BCAST_MAX_OPERANDS];
-    const struct gd_tensor *tp[GD_BCAST_MAX_OPERANDS];
     int k = 0;
-    for (int i = first; i < n->n_in && k < GD_BCAST_MAX_OPERANDS; i++, k++) {
+    for (int i = first; i < n->n_in; i++, k++) {
         struct shp s;
-        if (!known(m, n->in[i], &s))
+        if (!known(I, n->in[i], &s))
             return 0;
-        memset(&ts[k], 0, sizeof ts[k]);
-        ts[k].rank = s.rank;
-        memcpy(ts[k].dims, s.d, sizeof s.d);
-        tp[k] = &ts[k];
+        if (k == 0) {
+            o->rank = s.rank;
+            memcpy(o->d, s.d, sizeof s.d);
+        } else if (gd__sym_bcast(&I->sym, o->rank, o->d, s.rank, s.d, &o->rank, o->d)) {
+            return 0;
+        }
     }
-    return k > 0 && gd_broadcast_shape(k, tp, &o->rank, o->d, NULL, 0) == 0;
+    return k > 0;
 }
 
-static int infer_matmul(const struct shp *a, const struct shp *b, struct shp *o)
+static int infer_matmul(struct gd_infer *I, const struct shp *a, const struct shp *b, struct shp *o)
 {
     if (a->rank < 1 || b->rank < 1)
         return 0;
@@ -156,15 +150,11 @@ static int infer_matmul(const struct shp *a, const struct shp *b, struct shp *o)
     }
     if (pb)
         B.rank = 2, B.d[1] = 1;
-    if (A.d[A.rank - 1] != B.d[B.rank - 2])
+    int64_t ka = A.d[A.rank - 1], kb = B.d[B.rank - 2];
+    if (ka != kb && !gd__sym_is(ka) && !gd__sym_is(kb))
         return 0;
-    struct gd_tensor ta = {0}, tb = {0};
-    ta.rank = A.rank - 2;
-    tb.rank = B.rank - 2;
-    memcpy(ta.dims, A.d, sizeof(int64_t) * (size_t)ta.rank);
-    memcpy(tb.dims, B.d, sizeof(int64_t) * (size_t)tb.rank);
-    const struct gd_tensor *tp[2] = {&ta, &tb};
-    if (gd_broadcast_shape(2, tp, &o->rank, o->d, NULL, 0) || o->rank + 2 > GD_TENSOR_MAX_RANK)
+    if (gd__sym_bcast(&I->sym, A.rank - 2, A.d, B.rank - 2, B.d, &o->rank, o->d) ||
+        o->rank + 2 > GD_TENSOR_MAX_RANK)
         return 0;
     if (!pa)
         o->d[o->rank++] = A.d[A.rank - 2];
@@ -174,9 +164,10 @@ static int infer_matmul(const struct shp *a, const struct shp *b, struct shp *o)
     return 1;
 }
 
-/* Conv, MaxPool, AveragePool: NCHW... output spatial sizes (floor or ceil mode). */
-static int infer_window(const struct gd_node *n, const struct shp *x, const struct shp *w,
-                        struct shp *o)
+/* Conv, MaxPool, AveragePool: NCHW... output spatial sizes (floor or ceil mode); an open
+ * spatial size gives a new symbol. */
+static int infer_window(struct gd_infer *I, const struct gd_node *n, const struct shp *x,
+                        const struct shp *w, struct shp *o)
 {
     int sp = x->rank - 2;
     const int64_t *ks = NULL, *st = NULL, *pads = NULL, *dil = NULL;
@@ -195,10 +186,14 @@ static int infer_window(const struct gd_node *n, const struct shp *x, const stru
     o->d[1] = w ? w->d[0] : x->d[1];
     for (int i = 0; i < sp; i++) {
         int64_t s = ns == sp ? st[i] : 1, dl = nd == sp ? dil[i] : 1, in = x->d[i + 2];
-        int64_t ek = (ks[i] - 1) * dl + 1, p = np == 2 * sp ? pads[i] + pads[i + sp] : 0;
-        if (s < 1 || dl < 1 || ks[i] < 1)
+        if (s < 1 || dl < 1 || ks[i] < 1 || gd__sym_is(ks[i]))
             return 0;
-        if (strcmp(pad_mode, "SAME_UPPER") == 0 || strcmp(pad_mode, "SAME_LOWER") == 0)
+        int64_t ek = (ks[i] - 1) * dl + 1, p = np == 2 * sp ? pads[i] + pads[i + sp] : 0;
+        if (gd__sym_is(in))
+            o->d[i + 2] = s == 1 && (ek == p + 1 || !strncmp(pad_mode, "SAME", 4))
+                              ? in
+                              : gd__sym_fresh(&I->sym);
+        else if (strcmp(pad_mode, "SAME_UPPER") == 0 || strcmp(pad_mode, "SAME_LOWER") == 0)
             o->d[i + 2] = (in + s - 1) / s;
         else if (strcmp(pad_mode, "VALID") == 0)
             o->d[i + 2] = in >= ek ? (in - ek) / s + 1 : 0;
@@ -211,35 +206,33 @@ static int infer_window(const struct gd_node *n, const struct shp *x, const stru
     return 1;
 }
 
-static int infer_reshape(const struct gd_engine_model *m, const struct gd_node *n,
-                         const struct shp *x, struct shp *o)
+/* Reshape to a target whose contents are known (numbers and symbols): 0 copies the input's
+ * dim, one -1 is solved from the element count. */
+static int infer_reshape(struct gd_infer *I, const struct gd_node *n, const struct shp *x,
+                         struct shp *o)
 {
-    int64_t sh[GD_TENSOR_MAX_RANK], total = 1, known_prod = 1;
-    int r = const_ints(m, n->n_in > 1 ? n->in[1] : -1, sh, GD_TENSOR_MAX_RANK), neg = -1;
-    if (r < 0 || attr_i(n, "allowzero", 0))
+    struct gd_shape_contents sh;
+    int neg = -1;
+    if (n->n_in < 2 || !gd__infer_contents(I, n->in[1], &sh) || attr_i(n, "allowzero", 0))
         return 0;
-    for (int i = 0; i < x->rank; i++)
-        total *= x->d[i];
-    for (int i = 0; i < r; i++) {
-        if (sh[i] == 0 && i < x->rank)
-            sh[i] = x->d[i];
-        if (sh[i] == -1 && neg < 0)
+    for (int i = 0; i < sh.n; i++) {
+        if (sh.c[i] == 0 && i < x->rank)
+            sh.c[i] = x->d[i];
+        else if (sh.c[i] == 0)
+            return 0;
+        if (sh.c[i] == -1 && neg >= 0)
+            return 0;
+        if (sh.c[i] == -1)
             neg = i;
-        else if (sh[i] < 0)
-            return 0;
-        else
-            known_prod *= sh[i];
     }
-    if (neg >= 0) {
-        if (known_prod == 0 || total % known_prod)
-            return 0;
-        sh[neg] = total / known_prod;
-    } else if (known_prod != total) {
+    if (neg >= 0 && gd__sym_solve(&I->sym, x->rank, x->d, sh.n, sh.c, neg))
         return 0;
-    }
+    int64_t from = gd__sym_prod(&I->sym, x->rank, x->d), to = gd__sym_prod(&I->sym, sh.n, sh.c);
+    if (!gd__sym_is(from) && !gd__sym_is(to) && from != to)
+        return 0; /* numbers that disagree: the model is wrong here, leave it to run time */
     o->dt = x->dt;
-    o->rank = r;
-    memcpy(o->d, sh, sizeof(int64_t) * (size_t)r);
+    o->rank = sh.n;
+    memcpy(o->d, sh.c, sizeof(int64_t) * (size_t)sh.n);
     return 1;
 }
 
@@ -260,6 +253,8 @@ static int get_axes(const struct gd_engine_model *m, const struct gd_node *n, in
     return -1; /* absent */
 }
 
+/* Squeeze without axes drops the dims of size 1: an open dim might be 1, so no answer. A
+ * symbol at a squeezed axis is taken to be 1 (the op fails at run time otherwise). */
 static int infer_unsqueeze(const struct gd_engine_model *m, const struct gd_node *n,
                            const struct shp *x, struct shp *o, int squeeze)
 {
@@ -278,9 +273,11 @@ static int infer_unsqueeze(const struct gd_engine_model *m, const struct gd_node
     o->rank = 0;
     if (squeeze) {
         for (int i = 0; i < x->rank; i++)
-            if (na < 0 ? x->d[i] != 1 : !mark[i])
+            if (na < 0 && gd__sym_is(x->d[i]))
+                return 0;
+            else if (na < 0 ? x->d[i] != 1 : !mark[i])
                 o->d[o->rank++] = x->d[i];
-            else if (x->d[i] != 1)
+            else if (x->d[i] != 1 && !gd__sym_is(x->d[i]))
                 return 0;
         return 1;
     }
@@ -317,22 +314,23 @@ static int infer_reduce(const struct gd_engine_model *m, const struct gd_node *n
     return 1;
 }
 
-static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n,
-                        const struct shp *x, struct shp *o)
+static int infer_layout(struct gd_infer *I, const struct gd_node *n, const struct shp *x,
+                        struct shp *o)
 {
+    const struct gd_engine_model *m = I->m;
     const char *op = n->op_type;
     int ax;
     *o = *x;
     if (strcmp(op, "Flatten") == 0) {
-        int64_t a = attr_i(n, "axis", 1), l = 1, r = 1;
+        int64_t a = attr_i(n, "axis", 1);
         if (a < 0)
             a += x->rank;
         if (a < 0 || a > x->rank)
             return 0;
-        for (int i = 0; i < x->rank; i++)
-            *(i < a ? &l : &r) *= x->d[i];
-        o->rank = 2, o->d[0] = l, o->d[1] = r;
-        return 1;
+        o->rank = 2;
+        o->d[0] = gd__sym_prod(&I->sym, (int)a, x->d);
+        o->d[1] = gd__sym_prod(&I->sym, x->rank - (int)a, x->d + a);
+        return o->d[0] != GD_SYM_NONE && o->d[1] != GD_SYM_NONE;
     }
     if (strcmp(op, "Transpose") == 0) {
         const int64_t *p = NULL;
@@ -346,7 +344,7 @@ static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n
         return 1;
     }
     if (strcmp(op, "Reshape") == 0)
-        return infer_reshape(m, n, x, o);
+        return infer_reshape(I, n, x, o);
     if (strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0)
         return infer_unsqueeze(m, n, x, o, op[0] == 'S');
     if (strcmp(op, "Shape") == 0 && !attr(n, "start", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) &&
@@ -369,9 +367,11 @@ static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n
         o->d[ax] = 0;
         for (int i = 0; i < n->n_in; i++) {
             struct shp s;
-            if (!known(m, n->in[i], &s) || s.rank != x->rank)
+            if (!known(I, n->in[i], &s) || s.rank != x->rank)
                 return 0;
-            o->d[ax] += s.d[ax];
+            o->d[ax] = gd__sym_arith(&I->sym, '+', o->d[ax], s.d[ax]);
+            if (o->d[ax] == GD_SYM_NONE)
+                return 0;
         }
         return 1;
     }
@@ -383,32 +383,52 @@ static int infer_layout(const struct gd_engine_model *m, const struct gd_node *n
 }
 
 /* Output 0 of node n from its inputs, for the ops above. */
-static int infer_node(const struct gd_engine_model *m, const struct gd_node *n, struct shp *o)
+static int infer_node(struct gd_infer *I, const struct gd_node *n, struct shp *o)
 {
     struct shp x, w;
+    struct gd_shape_contents c;
     const char *op = n->op_type;
-    if (*n->domain || n->n_in < 1 || !known(m, n->in[0], &x))
+    if (*n->domain || n->n_in < 1)
         return 0;
+    if (strcmp(op, "ConstantOfShape") == 0 && gd__infer_contents(I, n->in[0], &c)) {
+        const struct gd_attr *v = attr(n, "value", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR);
+        o->dt = v && v->t ? v->t->dtype : GD_DTYPE_FLOAT;
+        o->rank = c.n;
+        memcpy(o->d, c.c, sizeof(int64_t) * (size_t)c.n);
+        for (int i = 0; i < c.n; i++)
+            if (c.c[i] == -1)
+                return 0;
+        return 1;
+    }
+    if (!known(I, n->in[0], &x))
+        return 0;
+    if (strcmp(op, "Expand") == 0 && n->n_in == 2 && gd__infer_contents(I, n->in[1], &c)) {
+        for (int i = 0; i < c.n; i++)
+            if (c.c[i] == -1)
+                return 0;
+        o->dt = x.dt;
+        return !gd__sym_bcast(&I->sym, x.rank, x.d, c.n, c.c, &o->rank, o->d);
+    }
     if (in_list(op, same_shape_ops))
         return *o = x, 1;
     if (in_list(op, bcast_ops) || in_list(op, cmp_ops)) {
         o->dt = in_list(op, cmp_ops) ? GD_DTYPE_BOOL : x.dt;
-        return bcast(m, n, 0, o);
+        return bcast(I, n, 0, o);
     }
-    if (strcmp(op, "Where") == 0 && n->n_in == 3 && known(m, n->in[1], &w))
-        return o->dt = w.dt, bcast(m, n, 0, o);
-    if (strcmp(op, "MatMul") == 0 && n->n_in == 2 && known(m, n->in[1], &w))
-        return infer_matmul(&x, &w, o);
-    if (strcmp(op, "Gemm") == 0 && n->n_in >= 2 && known(m, n->in[1], &w) && x.rank == 2 &&
+    if (strcmp(op, "Where") == 0 && n->n_in == 3 && known(I, n->in[1], &w))
+        return o->dt = w.dt, bcast(I, n, 0, o);
+    if (strcmp(op, "MatMul") == 0 && n->n_in == 2 && known(I, n->in[1], &w))
+        return infer_matmul(I, &x, &w, o);
+    if (strcmp(op, "Gemm") == 0 && n->n_in >= 2 && known(I, n->in[1], &w) && x.rank == 2 &&
         w.rank == 2) {
         int ta = attr_i(n, "transA", 0) != 0, tb = attr_i(n, "transB", 0) != 0;
         return o->dt = x.dt, o->rank = 2, o->d[0] = x.d[ta], o->d[1] = w.d[1 - tb], 1;
     }
-    if (strcmp(op, "Conv") == 0 && n->n_in >= 2 && known(m, n->in[1], &w))
-        return infer_window(n, &x, &w, o);
+    if (strcmp(op, "Conv") == 0 && n->n_in >= 2 && known(I, n->in[1], &w))
+        return infer_window(I, n, &x, &w, o);
     if (strcmp(op, "MaxPool") == 0 || strcmp(op, "AveragePool") == 0)
-        return n->n_out == 1 && infer_window(n, &x, NULL, o);
-    if (strcmp(op, "Gather") == 0 && n->n_in == 2 && known(m, n->in[1], &w)) {
+        return n->n_out == 1 && infer_window(I, n, &x, NULL, o);
+    if (strcmp(op, "Gather") == 0 && n->n_in == 2 && known(I, n->in[1], &w)) {
         int ax;
         if (gd_axis_normalize(attr_i(n, "axis", 0), x.rank, &ax) ||
             x.rank - 1 + w.rank > GD_TENSOR_MAX_RANK)
@@ -423,22 +443,23 @@ static int infer_node(const struct gd_engine_model *m, const struct gd_node *n, 
             o->d[o->rank++] = x.d[i];
         return 1;
     }
-    return infer_layout(m, n, &x, o);
+    return infer_layout(I, n, &x, o);
 }
 
 /* Split: output k is x with dims[axis] = split[k] (the split input / attribute, else an
  * even split as the op defines it). Returns the output count filled, or 0. */
-static int infer_split(const struct gd_engine_model *m, const struct gd_node *n, struct shp *o)
+static int infer_split(struct gd_infer *I, const struct gd_node *n, struct shp *o)
 {
     struct shp x;
     int ax, ns = -1;
     int64_t sp[GD_MODEL_MAX_NODE_IO];
-    if (*n->domain || strcmp(n->op_type, "Split") || n->n_in < 1 || !known(m, n->in[0], &x) ||
-        n->n_out > GD_MODEL_MAX_NODE_IO || gd_axis_normalize(attr_i(n, "axis", 0), x.rank, &ax))
+    if (*n->domain || strcmp(n->op_type, "Split") || n->n_in < 1 || !known(I, n->in[0], &x) ||
+        n->n_out > GD_MODEL_MAX_NODE_IO || gd_axis_normalize(attr_i(n, "axis", 0), x.rank, &ax) ||
+        gd__sym_is(x.d[ax]))
         return 0;
     const int64_t *a;
     if (n->opset >= 13 && n->n_in >= 2 && n->in[1] >= 0)
-        ns = const_ints(m, n->in[1], sp, GD_MODEL_MAX_NODE_IO);
+        ns = const_ints(I->m, n->in[1], sp, GD_MODEL_MAX_NODE_IO);
     else if (n->opset < 13 && (ns = attr_ints(n, "split", &a)) >= 0 && ns <= n->n_out)
         memcpy(sp, a, sizeof(int64_t) * (size_t)ns);
     if (ns < 0) { /* even split (opset 18: the last part may be smaller) */
@@ -460,51 +481,96 @@ static int infer_split(const struct gd_engine_model *m, const struct gd_node *n,
     return ns;
 }
 
-/* Records the inferred shape o for value vi (declared dims win; symbolic ones filled). */
-static int set_value(struct gd_engine_model *m, int vi, const struct shp *o)
+/* Records the inferred shape o for value vi: declared numbers win, the open dims take the
+ * inferred number or symbol. dims keeps -1 for an open dim (the plan sizes only values
+ * whose dims are all numbers); sdims holds the symbols. */
+static int set_value(struct gd_infer *I, int vi, const struct shp *o)
 {
+    struct gd_engine_model *m = I->m;
     struct gd_value *v = &m->values[vi];
-    int64_t numel;
     if (v->kind != GD_VALUE_INTERMEDIATE || o->rank < 0 || o->rank > GD_TENSOR_MAX_RANK ||
-        gd_shape_numel(o->rank, o->d, &numel))
+        (v->rank >= 0 && v->dims && v->rank != o->rank))
         return 0;
+    int64_t numel = 1;
+    for (int d = 0; d < o->rank; d++)
+        if (!gd__sym_is(o->d[d]) && (o->d[d] < 0 || __builtin_mul_overflow(numel, o->d[d], &numel)))
+            return 0;
+    size_t sz = sizeof(int64_t) * (size_t)(o->rank ? o->rank : 1);
+    int64_t *sd = gd_arena_alloc(&m->arena, sz);
+    if (!sd)
+        return GD_ENOMEM;
     if (v->rank < 0 || !v->dims) {
-        v->dims = gd_arena_alloc(&m->arena, sizeof(int64_t) * (size_t)(o->rank ? o->rank : 1));
-        if (!v->dims)
+        if (!(v->dims = gd_arena_alloc(&m->arena, sz)))
             return GD_ENOMEM;
-        memcpy(v->dims, o->d, sizeof(int64_t) * (size_t)o->rank);
-        v->rank = o->rank;
-    } else if (v->rank == o->rank) { /* declared dims win; fill the symbolic ones */
         for (int d = 0; d < o->rank; d++)
-            if (v->dims[d] < 0)
-                v->dims[d] = o->d[d];
+            v->dims[d] = -1;
+        v->rank = o->rank;
     }
+    for (int d = 0; d < o->rank; d++) {
+        if (v->dims[d] < 0 && !gd__sym_is(o->d[d]))
+            v->dims[d] = o->d[d];
+        sd[d] = v->dims[d] >= 0 ? v->dims[d] : o->d[d];
+    }
+    v->sdims = sd;
     if (v->dtype == GD_DTYPE_UNDEFINED)
         v->dtype = o->dt;
     return 0;
 }
 
+/* Symbolic dims for the declared shapes (graph inputs, value_info): dim_param names map to
+ * symbols, unnamed open dims get a fresh one each. */
+static int declare_symbols(struct gd_infer *I)
+{
+    struct gd_engine_model *m = I->m;
+    for (int vi = 0; vi < m->n_values; vi++) {
+        struct gd_value *v = &m->values[vi];
+        I->cv[vi].n = -1;
+        if (v->kind == GD_VALUE_CONST || v->rank < 0 || !v->dims)
+            continue;
+        int64_t *sd = gd_arena_alloc(&m->arena, sizeof(int64_t) * (size_t)(v->rank ? v->rank : 1));
+        if (!sd)
+            return GD_ENOMEM;
+        for (int d = 0; d < v->rank; d++)
+            sd[d] = v->dims[d] >= 0                        ? v->dims[d]
+                    : v->syms && v->syms[d] && *v->syms[d] ? gd__sym_named(&I->sym, v->syms[d])
+                                                           : gd__sym_fresh(&I->sym);
+        v->sdims = sd;
+    }
+    return 0;
+}
+
+int gd__same_shape(const struct gd_value *a, const struct gd_value *b)
+{
+    return a->rank >= 0 && a->rank == b->rank && a->sdims && b->sdims && a->dtype == b->dtype &&
+           !memcmp(a->sdims, b->sdims, sizeof(int64_t) * (size_t)a->rank);
+}
+
 int gd__shape_infer(struct gd_engine_model *m)
 {
+    struct gd_infer *I = gd_calloc(1, sizeof *I);
     struct shp *so = gd_malloc(sizeof *so * GD_MODEL_MAX_NODE_IO);
-    if (!so)
-        return GD_ENOMEM;
-    for (int i = 0; i < m->n_nodes; i++) {
-        const struct gd_node *n = &m->nodes[i];
-        int ns = infer_split(m, n, so);
-        for (int k = 0; k < ns; k++)
-            if (n->out[k] >= 0 && set_value(m, n->out[k], &so[k])) {
-                gd_free(so);
-                return GD_ENOMEM;
-            }
-        struct shp o;
-        if (ns || n->n_out < 1 || n->out[0] < 0 || !infer_node(m, n, &o))
-            continue;
-        if (set_value(m, n->out[0], &o)) {
-            gd_free(so);
-            return GD_ENOMEM;
-        }
+    int rc = I && so ? 0 : GD_ENOMEM;
+    if (!rc) {
+        I->m = m;
+        gd__sym_init(&I->sym);
+        I->cv = gd_malloc(sizeof *I->cv * (size_t)(m->n_values + 1));
+        rc = I->cv ? declare_symbols(I) : GD_ENOMEM;
     }
+    for (int i = 0; !rc && i < m->n_nodes; i++) {
+        const struct gd_node *n = &m->nodes[i];
+        int ns = infer_split(I, n, so);
+        for (int k = 0; !rc && k < ns; k++)
+            if (n->out[k] >= 0)
+                rc = set_value(I, n->out[k], &so[k]);
+        struct shp o;
+        if (!rc && !ns && n->n_out >= 1 && n->out[0] >= 0 && infer_node(I, n, &o))
+            rc = set_value(I, n->out[0], &o);
+        if (!rc)
+            gd__infer_track_contents(I, n);
+    }
+    if (I)
+        gd_free(I->cv);
+    gd_free(I);
     gd_free(so);
-    return 0;
+    return rc;
 }
