@@ -111,6 +111,8 @@ struct gd_engine_options {
     /* cap on node executions in one run, those of If/Loop/Scan bodies included (nested
      * loops multiply); a run past it fails with GD_ELIMIT. 0 = GD_ENGINE_MAX_NODE_RUNS */
     uint64_t max_node_runs;
+    /* time every node of every run (two clock reads per node): gd_engine_node_profile */
+    int profile;
 };
 #define GD_ENGINE_MAX_NODE_RUNS ((uint64_t)1 << 26)
 /* Creates a session (its own thread pool and buffers) over m, which must outlive it.
@@ -130,6 +132,18 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
 /* Output i of the last successful run (graph output order), owned by the session and
  * valid until the next run or gd_engine_session_free; NULL if none. */
 const struct gd_tensor *gd_engine_output(const gd_engine_session *s, int i);
+
+/* With options.profile: node i (0 <= i < gd_engine_num_exec_nodes) of the executed graph,
+ * its time summed over the runs so far and its output 0's shape in the last run. */
+struct gd_engine_node_profile {
+    const char *name, *domain, *op;
+    uint64_t ns;   /* total over runs */
+    uint64_t runs; /* runs that executed it */
+    int rank;      /* output 0 in the last run; -1 if none */
+    int64_t dims[GD_TENSOR_MAX_RANK];
+};
+int gd_engine_node_profile(const gd_engine_session *s, int i, struct gd_engine_node_profile *out);
+void gd_engine_profile_reset(gd_engine_session *s); /* zeroes the times and run counts */
 
 /* Decodes a serialized onnx.TensorProto (.pb test files) into out (owns its data; release
  * with gd_tensor_release). base_dir as for gd_engine_load_memory. If name is not NULL it

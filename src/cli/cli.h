@@ -15,6 +15,9 @@ int gd_cli_wants_help(int argc, char **argv);
 int gd_cmd_version(int argc, char **argv);
 int gd_cmd_serve(int argc, char **argv); /* src/cli/cmd_serve.c (helper A) */
 int gd_cmd_run(int argc, char **argv);
+/* src/cli/cmd_run_profile.c: `girder run --profile`'s tables (per op type, top nodes). */
+#include "girder/engine.h"
+void gd_run_print_profile(const gd_engine_model *m, const gd_engine_session *s, int runs);
 int gd_cmd_keys(int argc, char **argv); /* src/cli/cmd_keys.c: gateway virtual keys */
 
 /* `girder config` (src/cli/cmd_config.c, helper B). The extension config sections known to

@@ -1,12 +1,14 @@
 /* girder run: run an ONNX model once (or --repeat times) from the shell.
  *
  *   girder run MODEL.onnx --input NAME=FILE.npy|FILE.pb [...] [--output-dir DIR]
- *              [--threads N] [--repeat K]
+ *              [--threads N] [--repeat K] [--profile]
  *   girder run MODEL.onnx --info
  *
  * Prints each output's name, dtype and shape; writes DIR/<name>.npy; with --repeat prints
- * min/median latency over K runs. --info prints inputs, outputs, opsets and the op
- * histogram. A single-input model also accepts --input FILE without NAME=. */
+ * min/median latency over K runs; --profile prints time per op type and the slowest nodes
+ * (averaged over the runs after the first, a warm-up, when there are more). --info prints inputs,
+ * outputs, opsets and the op histogram. A single-input model also accepts --input FILE without
+ * NAME=. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +26,13 @@
 struct run_opts {
     const char *model, *out_dir;
     const char *in_spec[RUN_MAX_INPUTS];
-    int n_in, threads, repeat, info;
+    int n_in, threads, repeat, info, profile;
 };
 
 static void run_usage(FILE *f)
 {
     fprintf(f, "usage: girder run MODEL.onnx [--input NAME=FILE.npy|FILE.pb]... "
-               "[--output-dir DIR] [--threads N] [--repeat K]\n"
+               "[--output-dir DIR] [--threads N] [--repeat K] [--profile]\n"
                "       girder run MODEL.onnx --info\n");
 }
 
@@ -41,8 +43,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
     o->repeat = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--info") == 0) {
-            o->info = 1;
+        if (strcmp(a, "--info") == 0 || strcmp(a, "--profile") == 0) {
+            *(a[2] == 'i' ? &o->info : &o->profile) = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -242,6 +244,8 @@ static int run_repeat(gd_engine_session *s, const struct run_opts *o, const char
         uint64_t t0 = gd_mono_ns();
         rc = gd_engine_run(s, o->n_in, names, ts, err, errlen);
         ms[r] = (double)(gd_mono_ns() - t0) / 1e6;
+        if (r == 0 && o->repeat > 1)
+            gd_engine_profile_reset(s); /* the warm-up run pays first-touch page faults */
     }
     if (!rc && o->repeat > 1) {
         qsort(ms, (size_t)o->repeat, sizeof *ms, cmp_dbl);
@@ -277,10 +281,13 @@ int gd_cmd_run(int argc, char **argv)
         goto done;
     }
     if (load_inputs(m, &o, names, owned, ts, err, sizeof err) ||
-        gd_engine_session_create(m, &(struct gd_engine_options){.threads = o.threads}, &s, err,
-                                 sizeof err) ||
+        gd_engine_session_create(
+            m, &(struct gd_engine_options){.threads = o.threads, .profile = o.profile}, &s, err,
+            sizeof err) ||
         run_repeat(s, &o, names, ts, err, sizeof err))
         goto fail;
+    if (o.profile)
+        gd_run_print_profile(m, s, o.repeat > 1 ? o.repeat - 1 : 1);
     status = write_outputs(m, s, o.out_dir);
     goto done;
 fail:

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "engine/model.h"
 
 struct gd_engine_session {
@@ -21,6 +22,7 @@ struct gd_engine_session {
     unsigned char *arena;
     int *release_at; /* CSR: values whose last use is node i */
     int *release_start;
+    struct gd_engine_node_profile *prof; /* per node, with options.profile */
 };
 
 void gd_engine_session_free(gd_engine_session *s)
@@ -38,6 +40,7 @@ void gd_engine_session_free(gd_engine_session *s)
     gd_free(s->outs);
     gd_free(s->release_at);
     gd_free(s->release_start);
+    gd_free(s->prof);
     gd_free(s->plan_off);
     gd_free(s->plan_size);
     gd_free(s->arena);
@@ -121,7 +124,14 @@ int gd_engine_session_create(const gd_engine_model *m, const struct gd_engine_op
         s->plan_total = 0; /* too big to reserve up front: everything dynamic */
     if (planned && s->plan_total && !(s->arena = gd_malloc(s->plan_total)))
         s->plan_total = 0;
-    if (!s->slots || !s->outs || !s->cache || !s->pool || !planned || plan_releases(s)) {
+    if (opts && opts->profile && (s->prof = gd_calloc((size_t)m->n_nodes + 1, sizeof *s->prof)))
+        for (int i = 0; i < m->n_nodes; i++)
+            s->prof[i] = (struct gd_engine_node_profile){.name = m->nodes[i].name,
+                                                         .domain = m->nodes[i].domain,
+                                                         .op = m->nodes[i].op_type,
+                                                         .rank = -1};
+    if (!s->slots || !s->outs || !s->cache || !s->pool || !planned || plan_releases(s) ||
+        (opts && opts->profile && !s->prof)) {
         gd_engine_session_free(s);
         return gd__errf(err, errlen, GD_ENOMEM, "out of memory");
     }
@@ -232,6 +242,33 @@ static int collect_outputs(gd_engine_session *s, char *err, size_t errlen)
     return 0;
 }
 
+static void profile_node(gd_engine_session *s, int i, uint64_t ns)
+{
+    struct gd_engine_node_profile *p = &s->prof[i];
+    const struct gd_node *nd = &s->m->nodes[i];
+    p->ns += ns;
+    p->runs++;
+    p->rank = -1;
+    if (nd->n_out > 0 && nd->out[0] >= 0 && s->slots[nd->out[0]].dtype != GD_DTYPE_UNDEFINED) {
+        p->rank = s->slots[nd->out[0]].rank;
+        memcpy(p->dims, s->slots[nd->out[0]].dims, sizeof p->dims);
+    }
+}
+
+void gd_engine_profile_reset(gd_engine_session *s)
+{
+    for (int i = 0; s->prof && i < s->m->n_nodes; i++)
+        s->prof[i].ns = s->prof[i].runs = 0;
+}
+
+int gd_engine_node_profile(const gd_engine_session *s, int i, struct gd_engine_node_profile *out)
+{
+    if (!s->prof || i < 0 || i >= s->m->n_nodes)
+        return GD_ENOENT;
+    *out = s->prof[i];
+    return 0;
+}
+
 int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
                   const struct gd_tensor *inputs, char *err, size_t errlen)
 {
@@ -254,7 +291,10 @@ int gd_engine_run(gd_engine_session *s, int n, const char *const *names,
                         .plan_size = s->plan_size,
                         .runs_left = &runs_left};
     for (int i = 0; !rc && i < m->n_nodes; i++) {
+        uint64_t t0 = s->prof ? gd_mono_ns() : 0;
         rc = gd__exec_node(&e, &m->nodes[i], i);
+        if (s->prof)
+            profile_node(s, i, gd_mono_ns() - t0);
         for (int r = s->release_start[i]; r < s->release_start[i + 1]; r++)
             gd__slot_release(s->cache, &s->slots[s->release_at[r]]);
     }

@@ -73,6 +73,18 @@ def test_repeat_prints_latency(tmp_path):
     assert "latency_ms runs=5 min=" in p.stdout and "median=" in p.stdout
 
 
+def test_profile_lists_ops_and_nodes(tmp_path):
+    d = model("test_add")
+    s = os.path.join(d, "test_data_set_0")
+    p = run(os.path.join(d, "model.onnx"), "--input", f"x={s}/input_0.pb",
+            "--input", f"y={s}/input_1.pb", "--repeat", "4", "--profile")
+    lines = p.stdout.splitlines()
+    assert any(ln.startswith("profile: 3 runs, ") and ln.endswith(" in 1 nodes") for ln in lines)
+    row = [ln.split() for ln in lines if ln.split()[:2] == ["Add", "1"]]
+    assert row and float(row[0][3]) == 100.0, p.stdout  # the one op holds all the time
+    assert any("Add" in ln and "[3,4,5]" in ln for ln in lines), p.stdout  # top node's shape
+
+
 def test_info():
     d = model("test_add")
     p = run(os.path.join(d, "model.onnx"), "--info")
