@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static void req_unref(struct gw_req *req)
 {
@@ -29,6 +30,8 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->hdr_text);
     gd_buf_free(&req->resp);
     gd_buf_free(&req->relay_hdrs);
+    gd_buf_free(&req->xl_out);
+    gd_free(req->xs);
     gd_free(req);
 }
 
@@ -165,8 +168,36 @@ static int on_event(void *ud, const char *raw, size_t n, const char *data, size_
     return rc ? rc : write_events(req, raw, n);
 }
 
+/* Framer callback of a stream through an adapter: each upstream event becomes zero or more
+ * OpenAI events, collected in xl_out and written once per read. */
+static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    (void)raw;
+    (void)n;
+    struct gw_req *req = ud;
+    size_t mark = req->xl_out.len;
+    int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
+    if (rc == 0 && !req->gov.cached_seen && req->xl_out.len > mark &&
+        memmem(req->xl_out.data + mark, req->xl_out.len - mark, "\"usage\"", 7))
+        gd_gov_note_usage_json(&req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
+    if (rc != 0)
+        snprintf(req->detail, sizeof req->detail, "invalid %s stream event", req->ad->name);
+    return rc;
+}
+
+static int relay_sse_xl(struct gw_req *req, const char *p, size_t n)
+{
+    gd_buf_reset(&req->xl_out);
+    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event_xl, req);
+    if (rc == 0 && req->xl_out.len)
+        rc = write_events(req, req->xl_out.data, req->xl_out.len);
+    return rc;
+}
+
 int gw_req_relay_sse(struct gw_req *req, const char *p, size_t n)
 {
+    if (req->ad && req->xs)
+        return relay_sse_xl(req, p, n);
     req->read_p = p;
     req->read_n = n;
     req->span_n = 0;
@@ -217,12 +248,49 @@ static void stream_fail(struct gw_req *req, const char *detail)
     req->x = NULL;
 }
 
+/* A 2xx JSON answer through an adapter: req->resp becomes OpenAI's answer. 0, or -1 when
+ * it was not translatable (answered 502). */
+static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
+{
+    struct gd_buf out;
+    gd_buf_init(&out, GW_MAX_RESPONSE_BYTES);
+    int rc = req->ad->response(req->resp.data ? req->resp.data : "", req->resp.len,
+                               (int64_t)time(NULL), &out, u);
+    if (rc != 0) {
+        gd_buf_free(&out);
+        snprintf(req->detail, sizeof req->detail, "invalid %s response", req->ad->name);
+        respond_error(req, 502, "upstream error: the provider's answer could not be translated",
+                      NULL, "upstream_invalid_response");
+        return -1;
+    }
+    gd_buf_free(&req->resp);
+    req->resp = out;
+    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    return 0;
+}
+
+/* An adapter's stream that ended without its end event: the client gets a stream error. */
+static int stream_cut_short(struct gw_req *req)
+{
+    return req->streaming && req->ad && req->xs && !req->ad->stream_finished(req->xs);
+}
+
 static void finish_ok(struct gw_req *req)
 {
     struct gd_gw_usage u = {-1, -1, -1};
-    if (req->streaming) {
+    if (stream_cut_short(req)) {
+        stream_fail(req, "the upstream stream ended before its last event");
+        return;
+    }
+    if (req->streaming && req->ad && req->xs) {
+        req->ad->stream_usage(req->xs, &u);
+    } else if (req->streaming) {
         if (req->sse.have_usage)
             u = req->sse.usage;
+    } else if (req->ad && strstr(req->ctype, "json")) {
+        if (translate_response(req, &u) != 0)
+            return;
+        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
@@ -236,7 +304,7 @@ static void finish_ok(struct gw_req *req)
                 req->resp.data ? req->resp.data : "", req->resp.len, 1);
         return;
     }
-    if (gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
+    if (!req->ad && gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
         gd_http_stream_write(req->x, req->sse.pending.data, req->sse.pending.len);
     gw_runtime_count_request(req->rt, req->alias_name, req->status);
     if (req->x)
@@ -276,11 +344,28 @@ static void next_attempt(struct gw_req *req)
         req->last_fallbacks = req->plan.fallbacks;
         if (gw_attempt_start(req) == 0)
             return;
+        if (req->xl_err.status) { /* the request itself cannot go to this deployment */
+            gw_runtime_cancel(req->rt, a, d, req->probe);
+            respond_error(req, req->xl_err.status, req->xl_err.message,
+                          req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);
+            return;
+        }
         struct gd_gw_attempt_result r = {GD_GW_OUTCOME_CONNECT, 0, 0, 0};
         gw_runtime_record(req->rt, a, d, req->probe, &r, -1, 0);
         gd_gw_plan_record(&req->plan, &r);
     }
     exhausted(req);
+}
+
+/* An upstream error through an adapter: same status, OpenAI's error body. */
+static void relay_error_xl(struct gw_req *req, int status)
+{
+    struct gd_buf b;
+    gd_buf_init(&b, 65536);
+    if (req->ad->error(status, req->resp.data ? req->resp.data : "", req->resp.len, &b) != 0)
+        gd_buf_reset(&b);
+    respond(req, status, "application/json", b.data ? b.data : "", b.len, 1);
+    gd_buf_free(&b);
 }
 
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
@@ -308,6 +393,8 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
             next_attempt(req);
         else if (req->streaming)
             stream_fail(req, detail);
+        else if (r->outcome == GD_GW_OUTCOME_HTTP && req->ad && log_relay(req))
+            relay_error_xl(req, r->status);
         else if (r->outcome == GD_GW_OUTCOME_HTTP && log_relay(req))
             respond(req, r->status, req->ctype[0] ? req->ctype : "application/json",
                     req->resp.data ? req->resp.data : "", req->resp.len, 1);
@@ -368,6 +455,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
     gd_buf_init(&req->hdr_text, 64u << 10);
     gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
+    gd_buf_init(&req->xl_out, 4 * GW_MAX_SSE_EVENT);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gd_gov_ticket_init(&req->gov, route->rt->gov);
     gw_attempt_init(req);
