@@ -305,7 +305,6 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
 int gw_attempt_splice_body(struct gw_req *req)
 {
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
-    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     gd_buf_reset(&req->body);
     if (req->ad && !req->ad->path(req->kind)) {
         req->xl_err.status = 400;
@@ -317,9 +316,8 @@ int gw_attempt_splice_body(struct gw_req *req)
         return GD_EINVAL;
     }
     if (req->ad)
-        return req->ad->request(hr->body ? hr->body : "", hr->body_len, dc->model, &req->body,
-                                &req->xl_err);
-    return gd_gw_splice_model(hr->body, hr->body_len, &req->f, dc->model, strlen(dc->model),
+        return req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, &req->xl_err);
+    return gd_gw_splice_model(req->cbody, req->cbody_len, &req->f, dc->model, strlen(dc->model),
                               &req->body);
 }
 
