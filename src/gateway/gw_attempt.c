@@ -14,6 +14,7 @@
 #include "core/clock.h"
 #include "girder/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -206,6 +207,33 @@ static int add_line(struct gw_req *req, size_t *off, int *n, const char *name, c
     return rc ? rc : gd_buf_append(&req->hdr_text, "", 1);
 }
 
+struct line_ctx {
+    struct gw_req *req;
+    size_t *off;
+    int *n;
+};
+
+static int add_line_cb(void *ud, const char *prefix, const char *v, size_t vl)
+{
+    struct line_ctx *c = ud;
+    if (*c->n >= GW_UPSTREAM_HEADERS)
+        return GD_ELIMIT;
+    return add_line(c->req, c->off, c->n, prefix, v, vl);
+}
+
+int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
+                            gw_header_fn add, void *ud)
+{
+    if (req->ad)
+        return req->ad->headers(p, add, ud);
+    return p->api_key ? add(ud, "Authorization: Bearer ", p->api_key, strlen(p->api_key)) : 0;
+}
+
+const char *gw_attempt_path(const struct gw_req *req)
+{
+    return req->ad ? req->ad->path(req->kind) : kind_path[req->kind];
+}
+
 /* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
  * allocation per line, no printf). */
 static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
@@ -216,11 +244,11 @@ static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
     size_t id_len = hr->request_id ? strlen(hr->request_id) : 0;
     size_t off[GW_UPSTREAM_HEADERS];
     int n = 0;
-    int rc = gd_buf_reserve(&req->hdr_text, 128 + key_len + id_len + (tp ? tp->n : 0) + 72);
+    struct line_ctx lc = {req, off, &n};
+    int rc = gd_buf_reserve(&req->hdr_text, 192 + key_len + id_len + (tp ? tp->n : 0) + 72);
     rc = rc ? rc : add_line(req, off, &n, "Content-Type: application/json", "", 0);
     rc = rc ? rc : add_line(req, off, &n, "Expect:", "", 0);
-    if (rc == 0 && p->api_key)
-        rc = add_line(req, off, &n, "Authorization: Bearer ", p->api_key, key_len);
+    rc = rc ? rc : gw_attempt_auth_headers(req, p, add_line_cb, &lc);
     if (rc == 0 && hr->request_id)
         rc = add_line(req, off, &n, "X-Request-Id: ", hr->request_id, id_len);
     if (rc == 0 && req->traced)
@@ -240,7 +268,7 @@ static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *
                      struct gd_buf *url)
 {
     int rc = gd_buf_puts(url, p->base_url);
-    return rc ? rc : gd_buf_puts(url, kind_path[req->kind]);
+    return rc ? rc : gd_buf_puts(url, gw_attempt_path(req));
 }
 
 static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
@@ -277,9 +305,19 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
 int gw_attempt_splice_body(struct gw_req *req)
 {
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
-    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     gd_buf_reset(&req->body);
-    return gd_gw_splice_model(hr->body, hr->body_len, &req->f, dc->model, strlen(dc->model),
+    if (req->ad && !req->ad->path(req->kind)) {
+        req->xl_err.status = 400;
+        snprintf(req->xl_err.message, sizeof req->xl_err.message,
+                 "model `%.200s` is served by a provider of type %s, which has only chat "
+                 "completions",
+                 req->alias_name, req->ad->name);
+        req->xl_err.param[0] = '\0';
+        return GD_EINVAL;
+    }
+    if (req->ad)
+        return req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, &req->xl_err);
+    return gd_gw_splice_model(req->cbody, req->cbody_len, &req->f, dc->model, strlen(dc->model),
                               &req->body);
 }
 
@@ -305,6 +343,12 @@ int gw_attempt_start(struct gw_req *req)
     const struct gw_dep_rt *d = &req->rt->aliases[req->alias].deps[req->dep];
     struct gd_buf url;
     gw_attempt_reset(req);
+    req->ad = gw_adapter_for(p->type);
+    if (req->ad && req->f.stream) {
+        if (!req->xs && !(req->xs = gd_malloc(sizeof *req->xs)))
+            return GD_ENOMEM;
+        req->ad->stream_init(req->xs, req->f.include_usage, (int64_t)time(NULL));
+    }
     gw_trace_attempt_begin(req, req->traceparent);
     if (d->hc)
         return gw_hc_attempt_start(req, d->hc, p, d->pool_key);

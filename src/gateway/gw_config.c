@@ -13,6 +13,8 @@
 
 static const char *const section_keys[] = {"providers", "models", "governance", NULL};
 static const char *const provider_keys[] = {"name",
+                                            "type",
+                                            "anthropic_version",
                                             "base_url",
                                             "api_key",
                                             "ca_file",
@@ -50,6 +52,7 @@ void gd_gw_config_free(void *p)
             memset(c->providers[i].api_key, 0, strlen(c->providers[i].api_key));
         gd_free(c->providers[i].api_key);
         gd_free(c->providers[i].ca_file);
+        gd_free(c->providers[i].anthropic_version);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
         struct gd_gw_alias_cfg *a = &c->aliases[i];
@@ -132,6 +135,45 @@ static int parse_client(struct gd_config_diag *d, const struct gd_yaml_node *p, 
     return rc;
 }
 
+/* type: openai (default) | anthropic; anthropic_version only with type anthropic, a
+ * header-safe token (letters, digits, '-', '_', '.'), default 2023-06-01. */
+static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
+                      struct gd_gw_provider_cfg *out)
+{
+    const char *v = NULL, *ver = NULL;
+    int rc = gd_config_get_string(d, p, "type", 32, &v, NULL);
+    if (rc == 0 && v && strcmp(v, "anthropic") == 0)
+        out->type = GD_GW_PROVIDER_ANTHROPIC;
+    else if (rc == 0 && v && strcmp(v, "openai") != 0) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type", "expected openai or anthropic");
+        rc = GD_EINVAL;
+    }
+    int vrc = gd_config_get_string(d, p, "anthropic_version", 64, &ver, NULL);
+    if (vrc != 0)
+        return GD_EINVAL;
+    if (ver && out->type != GD_GW_PROVIDER_ANTHROPIC) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "anthropic_version"), "anthropic_version",
+                           "anthropic_version is only for providers of type: anthropic");
+        return GD_EINVAL;
+    }
+    if (out->type != GD_GW_PROVIDER_ANTHROPIC)
+        return rc;
+    if (!ver)
+        ver = "2023-06-01";
+    size_t n = strlen(ver), ok = n > 0;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = (ver[i] >= '0' && ver[i] <= '9') || (ver[i] >= 'a' && ver[i] <= 'z') ||
+             (ver[i] >= 'A' && ver[i] <= 'Z') || ver[i] == '-' || ver[i] == '_' || ver[i] == '.';
+    if (!ok) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "anthropic_version"), "anthropic_version",
+                           "expected a version such as 2023-06-01 (letters, digits, - _ .)");
+        return GD_EINVAL;
+    }
+    if (!(out->anthropic_version = gd_strdup(ver)))
+        return GD_ENOMEM;
+    return rc;
+}
+
 static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p,
                           struct gd_gw_provider_cfg *out)
 {
@@ -164,6 +206,10 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     out->max_idle_connections = maxi < 0 || maxi > maxc ? (uint32_t)maxc : (uint32_t)maxi;
     out->idle_timeout_ms = (uint32_t)idle;
     rc |= parse_client(d, p, &out->use_curl);
+    int trc = parse_type(d, p, out);
+    if (trc == GD_ENOMEM)
+        return trc;
+    rc |= trc;
     gd_gw_breaker_cfg_default(&out->breaker);
     rc |= parse_breaker(d, p, &out->breaker);
     return rc ? GD_EINVAL : 0;

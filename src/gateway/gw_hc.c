@@ -18,9 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_path[GW_KIND_N] = {"/chat/completions", "/completions",
-                                                 "/embeddings"};
-
 /* A proxy from the environment applies to http:// URLs (curl reads http_proxy and
  * all_proxy, NO_PROXY exemptions included): leave those providers to libcurl. */
 static int env_proxy_set(void)
@@ -108,6 +105,11 @@ static int put(struct gd_buf *b, const char *a, const char *v, size_t vl)
     return rc ? rc : gd_buf_append(b, "\r\n", 2);
 }
 
+static int put_cb(void *ud, const char *a, const char *v, size_t vl)
+{
+    return put(ud, a, v, vl);
+}
+
 /* The request head, into req->hdr_text (wiped after the attempt: it holds the key). */
 static int build_head(struct gw_req *req, const struct gw_hc_target *t,
                       const struct gd_gw_provider_cfg *p)
@@ -121,16 +123,15 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
         *--cp = (char)('0' + v % 10);
     while ((v /= 10) != 0);
     int rc = gd_buf_reserve(
-        b, 256 + strlen(t->path) + strlen(t->authority) + (p->api_key ? strlen(p->api_key) : 0) +
+        b, 320 + strlen(t->path) + strlen(t->authority) + (p->api_key ? strlen(p->api_key) : 0) +
                (hr->request_id ? strlen(hr->request_id) : 0) + (tp ? tp->n : 0));
     rc = rc ? rc : gd_buf_puts(b, "POST ");
     rc = rc ? rc : gd_buf_puts(b, t->path);
-    rc = rc ? rc : gd_buf_puts(b, kind_path[req->kind]);
+    rc = rc ? rc : gd_buf_puts(b, gw_attempt_path(req));
     rc = rc ? rc : put(b, " HTTP/1.1\r\nHost: ", t->authority, strlen(t->authority));
     rc = rc ? rc : gd_buf_puts(b, "Accept: */*\r\nContent-Type: application/json\r\n");
     rc = rc ? rc : put(b, "Content-Length: ", cp, (size_t)(cl + sizeof cl - cp));
-    if (rc == 0 && p->api_key)
-        rc = put(b, "Authorization: Bearer ", p->api_key, strlen(p->api_key));
+    rc = rc ? rc : gw_attempt_auth_headers(req, p, put_cb, b);
     if (rc == 0 && hr->request_id)
         rc = put(b, "X-Request-Id: ", hr->request_id, strlen(hr->request_id));
     if (rc == 0 && req->traced)

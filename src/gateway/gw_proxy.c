@@ -16,6 +16,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static void req_unref(struct gw_req *req)
 {
@@ -29,6 +30,11 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->hdr_text);
     gd_buf_free(&req->resp);
     gd_buf_free(&req->relay_hdrs);
+    gd_buf_free(&req->xl_out);
+    gd_free(req->xs);
+    gd_buf_free(&req->inbody);
+    gd_buf_free(&req->in_out);
+    gd_free(req->ins);
     gd_free(req);
 }
 
@@ -93,13 +99,22 @@ static void respond(struct gw_req *req, int status, const char *ctype, const cha
     req->x = NULL;
 }
 
+/* girder's own error body, in the client's API format. */
+static int write_error(struct gw_req *req, struct gd_buf *b, int status, const char *message,
+                       const char *type, const char *param, const char *code)
+{
+    if (req->inbound_anthropic)
+        return gd_xl_in_anth_error_write(b, status, message);
+    return gd_gw_error_write(b, status, message, type, param, code);
+}
+
 static void respond_error(struct gw_req *req, int status, const char *message, const char *param,
                           const char *code)
 {
     struct gd_buf b;
     gd_buf_init(&b, 65536);
     log_fields(req, -1, -1);
-    if (gd_gw_error_write(&b, status, message, NULL, param, code) != 0)
+    if (write_error(req, &b, status, message, NULL, param, code) != 0)
         gd_buf_reset(&b);
     respond(req, status, "application/json", b.data ? b.data : "", b.len, 0);
     gd_buf_free(&b);
@@ -165,8 +180,86 @@ static int on_event(void *ud, const char *raw, size_t n, const char *data, size_
     return rc ? rc : write_events(req, raw, n);
 }
 
+/* Framer callback of a stream through an adapter: each upstream event becomes zero or more
+ * OpenAI events, collected in xl_out and written once per read. */
+static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    (void)raw;
+    (void)n;
+    struct gw_req *req = ud;
+    size_t mark = req->xl_out.len;
+    int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
+    if (rc == 0 && !req->gov.cached_seen && req->xl_out.len > mark &&
+        memmem(req->xl_out.data + mark, req->xl_out.len - mark, "\"usage\"", 7))
+        gd_gov_note_usage_json(&req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
+    if (rc != 0)
+        snprintf(req->detail, sizeof req->detail, "invalid %s stream event", req->ad->name);
+    return rc;
+}
+
+static int relay_sse_xl(struct gw_req *req, const char *p, size_t n)
+{
+    gd_buf_reset(&req->xl_out);
+    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event_xl, req);
+    if (rc == 0 && req->xl_out.len)
+        rc = write_events(req, req->xl_out.data, req->xl_out.len);
+    return rc;
+}
+
+/* Feeds the OpenAI-form SSE text t[0..n) ("data: X\n\n" events, maybe after an
+ * "event: error" line, as the adapters write them) to the inbound translator. */
+static int feed_inbound_text(struct gw_req *req, const char *t, size_t n)
+{
+    const char *end = t + n;
+    int rc = 0;
+    while (rc == 0 && t < end) {
+        const char *sep = memmem(t, (size_t)(end - t), "\n\n", 2);
+        const char *e = sep ? sep : end;
+        if ((size_t)(e - t) > 13 && memcmp(t, "event: error\n", 13) == 0)
+            t += 13;
+        if ((size_t)(e - t) >= 6 && memcmp(t, "data: ", 6) == 0)
+            rc = gd_xl_in_anth_sse_event(req->ins, t + 6, (size_t)(e - t - 6), &req->in_out);
+        t = sep ? sep + 2 : end;
+    }
+    return rc;
+}
+
+/* Framer callback of an inbound Anthropic stream: the upstream's event (through the
+ * provider's adapter when it has one) becomes Anthropic events in in_out. */
+static int on_event_in(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    struct gw_req *req = ud;
+    int rc;
+    if (req->ad && req->xs) {
+        size_t mark = req->xl_out.len;
+        rc = on_event_xl(ud, raw, n, data, dlen);
+        rc = rc ? rc : feed_inbound_text(req, req->xl_out.data + mark, req->xl_out.len - mark);
+    } else {
+        if (req->sse.have_usage && !req->gov.cached_seen)
+            gd_gov_note_usage_json(&req->gov, data, dlen);
+        rc = gd_xl_in_anth_sse_event(req->ins, data, dlen, &req->in_out);
+    }
+    if (rc != 0 && !req->detail[0])
+        snprintf(req->detail, sizeof req->detail, "invalid upstream stream event");
+    return rc;
+}
+
+static int relay_sse_in(struct gw_req *req, const char *p, size_t n)
+{
+    gd_buf_reset(&req->xl_out);
+    gd_buf_reset(&req->in_out);
+    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event_in, req);
+    if (rc == 0 && req->in_out.len)
+        rc = write_events(req, req->in_out.data, req->in_out.len);
+    return rc;
+}
+
 int gw_req_relay_sse(struct gw_req *req, const char *p, size_t n)
 {
+    if (req->inbound_anthropic && req->ins)
+        return relay_sse_in(req, p, n);
+    if (req->ad && req->xs)
+        return relay_sse_xl(req, p, n);
     req->read_p = p;
     req->read_n = n;
     req->span_n = 0;
@@ -204,9 +297,14 @@ static void stream_fail(struct gw_req *req, const char *detail)
     char msg[256];
     gd_buf_init(&b, 65536);
     snprintf(msg, sizeof msg, "upstream stream broken: %s", detail ? detail : "error");
-    int rc = gd_buf_puts(&b, "event: error\ndata: ");
-    rc = rc ? rc : gd_gw_error_write(&b, 502, msg, NULL, NULL, "upstream_stream_error");
-    rc = rc ? rc : gd_buf_puts(&b, "\n\ndata: [DONE]\n\n");
+    int rc;
+    if (req->inbound_anthropic && req->ins) { /* Anthropic's form: an error event */
+        rc = gd_xl_in_anth_sse_error(req->ins, msg, &b);
+    } else {
+        rc = gd_buf_puts(&b, "event: error\ndata: ");
+        rc = rc ? rc : gd_gw_error_write(&b, 502, msg, NULL, NULL, "upstream_stream_error");
+        rc = rc ? rc : gd_buf_puts(&b, "\n\ndata: [DONE]\n\n");
+    }
     if (rc == 0)
         gd_http_stream_write(req->x, b.data, b.len);
     gd_buf_free(&b);
@@ -217,16 +315,74 @@ static void stream_fail(struct gw_req *req, const char *detail)
     req->x = NULL;
 }
 
+/* A 2xx JSON answer through an adapter: req->resp becomes OpenAI's answer. 0, or -1 when
+ * it was not translatable (answered 502). */
+static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
+{
+    struct gd_buf out;
+    gd_buf_init(&out, GW_MAX_RESPONSE_BYTES);
+    int rc = req->ad->response(req->resp.data ? req->resp.data : "", req->resp.len,
+                               (int64_t)time(NULL), &out, u);
+    if (rc != 0) {
+        gd_buf_free(&out);
+        snprintf(req->detail, sizeof req->detail, "invalid %s response", req->ad->name);
+        respond_error(req, 502, "upstream error: the provider's answer could not be translated",
+                      NULL, "upstream_invalid_response");
+        return -1;
+    }
+    gd_buf_free(&req->resp);
+    req->resp = out;
+    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    return 0;
+}
+
+/* An adapter's stream that ended without its end event: the client gets a stream error. */
+static int stream_cut_short(struct gw_req *req)
+{
+    if (req->streaming && req->inbound_anthropic && req->ins && !req->ins->finished)
+        return 1; /* no [DONE] (or error) reached the inbound translator */
+    return req->streaming && req->ad && req->xs && !req->ad->stream_finished(req->xs);
+}
+
+/* A non-streamed OpenAI-form answer -> Anthropic's for /v1/messages. 0, or -1 (answered). */
+static int translate_inbound(struct gw_req *req)
+{
+    struct gd_buf out;
+    gd_buf_init(&out, GW_MAX_RESPONSE_BYTES);
+    if (gd_xl_in_anth_response(req->resp.data ? req->resp.data : "", req->resp.len, &out) != 0) {
+        gd_buf_free(&out);
+        respond_error(req, 502, "upstream error: the answer has no Anthropic Messages form", NULL,
+                      NULL);
+        return -1;
+    }
+    gd_buf_free(&req->resp);
+    req->resp = out;
+    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    return 0;
+}
+
 static void finish_ok(struct gw_req *req)
 {
     struct gd_gw_usage u = {-1, -1, -1};
-    if (req->streaming) {
+    if (stream_cut_short(req)) {
+        stream_fail(req, "the upstream stream ended before its last event");
+        return;
+    }
+    if (req->streaming && req->ad && req->xs) {
+        req->ad->stream_usage(req->xs, &u);
+    } else if (req->streaming) {
         if (req->sse.have_usage)
             u = req->sse.usage;
+    } else if (req->ad && strstr(req->ctype, "json")) {
+        if (translate_response(req, &u) != 0)
+            return;
+        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     }
+    if (!req->streaming && req->inbound_anthropic && translate_inbound(req) != 0)
+        return;
     gd_gov_settle(&req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
                   u.prompt_tokens, u.completion_tokens, 1, (int64_t)req->sse.events - 1);
     gw_runtime_add_tokens(req->rt, req->alias, req->dep, u.prompt_tokens, u.completion_tokens);
@@ -236,7 +392,8 @@ static void finish_ok(struct gw_req *req)
                 req->resp.data ? req->resp.data : "", req->resp.len, 1);
         return;
     }
-    if (gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
+    if (!req->ad && !req->inbound_anthropic &&
+        gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
         gd_http_stream_write(req->x, req->sse.pending.data, req->sse.pending.len);
     gw_runtime_count_request(req->rt, req->alias_name, req->status);
     if (req->x)
@@ -276,11 +433,38 @@ static void next_attempt(struct gw_req *req)
         req->last_fallbacks = req->plan.fallbacks;
         if (gw_attempt_start(req) == 0)
             return;
+        if (req->xl_err.status) { /* the request itself cannot go to this deployment */
+            gw_runtime_cancel(req->rt, a, d, req->probe);
+            respond_error(req, req->xl_err.status, req->xl_err.message,
+                          req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);
+            return;
+        }
         struct gd_gw_attempt_result r = {GD_GW_OUTCOME_CONNECT, 0, 0, 0};
         gw_runtime_record(req->rt, a, d, req->probe, &r, -1, 0);
         gd_gw_plan_record(&req->plan, &r);
     }
     exhausted(req);
+}
+
+/* An upstream error through an adapter: same status, OpenAI's error body. */
+static void relay_error_xl(struct gw_req *req, int status)
+{
+    struct gd_buf b, in;
+    gd_buf_init(&b, 65536);
+    if (!req->ad) { /* an OpenAI-compatible upstream's error, for /v1/messages */
+        if (gd_xl_in_anth_error(status, req->resp.data ? req->resp.data : "", req->resp.len, &b))
+            gd_buf_reset(&b);
+    } else if (req->ad->error(status, req->resp.data ? req->resp.data : "", req->resp.len, &b)) {
+        gd_buf_reset(&b);
+    } else if (req->inbound_anthropic) {
+        gd_buf_init(&in, 65536);
+        if (gd_xl_in_anth_error(status, b.data, b.len, &in) != 0)
+            gd_buf_reset(&in);
+        gd_buf_free(&b);
+        b = in;
+    }
+    respond(req, status, "application/json", b.data ? b.data : "", b.len, 1);
+    gd_buf_free(&b);
 }
 
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,
@@ -308,6 +492,9 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
             next_attempt(req);
         else if (req->streaming)
             stream_fail(req, detail);
+        else if (r->outcome == GD_GW_OUTCOME_HTTP && (req->ad || req->inbound_anthropic) &&
+                 log_relay(req))
+            relay_error_xl(req, r->status);
         else if (r->outcome == GD_GW_OUTCOME_HTTP && log_relay(req))
             respond(req, r->status, req->ctype[0] ? req->ctype : "application/json",
                     req->resp.data ? req->resp.data : "", req->resp.len, 1);
@@ -361,13 +548,20 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
         return NULL;
     req->rt = route->rt;
     req->kind = route->kind;
+    req->inbound_anthropic = route->inbound_anthropic;
     req->x = x;
+    const struct gd_http_request *hr = gd_http_exchange_request(x);
+    req->cbody = hr->body ? hr->body : "";
+    req->cbody_len = hr->body_len;
+    gd_buf_init(&req->inbody, GD_GW_JSON_MAX_BYTES);
+    gd_buf_init(&req->in_out, 8 * GW_MAX_SSE_EVENT);
     req->loop = gd_http_exchange_loop(x);
     req->refs = 1;
     gd_buf_init(&req->body, GD_GW_JSON_MAX_BYTES + 4096);
     gd_buf_init(&req->resp, GW_MAX_RESPONSE_BYTES);
     gd_buf_init(&req->hdr_text, 64u << 10);
     gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
+    gd_buf_init(&req->xl_out, 4 * GW_MAX_SSE_EVENT);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gd_gov_ticket_init(&req->gov, route->rt->gov);
     gw_attempt_init(req);
@@ -377,9 +571,8 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
 /* Validates the body and resolves the alias; answers the error itself and returns -1. */
 static int resolve(struct gw_req *req)
 {
-    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     char msg[GW_MAX_ALIAS_NAME + 128];
-    int rc = gd_gw_scan_request(hr->body ? hr->body : "", hr->body_len, &req->f);
+    int rc = gd_gw_scan_request(req->cbody, req->cbody_len, &req->f);
     if (rc == GD_ELIMIT) {
         respond_error(req, 413, "request body too large or too deeply structured", NULL, NULL);
         return -1;
@@ -395,13 +588,14 @@ static int resolve(struct gw_req *req)
         respond_error(req, 400, "you must provide a model parameter", "model", NULL);
         return -1;
     }
-    if (gd_gw_json_unescape(hr->body + req->f.model.off, (size_t)req->f.model.len, req->alias_name,
-                            sizeof req->alias_name) < 0) {
+    if (gd_gw_json_unescape(req->cbody + req->f.model.off, (size_t)req->f.model.len,
+                            req->alias_name, sizeof req->alias_name) < 0) {
         respond_error(req, 400, "invalid model parameter", "model", NULL);
         return -1;
     }
     int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
-    if (a < 0 && gd_http_can_pass(req->x)) { /* maybe a local model (the model server) */
+    if (a < 0 && !req->inbound_anthropic &&
+        gd_http_can_pass(req->x)) { /* maybe a local model (the model server) */
         struct gd_http_exchange *x = req->x;
         gd_http_on_close(x, NULL, NULL);
         gd_http_exchange_set_user(x, NULL);
@@ -435,7 +629,7 @@ static void gov_refuse(struct gw_req *req, const struct gd_gov_refusal *r)
     struct gd_buf b;
     gd_buf_init(&b, 65536);
     log_fields(req, -1, -1);
-    if (gd_gw_error_write(&b, r->status, r->message, r->type, NULL, r->code) != 0)
+    if (write_error(req, &b, r->status, r->message, r->type, NULL, r->code) != 0)
         gd_buf_reset(&b);
     respond(req, r->status, "application/json", b.data ? b.data : "", b.len, 0);
     gd_buf_free(&b);
@@ -448,10 +642,46 @@ static int govern(struct gw_req *req, int identify)
     struct gd_gov_refusal r;
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     int rc = identify ? gd_gov_authenticate(&req->gov, hr, &r)
-                      : gd_gov_admit(&req->gov, req->plan.chain[0], hr->body, hr->body_len, &r);
+                      : gd_gov_admit(&req->gov, req->plan.chain[0], req->cbody, req->cbody_len, &r);
     if (rc != 0)
         gov_refuse(req, &r);
     return rc;
+}
+
+/* POST /v1/messages: the Anthropic request in OpenAI form (cbody). 0, or -1 (answered). */
+static int inbound(struct gw_req *req)
+{
+    if (!req->inbound_anthropic)
+        return 0;
+    int rc = gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err);
+    if (rc == 0 && req->inbody.len == 0)
+        rc = GD_ENOMEM;
+    if (rc == GD_EINVAL) {
+        respond_error(req, 400, req->xl_err.message, NULL, NULL);
+        req->xl_err.status = 0;
+        return -1;
+    }
+    if (rc != 0) {
+        respond_error(req, rc == GD_ELIMIT ? 413 : 500,
+                      rc == GD_ELIMIT ? "request too large" : "out of memory", NULL, NULL);
+        return -1;
+    }
+    req->cbody = req->inbody.data;
+    req->cbody_len = req->inbody.len;
+    return 0;
+}
+
+/* The inbound stream state, once the (translated) body is known to ask for a stream. */
+static int inbound_stream(struct gw_req *req)
+{
+    if (!req->inbound_anthropic || !req->f.stream)
+        return 0;
+    if (!(req->ins = gd_malloc(sizeof *req->ins))) {
+        respond_error(req, 500, "out of memory", NULL, NULL);
+        return -1;
+    }
+    gd_xl_in_anth_sse_init(req->ins);
+    return 0;
 }
 
 static void on_post(struct gd_http_exchange *x, void *ud)
@@ -466,7 +696,8 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     gw_overhead_start(req, t0);
     gd_http_exchange_set_user(x, req);
     gd_http_on_close(x, on_close, req);
-    if (govern(req, 1) == 0 && resolve(req) == 0 && govern(req, 0) == 0)
+    if (govern(req, 1) == 0 && inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 &&
+        govern(req, 0) == 0)
         next_attempt(req);
     gw_overhead_stop(req, gd_mono_ns());
     req->busy--;
@@ -574,6 +805,7 @@ static void on_model(struct gd_http_exchange *x, void *ud)
 struct gw_routes {
     struct gw_runtime *rt;
     struct gw_route route[GW_KIND_N];
+    struct gw_route messages; /* POST /v1/messages (Anthropic-compatible) */
 };
 
 static void routes_free(void *p)
@@ -609,6 +841,12 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
         rc = gd_http_router_add(router, "POST", paths[k], GD_HTTP_MATCH_EXACT, on_post,
                                 &r->route[k]);
     }
+    r->messages.rt = r->rt;
+    r->messages.kind = GW_KIND_CHAT;
+    r->messages.inbound_anthropic = 1;
+    if (rc == 0)
+        rc = gd_http_router_add(router, "POST", "/v1/messages", GD_HTTP_MATCH_EXACT, on_post,
+                                &r->messages);
     if (rc == 0)
         rc = gd_http_router_add(router, "GET", "/v1/models", GD_HTTP_MATCH_EXACT, on_models,
                                 &r->route[0]);

@@ -7,11 +7,13 @@
 #define GD_GATEWAY_GW_REQ_H
 
 #include "core/buf.h"
+#include "gateway/gw_adapter.h"
 #include "gateway/gw_curl.h"
 #include "gateway/gw_hc.h"
 #include "gateway/gov.h"
 #include "gateway/gw_runtime.h"
 #include "gateway/json_scan.h"
+#include "gateway/xl_anthropic_in.h"
 #include "gateway/plan.h"
 #include "gateway/sse.h"
 #include "net/http.h"
@@ -22,9 +24,10 @@ enum gw_kind { GW_KIND_CHAT = 0, GW_KIND_COMPLETIONS, GW_KIND_EMBEDDINGS, GW_KIN
 struct gw_route {
     struct gw_runtime *rt;
     enum gw_kind kind;
+    int inbound_anthropic; /* POST /v1/messages: Anthropic's API, routed as chat */
 };
 
-enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 5 };
+enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 6 };
 #define GW_MAX_RESPONSE_BYTES (64u << 20) /* non-streamed upstream answers are buffered */
 #define GW_MAX_SSE_EVENT (8u << 20)
 #define GW_MAX_RELAY_HEADER_BYTES 2048u /* upstream headers relayed to the client, in all */
@@ -33,6 +36,14 @@ struct gw_req {
     struct gw_runtime *rt;
     enum gw_kind kind;
     struct gd_http_exchange *x; /* NULL once the client side is finished */
+    /* the client's request in OpenAI form: the body as received, or (inbound_anthropic) its
+     * translation in inbody */
+    const char *cbody;
+    size_t cbody_len;
+    int inbound_anthropic;
+    struct gd_buf inbody;
+    struct gd_xl_in_anth_sse *ins; /* inbound stream state (allocated when streaming) */
+    struct gd_buf in_out;          /* inbound events of the current read */
     struct gd_loop *loop;
     int refs;     /* 1 for the lifecycle + 1 per deferred abort posted to the loop */
     int busy;     /* inside the handler or attempt-done processing */
@@ -51,6 +62,10 @@ struct gw_req {
     struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
     struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
+    const struct gw_adapter *ad; /* the deployment's protocol adapter; NULL: pass-through */
+    union gw_adapter_stream *xs; /* its stream state (allocated for streamed requests) */
+    struct gd_buf xl_out;        /* translated stream events of the current read */
+    struct gd_xl_err xl_err;     /* why the request could not be translated */
     int probe;
     int status;
     uint32_t retry_after_ms;
@@ -105,6 +120,11 @@ int gw_attempt_in_callback(const struct gw_req *req);
 void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const char *v, size_t vl);
 void gw_attempt_reset(struct gw_req *req);
 int gw_attempt_splice_body(struct gw_req *req);
+/* The upstream path (after base_url) of req's current attempt. */
+const char *gw_attempt_path(const struct gw_req *req);
+/* Adds the provider's authentication (and protocol) headers through add. */
+int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
+                            gw_header_fn add, void *ud);
 
 /* gw_proxy.c: called when the current attempt ended (transfer done or first-byte timeout). */
 void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *r,

@@ -131,3 +131,34 @@ Test(gw_config, absent_section_is_null)
     gd_config_unref(cfg);
     gd_buf_free(&errs);
 }
+
+Test(gw_config, provider_types)
+{
+    struct gd_config *cfg;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    const char *y = "providers:\n"
+                    "  - {name: o, base_url: 'http://h/v1'}\n"
+                    "  - {name: a, type: anthropic, base_url: 'https://api.anthropic.com/v1'}\n"
+                    "  - {name: b, type: anthropic, anthropic_version: 2024-10-22, "
+                    "base_url: 'http://h/v1'}\n"
+                    "  - {name: c, type: openai, base_url: 'http://h/v1'}\n"
+                    "models:\n  - {alias: m, deployments: [{provider: a, model: claude}]}\n";
+    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    const struct gd_gw_config *c = gd_gw_config_get(cfg);
+    cr_assert_eq(c->providers[0].type, GD_GW_PROVIDER_OPENAI);
+    cr_assert_null(c->providers[0].anthropic_version);
+    cr_assert_eq(c->providers[1].type, GD_GW_PROVIDER_ANTHROPIC);
+    cr_assert_str_eq(c->providers[1].anthropic_version, "2023-06-01");
+    cr_assert_str_eq(c->providers[2].anthropic_version, "2024-10-22");
+    cr_assert_eq(c->providers[3].type, GD_GW_PROVIDER_OPENAI);
+    gd_config_unref(cfg);
+    gd_buf_free(&errs);
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h'}\n",
+                 "t.yaml:2:21: key 'type': expected openai or anthropic");
+    expect_error("providers:\n  - {name: p, anthropic_version: x, base_url: 'http://h'}\n",
+                 "only for providers of type: anthropic");
+    expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
+                 "base_url: 'http://h'}\n",
+                 "t.yaml:2:51: key 'anthropic_version': expected a version");
+}

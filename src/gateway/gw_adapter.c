@@ -1,0 +1,51 @@
+/* The adapter table per provider type (see gw_adapter.h). */
+#include "gateway/gw_adapter.h"
+#include "girder/error.h"
+
+#include <string.h>
+
+static const char *anth_path(int kind)
+{
+    return kind == 0 ? "/messages" : NULL; /* the Messages API has chat only */
+}
+
+static int anth_headers(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud)
+{
+    const char *v = p->anthropic_version ? p->anthropic_version : "2023-06-01";
+    int rc = add(ud, "anthropic-version: ", v, strlen(v));
+    if (rc == 0 && p->api_key)
+        rc = add(ud, "x-api-key: ", p->api_key, strlen(p->api_key));
+    return rc;
+}
+
+static void anth_stream_init(union gw_adapter_stream *st, int include_usage, int64_t created)
+{
+    gd_xl_anth_sse_init(&st->anth, include_usage, created);
+}
+
+static int anth_stream_event(union gw_adapter_stream *st, const char *data, size_t n,
+                             struct gd_buf *out)
+{
+    return gd_xl_anth_sse_event(&st->anth, data, n, out);
+}
+
+static int anth_stream_finished(const union gw_adapter_stream *st)
+{
+    return st->anth.finished;
+}
+
+static int anth_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usage *u)
+{
+    return gd_xl_anth_sse_usage(&st->anth, u);
+}
+
+static const struct gw_adapter anthropic = {
+    "anthropic",          anth_path,         anth_headers,     gd_xl_anth_request,
+    gd_xl_anth_response,  gd_xl_anth_error,  anth_stream_init, anth_stream_event,
+    anth_stream_finished, anth_stream_usage,
+};
+
+const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
+{
+    return type == GD_GW_PROVIDER_ANTHROPIC ? &anthropic : NULL;
+}

@@ -1,0 +1,57 @@
+/* Per-provider-type adapters: what changes when a deployment's provider does not speak
+ * OpenAI's wire protocol (provider `type:`, gw_config.h). OpenAI-compatible providers have
+ * no adapter: their bodies pass through with the model spliced. An adapter builds the
+ * upstream path, headers and body from the client's OpenAI request and turns the upstream's
+ * answer (JSON, SSE events, errors) back into OpenAI's form; gw_attempt.c, gw_hc.c and
+ * gw_proxy.c call it through these hooks only.
+ *
+ * Adapters are immutable tables; their stream state is per request (loop thread). */
+#ifndef GD_GATEWAY_GW_ADAPTER_H
+#define GD_GATEWAY_GW_ADAPTER_H
+
+#include "core/buf.h"
+#include "gateway/gw_config.h"
+#include "gateway/json_scan.h"
+#include "gateway/xl_anthropic.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Adds one request header: line_prefix is "Name: ", value[0..n) follows. 0 or GD_E*. */
+typedef int (*gw_header_fn)(void *ud, const char *line_prefix, const char *value, size_t n);
+
+/* Stream state of any adapter (one member per adapter type). */
+union gw_adapter_stream {
+    struct gd_xl_anth_sse anth;
+};
+
+struct gw_adapter {
+    const char *name;
+    /* Path after base_url for request kind (0 chat, 1 completions, 2 embeddings), or NULL
+     * when this provider type cannot serve that kind. */
+    const char *(*path)(int kind);
+    /* Authentication and protocol headers (instead of Authorization: Bearer). */
+    int (*headers)(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud);
+    /* The upstream body for the client's body; GD_EINVAL with err filled when the request
+     * cannot be translated (answered to the client as err says, no attempt made). */
+    int (*request)(const char *body, size_t len, const char *model, struct gd_buf *out,
+                   struct gd_xl_err *err);
+    /* A 2xx JSON answer -> OpenAI's; usage into *u. 0, GD_EPARSE or GD_ENOMEM. */
+    int (*response)(const char *body, size_t len, int64_t created, struct gd_buf *out,
+                    struct gd_gw_usage *u);
+    /* An error answer -> OpenAI's error body (same status). 0 or GD_ENOMEM. */
+    int (*error)(int status, const char *body, size_t len, struct gd_buf *out);
+    void (*stream_init)(union gw_adapter_stream *st, int include_usage, int64_t created);
+    /* One upstream SSE event's data -> OpenAI SSE events appended to out. */
+    int (*stream_event)(union gw_adapter_stream *st, const char *data, size_t n,
+                        struct gd_buf *out);
+    /* Whether the stream reached its end event (else it was cut short). */
+    int (*stream_finished)(const union gw_adapter_stream *st);
+    /* Usage seen so far; 1 when known. */
+    int (*stream_usage)(const union gw_adapter_stream *st, struct gd_gw_usage *u);
+};
+
+/* The adapter of a provider type; NULL for OpenAI-compatible (pass-through). */
+const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type);
+
+#endif
