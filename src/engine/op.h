@@ -101,6 +101,10 @@ typedef void (*gd_op_range_fn)(void *ud, int64_t begin, int64_t end);
 void gd_op_parallel_for(struct gd_op_ctx *ctx, int64_t n, int64_t grain, gd_op_range_fn fn,
                         void *ud);
 int gd_op_num_threads(const struct gd_op_ctx *ctx);
+/* The calling thread's index in the pool running the current job, in [0, threads): 0 for
+ * the thread that runs the node. Lets a parallel_for body use a per-thread slice of one
+ * scratch buffer. */
+int gd_op_thread_slot(void);
 
 /* ---- errors ----
  * Records "node '<name>' (<op>): <message>" for the caller and returns err, so a kernel

@@ -28,9 +28,16 @@ struct gd_pool {
     atomic_int_fast64_t next;
     int64_t chunks;
     atomic_int_fast64_t finished;
+    atomic_int next_slot; /* workers take slots 1.. as they start */
 };
 
 static _Thread_local int in_pool_job;
+static _Thread_local int pool_slot; /* 0: a thread that runs nodes (the pool's caller) */
+
+int gd_op_thread_slot(void)
+{
+    return pool_slot;
+}
 
 static void work(struct gd_pool *p)
 {
@@ -70,6 +77,7 @@ static void *worker(void *arg)
 {
     struct gd_pool *p = arg;
     uint64_t seen = 0;
+    pool_slot = atomic_fetch_add(&p->next_slot, 1) + 1;
     for (;;) {
         spin_while_eq(&p->gen, seen); /* a new job or stop both bump gen */
         pthread_mutex_lock(&p->mu);

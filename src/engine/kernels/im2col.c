@@ -189,6 +189,43 @@ static void span(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *lo, i
 IM2COL_2D(f32, float)
 IM2COL_2D(f64, double)
 
+void gd_im2col2d_cols_f32(const struct gd_conv_geom *g, const float *x, int64_t channels,
+                          int64_t o0, int64_t o1, float *panel)
+{
+    int64_t ih = g->in[0], iw = g->in[1], oh = g->out[0], ow = g->out[1], n = o1 - o0;
+    int64_t sh = g->stride[0], sw = g->stride[1];
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t kh = 0; kh < g->k[0]; kh++)
+            for (int64_t kw = 0; kw < g->k[1]; kw++, panel += n) {
+                int64_t offh = kh * g->dil[0] - g->pb[0], offw = kw * g->dil[1] - g->pb[1];
+                int64_t rlo, rhi, clo, chi;
+                span(offh, sh, ih, oh, &rlo, &rhi);
+                span(offw, sw, iw, ow, &clo, &chi);
+                for (int64_t o = o0; o < o1;) { /* one output row's piece [q0, q1) at a time */
+                    int64_t r = o / ow, q0 = o % ow, q1 = q0 + (o1 - o) < ow ? q0 + (o1 - o) : ow;
+                    float *dst = panel + (o - o0);
+                    o += q1 - q0;
+                    if (r < rlo || r >= rhi) {
+                        memset(dst, 0, (size_t)(q1 - q0) * sizeof(float));
+                        continue;
+                    }
+                    const float *src = x + (c * ih + r * sh + offh) * iw + offw;
+                    int64_t a = clo > q0 ? clo : q0, b = chi < q1 ? chi : q1;
+                    if (b < a)
+                        b = a = q0; /* no tap inside: all zeros */
+                    for (int64_t q = q0; q < a; q++)
+                        dst[q - q0] = 0;
+                    if (sw == 1)
+                        memcpy(dst + (a - q0), src + a, (size_t)(b - a) * sizeof(float));
+                    else
+                        for (int64_t q = a; q < b; q++)
+                            dst[q - q0] = src[q * sw];
+                    for (int64_t q = b; q < q1; q++)
+                        dst[q - q0] = 0;
+                }
+            }
+}
+
 /* im2col: a = image, b = columns; col2im: a = columns, b = image. */
 #define GATHER(S) b[crow + o + ol] = ok ? a[base + id] : 0;
 #define SCATTER(S)                                                                                 \

@@ -45,6 +45,11 @@ void gd_im2col_f32(const struct gd_conv_geom *g, const float *x, float *col, int
                    int64_t c1);
 void gd_im2col_f64(const struct gd_conv_geom *g, const double *x, double *col, int64_t c0,
                    int64_t c1);
+/* 2-d only: the columns [o0, o1) of gd_im2col_f32's matrix for all `channels` planes of x,
+ * as a (channels * k_size) x (o1 - o0) panel (row stride o1 - o0): what one tile of a
+ * convolution's GEMM reads, built where it stays in cache. */
+void gd_im2col2d_cols_f32(const struct gd_conv_geom *g, const float *x, int64_t channels,
+                          int64_t o0, int64_t o1, float *panel);
 /* The adjoint: y[c][position] += col[...] (padding positions dropped). Here g->in is the
  * image being accumulated into and g->out the column grid. */
 void gd_col2im_f32(const struct gd_conv_geom *g, const float *col, float *y, int64_t c0,

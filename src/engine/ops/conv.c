@@ -199,6 +199,12 @@ struct conv_tiles {
     int64_t mb, nb, ntn;  /* tile rows, tile columns, tiles along n */
     const void *bias, *z; /* this block's mg biases (or NULL); residual aligned with c */
     const struct gd_act_params *act;
+    /* 2-d float32: each tile builds its own columns (kdim x nb per thread) instead of the
+     * GEMM reading one full im2col matrix that does not fit in cache */
+    float *panels;
+    const struct gd_conv_geom *g;
+    const float *x;
+    int64_t channels;
 };
 
 static void tile_range(void *ud, int64_t b, int64_t e)
@@ -213,7 +219,14 @@ static void tile_range(void *ud, int64_t b, int64_t e)
         g.m = r1 - r0;
         g.n = c1 - c0;
         g.a = (const char *)g.a + (size_t)(r0 * g.lda) * es;
-        g.b = (const char *)g.b + (size_t)c0 * es;
+        if (t->panels) {
+            float *panel = t->panels + (size_t)gd_op_thread_slot() * (size_t)(g.k * t->nb);
+            gd_im2col2d_cols_f32(t->g, t->x, t->channels, c0, c1, panel);
+            g.b = panel;
+            g.ldb = c1 - c0;
+        } else {
+            g.b = (const char *)g.b + (size_t)c0 * es;
+        }
         g.c = (char *)g.c + (size_t)(r0 * g.ldc + c0) * es;
         (void)gd_kern_gemm_serial(&g); /* the whole block passed gd_kern_gemm_check */
         for (int64_t r = r0; r < r1; r++) {
@@ -233,7 +246,7 @@ static void tile_range(void *ud, int64_t b, int64_t e)
 /* Tile sizes: about TILE_BYTES of Y per tile (columns a multiple of TILE_COLS, the
  * widest micro-tile), and when that leaves fewer than two tiles per thread, row blocks of
  * TILE_ROWS multiples (divisible by every micro-kernel height) to feed the threads. */
-enum { TILE_BYTES = 128 << 10, TILE_COLS = 32, TILE_ROWS = 48 };
+enum { TILE_BYTES = 128 << 10, TILE_COLS = 32, TILE_ROWS = 48, PANEL_MAX_BYTES = 512 << 10 };
 
 static void plan_tiles(struct conv_tiles *t, int threads)
 {
@@ -251,7 +264,10 @@ static void plan_tiles(struct conv_tiles *t, int threads)
     }
 }
 
-/* im2col (skipped for pointwise) + tiled GEMM + epilogue over every (image, group). */
+/* im2col (skipped for pointwise) + tiled GEMM + epilogue over every (image, group). 2-d
+ * float32 convolutions whose tile panel fits in L2 build each tile's columns inside the
+ * tile (a kdim x nb panel per thread) instead of one full column matrix written to and
+ * read back from memory: ResNet's 7x7 stem has a 7.4 MB one (2.6x faster this way). */
 static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,
                      const struct gd_tensor *bias, const struct gd_conv_epi *epi,
                      struct gd_tensor *y, int64_t group, const struct gd_conv_geom *g)
@@ -259,13 +275,8 @@ static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
     int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0], cg = c / group, mg = m / group;
     int64_t kdim = cg * g->k_size;
     size_t es = gd_dtype_size(x->dtype), bytes = 0;
-    int pw = is_pointwise(g);
-    void *col = NULL;
-    if (!pw &&
-        (gd_size_mul((size_t)kdim, (size_t)g->out_size, &bytes) || gd_size_mul(bytes, es, &bytes)))
-        return gd_op_fail(ctx, GD_ERANGE, "column buffer too large");
-    if (!pw && bytes && !(col = gd__op_scratch_reuse(ctx, bytes)))
-        return GD_ENOMEM;
+    int pw = is_pointwise(g), threads = gd_op_num_threads(ctx);
+    int tiled = !pw && g->nsp == 2 && x->dtype == GD_DTYPE_FLOAT;
     struct conv_tiles t = {.gm = {.dt = x->dtype,
                                   .m = mg,
                                   .n = g->out_size,
@@ -275,22 +286,36 @@ static int conv_gemm(struct gd_op_ctx *ctx, const struct gd_tensor *x, const str
                                   .lda = kdim,
                                   .ldb = g->out_size,
                                   .ldc = g->out_size},
-                           .act = &epi->act};
+                           .act = &epi->act,
+                           .g = g,
+                           .channels = cg};
     int rc = gd_kern_gemm_check(&t.gm);
     if (rc)
         return gd_op_fail(ctx, rc, "convolution too large for GEMM");
-    plan_tiles(&t, gd_op_num_threads(ctx));
+    plan_tiles(&t, threads);
+    /* only where the panel stays in L2: the stems (few input channels, big images); deeper
+     * layers' panels spill like the full matrix and building them per tile only adds work */
+    tiled = tiled && kdim * t.nb * (int64_t)es <= PANEL_MAX_BYTES;
+    void *col = NULL;
+    if (!pw && (gd_size_mul((size_t)kdim, tiled ? (size_t)(threads * t.nb) : (size_t)g->out_size,
+                            &bytes) ||
+                gd_size_mul(bytes, es, &bytes)))
+        return gd_op_fail(ctx, GD_ERANGE, "column buffer too large");
+    if (!pw && bytes && !(col = gd__op_scratch_reuse(ctx, bytes)))
+        return GD_ENOMEM;
+    t.panels = tiled ? col : NULL;
     int64_t tiles = t.ntn * ((mg + t.mb - 1) / t.mb);
     int64_t grain = mg * g->out_size * kdim < (1 << 18) ? tiles : 1; /* small: one thread */
     for (int64_t i = 0; i < n; i++)
         for (int64_t gi = 0; gi < group; gi++) {
             const char *xp = (const char *)x->data + (size_t)((i * c + gi * cg) * g->in_size) * es;
             size_t yoff = (size_t)((i * m + gi * mg) * g->out_size) * es;
-            if (!pw) {
+            if (!pw && !tiled) {
                 struct conv_job j = {
                     .g = g, .x = xp, .out = col, .f64 = x->dtype == GD_DTYPE_DOUBLE};
                 gd_op_parallel_for(ctx, cg, 1, im2col_range, &j);
             }
+            t.x = (const float *)xp;
             t.gm.a = (const char *)w->data + (size_t)(gi * mg * kdim) * es;
             t.gm.b = pw ? (const void *)xp : col;
             t.gm.c = (char *)y->data + yoff;

@@ -134,6 +134,19 @@ def test_conv_bn_relu(tmp_path):
     check(tmp_path, "conv_bn_relu", nodes, inits, {"x": x}, {"y": want}, 1)
 
 
+@pytest.mark.parametrize("stride,pads,dil", [(2, (3, 3, 3, 3), 1), (1, (0, 2, 1, 0), 2)])
+def test_stem_conv_builds_columns_per_tile(tmp_path, stride, pads, dil):
+    # few input channels on a large image: each GEMM tile builds its own im2col panel
+    # (ops/conv.c: 64 outputs make 512-column tiles); odd sizes so tiles start and end
+    # inside output rows, batch 2; at 2 threads row blocks rebuild the panel
+    x, w, b = rand(2, 3, 67, 71), rand(64, 3, 7, 7), rand(64)
+    nodes = [conv("x", "w", "c", "b", pads=list(pads), strides=[stride, stride],
+                  dilations=[dil, dil]),
+             helper.make_node("Relu", ["c"], ["y"])]
+    want = np.maximum(conv_ref(x, w, b, stride=stride, pad=pads, dil=dil), 0)
+    check(tmp_path, "stem", nodes, {"w": w, "b": b}, {"x": x}, {"y": want}, 1)
+
+
 def test_pointwise_without_bias_bn_leaky(tmp_path):
     """No Conv bias: BatchNormalization's B becomes it; a 1x1 conv (no im2col)."""
     x, w = rand(2, 16, 7, 9), rand(24, 16, 1, 1)

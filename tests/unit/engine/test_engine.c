@@ -635,6 +635,30 @@ Test(engine_npy, roundtrip_and_malformed)
     cr_expect_neq(gd_npy_parse("\x93NUMPY\x01\x00\xff\xff", 10, &r, err, sizeof err), 0);
 }
 
+/* A buffer handed to a smaller request keeps its real capacity in the cache: the next run's
+ * big request finds it again (it used to be booked at the small size and reallocated, with
+ * fresh pages, on every run). */
+Test(engine_bufcache, reuse_keeps_capacity)
+{
+    struct gd_bufcache *c = gd__bufcache_new();
+    cr_assert(c);
+    for (int run = 0; run < 3; run++) {
+        void *big = gd__bufcache_get(c, 1 << 20);
+        cr_assert(big);
+        gd__bufcache_put(c, big, 1 << 20);
+        void *small = gd__bufcache_get(c, 600 << 10); /* fits the big one (waste < 2x) */
+        cr_assert_eq(small, big, "run %d", run);
+        gd__bufcache_put(c, small, 600 << 10);
+        gd__bufcache_end_run(c);
+        int fresh = 0;
+        void *again = gd__bufcache_get_raw(c, 1 << 20, &fresh);
+        cr_assert(!fresh && again == big, "run %d: the 1 MiB buffer was lost", run);
+        gd__bufcache_put(c, again, 1 << 20);
+        gd__bufcache_end_run(c);
+    }
+    gd__bufcache_free(c);
+}
+
 /* Runs whose sizes keep changing (a model server's batches) must not fill the cache with
  * buffers of every size: after each run it holds at most twice the largest run's need. */
 Test(engine_bufcache, varying_runs_stay_bounded)
