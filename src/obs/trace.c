@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <zlib.h>
 
 enum { MAX_BODY = 16 << 20, BACKOFF_START_MS = 100, BACKOFF_MAX_MS = 5000 };
 
@@ -297,6 +298,7 @@ static int cfg_copy(const struct gd_trace_config *src, struct gd_trace_config *d
     dst->max_queue = src->max_queue;
     dst->export_timeout_ms = src->export_timeout_ms;
     dst->max_retries = src->max_retries;
+    dst->gzip = src->gzip;
     dst->n_resource = src->n_resource;
     dst->n_headers = src->n_headers;
     if ((src->endpoint && !(dst->endpoint = gd_strdup(src->endpoint))) ||
@@ -351,12 +353,35 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* body gzip-coded into out (one deflate pass at the default level). 0 or GD_E*. */
+static int gzip_body(const struct gd_buf *body, struct gd_buf *out)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return GD_ENOMEM;
+    int rc = gd_buf_reserve(out, deflateBound(&z, body->len));
+    if (!rc) {
+        z.next_in = (Bytef *)body->data;
+        z.avail_in = (uInt)body->len;
+        z.next_out = (Bytef *)out->data;
+        z.avail_out = (uInt)(out->cap);
+        rc = deflate(&z, Z_FINISH) == Z_STREAM_END ? 0 : GD_EIO;
+        out->len = z.total_out;
+    }
+    deflateEnd(&z);
+    return rc;
+}
+
 /* One POST. Returns the HTTP status, or 0 for a transport error; *retry_after in seconds
  * (-1: none). */
 static long post(CURL *h, const struct gd_trace_config *c, const struct gd_buf *body,
                  long *retry_after)
 {
     struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
+    if (c->gzip && hdrs) {
+        struct curl_slist *n = curl_slist_append(hdrs, "Content-Encoding: gzip");
+        hdrs = n ? n : hdrs;
+    }
     for (size_t i = 0; i < c->n_headers && hdrs; i++) {
         char line[1024];
         snprintf(line, sizeof line, "%s: %s", c->headers[i].key, c->headers[i].value);
@@ -402,6 +427,18 @@ static void send_batch(CURL *h, struct gd_trace_config *c, const struct gd_span 
         gd_counter_add(T.dropped_failed, (uint64_t)n);
         gd_buf_free(&body);
         return;
+    }
+    if (c->gzip) { /* coded once for every attempt */
+        struct gd_buf gz;
+        gd_buf_init(&gz, MAX_BODY + MAX_BODY / 64 + 4096); /* deflateBound of a full body */
+        if (gzip_body(&body, &gz)) {
+            gd_counter_add(T.dropped_failed, (uint64_t)n);
+            gd_buf_free(&gz);
+            gd_buf_free(&body);
+            return;
+        }
+        gd_buf_free(&body);
+        body = gz;
     }
     uint64_t backoff = BACKOFF_START_MS;
     for (uint32_t attempt = 0;; attempt++) {

@@ -37,6 +37,7 @@ struct gd_trace_config {
     struct gd_trace_attr_kv *headers; /* extra HTTP headers for the collector (secrets) */
     size_t n_headers;
     uint32_t batch_delay_ms, max_batch, max_queue, export_timeout_ms, max_retries;
+    int gzip; /* `compression: gzip`: request bodies gzip-coded (Content-Encoding: gzip) */
 };
 #define GD_TRACE_CONFIG_SECTION "tracing"
 extern const struct gd_config_section gd_trace_config_section;

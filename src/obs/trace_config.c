@@ -11,12 +11,15 @@
  *     max_queue: 4096
  *     export_timeout_ms: 10000
  *     max_retries: 5
+ *     compression: gzip          # or none (the default)
  *
  * Keys left out fall back to OpenTelemetry's standard variables, read when the config is
  * loaded: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL), OTEL_EXPORTER_OTLP_ENDPOINT (a
  * base URL: /v1/traces is appended), OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
- * (key=value,...), OTEL_TRACES_SAMPLER_ARG (the ratio). */
+ * (key=value,...), OTEL_TRACES_SAMPLER_ARG (the ratio), OTEL_EXPORTER_OTLP_TRACES_COMPRESSION
+ * and OTEL_EXPORTER_OTLP_COMPRESSION (gzip or none). */
 #include "core/alloc.h"
+#include "core/log.h"
 #include "girder/error.h"
 #include "obs/trace.h"
 
@@ -29,9 +32,9 @@ enum { MAX_KV = 64, MAX_VALUE = 4096 };
 
 static const char *const section_keys[] = {"tracing", NULL};
 static const char *const tracing_keys[] = {
-    "endpoint",  "service_name", "sample_ratio",      "resource_attributes", "headers",
-    "max_batch", "max_queue",    "export_timeout_ms", "batch_delay_ms",      "max_retries",
-    NULL};
+    "endpoint",       "service_name", "sample_ratio", "resource_attributes",
+    "headers",        "max_batch",    "max_queue",    "export_timeout_ms",
+    "batch_delay_ms", "max_retries",  "compression",  NULL};
 
 static void cfg_free(void *data)
 {
@@ -142,7 +145,7 @@ static int parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void
         return GD_ENOMEM;
     c->sample_ratio = 1.0;
     int64_t batch = 512, queue = 4096, timeout = 10000, delay = 1000, retries = 5;
-    const char *endpoint = NULL, *svc = NULL, *ratio = NULL;
+    const char *endpoint = NULL, *svc = NULL, *ratio = NULL, *comp = NULL;
     bool secret = false;
     rc = rc ? rc : gd_config_get_string(d, t, "endpoint", 2048, &endpoint, &secret);
     c->endpoint_secret = secret;
@@ -153,6 +156,7 @@ static int parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void
     rc = rc ? rc : gd_config_get_int(d, t, "export_timeout_ms", 10, 600000, &timeout);
     rc = rc ? rc : gd_config_get_int(d, t, "batch_delay_ms", 1, 600000, &delay);
     rc = rc ? rc : gd_config_get_int(d, t, "max_retries", 0, 100, &retries);
+    rc = rc ? rc : gd_config_get_string(d, t, "compression", 16, &comp, NULL);
     rc = rc ? rc : get_kv_map(d, t, "resource_attributes", &c->resource, &c->n_resource);
     rc = rc ? rc : get_kv_map(d, t, "headers", &c->headers, &c->n_headers);
     if (rc) {
@@ -164,6 +168,23 @@ static int parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void
     c->export_timeout_ms = (uint32_t)timeout;
     c->batch_delay_ms = (uint32_t)delay;
     c->max_retries = (uint32_t)retries;
+    /* the standard variables as OpenTelemetry's SDKs read them: the signal's first */
+    const char *env_comp = getenv("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION");
+    if (!env_comp || !*env_comp)
+        env_comp = getenv("OTEL_EXPORTER_OTLP_COMPRESSION");
+    const char *cv = comp ? comp : env_comp;
+    if (cv && strcmp(cv, "gzip") && strcmp(cv, "none")) {
+        if (comp) {
+            gd_config_diag_add(d, value_of(t, "compression"), "tracing.compression",
+                               "expected gzip or none");
+            cfg_free(c);
+            return GD_EINVAL;
+        }
+        gd_logf(GD_LOG_WARN, "msg=\"ignoring OTEL_EXPORTER_OTLP_*COMPRESSION: expected gzip or "
+                             "none\"");
+        cv = NULL;
+    }
+    c->gzip = cv && !strcmp(cv, "gzip");
     const char *env_ratio = getenv("OTEL_TRACES_SAMPLER_ARG");
     if (ratio || env_ratio) {
         char *end;
@@ -215,9 +236,9 @@ static void summary(const void *data, struct gd_buf *out)
 {
     const struct gd_trace_config *c = data;
     if (c && c->endpoint)
-        gd_buf_printf(out, "tracing: OTLP/HTTP to %s, service %s, sample ratio %g",
+        gd_buf_printf(out, "tracing: OTLP/HTTP to %s, service %s, sample ratio %g%s",
                       c->endpoint_secret ? "(an endpoint from the environment)" : c->endpoint,
-                      c->service_name, c->sample_ratio);
+                      c->service_name, c->sample_ratio, c->gzip ? ", gzip" : "");
     else
         gd_buf_puts(out, "tracing: off");
 }

@@ -7,6 +7,7 @@
 // Usage: node otlp_receiver.mjs PORT [FAIL]   (PORT 0: any; prints "PORT n")
 //   FAIL > 0: answer the first FAIL requests 503 with Retry-After: 1 (an overloaded collector)
 import { createServer } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -41,7 +42,10 @@ const server = createServer((req, res) => {
     }
     let msg;
     try {
-      msg = Req.decode(Buffer.concat(chunks));
+      const enc = req.headers["content-encoding"];
+      const raw = Buffer.concat(chunks);
+      if (enc && enc !== "gzip") throw new Error("unsupported content-encoding " + enc);
+      msg = Req.decode(enc === "gzip" ? gunzipSync(raw) : raw);
     } catch (e) {
       console.log("DECODE_ERROR " + e.message);
       res.writeHead(400).end();
@@ -57,6 +61,7 @@ const server = createServer((req, res) => {
             end: String(s.endTimeUnixNano), attributes: attrs(s.attributes),
             status: s.status ? s.status.code : 0, trace_state: s.traceState, resource,
             scope: ss.scope ? ss.scope.name : null, auth: req.headers["authorization"] || null,
+            encoding: req.headers["content-encoding"] || null,
           }));
     }
     res.writeHead(200, { "Content-Type": "application/x-protobuf" }).end();

@@ -203,6 +203,27 @@ def test_sampling_ratio_and_env_variables(tmp_path):
     assert_clean(g)
 
 
+@pytest.mark.parametrize("how", ["config", "env"])
+def test_gzip_bodies(tmp_path, how):
+    # compression: gzip (or OpenTelemetry's variable): bodies arrive gzip-coded and decode
+    rec, rport = start_receiver()
+    env = {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:%d/v1/traces" % rport}
+    conf = "tracing: {batch_delay_ms: 50%s}\n" % (", compression: gzip" if how == "config" else "")
+    if how == "env":
+        env["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip"
+    g, port = start_girder(conf, tmp_path, env)
+    try:
+        for i in range(30):
+            request(port, "GET", "/healthz", None, {"x-request-id": "gz-%d" % i})
+        s = wait_spans(rec, by_request_id("gz-29"))[0]
+        assert s["encoding"] == "gzip"
+        assert not any(line.startswith("DECODE_ERROR") for line in rec.lines)
+    finally:
+        g.stop()
+        rec.stop()
+    assert_clean(g)
+
+
 def test_overloaded_then_down_collector(tmp_path):
     """503 + Retry-After twice: the batch is retried and arrives. Then the collector is down
     with a 4-span queue: the spans that fit are delivered once it is back, the rest are
@@ -255,3 +276,5 @@ def test_config_errors(tmp_path):
     assert rc != 0 and "did you mean 'endpoint'" in out, out
     rc, out = check(tmp_path, "tracing:\n  endpoint: http://c:4318/v1/traces\n")
     assert rc == 0 and "tracing: OTLP/HTTP to http://c:4318/v1/traces" in out, out
+    rc, out = check(tmp_path, "tracing:\n  compression: zstd\n")
+    assert rc != 0 and "g.yaml:2:16" in out and "expected gzip or none" in out, out
