@@ -37,6 +37,15 @@ static int is(const struct gd_node *n, const char *op)
     return strcmp(n->op_type, op) == 0;
 }
 
+/* [s, e) as Shape and Slice read them: negatives count from n, then clamped to [0, n]. */
+static void clamp_range(int64_t *s, int64_t *e, int64_t n)
+{
+    *s = *s < 0 ? *s + n : *s;
+    *e = *e < 0 ? *e + n : *e;
+    *s = *s < 0 ? 0 : *s > n ? n : *s;
+    *e = *e < 0 ? 0 : *e > n ? n : *e;
+}
+
 /* Shape(x) with optional start / end (opset 15). */
 static int shape_of(const struct gd_infer *I, const struct gd_node *n, struct gd_shape_contents *o)
 {
@@ -44,10 +53,7 @@ static int shape_of(const struct gd_infer *I, const struct gd_node *n, struct gd
     if (!gd__infer_known(I, n->in[0], &x))
         return 0;
     int64_t s = gd__infer_attr_i(n, "start", 0), e = gd__infer_attr_i(n, "end", x.rank);
-    s = s < 0 ? s + x.rank : s;
-    e = e < 0 ? e + x.rank : e;
-    s = s < 0 ? 0 : s > x.rank ? x.rank : s;
-    e = e < 0 ? 0 : e > x.rank ? x.rank : e;
+    clamp_range(&s, &e, x.rank);
     o->n = 0;
     for (int64_t i = s; i < e; i++)
         o->c[o->n++] = x.d[i];
@@ -98,10 +104,7 @@ static int slice(const struct gd_infer *I, const struct gd_node *n, struct gd_sh
         (!gd__infer_contents(I, n->in[4], &sp) || sp.n != 1 || sp.c[0] != 1))
         return 0;
     int64_t s = st.c[0], e = en.c[0];
-    s = s < 0 ? s + x.n : s;
-    e = e < 0 ? e + x.n : e;
-    s = s < 0 ? 0 : s > x.n ? x.n : s;
-    e = e < 0 ? 0 : e > x.n ? x.n : e;
+    clamp_range(&s, &e, x.n);
     o->n = 0;
     for (int64_t i = s; i < e; i++)
         o->c[o->n++] = x.c[i];
