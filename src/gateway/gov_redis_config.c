@@ -44,7 +44,7 @@ static int parse_port_db(const char *s, const char *end, long min, long max, lon
     return 0;
 }
 
-/* redis://host[:port][/db], unix:/path or /path. 0, -1 (malformed: msg set) or GD_ENOMEM. */
+/* redis://host[:port][/db], unix:/path or /path. 0, 1 (malformed: msg set) or GD_ENOMEM. */
 static int parse_url(const char *url, struct gd_gov_redis_cfg *c, const char **msg)
 {
     *msg = "expected redis://host[:port][/db], unix:/path/to.sock or /path/to.sock";
@@ -52,47 +52,47 @@ static int parse_url(const char *url, struct gd_gov_redis_cfg *c, const char **m
         const char *p = url[0] == '/' ? url : url + 5;
         if (p[0] != '/' || strlen(p) > 107) {
             *msg = "a unix socket path must be absolute and at most 107 bytes";
-            return -1;
+            return 1;
         }
         return (c->path = gd_strdup(p)) ? 0 : GD_ENOMEM;
     }
     if (strncmp(url, "redis://", 8) != 0)
-        return -1;
+        return 1;
     const char *h = url + 8, *slash = strchr(h, '/');
     const char *hend = slash ? slash : h + strlen(h);
     if (memchr(h, '@', (size_t)(hend - h))) {
         *msg = "put the password in 'password', not in the url";
-        return -1;
+        return 1;
     }
     const char *colon = h;
     if (*h == '[') { /* [v6]:port */
         const char *rb = memchr(h, ']', (size_t)(hend - h));
         if (!rb)
-            return -1;
+            return 1;
         colon = rb + 1;
         h++;
         if (!(c->host = gd_strndup(h, (size_t)(rb - h))))
             return GD_ENOMEM;
         if (colon < hend && *colon != ':')
-            return -1;
+            return 1;
     } else {
         colon = memchr(h, ':', (size_t)(hend - h));
         const char *e = colon ? colon : hend;
         if (e == h)
-            return -1;
+            return 1;
         if (!(c->host = gd_strndup(h, (size_t)(e - h))))
             return GD_ENOMEM;
     }
     long v = 6379;
     if (colon && colon < hend && parse_port_db(colon + 1, hend, 1, 65535, &v) != 0) {
         *msg = "the port must be 1..65535";
-        return -1;
+        return 1;
     }
     c->port = (int)v;
     v = 0;
     if (slash && slash[1] && parse_port_db(slash + 1, slash + strlen(slash), 0, 1023, &v) != 0) {
         *msg = "the database must be a number 0..1023";
-        return -1;
+        return 1;
     }
     c->db = (int)v;
     return 0;
