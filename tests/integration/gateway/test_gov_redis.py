@@ -57,7 +57,7 @@ class Redis:
     def start(self):
         self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind",
                                    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                                   self.d], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   self.d, "--enable-debug-command", "local"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(self.port)
 
     def stop(self):
@@ -194,3 +194,29 @@ def test_redis_down_fail_open_and_closed_then_back(env):
     assert chat(pc, KEY)[0] == 200
     assert int(r.cli("HLEN", "{c}:k:rpm10:r")) >= 1
     assert metric(pc, "connected") >= 2
+
+
+def test_slow_redis_times_out_to_policy_and_gives_reservations_back(env):
+    r = env["redis"]
+    (_, po), (_, pc) = env["girder"]("open", prefix="so"), env["girder"]("closed", prefix="sc")
+    for p in (po, pc):
+        for _ in range(4):
+            warm(p)
+    sleeper = subprocess.Popen(["redis-cli", "-p", str(r.port), "DEBUG", "SLEEP", "2"],
+                               stdout=subprocess.DEVNULL)
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    assert chat(po, KEY3)[0] == 200  # timeout_ms 500, then the local backend admits
+    assert chat(pc, KEY3)[0] == 503
+    assert time.monotonic() - t0 < 1.9  # answered on the loop timer, not after the sleep
+    assert metric(po, "timeout") >= 1 and metric(pc, "timeout") >= 1
+    sleeper.wait(10)
+    # the late replies admitted in Redis: girder gave those reservations back
+    end = time.monotonic() + 5
+    while time.monotonic() < end and (r.cli("ZCARD", "{so}:k:conc:c") != "0" or
+                                       r.cli("ZCARD", "{sc}:k:conc:c") != "0"):
+        time.sleep(0.1)
+    assert r.cli("ZCARD", "{so}:k:conc:c") == "0"
+    assert r.cli("ZCARD", "{sc}:k:conc:c") == "0"
+    assert r.cli("KEYS", "{sc}:res:*") == ""
+    assert chat(pc, KEY3)[0] == 200  # and Redis decides again
