@@ -44,6 +44,7 @@ extern const char gd_gov_lua_acquire[], gd_gov_lua_settle[]; /* generated from l
 enum {
     MAX_INFLIGHT = 4096, /* acquires waiting for Redis per loop; more fail over at once */
     MAX_QUEUED = 10000,  /* settles waiting for a connection per loop */
+    MAX_TIMEOUTS = 16,   /* acquires in a row without an answer in time: reconnect */
     BACKOFF_MIN_MS = 100,
     BACKOFF_MAX_MS = 5000,
     MAX_ARGS = 2 + 4 * GD_GOV_KIND_N + 5 + 5 * GD_GOV_KIND_N,
@@ -126,6 +127,7 @@ struct rconn {
     struct gd_timer retry, ctimeout;
     struct rop *ops; /* acquires in flight (and timed-out ones awaiting their reply) */
     size_t n_ops;
+    int timeouts;               /* acquires in a row that timed out: a dead link is dropped */
     struct queued *q, **q_tail; /* settles to send once connected */
     size_t n_q;
 };
@@ -307,20 +309,21 @@ static void on_setup_reply(redisAsyncContext *ac, void *r, void *ud)
         redisAsyncDisconnect(ac); /* AUTH or SELECT refused: retried with backoff */
 }
 
-/* Drops the connection now (callbacks of its commands run with no reply). */
-static void conn_drop(struct rconn *c)
+/* Drops the connection now (callbacks of its commands run with no reply) and retries. */
+static void conn_drop(struct rconn *c, const char *why)
 {
     redisAsyncContext *ac = c->ac;
     if (!ac)
         return;
-    redisAsyncFree(ac); /* on_disconnect is not called for a context freed here */
-    if (c->ac == ac) {
-        c->ac = NULL;
-        c->up = 0;
-        if (!c->freeing) {
-            count(EV_DISCONNECTED);
-            schedule_retry(c);
-        }
+    c->ac = NULL; /* on_disconnect then ignores it */
+    c->up = 0;
+    c->timeouts = 0;
+    redisAsyncFree(ac);
+    if (!c->freeing) {
+        count(EV_DISCONNECTED);
+        gd_logf(GD_LOG_WARN, "msg=\"redis connection dropped\" loop=%d reason=\"%s\"",
+                gd_loop_index(c->loop), why);
+        schedule_retry(c);
     }
 }
 
@@ -358,6 +361,7 @@ static void conn_connect(struct rconn *c)
     }
     ac->data = c;
     c->ac = ac;
+    (void)redisEnableKeepAlive(&ac->c); /* notices a peer that vanished without a reset */
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* pipelined ahead of everything else on this connection */
@@ -406,7 +410,7 @@ static struct rconn *conn_for(struct gd_loop *loop, const struct gd_gov_redis_cf
     if (c && gd_gov_redis_config_same_server(&c->srv, cfg))
         return c;
     if (c) { /* a reload pointed at another server: reconnect there */
-        conn_drop(c);
+        conn_drop(c, "server changed by a reload");
         gd_timer_stop(loop, &c->retry);
         srv_free(&c->srv);
         if (srv_copy(&c->srv, cfg) != 0)
@@ -675,6 +679,8 @@ static void on_acquire_reply(redisAsyncContext *ac, void *r, void *ud)
         op_free(op);
         return;
     }
+    if (rep)
+        c->timeouts = 0;
     if (rep && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0 &&
         !op->retried && c->ac) { /* the script cache was flushed: load it, send again */
         op->retried = 1;
@@ -717,10 +723,15 @@ static void on_timeout(struct gd_loop *loop, struct gd_timer *t, void *ud)
     (void)loop;
     (void)t;
     struct rop *op = ud;
+    struct rconn *c = op->c;
     count(EV_TIMEOUT);
     struct gd_gov_ask *k = op->ask;
     int rc = fail_over(k, k->v);
     op_answer(op, rc); /* the op stays until its reply (or the disconnect) comes */
+    /* a link that stopped answering (no reset seen) is replaced; a slow Redis that still
+     * answers resets the count with each reply */
+    if (++c->timeouts >= MAX_TIMEOUTS)
+        conn_drop(c, "no answer in time");
 }
 
 static int redis_acquire(struct gd_gov_ask *k, struct gd_gov_verdict *v)
