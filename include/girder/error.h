@@ -22,6 +22,7 @@ enum gd_error {
     GD_ECLOSED = -11,  /* the peer or the object was closed */
     GD_EEXIST = -12,   /* already exists */
     GD_ESTATE = -13,   /* call not valid in the object's current state */
+    GD_EINPROGRESS = -14, /* started: the result comes later through a callback */
 };
 
 /* Static, human-readable description of a GD_E* code (never NULL). */

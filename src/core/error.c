@@ -17,6 +17,7 @@ const char *gd_strerror(int err)
     case GD_ECLOSED: return "closed";
     case GD_EEXIST: return "already exists";
     case GD_ESTATE: return "invalid state";
+    case GD_EINPROGRESS: return "in progress";
     }
     return "unknown error";
 }

@@ -16,6 +16,7 @@
 #include "girder/error.h"
 #include "obs/metrics.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,7 +86,7 @@ int gd_gov_new(const struct gd_gw_config *gc, struct gd_gov **out)
         return GD_ENOMEM;
     g->gc = gc;
     g->c = gc->gov;
-    g->ops = &gd_gov_local_ops;
+    g->ops = g->c->redis ? &gd_gov_redis_ops : &gd_gov_local_ops;
     struct gd_gauge_vec *spend = NULL;
     struct gd_counter_vec *tokens = NULL;
     int rc = families(&g->refusals, &spend, &tokens);
@@ -119,6 +120,14 @@ void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g)
     t->key = GD_GOV_NONE;
     t->tenant = GD_GOV_NONE;
     t->cached_tokens = -1;
+}
+
+void gd_gov_ticket_async(struct gd_gov_ticket *t, struct gd_loop *loop, gd_gov_verdict_fn fn,
+                         void *ud)
+{
+    t->ask.loop = loop;
+    t->on_verdict = fn;
+    t->ud = ud;
 }
 
 static void count_refusal(struct gd_gov *g, const char *kind, const char *id, const char *reason)
@@ -286,6 +295,44 @@ static void fill_party(struct gd_gov_ticket *t, enum gd_gov_kind k, uint32_t i,
 {
     t->ask.party[k].st = t->g->p[k][i].st;
     t->ask.party[k].cfg = cfg;
+    t->ask.party[k].id = cfg->id;
+}
+
+/* The request's answer from the limiter's rc: 0 admitted, or -1 with r filled. */
+static int verdict(struct gd_gov_ticket *t, int rc, struct gd_gov_refusal *r)
+{
+    t->verdict_ok = rc == 0 || rc == GD_EAGAIN;
+    if (rc == 0) {
+        t->held = 1;
+        return 0;
+    }
+    if (rc == GD_EAGAIN) {
+        limit_refusal(t, r);
+        return -1;
+    }
+    if (rc == GD_ECLOSED) { /* fail-closed and the shared limiter is unreachable */
+        r->status = 503;
+        r->code = "rate_limiter_unavailable";
+        r->type = "api_error";
+        snprintf(r->message, sizeof r->message,
+                 "The rate limiter is unavailable; the request was not sent. Please retry.");
+        count_refusal(t->g, "limiter", "redis", "unavailable");
+        return -1;
+    }
+    r->status = 500;
+    r->code = "governance_error";
+    snprintf(r->message, sizeof r->message, "rate limiter unavailable: %s", gd_strerror(rc));
+    return -1;
+}
+
+static void on_done(struct gd_gov_ask *a, int rc)
+{
+    struct gd_gov_ticket *t =
+        (struct gd_gov_ticket *)((char *)a - offsetof(struct gd_gov_ticket, ask));
+    struct gd_gov_refusal r;
+    memset(&r, 0, sizeof r);
+    int res = verdict(t, rc, &r);
+    t->on_verdict(t, res, &r, t->ud);
 }
 
 int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size_t len,
@@ -305,7 +352,11 @@ int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size
         count_refusal(g, "key", key->s.id, "model_not_allowed");
         return -1;
     }
+    struct gd_loop *loop = t->ask.loop;
     memset(&t->ask, 0, sizeof t->ask);
+    t->ask.loop = t->on_verdict ? loop : NULL;
+    t->ask.done = on_done;
+    t->ask.redis = g->c->redis;
     if (key)
         fill_party(t, GD_GOV_KEY, t->key, &key->s);
     if (t->tenant != GD_GOV_NONE)
@@ -320,19 +371,7 @@ int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size
     t->ask.now_s = (int64_t)(gd_wall_ns() / 1000000000u);
     t->ask.tz = &g->c->tz;
     int rc = g->ops->acquire(&t->ask, &t->v);
-    t->verdict_ok = rc == 0 || rc == GD_EAGAIN;
-    if (rc == 0) {
-        t->held = 1;
-        return 0;
-    }
-    if (rc == GD_EAGAIN) {
-        limit_refusal(t, r);
-        return -1;
-    }
-    r->status = 500;
-    r->code = "governance_error";
-    snprintf(r->message, sizeof r->message, "rate limiter unavailable: %s", gd_strerror(rc));
-    return -1;
+    return rc == GD_EINPROGRESS ? 1 : verdict(t, rc, r);
 }
 
 static void set_quota(struct gd_http_exchange *x, const char *const names[3],

@@ -16,6 +16,13 @@
 
 struct gd_gw_config;
 struct gd_gov;
+struct gd_gov_ticket;
+struct gd_gov_refusal;
+
+/* The verdict of an admission that gd_gov_admit left pending: rc 0 (admitted: settle
+ * later) or -1 with r filled (403, 429, 503). Runs on the ticket's loop thread. */
+typedef void (*gd_gov_verdict_fn)(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
+                                  void *ud);
 
 struct gd_gov_ticket {
     struct gd_gov *g;
@@ -30,6 +37,8 @@ struct gd_gov_ticket {
     int64_t prompt_est;
     int64_t cached_tokens; /* from the answer's usage, -1 unknown */
     int cached_seen;
+    gd_gov_verdict_fn on_verdict; /* set by gd_gov_ticket_async */
+    void *ud;
 };
 
 struct gd_gov_refusal {
@@ -46,11 +55,17 @@ void gd_gov_free(struct gd_gov *g);
 
 /* Resets t for a new request on g (g may be NULL: every call below is then a no-op). */
 void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g);
+/* Lets gd_gov_admit wait for a remote limiter (Redis) on loop: it may then return 1 and
+ * call fn later, on that loop thread (never from inside gd_gov_admit). */
+void gd_gov_ticket_async(struct gd_gov_ticket *t, struct gd_loop *loop, gd_gov_verdict_fn fn,
+                         void *ud);
 /* Identifies the caller from hr's headers. 0, or -1 with r filled (401). */
 int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *hr,
                         struct gd_gov_refusal *r);
 /* Checks the key may use alias, estimates the request's tokens from its body and takes
- * every limit. 0 (admitted: settle later), or -1 with r filled (403, 429). */
+ * every limit. 0 (admitted: settle later), -1 with r filled (403, 429, 503 when the shared
+ * limiter is unreachable under fail-closed), or 1: pending, the ticket's verdict function
+ * will say (the ticket must stay alive until then). */
 int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size_t len,
                  struct gd_gov_refusal *r);
 /* Sets the x-ratelimit-* headers (and nothing when no limit applies). Returns 1 when it set

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const gov_keys[] = {"time_zone", "keys", "tenants",          "aliases",
-                                       "prices",    "jwt",  "admin_key_sha256", NULL};
+static const char *const gov_keys[] = {
+    "time_zone", "keys", "tenants", "aliases", "prices", "jwt", "admin_key_sha256", "redis", NULL};
 static const char *const key_keys[] = {"id",     "key_sha256", "tenant",   "models",
                                        "limits", "budget",     "metadata", NULL};
 static const char *const tenant_keys[] = {"id", "limits", "budget", NULL};
@@ -50,6 +50,7 @@ void gd_gov_config_free(struct gd_gov_config *c)
     gd_free(c->prices);
     gd_free(c->key_index);
     gd_gov_jwt_config_free(c->jwt);
+    gd_gov_redis_config_free(c->redis);
     gd_gov_tz_free(&c->tz);
     gd_free(c);
 }
@@ -519,6 +520,10 @@ int gd_gov_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *
         int jrc = gd_gov_jwt_config_parse(d, g, &c->jwt);
         rc = jrc == GD_ENOMEM ? jrc : rc | jrc;
     }
+    if (rc != GD_ENOMEM) {
+        int rrc = gd_gov_redis_config_parse(g, d, &c->redis);
+        rc = rrc == GD_ENOMEM ? rrc : rc | rrc;
+    }
     if (rc != GD_ENOMEM && gd_yaml_map_get(g, "admin_key_sha256")) {
         int drc = parse_digest(d, g, "admin_key_sha256", c->admin_sha256);
         c->has_admin_key = drc == 0;
@@ -566,4 +571,7 @@ void gd_gov_config_summary(const struct gd_gov_config *c, struct gd_buf *out)
     if (c->jwt)
         gd_buf_printf(out, ", JWT: %zu keys, tenant claim '%s'", c->jwt->n_keys,
                       c->jwt->tenant_claim);
+    if (c->redis)
+        gd_buf_printf(out, ", limits in Redis at %s (failure %s)", c->redis->where,
+                      c->redis->failure == GD_GOV_FAIL_OPEN ? "open" : "closed");
 }

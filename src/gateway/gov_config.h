@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "gateway/gov_budget.h"
 #include "gateway/gov_jwt.h"
+#include "gateway/gov_redis_config.h"
 #include "gateway/gov_tz.h"
 
 #include <stddef.h>
@@ -77,6 +78,7 @@ struct gd_gov_config {
     struct gd_gov_jwt_cfg *jwt; /* `jwt:` (gov_jwt.h), NULL when absent */
     int has_admin_key;
     unsigned char admin_sha256[32]; /* GET /admin/governance's key */
+    struct gd_gov_redis_cfg *redis; /* `redis:`: limits shared through Redis; NULL: local */
 };
 
 /* Parses root's `governance:` (absent: *out = NULL, 0) against the parsed gateway

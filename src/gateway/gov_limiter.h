@@ -12,13 +12,18 @@
  *
  * Contract for backends: acquire returns 0 (admitted) or GD_EAGAIN (refused, the verdict
  * says by whom and for how long) and fills the verdict either way; GD_ENOMEM/GD_EIO are
- * errors (the caller applies its failure policy). The local backend decides synchronously;
- * a remote backend will return GD_EINPROGRESS and complete through ask->done (next slice).
+ * errors (the caller applies its failure policy); GD_ECLOSED: the shared state cannot be
+ * reached and the policy is fail-closed (503). The local backend decides synchronously;
+ * the Redis backend (gov_redis.c) returns GD_EINPROGRESS when the caller gave a loop and a
+ * done callback, and later calls ask->done on that loop thread (never from inside
+ * acquire) with the verdict filled and one of the codes above.
  * Threading: every op may be called from any loop thread concurrently. */
 #ifndef GD_GATEWAY_GOV_LIMITER_H
 #define GD_GATEWAY_GOV_LIMITER_H
 
 #include "gateway/gov_config.h"
+
+struct gd_loop;
 
 #include <stdint.h>
 
@@ -39,6 +44,7 @@ struct gd_gov_state; /* a backend's per-party state */
 struct gd_gov_party {
     struct gd_gov_state *st;            /* NULL: the request has no such party */
     const struct gd_gov_scope_cfg *cfg; /* its limits and budget (this config's) */
+    const char *id;                     /* its id (Redis key names) */
 };
 
 /* One request's claim. The caller fills parties, tokens, cost, times and tz; the backend
@@ -51,6 +57,15 @@ struct gd_gov_ask {
     int64_t now_s;              /* UTC seconds, for budget periods */
     const struct gd_gov_tz *tz; /* budget periods' time zone */
     uint64_t at_ms;             /* when the reservation was made (set by acquire) */
+    /* asynchronous backends, set by the caller: */
+    struct gd_loop *loop;                         /* the caller's; NULL: it cannot wait */
+    void (*done)(struct gd_gov_ask *ask, int rc); /* after GD_EINPROGRESS */
+    struct gd_gov_verdict *v;                     /* where done's verdict is (set by acquire) */
+    const struct gd_gov_redis_cfg *redis;
+    /* kept by the Redis backend for settle: */
+    char rid[48];                  /* reservation id, unique per acquire */
+    int local;                     /* reserved in the local backend (fail-open) */
+    int64_t period[GD_GOV_KIND_N]; /* budget period start of each party's counter */
 };
 
 /* The tightest quota among the parties that set one, after this request. */
@@ -99,6 +114,10 @@ struct gd_gov_limiter_ops {
 
 /* The in-process backend: exact on one instance (gov_local.c). */
 extern const struct gd_gov_limiter_ops gd_gov_local_ops;
+
+/* Shared through Redis (gov_redis.c): exact across instances; the local backend is its
+ * fail-open safety net and serves state_get/put and read. */
+extern const struct gd_gov_limiter_ops gd_gov_redis_ops;
 
 /* Test hook of the local backend: spend of a state in its current period. */
 double gd_gov_local_spent(struct gd_gov_state *st);

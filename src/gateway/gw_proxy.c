@@ -541,6 +541,9 @@ static void on_close(struct gd_http_exchange *x, void *ud)
     abort_now(req);
 }
 
+static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
+                           void *ud);
+
 static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route *route)
 {
     struct gw_req *req = gd_calloc(1, sizeof *req);
@@ -564,6 +567,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->xl_out, 4 * GW_MAX_SSE_EVENT);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gd_gov_ticket_init(&req->gov, route->rt->gov);
+    gd_gov_ticket_async(&req->gov, req->loop, on_gov_verdict, req);
     gw_attempt_init(req);
     return req;
 }
@@ -636,14 +640,17 @@ static void gov_refuse(struct gw_req *req, const struct gd_gov_refusal *r)
 }
 
 /* Who is calling (before the body is looked at), then whether they may, once the alias is
- * known. 0 to go on, -1 when the request was answered. */
+ * known. 0 to go on, -1 when the request was answered, 1 while a shared limiter decides
+ * (the request stays busy until on_gov_verdict). */
 static int govern(struct gw_req *req, int identify)
 {
     struct gd_gov_refusal r;
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
     int rc = identify ? gd_gov_authenticate(&req->gov, hr, &r)
                       : gd_gov_admit(&req->gov, req->plan.chain[0], req->cbody, req->cbody_len, &r);
-    if (rc != 0)
+    if (rc == 1)
+        req->busy++;
+    else if (rc != 0)
         gov_refuse(req, &r);
     return rc;
 }
@@ -682,6 +689,19 @@ static int inbound_stream(struct gw_req *req)
     }
     gd_xl_in_anth_sse_init(req->ins);
     return 0;
+}
+
+static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
+                           void *ud)
+{
+    (void)t;
+    struct gw_req *req = ud;
+    req->busy--;
+    if (req->x && rc == 0)
+        next_attempt(req);
+    else if (req->x)
+        gov_refuse(req, r);
+    req_settle(req); /* a client gone meanwhile: settle releases what was reserved */
 }
 
 static void on_post(struct gd_http_exchange *x, void *ud)
