@@ -1,12 +1,18 @@
 /* The adapter table per provider type (see gw_adapter.h). */
 #include "gateway/gw_adapter.h"
+#include "gateway/gw_azure.h"
 #include "girder/error.h"
 
 #include <string.h>
 
-static const char *anth_path(int kind)
+static int anth_path(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+                     struct gd_buf *out)
 {
-    return kind == 0 ? "/messages" : NULL; /* the Messages API has chat only */
+    (void)p;
+    (void)model;
+    if (kind != 0)
+        return GD_ENOTSUP; /* the Messages API has chat only */
+    return out && gd_buf_puts(out, "/messages") ? GD_ENOMEM : 0;
 }
 
 static int anth_headers(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud)
@@ -45,7 +51,18 @@ static const struct gw_adapter anthropic = {
     anth_stream_finished, anth_stream_usage,
 };
 
+/* OpenAI's bodies: only the path and the header hooks (see gw_adapter.h). */
+static const struct gw_adapter azure = {
+    .name = "azure", .path = gd_gw_azure_path, .headers = gd_gw_azure_headers};
+
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
 {
-    return type == GD_GW_PROVIDER_ANTHROPIC ? &anthropic : NULL;
+    switch (type) {
+    case GD_GW_PROVIDER_ANTHROPIC:
+        return &anthropic;
+    case GD_GW_PROVIDER_AZURE:
+        return &azure;
+    default:
+        return NULL;
+    }
 }

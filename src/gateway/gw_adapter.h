@@ -1,6 +1,7 @@
 /* Per-provider-type adapters: what changes when a deployment's provider does not speak
  * OpenAI's wire protocol (provider `type:`, gw_config.h). OpenAI-compatible providers have
- * no adapter: their bodies pass through with the model spliced. An adapter builds the
+ * no adapter: their bodies pass through with the model spliced (so do azure's, whose adapter
+ * has only the path and header hooks). An adapter builds the
  * upstream path, headers and body from the client's OpenAI request and turns the upstream's
  * answer (JSON, SSE events, errors) back into OpenAI's form; gw_attempt.c, gw_hc.c and
  * gw_proxy.c call it through these hooks only.
@@ -27,12 +28,17 @@ union gw_adapter_stream {
 
 struct gw_adapter {
     const char *name;
-    /* Path after base_url for request kind (0 chat, 1 completions, 2 embeddings), or NULL
-     * when this provider type cannot serve that kind. */
-    const char *(*path)(int kind);
+    /* Appends the path after base_url for request kind (0 chat, 1 completions, 2
+     * embeddings) to deployment model of provider p to out; out NULL: only whether the kind
+     * is served. 0, GD_ENOTSUP (this provider type cannot serve that kind) or GD_ENOMEM. */
+    int (*path)(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+                struct gd_buf *out);
     /* Authentication and protocol headers (instead of Authorization: Bearer). */
     int (*headers)(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud);
-    /* The upstream body for the client's body; GD_EINVAL with err filled when the request
+    /* The hooks from here on are NULL for a provider type that speaks OpenAI's bodies and
+     * differs only in path and headers (azure): its attempts have no adapter (gw_req.h's
+     * ad is NULL), so everything else passes through as for OpenAI-compatible ones.
+     * The upstream body for the client's body; GD_EINVAL with err filled when the request
      * cannot be translated (answered to the client as err says, no attempt made). */
     int (*request)(const char *body, size_t len, const char *model, struct gd_buf *out,
                    struct gd_xl_err *err);

@@ -224,14 +224,21 @@ static int add_line_cb(void *ud, const char *prefix, const char *v, size_t vl)
 int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
                             gw_header_fn add, void *ud)
 {
-    if (req->ad)
-        return req->ad->headers(p, add, ud);
+    (void)req;
+    const struct gw_adapter *ad = gw_adapter_for(p->type); /* also azure's: not req->ad */
+    if (ad)
+        return ad->headers(p, add, ud);
     return p->api_key ? add(ud, "Authorization: Bearer ", p->api_key, strlen(p->api_key)) : 0;
 }
 
-const char *gw_attempt_path(const struct gw_req *req)
+int gw_attempt_put_path(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
+                        struct gd_buf *out)
 {
-    return req->ad ? req->ad->path(req->kind) : kind_path[req->kind];
+    const struct gw_adapter *ad = gw_adapter_for(p->type);
+    if (!ad)
+        return gd_buf_puts(out, kind_path[req->kind]);
+    return ad->path(req->kind, p, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
+                    out);
 }
 
 /* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
@@ -268,7 +275,7 @@ static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *
                      struct gd_buf *url)
 {
     int rc = gd_buf_puts(url, p->base_url);
-    return rc ? rc : gd_buf_puts(url, gw_attempt_path(req));
+    return rc ? rc : gw_attempt_put_path(req, p, url);
 }
 
 static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
@@ -305,8 +312,9 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
 int gw_attempt_splice_body(struct gw_req *req)
 {
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
+    const struct gd_gw_provider_cfg *p = &req->rt->gc->providers[dc->provider];
     gd_buf_reset(&req->body);
-    if (req->ad && !req->ad->path(req->kind)) {
+    if (req->ad && req->ad->path(req->kind, p, dc->model, NULL) == GD_ENOTSUP) {
         req->xl_err.status = 400;
         snprintf(req->xl_err.message, sizeof req->xl_err.message,
                  "model `%.200s` is served by a provider of type %s, which has only chat "
@@ -344,6 +352,8 @@ int gw_attempt_start(struct gw_req *req)
     struct gd_buf url;
     gw_attempt_reset(req);
     req->ad = gw_adapter_for(p->type);
+    if (req->ad && !req->ad->request)
+        req->ad = NULL; /* OpenAI's bodies (azure): only path and headers differ */
     if (req->ad && req->f.stream) {
         if (!req->xs && !(req->xs = gd_malloc(sizeof *req->xs)))
             return GD_ENOMEM;

@@ -17,6 +17,8 @@ static const char *const provider_keys[] = {"name",
                                             "anthropic_version",
                                             "base_url",
                                             "api_key",
+                                            "api_version",
+                                            "auth",
                                             "ca_file",
                                             "timeout_ms",
                                             "first_byte_timeout_ms",
@@ -52,6 +54,7 @@ void gd_gw_config_free(void *p)
             memset(c->providers[i].api_key, 0, strlen(c->providers[i].api_key));
         gd_free(c->providers[i].api_key);
         gd_free(c->providers[i].ca_file);
+        gd_free(c->providers[i].api_version);
         gd_free(c->providers[i].anthropic_version);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
@@ -135,7 +138,7 @@ static int parse_client(struct gd_config_diag *d, const struct gd_yaml_node *p, 
     return rc;
 }
 
-/* type: openai (default) | anthropic; anthropic_version only with type anthropic, a
+/* type: openai (default) | anthropic | azure; anthropic_version only with type anthropic, a
  * header-safe token (letters, digits, '-', '_', '.'), default 2023-06-01. */
 static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
                       struct gd_gw_provider_cfg *out)
@@ -144,8 +147,11 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     int rc = gd_config_get_string(d, p, "type", 32, &v, NULL);
     if (rc == 0 && v && strcmp(v, "anthropic") == 0)
         out->type = GD_GW_PROVIDER_ANTHROPIC;
+    else if (rc == 0 && v && strcmp(v, "azure") == 0)
+        out->type = GD_GW_PROVIDER_AZURE;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
-        gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type", "expected openai or anthropic");
+        gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
+                           "expected openai, anthropic or azure");
         rc = GD_EINVAL;
     }
     int vrc = gd_config_get_string(d, p, "anthropic_version", 64, &ver, NULL);
@@ -208,6 +214,9 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     rc |= parse_client(d, p, &out->use_curl);
     int trc = parse_type(d, p, out);
     if (trc == GD_ENOMEM)
+        return trc;
+    rc |= trc;
+    if (trc == 0 && (trc = gd__gw_config_azure(d, p, out)) == GD_ENOMEM)
         return trc;
     rc |= trc;
     gd_gw_breaker_cfg_default(&out->breaker);

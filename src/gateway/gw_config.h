@@ -23,6 +23,7 @@
 enum gd_gw_provider_type {
     GD_GW_PROVIDER_OPENAI = 0, /* OpenAI-compatible: bodies pass through (model spliced) */
     GD_GW_PROVIDER_ANTHROPIC,  /* Anthropic Messages API: chat translated both ways */
+    GD_GW_PROVIDER_AZURE,      /* Azure OpenAI: OpenAI bodies, deployment URLs, api-key */
 };
 
 struct gd_gw_provider_cfg {
@@ -31,6 +32,8 @@ struct gd_gw_provider_cfg {
     char *anthropic_version; /* `anthropic-version` header (type anthropic), else NULL */
     char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
     char *api_key;           /* NULL when none; SECRET: never log */
+    char *api_version;       /* `api-version` query (type azure, required), else NULL */
+    int azure_entra;         /* type azure, `auth: entra`: api_key goes as a Bearer token */
     char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
@@ -77,6 +80,11 @@ const struct gd_gw_config *gd_gw_config_get(const struct gd_config *cfg);
 
 /* Index of alias name[0..n) or -1. */
 int gd_gw_config_find_alias(const struct gd_gw_config *c, const char *name, size_t n);
+
+/* gw_config_azure.c: the keys of `type: azure` (api_version, auth), checked on every
+ * provider (they are refused on other types). 0, GD_EINVAL (recorded in d) or GD_ENOMEM. */
+int gd__gw_config_azure(struct gd_config_diag *d, const struct gd_yaml_node *p,
+                        struct gd_gw_provider_cfg *out);
 
 /* Direct use (tests, tools): parse the section from a YAML root / free it. */
 int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void **out);

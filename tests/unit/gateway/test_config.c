@@ -155,7 +155,7 @@ Test(gw_config, provider_types)
     gd_config_unref(cfg);
     gd_buf_free(&errs);
     expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h'}\n",
-                 "t.yaml:2:21: key 'type': expected openai or anthropic");
+                 "t.yaml:2:21: key 'type': expected openai, anthropic or azure");
     expect_error("providers:\n  - {name: p, anthropic_version: x, base_url: 'http://h'}\n",
                  "only for providers of type: anthropic");
     expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
