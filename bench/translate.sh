@@ -139,7 +139,7 @@ print("%s %.2f %s" % (rps.group(1) if rps else 0, cpu, ("non2xx=" + bad.group(1)
 PY
 }
 
-echo "# translate bench: girder $(cd "$here" && git rev-parse --short HEAD 2>/dev/null || echo '?')" \
+echo "# translate bench: girder $(cd "$here" && git describe --always --dirty 2>/dev/null || echo '?')" \
      "threads=1 wrk -t1 -c$CONNS rounds=$ROUNDS duration=$DURATION SHORT=$SHORT LONG=$LONG" \
      "cpus=$(nproc) $(date -u +%FT%TZ)"
 for p in "${types[@]}"; do for w in "${works[@]}"; do run "$p-$w" 1s > /dev/null; done; done # warm-up

@@ -189,7 +189,10 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
     struct gw_req *req = ud;
     size_t mark = req->xl_out.len;
     int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
+    /* An adapter writes the usage chunk with the stream's end (OpenAI's order: usage, then
+     * [DONE]): only then is its output searched, not on every delta. */
     if (rc == 0 && !req->gov.cached_seen && req->xl_out.len > mark &&
+        req->ad->stream_finished(req->xs) &&
         memmem(req->xl_out.data + mark, req->xl_out.len - mark, "\"usage\"", 7))
         gd_gov_note_usage_json(&req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
     if (rc != 0)

@@ -53,6 +53,8 @@ struct gd_xl_anth_sse {
     char id[128];
     char model[256];
     int64_t created;
+    char head[1024];   /* `data: {"id":..,"choices":[` of every chunk, built at message_start */
+    size_t head_len;   /* 0: not built (id and model too long once escaped: written each time) */
     int include_usage; /* the client asked stream_options.include_usage */
     int started;       /* message_start seen */
     int finished;      /* message_stop or error seen: [DONE] was written */

@@ -9,7 +9,11 @@
  *   ping, content_block_stop, unknown types -> nothing
  *   error                -> data: {"error":{...}} then [DONE]
  * Text and argument fragments are copied verbatim, so the client reassembles exactly what the
- * upstream streamed. */
+ * upstream streamed.
+ *
+ * Hot path: most events of a stream are text deltas. Those in the exact form the Messages API
+ * writes are recognised without building a cJSON tree (fast_text_delta), and every chunk
+ * starts with a head built once per stream; anything else takes the general path. */
 #include "gateway/xl_anthropic.h"
 #include "gateway/oai_error.h"
 #include "core/json_write.h"
@@ -51,6 +55,8 @@ static void copy_str(char *dst, size_t cap, const cJSON *v)
 /* data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[ */
 static int chunk_head(const struct gd_xl_anth_sse *s, struct gd_buf *b)
 {
+    if (s->head_len)
+        return gd_buf_append(b, s->head, s->head_len);
     int rc = gd_buf_puts(b, "data: {\"id\":");
     rc = rc ? rc : gd_json_put_str(b, s->id, strlen(s->id));
     rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"chat.completion.chunk\",\"created\":");
@@ -101,6 +107,94 @@ static int tool_chunk(const struct gd_xl_anth_sse *s, struct gd_buf *b, int k, c
     rc = rc ? rc : gd_buf_puts(b, "\"arguments\":");
     rc = rc ? rc : gd_json_put_str(b, args, strlen(args));
     return rc ? rc : gd_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+}
+
+/* The chunk head, once per stream; left unbuilt (each chunk writes it) when it does not fit. */
+static void build_head(struct gd_xl_anth_sse *s)
+{
+    struct gd_buf b;
+    gd_buf_init(&b, sizeof s->head);
+    if (chunk_head(s, &b) == 0 && b.len <= sizeof s->head) {
+        memcpy(s->head, b.data, b.len);
+        s->head_len = b.len;
+    }
+    gd_buf_free(&b);
+}
+
+/* Length of the strictly valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), 0 when there is none. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t l = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (c > 0xf4 || l == 0 || l > n)
+        return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return l;
+}
+
+/* End of the JSON string whose opening quote is at d[i-1]: the index of its closing quote,
+ * or 0 when it holds anything but printable ASCII, valid UTF-8 and the two-character
+ * escapes (a \u escape, a control byte, bad UTF-8: the general path decides). Copied as it
+ * is, such a string decodes to the same text gd_json_put_str would write. */
+static size_t plain_string_end(const char *d, size_t n, size_t i)
+{
+    const unsigned char *u = (const unsigned char *)d;
+    while (i < n && u[i] != '"') {
+        if (u[i] == '\\') {
+            if (i + 1 >= n || !memchr("\"\\/bfnrt", u[i + 1], 8))
+                return 0;
+            i += 2;
+        } else if (u[i] < 0x20) {
+            return 0;
+        } else if (u[i] < 0x80) {
+            i++;
+        } else {
+            size_t l = utf8_len(u + i, n - i);
+            if (!l)
+                return 0;
+            i += l;
+        }
+    }
+    return i < n ? i : 0;
+}
+
+/* {"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":"..."}} exactly
+ * (the Messages API's own serialisation), as a text chunk. 1 when handled (result in *rc),
+ * 0 to take the general path. */
+static int fast_text_delta(const struct gd_xl_anth_sse *s, const char *d, size_t n,
+                           struct gd_buf *b, int *rc)
+{
+    static const char p1[] = "{\"type\":\"content_block_delta\",\"index\":";
+    static const char p2[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
+    size_t i = sizeof p1 - 1, v = 0, digits = 0;
+    if (!s->started || n < i || memcmp(d, p1, i) != 0)
+        return 0;
+    while (i < n && d[i] >= '0' && d[i] <= '9' && digits < 5)
+        v = v * 10 + (size_t)(d[i++] - '0'), digits++;
+    if (digits == 0 || (digits > 1 && d[i - digits] == '0') || v >= GD_XL_ANTH_MAX_BLOCKS)
+        return 0; /* the general path refuses or limits it */
+    if (n - i < sizeof p2 - 1 || memcmp(d + i, p2, sizeof p2 - 1) != 0)
+        return 0;
+    size_t t0 = i + sizeof p2 - 1, t1 = plain_string_end(d, n, t0);
+    if (!t1 || n - t1 < 3 || d[t1 + 1] != '}' || d[t1 + 2] != '}')
+        return 0;
+    for (size_t k = t1 + 3; k < n; k++)
+        if (d[k] != ' ' && d[k] != '\t' && d[k] != '\r' && d[k] != '\n')
+            return 0;
+    *rc = 0;
+    if (t1 == t0)
+        return 1; /* empty text: nothing to say */
+    *rc = chunk_head(s, b);
+    *rc = *rc ? *rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
+    *rc = *rc ? *rc : gd_buf_append(b, d + t0 - 1, t1 - t0 + 2);
+    *rc = *rc ? *rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    return 1;
 }
 
 static int block_index(const cJSON *ev)
@@ -206,6 +300,7 @@ static int dispatch(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_buf *b)
         copy_str(s->id, sizeof s->id, cJSON_GetObjectItemCaseSensitive(m, "id"));
         copy_str(s->model, sizeof s->model, cJSON_GetObjectItemCaseSensitive(m, "model"));
         take_usage(s, cJSON_GetObjectItemCaseSensitive(m, "usage"));
+        build_head(s);
         return chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
     if (strcmp(t, "ping") == 0)
@@ -236,11 +331,17 @@ int gd_xl_anth_sse_event(struct gd_xl_anth_sse *s, const char *data, size_t dlen
         return 0; /* nothing follows [DONE] */
     if (!data || dlen == 0)
         return 0; /* a comment or an event without data */
+    size_t mark = out->len;
+    int rc = 0;
+    if (fast_text_delta(s, data, dlen, out, &rc)) {
+        if (rc != 0)
+            out->len = mark;
+        return rc;
+    }
     cJSON *ev = cJSON_ParseWithLength(data, dlen);
     if (!ev)
         return GD_EPARSE;
-    size_t mark = out->len;
-    int rc = dispatch(s, ev, out);
+    rc = dispatch(s, ev, out);
     cJSON_Delete(ev);
     if (rc != 0)
         out->len = mark;
