@@ -23,13 +23,15 @@
 enum gd_gw_provider_type {
     GD_GW_PROVIDER_OPENAI = 0, /* OpenAI-compatible: bodies pass through (model spliced) */
     GD_GW_PROVIDER_ANTHROPIC,  /* Anthropic Messages API: chat translated both ways */
+    GD_GW_PROVIDER_LOCAL,      /* this girder's serving: models, in process (embeddings) */
 };
 
 struct gd_gw_provider_cfg {
     char *name;
     enum gd_gw_provider_type type;
     char *anthropic_version; /* `anthropic-version` header (type anthropic), else NULL */
-    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
+    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1"; NULL
+                                for type local */
     char *api_key;           /* NULL when none; SECRET: never log */
     char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
     uint32_t timeout_ms;
