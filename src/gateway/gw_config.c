@@ -5,13 +5,14 @@
  * cycles and flattened into each alias's attempt chain. Every problem is recorded with the
  * position of the offending node; parsing continues to report as many as possible. */
 #include "gateway/gw_config.h"
+#include "gateway/gw_cache.h"
 #include "core/alloc.h"
 #include "girder/error.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-static const char *const section_keys[] = {"providers", "models", "governance", NULL};
+static const char *const section_keys[] = {"providers", "models", "governance", "cache", NULL};
 static const char *const provider_keys[] = {"name",
                                             "type",
                                             "anthropic_version",
@@ -67,6 +68,7 @@ void gd_gw_config_free(void *p)
     gd_free(c->aliases);
     gd_free(c->alias_retries);
     gd_gov_config_free(c->gov);
+    gd_gw_cache_config_free(c->cache);
     gd_free(c);
 }
 
@@ -551,6 +553,8 @@ int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
     }
     if (rc == 0)
         rc = gd_gov_config_parse(root, d, c, &c->gov);
+    if (rc == 0)
+        rc = gd_gw_cache_config_parse(root, d, c, &c->cache);
     if (rc != 0) {
         gd_gw_config_free(c);
         return rc;

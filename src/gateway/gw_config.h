@@ -61,13 +61,16 @@ struct gd_gw_alias_cfg {
     size_t chain_len;
 };
 
+struct gd_gw_cache_config;
+
 struct gd_gw_config {
     struct gd_gw_provider_cfg *providers;
     size_t n_providers;
     struct gd_gw_alias_cfg *aliases;
     size_t n_aliases;
-    uint32_t *alias_retries;   /* [n_aliases], for the retry planner */
-    struct gd_gov_config *gov; /* `governance:` (gov_config.h), NULL when absent */
+    uint32_t *alias_retries;          /* [n_aliases], for the retry planner */
+    struct gd_gov_config *gov;        /* `governance:` (gov_config.h), NULL when absent */
+    struct gd_gw_cache_config *cache; /* `cache:` (gw_cache.h), NULL when absent */
 };
 
 /* Name under which the loader stores the section (gd_config_section_get). */

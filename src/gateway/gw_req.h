@@ -100,6 +100,12 @@ struct gw_req {
 
     struct gd_gov_ticket gov; /* governance: key, reservations (gov.h) */
 
+    /* response cache (gw_cache_req.h) */
+    const char *cache_result; /* x-girder-cache: hit, miss, refresh, bypass; NULL: not used */
+    int cache_store;          /* keep this request's 200 answer under cache_key */
+    uint8_t cache_key[32];
+    struct gd_buf cache_sse; /* the streamed answer so far, while cache_store */
+
     /* accounting */
     uint64_t overhead_ns;
     uint64_t mark_ns;
