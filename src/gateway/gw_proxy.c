@@ -648,6 +648,7 @@ static void gov_refuse(struct gw_req *req, const struct gd_gov_refusal *r)
     }
     struct gd_buf b;
     gd_buf_init(&b, 65536);
+    gd_http_log_field_str(req->x, "refusal", r->code ? r->code : r->type);
     log_fields(req, -1, -1);
     if (write_error(req, &b, r->status, r->message, r->type, NULL, r->code) != 0)
         gd_buf_reset(&b);
