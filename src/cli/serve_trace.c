@@ -7,7 +7,10 @@
  *                    http.request.header.x-request-id, client.address, error.type (5xx)
  *   gateway routes   gen_ai.operation.name, gen_ai.request.model, gen_ai.provider.name (the
  *                    deployment's provider), gen_ai.usage.input_tokens / output_tokens,
- *                    girder.attempts
+ *                    girder.attempts; governance and cache decisions: girder.key_id,
+ *                    girder.tenant (never the key), girder.governance.refusal (the error
+ *                    code of a 401/403/429/503 girder gave), girder.cache (hit, miss,
+ *                    refresh, bypass)
  *   model serving    girder.model, girder.model_version, and two INTERNAL child spans,
  *                    "queue" and "compute" (girder.batch_size), laid out from the measured
  *                    queue_us / compute_us ending at the response
@@ -70,6 +73,10 @@ static void gateway_attrs(struct gd_span *s, const struct gd_http_completion *c,
     attr_field_int(s, c, "prompt_tokens", "gen_ai.usage.input_tokens");
     attr_field_int(s, c, "completion_tokens", "gen_ai.usage.output_tokens");
     attr_field_int(s, c, "attempts", "girder.attempts");
+    attr_field_str(s, c, "cache", "girder.cache");
+    attr_field_str(s, c, "key_id", "girder.key_id");
+    attr_field_str(s, c, "tenant", "girder.tenant");
+    attr_field_str(s, c, "refusal", "girder.governance.refusal");
 }
 
 /* queue and compute children of a model-serving request, ending where the span ends. */

@@ -5,13 +5,14 @@
  * cycles and flattened into each alias's attempt chain. Every problem is recorded with the
  * position of the offending node; parsing continues to report as many as possible. */
 #include "gateway/gw_config.h"
+#include "gateway/gw_cache.h"
 #include "core/alloc.h"
 #include "girder/error.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-static const char *const section_keys[] = {"providers", "models", "governance", NULL};
+static const char *const section_keys[] = {"providers", "models", "governance", "cache", NULL};
 static const char *const provider_keys[] = {"name",
                                             "type",
                                             "anthropic_version",
@@ -70,6 +71,7 @@ void gd_gw_config_free(void *p)
     gd_free(c->aliases);
     gd_free(c->alias_retries);
     gd_gov_config_free(c->gov);
+    gd_gw_cache_config_free(c->cache);
     gd_free(c);
 }
 
@@ -147,11 +149,13 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     int rc = gd_config_get_string(d, p, "type", 32, &v, NULL);
     if (rc == 0 && v && strcmp(v, "anthropic") == 0)
         out->type = GD_GW_PROVIDER_ANTHROPIC;
+    else if (rc == 0 && v && strcmp(v, "local") == 0)
+        out->type = GD_GW_PROVIDER_LOCAL;
     else if (rc == 0 && v && strcmp(v, "azure") == 0)
         out->type = GD_GW_PROVIDER_AZURE;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
         gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
-                           "expected openai, anthropic or azure");
+                           "expected openai, anthropic, local or azure");
         rc = GD_EINVAL;
     }
     int vrc = gd_config_get_string(d, p, "anthropic_version", 64, &ver, NULL);
@@ -180,6 +184,26 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     return rc;
 }
 
+/* A provider of type local is answered in process: what configures a connection has no
+ * meaning there, and a key set on it would look like it protects something. */
+static int local_provider_keys(struct gd_config_diag *d, const struct gd_yaml_node *p)
+{
+    static const char *const remote_only[] = {
+        "base_url",        "api_key",         "ca_file",
+        "client",          "max_connections", "max_idle_connections",
+        "idle_timeout_ms", "timeout_ms",      "first_byte_timeout_ms"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof remote_only / sizeof remote_only[0]; i++)
+        if (gd_yaml_map_get(p, remote_only[i])) {
+            gd_config_diag_add(d, gd_yaml_map_get(p, remote_only[i]), remote_only[i],
+                               "a provider of type: local is this girder's serving: section; "
+                               "it takes no %s",
+                               remote_only[i]);
+            rc = GD_EINVAL;
+        }
+    return rc;
+}
+
 static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p,
                           struct gd_gw_provider_cfg *out)
 {
@@ -190,6 +214,14 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
         return GD_EINVAL;
     int rc = gd_config_check_keys(d, p, provider_keys);
     rc |= get_name(d, p, "name", MAX_NAME, &out->name);
+    int trc = parse_type(d, p, out);
+    if (trc == GD_ENOMEM)
+        return trc;
+    rc |= trc;
+    gd_gw_breaker_cfg_default(&out->breaker);
+    rc |= parse_breaker(d, p, &out->breaker);
+    if (out->type == GD_GW_PROVIDER_LOCAL) /* this girder's serving: models */
+        return rc | local_provider_keys(d, p) | gd__gw_config_azure(d, p, out) ? GD_EINVAL : 0;
     if (get_name(d, p, "base_url", MAX_URL, &out->base_url) == 0)
         rc |= check_url(d, p, out->base_url);
     else
@@ -212,15 +244,9 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     out->max_idle_connections = maxi < 0 || maxi > maxc ? (uint32_t)maxc : (uint32_t)maxi;
     out->idle_timeout_ms = (uint32_t)idle;
     rc |= parse_client(d, p, &out->use_curl);
-    int trc = parse_type(d, p, out);
-    if (trc == GD_ENOMEM)
-        return trc;
-    rc |= trc;
     if (trc == 0 && (trc = gd__gw_config_azure(d, p, out)) == GD_ENOMEM)
         return trc;
     rc |= trc;
-    gd_gw_breaker_cfg_default(&out->breaker);
-    rc |= parse_breaker(d, p, &out->breaker);
     return rc ? GD_EINVAL : 0;
 }
 
@@ -535,6 +561,8 @@ int gd_gw_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *d
     }
     if (rc == 0)
         rc = gd_gov_config_parse(root, d, c, &c->gov);
+    if (rc == 0)
+        rc = gd_gw_cache_config_parse(root, d, c, &c->cache);
     if (rc != 0) {
         gd_gw_config_free(c);
         return rc;

@@ -23,6 +23,7 @@
 enum gd_gw_provider_type {
     GD_GW_PROVIDER_OPENAI = 0, /* OpenAI-compatible: bodies pass through (model spliced) */
     GD_GW_PROVIDER_ANTHROPIC,  /* Anthropic Messages API: chat translated both ways */
+    GD_GW_PROVIDER_LOCAL,      /* this girder's serving: models, in process (embeddings) */
     GD_GW_PROVIDER_AZURE,      /* Azure OpenAI: OpenAI bodies, deployment URLs, api-key */
 };
 
@@ -30,7 +31,8 @@ struct gd_gw_provider_cfg {
     char *name;
     enum gd_gw_provider_type type;
     char *anthropic_version; /* `anthropic-version` header (type anthropic), else NULL */
-    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
+    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1"; NULL
+                                for type local */
     char *api_key;           /* NULL when none; SECRET: never log */
     char *api_version;       /* `api-version` query (type azure, required), else NULL */
     int azure_entra;         /* type azure, `auth: entra`: api_key goes as a Bearer token */
@@ -62,13 +64,16 @@ struct gd_gw_alias_cfg {
     size_t chain_len;
 };
 
+struct gd_gw_cache_config;
+
 struct gd_gw_config {
     struct gd_gw_provider_cfg *providers;
     size_t n_providers;
     struct gd_gw_alias_cfg *aliases;
     size_t n_aliases;
-    uint32_t *alias_retries;   /* [n_aliases], for the retry planner */
-    struct gd_gov_config *gov; /* `governance:` (gov_config.h), NULL when absent */
+    uint32_t *alias_retries;          /* [n_aliases], for the retry planner */
+    struct gd_gov_config *gov;        /* `governance:` (gov_config.h), NULL when absent */
+    struct gd_gw_cache_config *cache; /* `cache:` (gw_cache.h), NULL when absent */
 };
 
 /* Name under which the loader stores the section (gd_config_section_get). */

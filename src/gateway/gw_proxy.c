@@ -4,6 +4,8 @@
  *   attempt done: record outcome -> relay / retry / fall back / answer an error
  *   client gone: abort the transfer (deferred when inside curl), free when unreferenced */
 #include "gateway/gateway.h"
+#include "gateway/gw_cache_req.h"
+#include "gateway/gw_local.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_trace.h"
 #include "gateway/oai_error.h"
@@ -35,6 +37,7 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->inbody);
     gd_buf_free(&req->in_out);
     gd_free(req->ins);
+    gw_cache_req_free(req);
     gd_free(req);
 }
 
@@ -70,6 +73,8 @@ static void set_gw_headers(struct gw_req *req, int with_upstream)
         }
     }
     gd_http_set_header(req->x, "x-girder-attempts", u64_str(req->plan.attempts, v, sizeof v));
+    if (req->cache_result)
+        gd_http_set_header(req->x, "x-girder-cache", req->cache_result);
     gw_overhead_stop(req, gd_mono_ns());
     gd_http_set_header(req->x, "x-girder-overhead-us",
                        u64_str(req->overhead_ns / 1000u, v, sizeof v));
@@ -86,6 +91,8 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
         gd_http_log_field_i64(req->x, "prompt_tokens", prompt);
     if (completion >= 0)
         gd_http_log_field_i64(req->x, "completion_tokens", completion);
+    if (req->cache_result)
+        gd_http_log_field_str(req->x, "cache", req->cache_result);
     gd_gov_log_fields(&req->gov, req->x);
 }
 
@@ -149,6 +156,7 @@ static int write_events(struct gw_req *req, const char *p, size_t n)
         return GD_ECLOSED;
     if (n == 0)
         return 0;
+    gw_cache_capture(req, p, n);
     int rc = gd_http_stream_write(req->x, p, n);
     if (rc == GD_ECLOSED)
         req->client_closed = 1;
@@ -391,13 +399,20 @@ static void finish_ok(struct gw_req *req)
     gw_runtime_add_tokens(req->rt, req->alias, req->dep, u.prompt_tokens, u.completion_tokens);
     log_fields(req, u.prompt_tokens, u.completion_tokens);
     if (!req->streaming) {
-        respond(req, req->status, req->ctype[0] ? req->ctype : "application/json",
-                req->resp.data ? req->resp.data : "", req->resp.len, 1);
+        const char *ct = req->ctype[0] ? req->ctype : "application/json";
+        if (req->status == 200)
+            gw_cache_store(req, ct, req->resp.data ? req->resp.data : "", req->resp.len);
+        respond(req, req->status, ct, req->resp.data ? req->resp.data : "", req->resp.len, 1);
         return;
     }
     if (!req->ad && !req->inbound_anthropic &&
         gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
+    {
+        gw_cache_capture(req, req->sse.pending.data, req->sse.pending.len);
         gd_http_stream_write(req->x, req->sse.pending.data, req->sse.pending.len);
+    }
+    if (req->status == 200)
+        gw_cache_store(req, req->ctype[0] ? req->ctype : "text/event-stream", NULL, 0);
     gw_runtime_count_request(req->rt, req->alias_name, req->status);
     if (req->x)
         gd_http_stream_end(req->x);
@@ -568,6 +583,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->hdr_text, 64u << 10);
     gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
     gd_buf_init(&req->xl_out, 4 * GW_MAX_SSE_EVENT);
+    gd_buf_init(&req->cache_sse, GW_MAX_RESPONSE_BYTES);
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gd_gov_ticket_init(&req->gov, route->rt->gov);
     gd_gov_ticket_async(&req->gov, req->loop, on_gov_verdict, req);
@@ -635,6 +651,7 @@ static void gov_refuse(struct gw_req *req, const struct gd_gov_refusal *r)
     }
     struct gd_buf b;
     gd_buf_init(&b, 65536);
+    gd_http_log_field_str(req->x, "refusal", r->code ? r->code : r->type);
     log_fields(req, -1, -1);
     if (write_error(req, &b, r->status, r->message, r->type, NULL, r->code) != 0)
         gd_buf_reset(&b);
@@ -694,6 +711,23 @@ static int inbound_stream(struct gw_req *req)
     return 0;
 }
 
+/* Admitted: answered from the response cache (no upstream, nothing spent), or the first
+ * attempt. */
+static void proceed(struct gw_req *req)
+{
+    struct gd_buf b;
+    char ctype[64];
+    gd_buf_init(&b, GW_MAX_RESPONSE_BYTES);
+    if (gw_cache_lookup(req, &b, ctype, sizeof ctype) == 1) {
+        gd_gov_settle(&req->gov, NULL, 0, 0, 0, 0);
+        log_fields(req, -1, -1);
+        respond(req, 200, ctype, b.data ? b.data : "", b.len, 0);
+    } else {
+        next_attempt(req);
+    }
+    gd_buf_free(&b);
+}
+
 static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
                            void *ud)
 {
@@ -701,7 +735,7 @@ static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_
     struct gw_req *req = ud;
     req->busy--;
     if (req->x && rc == 0)
-        next_attempt(req);
+        proceed(req);
     else if (req->x)
         gov_refuse(req, r);
     req_settle(req); /* a client gone meanwhile: settle releases what was reserved */
@@ -721,7 +755,7 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     gd_http_on_close(x, on_close, req);
     if (govern(req, 1) == 0 && inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 &&
         govern(req, 0) == 0)
-        next_attempt(req);
+        proceed(req);
     gw_overhead_stop(req, gd_mono_ns());
     req->busy--;
     req_settle(req);
@@ -807,7 +841,8 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     struct gd_buf b;
     gd_buf_init(&b, 4096);
     int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
-    if (a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) {
+    if ((a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) ||
+        (a < 0 && n > 0 && gd_gov_sees_all(&t) && gw_local_model_listed(route->rt, name))) {
         rc = gd_buf_puts(&b, "{\"id\":");
         rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
         rc = rc ? rc
@@ -824,6 +859,8 @@ static void on_model(struct gd_http_exchange *x, void *ud)
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&b);
 }
+
+#define GW_RUNTIME_SERVICE "gateway.runtime"
 
 struct gw_routes {
     struct gw_runtime *rt;
@@ -858,6 +895,7 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
         routes_free(r);
         return rc;
     }
+    rc = gd_http_router_provide(router, GW_RUNTIME_SERVICE, r->rt);
     for (int k = 0; rc == 0 && k < GW_KIND_N; k++) {
         r->route[k].rt = r->rt;
         r->route[k].kind = (enum gw_kind)k;
@@ -880,4 +918,11 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
         rc = gd_http_router_add(router, "GET", "/admin/governance", GD_HTTP_MATCH_EXACT,
                                 gd_gov_admin_handler, r->rt->gov);
     return rc;
+}
+
+int gd_gw_routes_link(struct gd_http_router *router, const struct gd_config *cfg)
+{
+    (void)cfg;
+    struct gw_runtime *rt = gd_http_router_service(router, GW_RUNTIME_SERVICE);
+    return rt ? gw_local_link(rt, router) : 0;
 }

@@ -80,7 +80,9 @@ struct gw_req {
     uint64_t attempt_unix_ns;
     char traceparent[56]; /* sent upstream while traced */
     struct gd_timer fb_timer;
-    struct gd_buf resp; /* buffered non-streamed answer */
+    void *local_call;            /* a local model's job (gw_local.h), NULL when none */
+    struct gd_timer local_timer; /* answers a local model's refusal from the loop */
+    struct gd_buf resp;          /* buffered non-streamed answer */
     char ctype[128];
     struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
     char detail[128];         /* why the last attempt failed (for girder's own error) */
@@ -97,6 +99,12 @@ struct gw_req {
     size_t read_n, span_n;
 
     struct gd_gov_ticket gov; /* governance: key, reservations (gov.h) */
+
+    /* response cache (gw_cache_req.h) */
+    const char *cache_result; /* x-girder-cache: hit, miss, refresh, bypass; NULL: not used */
+    int cache_store;          /* keep this request's 200 answer under cache_key */
+    uint8_t cache_key[32];
+    struct gd_buf cache_sse; /* the streamed answer so far, while cache_store */
 
     /* accounting */
     uint64_t overhead_ns;

@@ -10,6 +10,7 @@
  *   girder_gateway_tokens_total{alias,deployment,type=prompt|completion}
  *   girder_gateway_breaker_state{alias,deployment}  0 closed, 1 open, 2 half-open */
 #include "gateway/gw_runtime.h"
+#include "gateway/gw_cache_req.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/json_write.h"
@@ -121,7 +122,7 @@ static int init_alias(struct gw_runtime *rt, const struct families *f, size_t i)
             return GD_ENOMEM;
         d->label = b.data;
         gd_buf_init(&b, 8192);
-        if (gd_buf_printf(&b, "%s\n%s\n%u\n%u\n%u\n%d", p->name, p->base_url,
+        if (gd_buf_printf(&b, "%s\n%s\n%u\n%u\n%u\n%d", p->name, p->base_url ? p->base_url : "",
                           p->max_connections, p->max_idle_connections, p->idle_timeout_ms,
                           p->use_curl) != 0)
             return GD_ENOMEM;
@@ -241,6 +242,8 @@ int gw_runtime_new(const struct gd_config *cfg, struct gw_runtime **out)
         rc = models_json(rt);
     if (rc == 0)
         rc = gd_gov_new(rt->gc, &rt->gov);
+    if (rc == 0)
+        rc = gw_cache_attach(rt);
     if (rc != 0) {
         gw_runtime_free(rt);
         return rc;
@@ -256,6 +259,7 @@ void gw_runtime_free(void *p)
     if (!rt)
         return;
     live_remove(rt);
+    gw_cache_detach(rt);
     gd_gov_free(rt->gov);
     for (size_t i = 0; rt->aliases && i < rt->gc->n_aliases; i++) {
         struct gw_alias_rt *ar = &rt->aliases[i];

@@ -2,10 +2,13 @@
  * + model splice (client bodies), and the SSE framer + usage scanner (upstream streams).
  * The framer is fed the same bytes three ways (whole, in two pieces split at a byte taken
  * from the input, byte by byte): its memchr fast path and its byte-level state machine must
- * agree on every event, data field and usage object. */
+ * agree on every event, data field and usage object. The response cache's key (client
+ * bodies too) must not depend on whitespace: a body and its pretty-printed form agree. */
+#include "gateway/gw_cache.h"
 #include "gateway/json_scan.h"
 #include "gateway/sse.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -100,6 +103,20 @@ static int on_event(void *ud, const char *raw, size_t n, const char *data, size_
     return 0;
 }
 
+static void check_cache_key(const char *s, size_t size)
+{
+    uint8_t a[GD_GW_CACHE_KEY_BYTES], b[GD_GW_CACHE_KEY_BYTES];
+    if (gd_gw_cache_key(0, "scope", s, size, a) != 0)
+        return;
+    cJSON *root = cJSON_ParseWithLength(s, size);
+    char *pretty = root ? cJSON_Print(root) : NULL;
+    if (pretty && gd_gw_cache_key(0, "scope", pretty, strlen(pretty), b) == 0 &&
+        memcmp(a, b, sizeof a) != 0)
+        abort();
+    cJSON_free(pretty);
+    cJSON_Delete(root);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -121,5 +138,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     gd_gw_sse_free(&p);
     if (size <= 4096) /* byte-by-byte feeding is quadratic in the worst case */
         check_framer(s, size, cut);
+    check_cache_key(s, size);
     return 0;
 }

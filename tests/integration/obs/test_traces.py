@@ -161,6 +161,39 @@ def test_gateway_and_model_serving_attributes(stack):
     assert metric(port, "girder_otel_spans_exported_total") >= 5
 
 
+def test_governance_and_cache_decisions(tmp_path):
+    """The server span names the caller (key id, tenant; never the key), the cache's
+    decision and a governance refusal."""
+    import hashlib
+    models.mix(str(tmp_path / "mix.onnx"))
+    rec, rport = start_receiver()
+    mock, mport = start_mock()
+    key = "gk-trace-0123456789abcdef"
+    extra = ("cache: {aliases: [chat]}\n"
+             "governance:\n  tenants: [{id: team-t}]\n  keys:\n"
+             "    - {id: tk, key_sha256: \"%s\", tenant: team-t, limits: {rpm: 2}}\n"
+             % hashlib.sha256(key.encode()).hexdigest())
+    g, port = start_girder(config(rport, mport, extra), tmp_path, {"TRACE_TOKEN": "x"})
+    try:
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        for i, want in enumerate((200, 200, 429)):
+            status, _, _ = request(port, "POST", "/v1/chat/completions", body,
+                                   {"x-request-id": "gov-%d" % i,
+                                    "Authorization": "Bearer " + key})
+            assert status == want
+        a = [wait_spans(rec, by_request_id("gov-%d" % i))[0]["attributes"] for i in range(3)]
+        assert a[0]["girder.cache"] == "miss" and a[1]["girder.cache"] == "hit", a
+        assert all(x["girder.key_id"] == "tk" and x["girder.tenant"] == "team-t" for x in a)
+        assert a[2]["girder.governance.refusal"] == "rate_limit_exceeded", a[2]
+        assert "girder.governance.refusal" not in a[0]
+        assert key not in json.dumps(spans(rec))
+    finally:
+        g.stop()
+        mock.stop()
+        rec.stop()
+    assert_clean(g)
+
+
 def test_retried_attempts_are_sibling_spans(stack):
     g, port, rec = stack
     status, _, out = request(port, "POST", "/v1/chat/completions",

@@ -76,6 +76,8 @@ Test(azure, config_errors_have_positions)
                  "providers of type: azure");
     expect_error("providers:\n  - {name: a, type: anthropic, base_url: 'http://h', auth: entra}\n",
                  "auth is only for providers of type: azure");
+    expect_error("providers:\n  - {name: l, type: local, api_version: v1}\n",
+                 "api_version is only for providers of type: azure");
     expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', auth: oauth,"
                  " api_version: v1, api_key: sk-secret}\n" MODELS,
                  "t.yaml:2:56: key 'auth': expected api-key or entra");
