@@ -4,9 +4,13 @@
 
 #include <string.h>
 
-static const char *anth_path(int kind)
+static int anth_path(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
+                     struct gd_buf *out)
 {
-    return kind == 0 ? "/messages" : NULL; /* the Messages API has chat only */
+    (void)p, (void)model, (void)stream;
+    if (kind != 0)
+        return GD_ENOTSUP; /* the Messages API has chat only */
+    return out ? gd_buf_puts(out, "/messages") : 0;
 }
 
 static int anth_headers(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud)
@@ -47,5 +51,7 @@ static const struct gw_adapter anthropic = {
 
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
 {
+    if (type == GD_GW_PROVIDER_GEMINI)
+        return &gw_adapter_gemini;
     return type == GD_GW_PROVIDER_ANTHROPIC ? &anthropic : NULL;
 }

@@ -13,6 +13,7 @@
 #include "gateway/gw_config.h"
 #include "gateway/json_scan.h"
 #include "gateway/xl_anthropic.h"
+#include "gateway/xl_gemini.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,13 +24,16 @@ typedef int (*gw_header_fn)(void *ud, const char *line_prefix, const char *value
 /* Stream state of any adapter (one member per adapter type). */
 union gw_adapter_stream {
     struct gd_xl_anth_sse anth;
+    struct gd_xl_gem_sse gem;
 };
 
 struct gw_adapter {
     const char *name;
-    /* Path after base_url for request kind (0 chat, 1 completions, 2 embeddings), or NULL
-     * when this provider type cannot serve that kind. */
-    const char *(*path)(int kind);
+    /* Appends the path after base_url for request kind (0 chat, 1 completions, 2
+     * embeddings) of a deployment of `model` (streamed or not) to out. 0, GD_ENOMEM, or
+     * GD_ENOTSUP when this provider type cannot serve that kind; out NULL: only asks. */
+    int (*path)(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
+                struct gd_buf *out);
     /* Authentication and protocol headers (instead of Authorization: Bearer). */
     int (*headers)(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud);
     /* The upstream body for the client's body; GD_EINVAL with err filled when the request
@@ -50,6 +54,9 @@ struct gw_adapter {
     /* Usage seen so far; 1 when known. */
     int (*stream_usage)(const union gw_adapter_stream *st, struct gd_gw_usage *u);
 };
+
+/* type: gemini (gw_adapter_gemini.c) */
+extern const struct gw_adapter gw_adapter_gemini;
 
 /* The adapter of a provider type; NULL for OpenAI-compatible (pass-through). */
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type);

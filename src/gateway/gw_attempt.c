@@ -229,9 +229,14 @@ int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provide
     return p->api_key ? add(ud, "Authorization: Bearer ", p->api_key, strlen(p->api_key)) : 0;
 }
 
-const char *gw_attempt_path(const struct gw_req *req)
+int gw_attempt_path(const struct gw_req *req, struct gd_buf *out)
 {
-    return req->ad ? req->ad->path(req->kind) : kind_path[req->kind];
+    const struct gd_gw_config *gc = req->rt->gc;
+    const struct gd_gw_deployment_cfg *dc = &gc->aliases[req->alias].deployments[req->dep];
+    if (req->ad)
+        return req->ad->path(&gc->providers[dc->provider], req->kind, dc->model, req->f.stream,
+                             out);
+    return gd_buf_puts(out, kind_path[req->kind]);
 }
 
 /* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
@@ -268,7 +273,7 @@ static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *
                      struct gd_buf *url)
 {
     int rc = gd_buf_puts(url, p->base_url);
-    return rc ? rc : gd_buf_puts(url, gw_attempt_path(req));
+    return rc ? rc : gw_attempt_path(req, url);
 }
 
 static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
@@ -306,7 +311,8 @@ int gw_attempt_splice_body(struct gw_req *req)
 {
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     gd_buf_reset(&req->body);
-    if (req->ad && !req->ad->path(req->kind)) {
+    const struct gd_gw_provider_cfg *p = &req->rt->gc->providers[dc->provider];
+    if (req->ad && req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP) {
         req->xl_err.status = 400;
         snprintf(req->xl_err.message, sizeof req->xl_err.message,
                  "model `%.200s` is served by a provider of type %s, which has only chat "

@@ -5,6 +5,7 @@
  * cycles and flattened into each alias's attempt chain. Every problem is recorded with the
  * position of the offending node; parsing continues to report as many as possible. */
 #include "gateway/gw_config.h"
+#include "gateway/gw_config_gemini.h"
 #include "core/alloc.h"
 #include "girder/error.h"
 
@@ -15,6 +16,7 @@ static const char *const section_keys[] = {"providers", "models", "governance", 
 static const char *const provider_keys[] = {"name",
                                             "type",
                                             "anthropic_version",
+                                            "gemini",
                                             "base_url",
                                             "api_key",
                                             "ca_file",
@@ -53,6 +55,7 @@ void gd_gw_config_free(void *p)
         gd_free(c->providers[i].api_key);
         gd_free(c->providers[i].ca_file);
         gd_free(c->providers[i].anthropic_version);
+        gd_gw_gemini_cfg_free(c->providers[i].gemini);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
         struct gd_gw_alias_cfg *a = &c->aliases[i];
@@ -144,8 +147,19 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     int rc = gd_config_get_string(d, p, "type", 32, &v, NULL);
     if (rc == 0 && v && strcmp(v, "anthropic") == 0)
         out->type = GD_GW_PROVIDER_ANTHROPIC;
+    else if (rc == 0 && v && strcmp(v, "gemini") == 0)
+        out->type = GD_GW_PROVIDER_GEMINI;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
-        gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type", "expected openai or anthropic");
+        gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
+                           "expected openai, anthropic or gemini");
+        rc = GD_EINVAL;
+    }
+    if (out->type == GD_GW_PROVIDER_GEMINI) {
+        int grc = gd_gw_gemini_cfg_parse(d, p, &out->gemini);
+        rc = grc ? grc : rc;
+    } else if (gd_yaml_map_get(p, "gemini")) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "gemini"), "gemini",
+                           "gemini is only for providers of type: gemini");
         rc = GD_EINVAL;
     }
     int vrc = gd_config_get_string(d, p, "anthropic_version", 64, &ver, NULL);

@@ -23,15 +23,19 @@
 enum gd_gw_provider_type {
     GD_GW_PROVIDER_OPENAI = 0, /* OpenAI-compatible: bodies pass through (model spliced) */
     GD_GW_PROVIDER_ANTHROPIC,  /* Anthropic Messages API: chat translated both ways */
+    GD_GW_PROVIDER_GEMINI,     /* Google Gemini generateContent (AI Studio or Vertex AI) */
 };
+
+struct gd_gw_gemini_cfg; /* gw_config_gemini.h */
 
 struct gd_gw_provider_cfg {
     char *name;
     enum gd_gw_provider_type type;
-    char *anthropic_version; /* `anthropic-version` header (type anthropic), else NULL */
-    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
-    char *api_key;           /* NULL when none; SECRET: never log */
-    char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
+    char *anthropic_version;         /* `anthropic-version` header (type anthropic), else NULL */
+    struct gd_gw_gemini_cfg *gemini; /* `gemini:` (type gemini, owned), else NULL */
+    char *base_url;                  /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
+    char *api_key;                   /* NULL when none; SECRET: never log */
+    char *ca_file; /* PEM CA bundle to verify the upstream with; NULL: system store */
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;
