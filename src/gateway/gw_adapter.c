@@ -43,10 +43,20 @@ static int anth_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usa
     return gd_xl_anth_sse_usage(&st->anth, u);
 }
 
+/* chat only: no embeddings hooks */
 static const struct gw_adapter anthropic = {
-    "anthropic",          anth_path,         anth_headers,     gd_xl_anth_request,
-    gd_xl_anth_response,  gd_xl_anth_error,  anth_stream_init, anth_stream_event,
-    anth_stream_finished, anth_stream_usage,
+    "anthropic",
+    anth_path,
+    anth_headers,
+    gd_xl_anth_request,
+    gd_xl_anth_response,
+    gd_xl_anth_error,
+    anth_stream_init,
+    anth_stream_event,
+    anth_stream_finished,
+    anth_stream_usage,
+    NULL,
+    NULL,
 };
 
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)

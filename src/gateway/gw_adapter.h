@@ -53,6 +53,13 @@ struct gw_adapter {
     int (*stream_finished)(const union gw_adapter_stream *st);
     /* Usage seen so far; 1 when known. */
     int (*stream_usage)(const union gw_adapter_stream *st, struct gd_gw_usage *u);
+    /* Embeddings (kind 2), NULL when the type has none: the upstream body for the client's
+     * (as request does), and a 2xx answer -> OpenAI's given the client's body again (its
+     * encoding_format) and the deployment's model (as response does). */
+    int (*embed_request)(const char *body, size_t len, const char *model, struct gd_buf *out,
+                         struct gd_xl_err *err);
+    int (*embed_response)(const char *cbody, size_t clen, const char *body, size_t len,
+                          const char *model, struct gd_buf *out, struct gd_gw_usage *u);
 };
 
 /* type: gemini (gw_adapter_gemini.c) */

@@ -3,7 +3,8 @@
  * or Vertex AI (gemini: {api: vertex, project, location})
  *   {base_url}/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent
  *                                                             Authorization: Bearer <api_key>
- * streamed requests go to :streamGenerateContent?alt=sse. */
+ * streamed requests go to :streamGenerateContent?alt=sse, embeddings (AI Studio only) to
+ * :batchEmbedContents. */
 #include "gateway/gw_adapter.h"
 #include "gateway/gw_config_gemini.h"
 #include "girder/error.h"
@@ -31,11 +32,11 @@ static int put_segment(struct gd_buf *out, const char *s)
 static int gem_path(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
                     struct gd_buf *out)
 {
-    if (kind != 0)
-        return GD_ENOTSUP; /* chat only (embeddings: see docs/gateway.md) */
+    const struct gd_gw_gemini_cfg *g = p->gemini;
+    if (kind == 1 || (kind == 2 && g && g->vertex))
+        return GD_ENOTSUP; /* no legacy completions; Vertex embeds through :predict */
     if (!out)
         return 0;
-    const struct gd_gw_gemini_cfg *g = p->gemini;
     int rc;
     if (g && g->vertex) {
         rc = gd_buf_puts(out, "/v1/projects/");
@@ -47,6 +48,8 @@ static int gem_path(const struct gd_gw_provider_cfg *p, int kind, const char *mo
         rc = gd_buf_puts(out, "/v1beta/models/");
     }
     rc = rc ? rc : put_segment(out, model);
+    if (kind == 2)
+        return rc ? rc : gd_buf_puts(out, ":batchEmbedContents");
     return rc ? rc
               : gd_buf_puts(out, stream ? ":streamGenerateContent?alt=sse" : ":generateContent");
 }
@@ -82,6 +85,16 @@ static int gem_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usag
 }
 
 const struct gw_adapter gw_adapter_gemini = {
-    "gemini",        gem_path,        gem_headers,      gd_xl_gem_request,   gd_xl_gem_response,
-    gd_xl_gem_error, gem_stream_init, gem_stream_event, gem_stream_finished, gem_stream_usage,
+    "gemini",
+    gem_path,
+    gem_headers,
+    gd_xl_gem_request,
+    gd_xl_gem_response,
+    gd_xl_gem_error,
+    gem_stream_init,
+    gem_stream_event,
+    gem_stream_finished,
+    gem_stream_usage,
+    gd_xl_gem_embed_request,
+    gd_xl_gem_embed_response,
 };

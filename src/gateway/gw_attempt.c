@@ -312,15 +312,21 @@ int gw_attempt_splice_body(struct gw_req *req)
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     gd_buf_reset(&req->body);
     const struct gd_gw_provider_cfg *p = &req->rt->gc->providers[dc->provider];
-    if (req->ad && req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP) {
+    int embed = req->kind == GW_KIND_EMBEDDINGS;
+    if (req->ad && (req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP ||
+                    (embed && !req->ad->embed_request))) {
         req->xl_err.status = 400;
         snprintf(req->xl_err.message, sizeof req->xl_err.message,
-                 "model `%.200s` is served by a provider of type %s, which has only chat "
-                 "completions",
-                 req->alias_name, req->ad->name);
+                 "model `%.200s` is served by a provider of type %s, which cannot serve "
+                 "/v1%s%s",
+                 req->alias_name, req->ad->name, kind_path[req->kind],
+                 req->ad->embed_request ? "" : " (it has only chat completions)");
         req->xl_err.param[0] = '\0';
         return GD_EINVAL;
     }
+    if (req->ad && embed)
+        return req->ad->embed_request(req->cbody, req->cbody_len, dc->model, &req->body,
+                                      &req->xl_err);
     if (req->ad)
         return req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, &req->xl_err);
     return gd_gw_splice_model(req->cbody, req->cbody_len, &req->f, dc->model, strlen(dc->model),

@@ -40,6 +40,21 @@ int gd_xl_gem_response(const char *body, size_t len, int64_t created, struct gd_
  * 0 or GD_ENOMEM. */
 int gd_xl_gem_error(int status, const char *body, size_t len, struct gd_buf *out);
 
+/* Strings one embeddings request may carry (batchEmbedContents takes at most 100). */
+#define GD_XL_GEM_MAX_EMBED 100
+
+/* OpenAI embeddings request -> batchEmbedContents request for `model` (AI Studio), into
+ * out. Text input only (a string or up to GD_XL_GEM_MAX_EMBED strings); `dimensions` ->
+ * outputDimensionality. 0, GD_EINVAL (err filled) or GD_ENOMEM. */
+int gd_xl_gem_embed_request(const char *body, size_t len, const char *model, struct gd_buf *out,
+                            struct gd_xl_err *err);
+
+/* batchEmbedContents answer -> OpenAI embeddings list for the client's request cbody (its
+ * encoding_format: float, or base64 of little-endian float32), model named `model`; usage
+ * 0 (Gemini reports none). 0, GD_EPARSE or GD_ENOMEM. */
+int gd_xl_gem_embed_response(const char *cbody, size_t clen, const char *body, size_t len,
+                             const char *model, struct gd_buf *out, struct gd_gw_usage *u);
+
 /* Gemini finishReason / promptFeedback.blockReason -> OpenAI finish_reason. */
 const char *gd_xl_gem_finish_reason(const char *finish_reason);
 

@@ -3,6 +3,8 @@
  * input byte picks the translator; the rest is its input:
  *   'r' GenerateContentResponse -> chat.completion   'e' error body -> OpenAI error
  *   'q' OpenAI request -> GenerateContentRequest
+ *   'p' OpenAI embeddings request -> batchEmbedContents request
+ *   'm' / 'b' batchEmbedContents answer -> OpenAI embeddings (float / base64)
  *   else a streamGenerateContent SSE stream, framed by the gateway's framer in two reads
  *   (split at a byte taken from the input) and translated event by event
  * Properties: no crash or leak (sanitizers); whatever is produced is valid JSON; each
@@ -110,6 +112,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (data[0] == 'e') {
         if (gd_xl_gem_error(503, in, n, &out) == 0)
             must_be_json(out.data, out.len);
+    } else if (data[0] == 'p') {
+        struct gd_xl_err err;
+        int rc = gd_xl_gem_embed_request(in, n, "m", &out, &err);
+        if (rc == 0)
+            must_be_json(out.data, out.len);
+        else if (rc == GD_EINVAL && (err.status != 400 || !err.message[0]))
+            abort();
+    } else if (data[0] == 'm' || data[0] == 'b') {
+        static const char fl[] = "{\"input\":\"x\"}";
+        static const char b64[] = "{\"input\":\"x\",\"encoding_format\":\"base64\"}";
+        const char *c = data[0] == 'm' ? fl : b64;
+        struct gd_gw_usage u;
+        if (gd_xl_gem_embed_response(c, strlen(c), in, n, "m", &out, &u) == 0)
+            must_be_json(out.data, out.len);
+        else if (out.len != 0)
+            abort();
     } else if (data[0] == 'q') {
         struct gd_xl_err err;
         int rc = gd_xl_gem_request(in, n, "m", &out, &err);

@@ -86,6 +86,7 @@ models:
     retries: 0
     fallbacks: [openai]
   - {alias: openai, deployments: [{provider: mock, model: ok-fallback}]}
+  - {alias: embed, deployments: [{provider: studio, model: text-embedding-004}]}
 `);
   const gw = await start([process.env.GIRDER_BIN, 'serve', '--config', cfg, '--listen',
                           '127.0.0.1:0'], /msg=listening addr=127\.0\.0\.1:(\d+)/);
@@ -305,7 +306,35 @@ test('Gemini 503 falls back to the OpenAI-compatible deployment', async () => {
   assert.ok((await stats()).by_model['gemini-overloaded'] >= 1);
 });
 
-test('gemini deployments serve chat only', async () => {
-  await assert.rejects(client.embeddings.create({ model: 'studio', input: 'x' }),
-                       (e) => e instanceof OpenAI.BadRequestError && /only chat/.test(e.message));
+// gemini_upstream.py's vector for a text: ((code of text[k % len] + k) % 16) / 8
+function vec(text, dims) {
+  return Array.from({ length: dims }, (_, k) => ((text.charCodeAt(k % text.length) + k) % 16) / 8);
+}
+
+test('embeddings through batchEmbedContents: the SDK default (base64) and float', async () => {
+  const r = await client.embeddings.create({ model: 'embed', input: ['hello', 'world!'] });
+  assert.equal(r.object, 'list');
+  assert.equal(r.model, 'text-embedding-004');
+  assert.deepEqual(r.data.map((d) => d.index), [0, 1]);
+  assert.deepEqual(Array.from(r.data[0].embedding), vec('hello', 4)); // decoded from base64
+  assert.deepEqual(Array.from(r.data[1].embedding), vec('world!', 4));
+  assert.deepEqual(r.usage, { prompt_tokens: 0, total_tokens: 0 });
+  const last = (await stats()).last['text-embedding-004'];
+  assert.equal(last.path, '/v1beta/models/text-embedding-004:batchEmbedContents');
+  assert.equal(last.headers['x-goog-api-key'], 'gm-key-test');
+  const f = await client.embeddings.create({ model: 'embed', input: 'abc', dimensions: 6,
+                                             encoding_format: 'float' });
+  assert.deepEqual(f.data[0].embedding, vec('abc', 6));
+  assert.equal((await stats()).last['text-embedding-004'].body.requests[0].outputDimensionality, 6);
+  await assert.rejects(client.embeddings.create({ model: 'embed', input: [[1, 2, 3]] }),
+                       (e) => e instanceof OpenAI.BadRequestError && e.param === 'input');
+});
+
+test('gemini deployments serve no legacy completions; Vertex ones no embeddings', async () => {
+  await assert.rejects(client.completions.create({ model: 'studio', prompt: 'x' }),
+                       (e) => e instanceof OpenAI.BadRequestError &&
+                              /type gemini, which cannot serve \/v1\/completions/.test(e.message));
+  await assert.rejects(client.embeddings.create({ model: 'vertex', input: 'x' }),
+                       (e) => e instanceof OpenAI.BadRequestError &&
+                              /cannot serve \/v1\/embeddings/.test(e.message));
 });

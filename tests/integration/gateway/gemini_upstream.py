@@ -4,6 +4,8 @@
 
   POST /v1beta/models/{model}:generateContent                 (AI Studio, x-goog-api-key)
   POST /v1beta/models/{model}:streamGenerateContent?alt=sse
+  POST /v1beta/models/{model}:batchEmbedContents             (AI Studio embeddings: a
+                     deterministic vector per text, 4 values unless outputDimensionality)
   POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent
                                                               (Vertex AI, Authorization: Bearer)
 Requests are validated the way the real API does; failures get Google's error shape
@@ -205,6 +207,41 @@ def validate(b):
         raise Invalid("Only one candidate can be specified in the current model")
 
 
+def validate_embed(model, b):
+    """batchEmbedContents: requests[] (1..100), each naming the URL's model, with text parts."""
+    if not isinstance(b, dict):
+        raise Invalid("Invalid JSON payload received.")
+    unknown(b, {"requests"}, "")
+    reqs = b.get("requests")
+    if not isinstance(reqs, list) or not reqs:
+        raise Invalid("* BatchEmbedContentsRequest.requests: requests is not specified")
+    if len(reqs) > 100:
+        raise Invalid("* BatchEmbedContentsRequest.requests: at most 100 requests can be in "
+                      "one batch")
+    for i, r in enumerate(reqs):
+        w = "requests[%d]" % i
+        unknown(r, {"model", "content", "taskType", "title", "outputDimensionality"}, w)
+        if r.get("model") != "models/" + model:
+            raise Invalid("* BatchEmbedContentsRequest.%s.model: the model must match the "
+                          "batch model models/%s" % (w, model))
+        c = r.get("content") or {}
+        unknown(c, {"parts", "role"}, w + ".content")
+        parts = c.get("parts")
+        if not isinstance(parts, list) or not parts or \
+                not all(isinstance(p, dict) and set(p) == {"text"} for p in parts):
+            raise Invalid("* BatchEmbedContentsRequest.%s.content: text parts only here" % w)
+        d = r.get("outputDimensionality", 4)
+        if not isinstance(d, int) or d < 1:
+            raise Invalid("* BatchEmbedContentsRequest.%s.output_dimensionality: must be "
+                          "positive" % w)
+
+
+def embedding(text, dims):
+    """A deterministic vector: exactly representable in float32 (k / 8)."""
+    return [((ord(text[k % len(text)]) + k) % 16) / 8.0 for k in range(dims)] if text else \
+        [0.0] * dims
+
+
 def answer(model, b):
     last = b["contents"][-1]
     if model == "gemini-tools":
@@ -225,7 +262,8 @@ def pieces(s, n):
     return [s[i:i + step] for i in range(0, len(s), step)]
 
 
-ROUTE = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent)$")
+ROUTE = re.compile(r"^/v1beta/models/([^/:]+):(generateContent|streamGenerateContent|"
+                   r"batchEmbedContents)$")
 VERTEX = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/publishers/google/models/"
                     r"([^/:]+):(generateContent|streamGenerateContent)$")
 
@@ -291,7 +329,10 @@ class Handler(BaseHTTPRequestHandler):
                 b = json.loads(body)
             except ValueError:
                 raise Invalid("Invalid JSON payload received.")
-            validate(b)
+            if method == "batchEmbedContents":
+                validate_embed(model, b)
+            else:
+                validate(b)
             status = None
         except Invalid as e:
             status = e
@@ -304,6 +345,11 @@ class Handler(BaseHTTPRequestHandler):
         if model == "gemini-overloaded":
             return self.error(Invalid("The model is overloaded. Please try again later.", 503,
                                       "UNAVAILABLE"))
+        if method == "batchEmbedContents":
+            return self.send_json(200, {"embeddings": [
+                {"values": embedding(r["content"]["parts"][0]["text"],
+                                     r.get("outputDimensionality", 4))}
+                for r in b["requests"]]})
         base = {"modelVersion": model, "responseId": "resp-" + model}
         if model == "gemini-blocked":
             r = dict(base, promptFeedback={"blockReason": "SAFETY"},

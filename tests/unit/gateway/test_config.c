@@ -204,7 +204,10 @@ Test(gw_config, gemini_studio_and_vertex)
     cr_assert_eq(ad->path(v, 0, "gemini-2.0-flash", 1, &b), 0);
     cr_assert_str_eq(b.data, "/v1/projects/my-proj-1/locations/us-central1/publishers/google/"
                              "models/gemini-2.0-flash:streamGenerateContent?alt=sse");
-    cr_assert_eq(ad->path(s, 2, "m", 0, NULL), GD_ENOTSUP);
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->path(s, 2, "text-embedding-004", 0, &b), 0);
+    cr_assert_str_eq(b.data, "/v1beta/models/text-embedding-004:batchEmbedContents");
+    cr_assert_eq(ad->path(v, 2, "m", 0, NULL), GD_ENOTSUP);
     cr_assert_eq(ad->path(s, 1, "m", 0, NULL), GD_ENOTSUP);
     gd_buf_reset(&b);
     cr_assert_eq(ad->headers(s, add_hdr, &b), 0);

@@ -373,3 +373,78 @@ Test(xl_gem_sse, blocks_errors_and_malformed_events)
         cr_assert_eq(s.started, 0, "and changes nothing");
     }
 }
+
+Test(xl_gem_embed, requests)
+{
+    struct gd_buf b;
+    struct gd_xl_err err;
+    gd_buf_init(&b, 1 << 16);
+    const char *in = q("{'model':'alias','input':['a','b'],'dimensions':8,'encoding_format':"
+                       "'base64','user':'u'}");
+    cr_assert_eq(gd_xl_gem_embed_request(in, strlen(in), "text-embedding-004", &b, &err), 0);
+    cr_assert_str_eq(b.data, q("{'requests':[{'model':'models/text-embedding-004','content':"
+                               "{'parts':[{'text':'a'}]},'outputDimensionality':8},{'model':"
+                               "'models/text-embedding-004','content':{'parts':[{'text':'b'}]},"
+                               "'outputDimensionality':8}]}"));
+    gd_buf_reset(&b);
+    in = q("{'input':'one'}");
+    cr_assert_eq(gd_xl_gem_embed_request(in, strlen(in), "e", &b, &err), 0);
+    cr_assert_str_eq(b.data, q("{'requests':[{'model':'models/e','content':{'parts':[{'text':"
+                               "'one'}]}}]}"));
+    static const char *const bad[][2] = {
+        {"{'input':[1,2,3]}", "input"},
+        {"{'input':[]}", "input"},
+        {"{'input':'x','encoding_format':'int8'}", "encoding_format"},
+        {"{'input':'x','dimensions':0}", "dimensions"},
+        {"{'input':'x','frob':1}", "frob"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        gd_buf_reset(&b);
+        in = q(bad[i][0]);
+        cr_assert_eq(gd_xl_gem_embed_request(in, strlen(in), "e", &b, &err), GD_EINVAL, "%s", in);
+        cr_assert_str_eq(err.param, bad[i][1]);
+    }
+    gd_buf_free(&b);
+}
+
+Test(xl_gem_embed, responses_float_and_base64)
+{
+    struct gd_buf b;
+    struct gd_gw_usage u;
+    gd_buf_init(&b, 1 << 16);
+    const char *r = q("{'embeddings':[{'values':[0.5,-1.25]},{'values':[3]}]}");
+    const char *c = q("{'input':['a','b']}");
+    cr_assert_eq(gd_xl_gem_embed_response(c, strlen(c), r, strlen(r), "e", &b, &u), 0);
+    cr_assert_str_eq(b.data, q("{'object':'list','data':[{'object':'embedding','index':0,"
+                               "'embedding':[0.5,-1.25]},{'object':'embedding','index':1,"
+                               "'embedding':[3]}],'model':'e','usage':{'prompt_tokens':0,"
+                               "'total_tokens':0}}"));
+    cr_assert_eq(u.prompt_tokens, 0);
+    gd_buf_reset(&b);
+    c = q("{'input':['a','b'],'encoding_format':'base64'}");
+    cr_assert_eq(gd_xl_gem_embed_response(c, strlen(c), r, strlen(r), "e", &b, &u), 0);
+    /* 0.5f = 00 00 00 3f, -1.25f = 00 00 a0 bf, 3.0f = 00 00 40 40 (little-endian) */
+    cr_assert_str_eq(b.data, q("{'object':'list','data':[{'object':'embedding','index':0,"
+                               "'embedding':'AAAAPwAAoL8='},{'object':'embedding','index':1,"
+                               "'embedding':'AABAQA=='}],'model':'e','usage':{'prompt_tokens':"
+                               "0,'total_tokens':0}}"));
+    gd_buf_reset(&b);
+    r = q("{'embeddings':[{'values':['x']}]}");
+    cr_assert_eq(gd_xl_gem_embed_response(c, strlen(c), r, strlen(r), "e", &b, &u), GD_EPARSE);
+    cr_assert_eq(b.len, 0);
+    r = q("{'candidates':[]}");
+    cr_assert_eq(gd_xl_gem_embed_response(c, strlen(c), r, strlen(r), "e", &b, &u), GD_EPARSE);
+    gd_buf_free(&b);
+}
+
+Test(xl_gem_embed, values_outside_float32_are_refused)
+{
+    struct gd_buf b;
+    struct gd_gw_usage u;
+    gd_buf_init(&b, 1 << 16);
+    const char *c = q("{'input':'a','encoding_format':'base64'}");
+    const char *r = q("{'embeddings':[{'values':[1e300]}]}");
+    cr_assert_eq(gd_xl_gem_embed_response(c, strlen(c), r, strlen(r), "e", &b, &u), GD_EPARSE);
+    cr_assert_eq(b.len, 0);
+    gd_buf_free(&b);
+}
