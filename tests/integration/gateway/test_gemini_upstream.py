@@ -121,3 +121,20 @@ def test_streams_only_as_sse(port):
     events = [e for e in text.split("\r\n\r\n") if e]
     assert len(events) > 2 and all(e.startswith("data: {") for e in events)
     assert json.loads(events[-1][6:])["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_batch_embed_contents(port):
+    path = "/v1beta/models/text-embedding-004:batchEmbedContents"
+    one = {"model": "models/text-embedding-004", "content": {"parts": [{"text": "hi"}]}}
+    c, text = post(port, path, {"requests": [one, dict(one, outputDimensionality=3)]})
+    assert c == 200, text
+    assert [len(e["values"]) for e in json.loads(text)["embeddings"]] == [4, 3]
+    refused(port, {"requests": [dict(one, model="models/other")]}, 400, "INVALID_ARGUMENT",
+            "must match the batch model", path=path)
+    refused(port, {"requests": [one] * 101}, 400, "INVALID_ARGUMENT", "at most 100", path=path)
+    refused(port, {"requests": []}, 400, "INVALID_ARGUMENT", "requests is not specified",
+            path=path)
+    refused(port, {"requests": [dict(one, dimensions=3)]}, 400, "INVALID_ARGUMENT",
+            'Unknown name "dimensions"', path=path)
+    refused(port, {"requests": [one]}, 403, "PERMISSION_DENIED", "unregistered", path=path,
+            headers={})
