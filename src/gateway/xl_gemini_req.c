@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-enum { MAX_STOP = 5, MAX_MIME = 64 };
+enum { MAX_STOP = 5, MAX_MIME = 64, MAX_CALLS = 128 };
 
 #define FAIL gd_xl_fail
 #define ADD gd_xl_add
@@ -132,6 +132,8 @@ static int assistant_msg(struct gd_xl_ctx *c, const cJSON *m, const char *param,
     const cJSON *calls = get(m, "tool_calls");
     if (present(calls) && !cJSON_IsArray(calls))
         return FAIL(c, param, "%s.tool_calls must be an array", param);
+    if (cJSON_GetArraySize(calls) > MAX_CALLS)
+        return FAIL(c, param, "%s: at most %d tool_calls per message", param, MAX_CALLS);
     int i = 0;
     for (const cJSON *tc = calls ? calls->child : NULL; tc; tc = tc->next, i++) {
         snprintf(p, sizeof p, "%.60s.tool_calls[%d]", param, i);
@@ -159,38 +161,33 @@ static int assistant_msg(struct gd_xl_ctx *c, const cJSON *m, const char *param,
     return 0;
 }
 
-/* The function name of the tool call `id` in the nearest assistant message before `m`. */
-static const char *call_name(const cJSON *msgs, const cJSON *m, const char *id)
+/* The function name of the tool call `id` among `calls` (the tool_calls of the last
+ * assistant message that had some: Gemini takes function responses only right after the
+ * calling turn), or NULL. At most MAX_CALLS compares. */
+static const char *call_name(const cJSON *calls, const char *id)
 {
-    const char *found = NULL;
-    for (const cJSON *e = msgs->child; e && e != m; e = e->next) {
-        const cJSON *role = get(e, "role");
-        if (!cJSON_IsString(role) || strcmp(role->valuestring, "assistant") != 0)
-            continue;
-        const cJSON *calls = get(e, "tool_calls");
-        for (const cJSON *tc = cJSON_IsArray(calls) ? calls->child : NULL; tc; tc = tc->next) {
-            const cJSON *tid = get(tc, "id");
-            const cJSON *name = get(get(tc, "function"), "name");
-            if (cJSON_IsString(tid) && cJSON_IsString(name) && strcmp(tid->valuestring, id) == 0)
-                found = name->valuestring; /* a later call with that id wins */
-        }
+    for (const cJSON *tc = calls ? calls->child : NULL; tc; tc = tc->next) {
+        const cJSON *tid = get(tc, "id");
+        const cJSON *name = get(get(tc, "function"), "name");
+        if (cJSON_IsString(tid) && cJSON_IsString(name) && strcmp(tid->valuestring, id) == 0)
+            return name->valuestring;
     }
-    return found;
+    return NULL;
 }
 
 /* A tool message -> functionResponse{name, response}: content that is a JSON object goes as
  * is, any other text as {"content": text}. */
-static int tool_msg(struct gd_xl_ctx *c, const cJSON *msgs, const cJSON *m, const char *param,
+static int tool_msg(struct gd_xl_ctx *c, const cJSON *calls, const cJSON *m, const char *param,
                     cJSON *contents)
 {
     const cJSON *id = get(m, "tool_call_id");
     if (!cJSON_IsString(id))
         return FAIL(c, param, "%s.tool_call_id must be a string", param);
-    const char *name = call_name(msgs, m, id->valuestring);
+    const char *name = call_name(calls, id->valuestring);
     if (!name)
         return FAIL(c, param,
-                    "%s.tool_call_id '%.64s' names no tool call of an earlier assistant "
-                    "message",
+                    "%s.tool_call_id '%.64s' names no tool call of the last assistant message "
+                    "with tool_calls",
                     param, id->valuestring);
     const cJSON *content = get(m, "content");
     struct gd_buf text;
@@ -247,6 +244,7 @@ static int messages(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
         return GD_ENOMEM;
     }
     int i = 0, rc = 0;
+    const cJSON *calls = NULL; /* tool_calls of the last assistant message with some */
     for (const cJSON *m = in->child; m && rc == 0 && !c->oom; m = m->next, i++) {
         snprintf(p, sizeof p, "messages[%d]", i);
         const cJSON *role = get(m, "role");
@@ -264,8 +262,11 @@ static int messages(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
             rc = parts ? content_parts(c, get(m, "content"), p, 1, parts) : GD_ENOMEM;
         } else if (strcmp(r, "assistant") == 0) {
             rc = assistant_msg(c, m, p, contents);
+            const cJSON *tc = get(m, "tool_calls");
+            if (cJSON_IsArray(tc) && tc->child)
+                calls = tc;
         } else if (strcmp(r, "tool") == 0) {
-            rc = tool_msg(c, in, m, p, contents);
+            rc = tool_msg(c, calls, m, p, contents);
         } else {
             rc = FAIL(c, p, "%s.role '%.32s' is not supported by Gemini deployments", p, r);
         }

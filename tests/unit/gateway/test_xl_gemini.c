@@ -448,3 +448,34 @@ Test(xl_gem_embed, values_outside_float32_are_refused)
     cr_assert_eq(b.len, 0);
     gd_buf_free(&b);
 }
+
+Test(xl_gem_req, tool_results_answer_the_last_calling_turn_only)
+{
+    /* call ids restart at call_0 every answer: a result names a call of the last turn */
+    golden_req("{'messages':[{'role':'user','content':'x'},{'role':'assistant','tool_calls':[{"
+               "'id':'call_0','type':'function','function':{'name':'f','arguments':'{}'}}]},"
+               "{'role':'tool','tool_call_id':'call_0','content':'1'},{'role':'assistant',"
+               "'content':'ok'},{'role':'user','content':'y'},{'role':'assistant','tool_calls':"
+               "[{'id':'call_0','type':'function','function':{'name':'g','arguments':'{}'}}]},"
+               "{'role':'tool','tool_call_id':'call_0','content':'2'}]}",
+               "{'contents':[{'role':'user','parts':[{'text':'x'}]},{'role':'model','parts':[{"
+               "'functionCall':{'name':'f','args':{}}}]},{'role':'user','parts':[{"
+               "'functionResponse':{'name':'f','response':{'content':'1'}}}]},{'role':'model',"
+               "'parts':[{'text':'ok'}]},{'role':'user','parts':[{'text':'y'}]},{'role':'model',"
+               "'parts':[{'functionCall':{'name':'g','args':{}}}]},{'role':'user','parts':[{"
+               "'functionResponse':{'name':'g','response':{'content':'2'}}}]}]}");
+    refused("{'messages':[{'role':'user','content':'x'},{'role':'assistant','tool_calls':[{"
+            "'id':'a','type':'function','function':{'name':'f','arguments':'{}'}}]},{'role':"
+            "'assistant','tool_calls':[{'id':'b','type':'function','function':{'name':'g',"
+            "'arguments':'{}'}}]},{'role':'tool','tool_call_id':'a','content':'r'}]}",
+            "messages[3]", "names no tool call of the last assistant message");
+    char big[16384];
+    size_t o = (size_t)snprintf(big, sizeof big, "{'messages':[{'role':'assistant','tool_calls':[");
+    for (int i = 0; i < 129; i++)
+        o += (size_t)snprintf(big + o, sizeof big - o,
+                              "%s{'id':'c%d','type':'function','function':{'name':'f',"
+                              "'arguments':'{}'}}",
+                              i ? "," : "", i);
+    snprintf(big + o, sizeof big - o, "]}]}");
+    refused(big, "messages[0]", "at most 128 tool_calls");
+}
