@@ -46,6 +46,7 @@ static const struct {
     {"builtin", gd_serve_builtin_routes_register},
     {"gateway", gd_gw_routes_register}, /* /v1/chat/completions, ... (src/gateway) */
     {"serving", gd_ms_routes_register}, /* /v2/... Open Inference Protocol (src/serve) */
+    {"gateway", gd_gw_routes_link},     /* aliases onto local models: after "serving" */
 };
 
 struct gd_serve_state gd_serve;

@@ -21,4 +21,10 @@
  * (libcurl initialisation), GD_EEXIST (routes already present). */
 int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config *cfg);
 
+/* After every module registered its routes: connects the gateway to the model server's
+ * local models behind the same router (provider `type: local`, gw_local.h). With no
+ * gateway section, 0. Errors: GD_EINVAL (a local deployment names no local embedding
+ * model: logged), GD_ENOMEM. */
+int gd_gw_routes_link(struct gd_http_router *router, const struct gd_config *cfg);
+
 #endif

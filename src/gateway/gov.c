@@ -464,9 +464,14 @@ int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias)
     return !t->g || t->key == GD_GOV_NONE || gd_gov_key_allows(&t->g->c->keys[t->key], alias);
 }
 
+int gd_gov_sees_all(const struct gd_gov_ticket *t)
+{
+    return !t->g || t->key == GD_GOV_NONE || t->g->c->keys[t->key].n_aliases == 0;
+}
+
 int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
 {
-    if (!t->g || t->key == GD_GOV_NONE || t->g->c->keys[t->key].n_aliases == 0)
+    if (gd_gov_sees_all(t))
         return 0;
     int rc = gd_buf_puts(out, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0, n = 0; rc == 0 && i < t->g->gc->n_aliases; i++) {

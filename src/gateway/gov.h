@@ -82,6 +82,8 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
                    int upstream_used, int64_t est_completion);
 /* Whether the caller may see alias (GET /v1/models): 1 unless its key restricts aliases. */
 int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias);
+/* 1 unless the caller's key restricts aliases (then it sees only those). */
+int gd_gov_sees_all(const struct gd_gov_ticket *t);
 /* The /v1/models list for a key that restricts aliases, appended to out: returns 1; 0 when
  * the caller sees every alias (out untouched); GD_ENOMEM. */
 int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out);

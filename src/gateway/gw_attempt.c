@@ -8,6 +8,7 @@
  * CURL_WRITEFUNC_PAUSE (curl keeps that chunk) and the drain callback resumes the transfer,
  * so a stalled client holds at most its output buffer plus one chunk and one partial event.
  * Everything else (JSON answers, errors) is buffered, capped, and decided on at the end. */
+#include "gateway/gw_local.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_trace.h"
 #include "core/alloc.h"
@@ -362,6 +363,8 @@ int gw_attempt_start(struct gw_req *req)
         req->ad->stream_init(req->xs, req->f.include_usage, (int64_t)time(NULL));
     }
     gw_trace_attempt_begin(req, req->traceparent);
+    if (p->type == GD_GW_PROVIDER_LOCAL)
+        return gw_local_attempt_start(req);
     if (d->hc)
         return gw_hc_attempt_start(req, d->hc, p, d->pool_key);
     gd_buf_init(&url, 8192);
@@ -393,11 +396,13 @@ int gw_attempt_start(struct gw_req *req)
 void gw_attempt_init(struct gw_req *req)
 {
     gd_timer_init(&req->fb_timer, on_fb_timeout, req);
+    gw_local_init(req);
 }
 
 void gw_attempt_stop(struct gw_req *req)
 {
     gd_timer_stop(req->loop, &req->fb_timer);
+    gw_local_attempt_stop(req);
     if (req->own)
         gd_hc_request_cancel(&req->hc);
     if (req->xf.easy) {
@@ -424,5 +429,7 @@ void gw_attempt_resume(struct gw_req *req)
 
 int gw_attempt_in_callback(const struct gw_req *req)
 {
-    return req->own ? gd_hc_request_in_callback(&req->hc) : gw_pool_in_curl(req->xf.pool);
+    if (req->own)
+        return gd_hc_request_in_callback(&req->hc);
+    return req->xf.easy && gw_pool_in_curl(req->xf.pool); /* a local attempt: never */
 }

@@ -147,11 +147,13 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     int rc = gd_config_get_string(d, p, "type", 32, &v, NULL);
     if (rc == 0 && v && strcmp(v, "anthropic") == 0)
         out->type = GD_GW_PROVIDER_ANTHROPIC;
+    else if (rc == 0 && v && strcmp(v, "local") == 0)
+        out->type = GD_GW_PROVIDER_LOCAL;
     else if (rc == 0 && v && strcmp(v, "gemini") == 0)
         out->type = GD_GW_PROVIDER_GEMINI;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
         gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
-                           "expected openai, anthropic or gemini");
+                           "expected openai, anthropic, local or gemini");
         rc = GD_EINVAL;
     }
     if (out->type == GD_GW_PROVIDER_GEMINI) {
@@ -188,6 +190,26 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     return rc;
 }
 
+/* A provider of type local is answered in process: what configures a connection has no
+ * meaning there, and a key set on it would look like it protects something. */
+static int local_provider_keys(struct gd_config_diag *d, const struct gd_yaml_node *p)
+{
+    static const char *const remote_only[] = {
+        "base_url",        "api_key",         "ca_file",
+        "client",          "max_connections", "max_idle_connections",
+        "idle_timeout_ms", "timeout_ms",      "first_byte_timeout_ms"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof remote_only / sizeof remote_only[0]; i++)
+        if (gd_yaml_map_get(p, remote_only[i])) {
+            gd_config_diag_add(d, gd_yaml_map_get(p, remote_only[i]), remote_only[i],
+                               "a provider of type: local is this girder's serving: section; "
+                               "it takes no %s",
+                               remote_only[i]);
+            rc = GD_EINVAL;
+        }
+    return rc;
+}
+
 static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p,
                           struct gd_gw_provider_cfg *out)
 {
@@ -198,6 +220,14 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
         return GD_EINVAL;
     int rc = gd_config_check_keys(d, p, provider_keys);
     rc |= get_name(d, p, "name", MAX_NAME, &out->name);
+    int trc = parse_type(d, p, out);
+    if (trc == GD_ENOMEM)
+        return trc;
+    rc |= trc;
+    gd_gw_breaker_cfg_default(&out->breaker);
+    rc |= parse_breaker(d, p, &out->breaker);
+    if (out->type == GD_GW_PROVIDER_LOCAL) /* this girder's serving: models */
+        return rc | local_provider_keys(d, p) ? GD_EINVAL : 0;
     if (get_name(d, p, "base_url", MAX_URL, &out->base_url) == 0)
         rc |= check_url(d, p, out->base_url);
     else
@@ -220,12 +250,6 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     out->max_idle_connections = maxi < 0 || maxi > maxc ? (uint32_t)maxc : (uint32_t)maxi;
     out->idle_timeout_ms = (uint32_t)idle;
     rc |= parse_client(d, p, &out->use_curl);
-    int trc = parse_type(d, p, out);
-    if (trc == GD_ENOMEM)
-        return trc;
-    rc |= trc;
-    gd_gw_breaker_cfg_default(&out->breaker);
-    rc |= parse_breaker(d, p, &out->breaker);
     return rc ? GD_EINVAL : 0;
 }
 

@@ -23,6 +23,7 @@
 enum gd_gw_provider_type {
     GD_GW_PROVIDER_OPENAI = 0, /* OpenAI-compatible: bodies pass through (model spliced) */
     GD_GW_PROVIDER_ANTHROPIC,  /* Anthropic Messages API: chat translated both ways */
+    GD_GW_PROVIDER_LOCAL,      /* this girder's serving: models, in process (embeddings) */
     GD_GW_PROVIDER_GEMINI,     /* Google Gemini generateContent (AI Studio or Vertex AI) */
 };
 
@@ -31,11 +32,13 @@ struct gd_gw_gemini_cfg; /* gw_config_gemini.h */
 struct gd_gw_provider_cfg {
     char *name;
     enum gd_gw_provider_type type;
-    char *anthropic_version;         /* `anthropic-version` header (type anthropic), else NULL */
+    char *anthropic_version; /* `anthropic-version` header (type anthropic), else NULL */
+    char *base_url;          /* without trailing '/', e.g. "http://127.0.0.1:9001/v1"; NULL
+                                for type local */
+    char *api_key;           /* NULL when none; SECRET: never log */
+    char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
+
     struct gd_gw_gemini_cfg *gemini; /* `gemini:` (type gemini, owned), else NULL */
-    char *base_url;                  /* without trailing '/', e.g. "http://127.0.0.1:9001/v1" */
-    char *api_key;                   /* NULL when none; SECRET: never log */
-    char *ca_file; /* PEM CA bundle to verify the upstream with; NULL: system store */
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;

@@ -85,7 +85,7 @@ static int parse_url(const char *url, struct gw_hc_target *t)
 
 struct gw_hc_target *gw_hc_target_new(const struct gd_gw_provider_cfg *p)
 {
-    if (p->use_curl || strncmp(p->base_url, "http://", 7) != 0 || env_proxy_set())
+    if (!p->base_url || p->use_curl || strncmp(p->base_url, "http://", 7) != 0 || env_proxy_set())
         return NULL;
     for (const char *k = p->api_key; k && *k; k++)
         if ((unsigned char)*k < 0x20 || *k == 0x7f)

@@ -4,6 +4,7 @@
  *   attempt done: record outcome -> relay / retry / fall back / answer an error
  *   client gone: abort the transfer (deferred when inside curl), free when unreferenced */
 #include "gateway/gateway.h"
+#include "gateway/gw_local.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_trace.h"
 #include "gateway/oai_error.h"
@@ -808,7 +809,8 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     struct gd_buf b;
     gd_buf_init(&b, 4096);
     int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
-    if (a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) {
+    if ((a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) ||
+        (a < 0 && n > 0 && gd_gov_sees_all(&t) && gw_local_model_listed(route->rt, name))) {
         rc = gd_buf_puts(&b, "{\"id\":");
         rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
         rc = rc ? rc
@@ -825,6 +827,8 @@ static void on_model(struct gd_http_exchange *x, void *ud)
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&b);
 }
+
+#define GW_RUNTIME_SERVICE "gateway.runtime"
 
 struct gw_routes {
     struct gw_runtime *rt;
@@ -859,6 +863,7 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
         routes_free(r);
         return rc;
     }
+    rc = gd_http_router_provide(router, GW_RUNTIME_SERVICE, r->rt);
     for (int k = 0; rc == 0 && k < GW_KIND_N; k++) {
         r->route[k].rt = r->rt;
         r->route[k].kind = (enum gw_kind)k;
@@ -881,4 +886,11 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
         rc = gd_http_router_add(router, "GET", "/admin/governance", GD_HTTP_MATCH_EXACT,
                                 gd_gov_admin_handler, r->rt->gov);
     return rc;
+}
+
+int gd_gw_routes_link(struct gd_http_router *router, const struct gd_config *cfg)
+{
+    (void)cfg;
+    struct gw_runtime *rt = gd_http_router_service(router, GW_RUNTIME_SERVICE);
+    return rt ? gw_local_link(rt, router) : 0;
 }

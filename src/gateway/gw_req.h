@@ -80,7 +80,9 @@ struct gw_req {
     uint64_t attempt_unix_ns;
     char traceparent[56]; /* sent upstream while traced */
     struct gd_timer fb_timer;
-    struct gd_buf resp; /* buffered non-streamed answer */
+    void *local_call;            /* a local model's job (gw_local.h), NULL when none */
+    struct gd_timer local_timer; /* answers a local model's refusal from the loop */
+    struct gd_buf resp;          /* buffered non-streamed answer */
     char ctype[128];
     struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
     char detail[128];         /* why the last attempt failed (for girder's own error) */

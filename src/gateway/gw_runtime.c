@@ -121,7 +121,7 @@ static int init_alias(struct gw_runtime *rt, const struct families *f, size_t i)
             return GD_ENOMEM;
         d->label = b.data;
         gd_buf_init(&b, 8192);
-        if (gd_buf_printf(&b, "%s\n%s\n%u\n%u\n%u\n%d", p->name, p->base_url,
+        if (gd_buf_printf(&b, "%s\n%s\n%u\n%u\n%u\n%d", p->name, p->base_url ? p->base_url : "",
                           p->max_connections, p->max_idle_connections, p->idle_timeout_ms,
                           p->use_curl) != 0)
             return GD_ENOMEM;

@@ -49,6 +49,8 @@ struct gw_alias_rt {
     struct gd_counter *retries, *fallbacks;
 };
 
+struct gd_ms_local;
+
 struct gw_runtime {
     struct gd_config *cfg; /* reference */
     const struct gd_gw_config *gc;
@@ -57,6 +59,7 @@ struct gw_runtime {
     struct gd_buf models_json;
     struct gd_counter_vec *requests;          /* girder_gateway_requests_total{alias,status} */
     struct gd_gov *gov;                       /* governance (gov.h), NULL when not configured */
+    const struct gd_ms_local *local;          /* the model server's models (gw_local.h) */
     struct gw_runtime *live_prev, *live_next; /* process-wide list of live runtimes */
 };
 

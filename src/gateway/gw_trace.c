@@ -76,7 +76,8 @@ void gw_trace_attempt_end(struct gw_req *req, const struct gd_gw_attempt_result 
     gd_span_attr_str(&s, "gen_ai.provider.name", p->name, strlen(p->name));
     gd_span_attr_str(&s, "girder.alias", req->alias_name, strlen(req->alias_name));
     gd_span_attr_int(&s, "girder.attempt", req->plan.attempts);
-    server_attrs(&s, p->base_url);
+    if (p->base_url) /* NULL: a local model, no server */
+        server_attrs(&s, p->base_url);
     if (r->status > 0)
         gd_span_attr_int(&s, "http.response.status_code", r->status);
     static const char *const errors[] = {[GD_GW_OUTCOME_CONNECT] = "connect",

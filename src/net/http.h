@@ -30,6 +30,7 @@
 struct gd_arena;
 struct gd_http_exchange;
 struct gd_http_router;
+struct gd_buf;
 
 /* ---- the request as handlers see it (all memory owned by the exchange) ---- */
 struct gd_http_request {
@@ -88,6 +89,14 @@ int gd_http_router_add_ready_check(struct gd_http_router *r, gd_http_ready_fn fn
  * failed. NULL router: ready. */
 int gd_http_router_ready(const struct gd_http_router *r, char *why, size_t whylen);
 
+/* Objects one module offers the others behind the same router (the model server's local
+ * models to the gateway): name is a static string, obj lives as long as the router (freed
+ * by the provider's cleanup). Register before the router is handed to a site; read from
+ * any thread after. Errors: GD_EEXIST (name taken), GD_ELIMIT (more than 8). */
+int gd_http_router_provide(struct gd_http_router *r, const char *name, void *obj);
+/* The object provided under name, or NULL (also for a NULL router). */
+void *gd_http_router_service(const struct gd_http_router *r, const char *name);
+
 /* Route i (registration order is not kept: exact routes first, then prefixes longest
  * first, i.e. match order): its method and label. Returns 0, or GD_ENOENT past the end.
  * For logging the routing table. */
@@ -132,8 +141,11 @@ int gd_http_set_header(struct gd_http_exchange *x, const char *name, const char 
  * also: GD_ECLOSED (client gone: nothing sent), GD_ENOMEM. */
 int gd_http_respond(struct gd_http_exchange *x, int status, const char *content_type,
                     const void *body, size_t len);
-/* {"error":{"message":message,"type":type,"code":code}} (code NULL -> null) with the given
- * status. Same contract as gd_http_respond. */
+/* Appends {"error":{"message":message,"type":type,"code":code}} (code NULL -> null) and a
+ * newline to b. 0 or GD_ENOMEM / GD_ELIMIT (b's cap). */
+int gd_http_json_error_body(struct gd_buf *b, const char *type, const char *code,
+                            const char *message);
+/* gd_http_json_error_body's body with the given status. Same contract as gd_http_respond. */
 int gd_http_respond_json_error(struct gd_http_exchange *x, int status, const char *type,
                                const char *code, const char *message);
 

@@ -221,6 +221,19 @@ int gd_http_respond(struct gd_http_exchange *x, int status, const char *content_
     return rc;
 }
 
+int gd_http_json_error_body(struct gd_buf *b, const char *type, const char *code,
+                            const char *message)
+{
+    int first = 1, rc = gd_buf_puts(b, "{\"error\":{");
+    rc = rc ? rc : gd_json_put_key(b, "message", &first);
+    rc = rc ? rc : gd_json_put_str(b, message, strlen(message));
+    rc = rc ? rc : gd_json_put_key(b, "type", &first);
+    rc = rc ? rc : gd_json_put_str(b, type, strlen(type));
+    rc = rc ? rc : gd_json_put_key(b, "code", &first);
+    rc = rc ? rc : (code ? gd_json_put_str(b, code, strlen(code)) : gd_buf_puts(b, "null"));
+    return rc ? rc : gd_buf_puts(b, "}}\n");
+}
+
 int gd_http_respond_json_error(struct gd_http_exchange *x, int status, const char *type,
                                const char *code, const char *message)
 {
@@ -228,19 +241,9 @@ int gd_http_respond_json_error(struct gd_http_exchange *x, int status, const cha
         return GD_ESTATE;
     struct gd_buf b;
     gd_buf_init(&b, 65536);
-    int first = 1, rc = gd_buf_puts(&b, "{\"error\":{");
-    rc = rc ? rc : gd_json_put_key(&b, "message", &first);
-    rc = rc ? rc : gd_json_put_str(&b, message, strlen(message));
-    rc = rc ? rc : gd_json_put_key(&b, "type", &first);
-    rc = rc ? rc : gd_json_put_str(&b, type, strlen(type));
-    rc = rc ? rc : gd_json_put_key(&b, "code", &first);
-    rc = rc ? rc : (code ? gd_json_put_str(&b, code, strlen(code)) : gd_buf_puts(&b, "null"));
-    rc = rc ? rc : gd_buf_puts(&b, "}}\n");
-    if (rc) {
-        gd_buf_free(&b);
-        return gd_http_respond(x, 500, "application/json", "{}\n", 3);
-    }
-    rc = gd_http_respond(x, status, "application/json", b.data, b.len);
+    int rc = gd_http_json_error_body(&b, type, code, message);
+    rc = rc ? gd_http_respond(x, 500, "application/json", "{}\n", 3)
+            : gd_http_respond(x, status, "application/json", b.data, b.len);
     gd_buf_free(&b);
     return rc;
 }

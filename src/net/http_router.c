@@ -24,7 +24,12 @@ struct cleanup {
     void *ptr;
 };
 
-enum { MAX_READY_CHECKS = 8 };
+enum { MAX_READY_CHECKS = 8, MAX_SERVICES = 8 };
+
+struct service {
+    const char *name; /* static */
+    void *obj;
+};
 
 struct ready_check {
     gd_http_ready_fn fn;
@@ -38,6 +43,8 @@ struct gd_http_router {
     size_t n_cleanups, cap_cleanups;
     struct ready_check ready[MAX_READY_CHECKS];
     size_t n_ready;
+    struct service services[MAX_SERVICES];
+    size_t n_services;
 };
 
 enum { MAX_ROUTES = 4096 };
@@ -181,6 +188,24 @@ int gd_http_router_add_ready_check(struct gd_http_router *r, gd_http_ready_fn fn
         return GD_ELIMIT;
     r->ready[r->n_ready++] = (struct ready_check){fn, ud};
     return 0;
+}
+
+int gd_http_router_provide(struct gd_http_router *r, const char *name, void *obj)
+{
+    if (gd_http_router_service(r, name))
+        return GD_EEXIST;
+    if (r->n_services == MAX_SERVICES)
+        return GD_ELIMIT;
+    r->services[r->n_services++] = (struct service){name, obj};
+    return 0;
+}
+
+void *gd_http_router_service(const struct gd_http_router *r, const char *name)
+{
+    for (size_t i = 0; r && i < r->n_services; i++)
+        if (strcmp(r->services[i].name, name) == 0)
+            return r->services[i].obj;
+    return NULL;
 }
 
 int gd_http_router_ready(const struct gd_http_router *r, char *why, size_t whylen)

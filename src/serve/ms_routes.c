@@ -71,6 +71,17 @@ static int try_fallback(struct gd_http_exchange *x, struct ms_routes *r,
     return 1;
 }
 
+void gd__ms_observe(struct ms_routes *r, struct ms_model_view *v, const struct gd_ms_job *job)
+{
+    gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
+    gd_histogram_observe(v->queue, (double)job->queue_ns / 1e9);
+    if (job->batch) { /* it ran */
+        gd_histogram_observe(v->compute, (double)job->compute_ns / 1e9);
+        gd_histogram_observe(v->batch, job->batch);
+    }
+    gd__ms_count(r, v, job->status);
+}
+
 static void on_client_gone(struct gd_http_exchange *x, void *ud)
 {
     (void)x;
@@ -95,13 +106,7 @@ static void on_done(struct gd_ms_job *job, void *ud)
             gd_ms_job_free(job);
             return;
         }
-        gd_gauge_set(v->depth, (double)gd_ms_model_queue_depth(v->model));
-        gd_histogram_observe(v->queue, (double)job->queue_ns / 1e9);
-        if (job->batch) { /* it ran */
-            gd_histogram_observe(v->compute, (double)job->compute_ns / 1e9);
-            gd_histogram_observe(v->batch, job->batch);
-        }
-        gd__ms_count(p->routes, v, job->status);
+        gd__ms_observe(p->routes, v, job);
         gd_http_log_field_i64(x, "queue_us", (int64_t)(job->queue_ns / 1000));
         gd_http_log_field_i64(x, "compute_us", (int64_t)(job->compute_ns / 1000));
         if (job->batch)
@@ -172,25 +177,36 @@ static uint64_t deadline_of(const struct gd_ms_model_cfg *c, const struct gd_ms_
     return d;
 }
 
+void gd__ms_refusal_of(struct ms_routes *r, struct ms_model_view *v, int rc, struct ms_refusal *f)
+{
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    *f = (struct ms_refusal){rc == GD_EAGAIN ? 503 : 500, "server_error", NULL, rc == GD_EAGAIN,
+                             "out of memory"};
+    gd__ms_count(r, v, f->status);
+    if (rc == GD_EAGAIN)
+        snprintf(f->msg, sizeof f->msg,
+                 "model '%s' is overloaded: its queue is full (at most %u requests and %llu "
+                 "bytes of inputs)",
+                 c->name, c->max_queue, (unsigned long long)c->max_queue_bytes);
+}
+
+static void respond_refusal(struct gd_http_exchange *x, const struct ms_refusal *f, int openai)
+{
+    if (f->retry_after)
+        gd_http_set_header(x, "Retry-After", "1");
+    if (openai)
+        gd_http_respond_json_error(x, f->status, f->type, f->code, f->msg);
+    else
+        gd__ms_respond_error(x, f->status, "%s", f->msg);
+}
+
 /* Answers 503 with Retry-After (queue full) or 500 (out of memory) for v's model. */
 static void respond_refused(struct gd_http_exchange *x, struct ms_routes *r,
                             struct ms_model_view *v, int rc, int openai)
 {
-    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-    int status = rc == GD_EAGAIN ? 503 : 500;
-    gd__ms_count(r, v, status);
-    char msg[300] = "out of memory";
-    if (rc == GD_EAGAIN) {
-        gd_http_set_header(x, "Retry-After", "1");
-        snprintf(msg, sizeof msg,
-                 "model '%s' is overloaded: its queue is full (at most %u requests and %llu "
-                 "bytes of inputs)",
-                 c->name, c->max_queue, (unsigned long long)c->max_queue_bytes);
-    }
-    if (openai)
-        gd_http_respond_json_error(x, status, "server_error", NULL, msg);
-    else
-        gd__ms_respond_error(x, status, "%s", msg);
+    struct ms_refusal f;
+    gd__ms_refusal_of(r, v, rc, &f);
+    respond_refusal(x, &f, openai);
 }
 
 /* Queues job for v's model and answers when it is done (or at once: 503 when the queue is
@@ -275,53 +291,80 @@ static void infer_on(struct gd_http_exchange *x, struct ms_routes *r, struct ms_
     submit(x, r, v, job, hops);
 }
 
+int gd__ms_embed_job(struct ms_routes *r, const char *body, size_t len, uint64_t start_ns,
+                     struct ms_model_view **vout, struct gd_ms_job **jout, struct ms_refusal *f)
+{
+    *f = (struct ms_refusal){400, "invalid_request_error", NULL, 0, "out of memory"};
+    *vout = NULL;
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
+    if (!cJSON_IsObject(root) || !cJSON_IsString(jm)) {
+        cJSON_Delete(root);
+        snprintf(f->msg, sizeof f->msg, "%s",
+                 root ? "the body must be a JSON object with a string 'model'"
+                      : "the body is not valid JSON");
+        return f->status;
+    }
+    struct ms_group *g = gd__ms_group_named(r, jm->valuestring, strlen(jm->valuestring));
+    struct ms_model_view *v = g ? gd__ms_pick_version(r, g, 1) : NULL;
+    if (!v || !v->embed) {
+        *f = (struct ms_refusal){404, "invalid_request_error", "model_not_found", 0, ""};
+        snprintf(f->msg, sizeof f->msg, "The model '%.200s' is not a local embedding model",
+                 jm->valuestring);
+        cJSON_Delete(root);
+        return f->status;
+    }
+    *vout = v;
+    char why[400];
+    if (!gd__ms_view_ready(r, v, why, sizeof why)) {
+        cJSON_Delete(root);
+        *f = (struct ms_refusal){503, "server_error", NULL, 1, ""};
+        snprintf(f->msg, sizeof f->msg, "%s", why);
+        gd__ms_count(r, v, f->status);
+        return f->status;
+    }
+    if (gd_ms_model_queue_full(v->model)) { /* before tokenizing */
+        cJSON_Delete(root);
+        gd__ms_refusal_of(r, v, GD_EAGAIN, f);
+        return f->status;
+    }
+    struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
+    const char *param = NULL;
+    int rc = job ? gd_ms_embed_prepare(v->embed, root, job, f->msg, sizeof f->msg, &param) : -1;
+    cJSON_Delete(root);
+    if (rc) {
+        gd_ms_job_free(job);
+        if (rc < 0)
+            *f = (struct ms_refusal){500, "server_error", NULL, 0, "out of memory"};
+        else
+            f->status = rc;
+        gd__ms_count(r, v, f->status);
+        return f->status;
+    }
+    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
+    job->openai_errors = 1;
+    job->deadline_ns = c->timeout_ms ? start_ns + c->timeout_ms * 1000000ull : 0;
+    *jout = job;
+    return 0;
+}
+
 /* POST /v1/embeddings: OpenAI's request and error shapes (ms_embed.h). */
 static void on_embeddings(struct gd_http_exchange *x, void *ud)
 {
     struct ms_routes *r = ud;
     const struct gd_http_request *req = gd_http_exchange_request(x);
-    cJSON *root = cJSON_ParseWithLength(req->body, req->body_len);
-    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(root, "model");
-    if (!cJSON_IsObject(root) || !cJSON_IsString(jm)) {
-        cJSON_Delete(root);
-        gd_http_respond_json_error(x, 400, "invalid_request_error", NULL,
-                                   root ? "the body must be a JSON object with a string 'model'"
-                                        : "the body is not valid JSON");
-        return;
+    struct ms_model_view *v;
+    struct gd_ms_job *job;
+    struct ms_refusal f;
+    int rc = gd__ms_embed_job(r, req->body, req->body_len, req->start_ns, &v, &job, &f);
+    if (v) {
+        gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
+        gd_http_log_field_str(x, "model_version", v->version);
     }
-    struct ms_group *g = gd__ms_group_named(r, jm->valuestring, strlen(jm->valuestring));
-    struct ms_model_view *v = g ? gd__ms_pick_version(r, g, 1) : NULL;
-    if (!v || !v->embed) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "The model '%.200s' is not a local embedding model",
-                 jm->valuestring);
-        cJSON_Delete(root);
-        gd_http_respond_json_error(x, 404, "invalid_request_error", "model_not_found", msg);
-        return;
-    }
-    gd_http_log_field_str(x, "model", gd_ms_model_cfg(v->model)->name);
-    gd_http_log_field_str(x, "model_version", v->version);
-    if (gd_ms_model_queue_full(v->model)) { /* before tokenizing */
-        cJSON_Delete(root);
-        respond_refused(x, r, v, GD_EAGAIN, 1);
-        return;
-    }
-    struct gd_ms_job *job = gd_ms_job_new(v->model, MAX_RESPONSE_BYTES);
-    char err[512] = "out of memory";
-    const char *param = NULL;
-    int rc = job ? gd_ms_embed_prepare(v->embed, root, job, err, sizeof err, &param) : -1;
-    cJSON_Delete(root);
-    if (rc) {
-        gd_ms_job_free(job);
-        gd__ms_count(r, v, rc > 0 ? rc : 500);
-        gd_http_respond_json_error(x, rc > 0 ? rc : 500,
-                                   rc > 0 ? "invalid_request_error" : "server_error", NULL, err);
-        return;
-    }
-    const struct gd_ms_model_cfg *c = gd_ms_model_cfg(v->model);
-    job->openai_errors = 1;
-    job->deadline_ns = c->timeout_ms ? req->start_ns + c->timeout_ms * 1000000ull : 0;
-    submit(x, r, v, job, 0);
+    if (rc)
+        respond_refusal(x, &f, 1);
+    else
+        submit(x, r, v, job, 0);
 }
 
 /* The poller's thread: the repository changed; the reload (SIGHUP's path, on the main
@@ -581,6 +624,7 @@ int gd_ms_routes_register(struct gd_http_router *router, const struct gd_config 
         rc = gd_http_router_add(router, routes[i].method, routes[i].path, routes[i].match,
                                 routes[i].fn, r);
     rc = rc ? rc : gd_http_router_add_ready_check(router, gd__ms_routes_ready, r);
+    rc = rc ? rc : gd__ms_local_provide(router, r, &r->local);
     if (!rc && r->n_embed) {
         rc = gd_http_router_add(router, "POST", "/v1/embeddings", GD_HTTP_MATCH_EXACT,
                                 on_embeddings, r);

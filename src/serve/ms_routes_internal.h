@@ -9,6 +9,7 @@
 #include "net/http.h"
 #include "obs/metrics.h"
 #include "serve/ms_embed.h"
+#include "serve/ms_local.h"
 #include "serve/ms_probe.h"
 #include "serve/ms_repo.h"
 #include "serve/ms_runtime.h"
@@ -54,7 +55,8 @@ struct ms_routes {
     size_t n_views;
     struct ms_metrics metrics;
     struct gd_buf server_meta;
-    size_t n_embed; /* views with an embedder */
+    size_t n_embed;           /* views with an embedder */
+    struct gd_ms_local local; /* the gateway's way in (ms_local.c) */
 };
 
 enum action { ACT_META, ACT_READY, ACT_INFER };
@@ -63,6 +65,31 @@ struct model_path {
     struct gd_slice name, version; /* version.n == 0: not given */
     enum action act;
 };
+
+/* A request the model server will not queue: the answer to give, in OpenAI's shape
+ * (type, code) or the protocol's ({"error": msg}). */
+struct ms_refusal {
+    int status;
+    const char *type, *code; /* code NULL: none */
+    int retry_after;         /* 1: answer Retry-After: 1 */
+    char msg[512];
+};
+
+/* ---- the embeddings route (ms_routes.c) ---- */
+/* The job for an OpenAI embeddings body, ready to submit, and its model version (*vout,
+ * NULL when the body names no local embedding model): 0, or the HTTP status of the
+ * refusal in f (counted in the model's metrics when *vout is set). */
+int gd__ms_embed_job(struct ms_routes *r, const char *body, size_t len, uint64_t start_ns,
+                     struct ms_model_view **vout, struct gd_ms_job **jout, struct ms_refusal *f);
+/* The refusal of a request v's model cannot take (rc GD_EAGAIN: queue full, with
+ * Retry-After; else out of memory), counted. */
+void gd__ms_refusal_of(struct ms_routes *r, struct ms_model_view *v, int rc, struct ms_refusal *f);
+/* A finished job in v's metrics: queue depth, queue/compute time, batch size, status. */
+void gd__ms_observe(struct ms_routes *r, struct ms_model_view *v, const struct gd_ms_job *job);
+
+/* Provides r's embedding models to the gateway (ms_local.c) as svc. 0 or GD_E*. */
+int gd__ms_local_provide(struct gd_http_router *router, struct ms_routes *r,
+                         struct gd_ms_local *svc);
 
 /* ---- answers and state (ms_routes_meta.c) ---- */
 void gd__ms_respond_json(struct gd_http_exchange *x, int status, const struct gd_buf *b);

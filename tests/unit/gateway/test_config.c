@@ -156,8 +156,19 @@ Test(gw_config, provider_types)
     cr_assert_eq(c->providers[3].type, GD_GW_PROVIDER_OPENAI);
     gd_config_unref(cfg);
     gd_buf_free(&errs);
-    expect_error("providers:\n  - {name: p, type: bedrock, base_url: 'http://h'}\n",
-                 "t.yaml:2:21: key 'type': expected openai, anthropic or gemini");
+    expect_error("providers:\n  - {name: p, type: bogus, base_url: 'http://h'}\n",
+                 "t.yaml:2:21: key 'type': expected openai, anthropic, local or gemini");
+    expect_error("providers:\n  - {name: p, type: local, api_key: k}\n",
+                 "t.yaml:2:37: key 'api_key': a provider of type: local is this girder's "
+                 "serving: section; it takes no api_key");
+    const char *yl = "providers:\n  - {name: here, type: local, breaker: {cooldown_ms: 50}}\n"
+                     "models:\n  - {alias: e, deployments: [{provider: here, model: minilm}]}\n";
+    cr_assert_eq(load(yl, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    c = gd_gw_config_get(cfg);
+    cr_assert_eq(c->providers[0].type, GD_GW_PROVIDER_LOCAL);
+    cr_assert_null(c->providers[0].base_url);
+    cr_assert_eq(c->providers[0].breaker.cooldown_ms, 50);
+    gd_config_unref(cfg);
     expect_error("providers:\n  - {name: p, anthropic_version: x, base_url: 'http://h'}\n",
                  "only for providers of type: anthropic");
     expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
