@@ -5,14 +5,13 @@
 
 #include <string.h>
 
-static int anth_path(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+static int anth_path(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
                      struct gd_buf *out)
 {
-    (void)p;
-    (void)model;
+    (void)p, (void)model, (void)stream;
     if (kind != 0)
         return GD_ENOTSUP; /* the Messages API has chat only */
-    return out && gd_buf_puts(out, "/messages") ? GD_ENOMEM : 0;
+    return out ? gd_buf_puts(out, "/messages") : 0;
 }
 
 static int anth_headers(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud)
@@ -45,10 +44,20 @@ static int anth_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usa
     return gd_xl_anth_sse_usage(&st->anth, u);
 }
 
+/* chat only: no embeddings hooks */
 static const struct gw_adapter anthropic = {
-    "anthropic",          anth_path,         anth_headers,     gd_xl_anth_request,
-    gd_xl_anth_response,  gd_xl_anth_error,  anth_stream_init, anth_stream_event,
-    anth_stream_finished, anth_stream_usage,
+    "anthropic",
+    anth_path,
+    anth_headers,
+    gd_xl_anth_request,
+    gd_xl_anth_response,
+    gd_xl_anth_error,
+    anth_stream_init,
+    anth_stream_event,
+    anth_stream_finished,
+    anth_stream_usage,
+    NULL,
+    NULL,
 };
 
 /* OpenAI's bodies: only the path and the header hooks (see gw_adapter.h). */
@@ -62,6 +71,8 @@ const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
         return &anthropic;
     case GD_GW_PROVIDER_AZURE:
         return &azure;
+    case GD_GW_PROVIDER_GEMINI:
+        return &gw_adapter_gemini;
     default:
         return NULL;
     }

@@ -14,6 +14,7 @@
 #include "gateway/gw_config.h"
 #include "gateway/json_scan.h"
 #include "gateway/xl_anthropic.h"
+#include "gateway/xl_gemini.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,14 +25,15 @@ typedef int (*gw_header_fn)(void *ud, const char *line_prefix, const char *value
 /* Stream state of any adapter (one member per adapter type). */
 union gw_adapter_stream {
     struct gd_xl_anth_sse anth;
+    struct gd_xl_gem_sse gem;
 };
 
 struct gw_adapter {
     const char *name;
     /* Appends the path after base_url for request kind (0 chat, 1 completions, 2
-     * embeddings) to deployment model of provider p to out; out NULL: only whether the kind
-     * is served. 0, GD_ENOTSUP (this provider type cannot serve that kind) or GD_ENOMEM. */
-    int (*path)(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+     * embeddings) of a deployment of `model` (streamed or not) to out. 0, GD_ENOMEM, or
+     * GD_ENOTSUP when this provider type cannot serve that kind; out NULL: only asks. */
+    int (*path)(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
                 struct gd_buf *out);
     /* Authentication and protocol headers (instead of Authorization: Bearer). */
     int (*headers)(const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud);
@@ -55,7 +57,17 @@ struct gw_adapter {
     int (*stream_finished)(const union gw_adapter_stream *st);
     /* Usage seen so far; 1 when known. */
     int (*stream_usage)(const union gw_adapter_stream *st, struct gd_gw_usage *u);
+    /* Embeddings (kind 2), NULL when the type has none: the upstream body for the client's
+     * (as request does), and a 2xx answer -> OpenAI's given the client's body again (its
+     * encoding_format) and the deployment's model (as response does). */
+    int (*embed_request)(const char *body, size_t len, const char *model, struct gd_buf *out,
+                         struct gd_xl_err *err);
+    int (*embed_response)(const char *cbody, size_t clen, const char *body, size_t len,
+                          const char *model, struct gd_buf *out, struct gd_gw_usage *u);
 };
+
+/* type: gemini (gw_adapter_gemini.c) */
+extern const struct gw_adapter gw_adapter_gemini;
 
 /* The adapter of a provider type; NULL for OpenAI-compatible (pass-through). */
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type);

@@ -232,14 +232,15 @@ int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provide
     return p->api_key ? add(ud, "Authorization: Bearer ", p->api_key, strlen(p->api_key)) : 0;
 }
 
-int gw_attempt_put_path(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
-                        struct gd_buf *out)
+int gw_attempt_path(const struct gw_req *req, struct gd_buf *out)
 {
-    const struct gw_adapter *ad = gw_adapter_for(p->type);
-    if (!ad)
-        return gd_buf_puts(out, kind_path[req->kind]);
-    return ad->path(req->kind, p, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
-                    out);
+    const struct gd_gw_config *gc = req->rt->gc;
+    const struct gd_gw_deployment_cfg *dc = &gc->aliases[req->alias].deployments[req->dep];
+    const struct gd_gw_provider_cfg *p = &gc->providers[dc->provider];
+    const struct gw_adapter *ad = gw_adapter_for(p->type); /* also path-only ones (azure) */
+    if (ad)
+        return ad->path(p, req->kind, dc->model, req->f.stream, out);
+    return gd_buf_puts(out, kind_path[req->kind]);
 }
 
 /* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
@@ -276,7 +277,7 @@ static int build_url(const struct gw_req *req, const struct gd_gw_provider_cfg *
                      struct gd_buf *url)
 {
     int rc = gd_buf_puts(url, p->base_url);
-    return rc ? rc : gw_attempt_put_path(req, p, url);
+    return rc ? rc : gw_attempt_path(req, url);
 }
 
 static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider_cfg *p,
@@ -315,15 +316,21 @@ int gw_attempt_splice_body(struct gw_req *req)
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     const struct gd_gw_provider_cfg *p = &req->rt->gc->providers[dc->provider];
     gd_buf_reset(&req->body);
-    if (req->ad && req->ad->path(req->kind, p, dc->model, NULL) == GD_ENOTSUP) {
+    int embed = req->kind == GW_KIND_EMBEDDINGS;
+    if (req->ad && (req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP ||
+                    (embed && !req->ad->embed_request))) {
         req->xl_err.status = 400;
         snprintf(req->xl_err.message, sizeof req->xl_err.message,
-                 "model `%.200s` is served by a provider of type %s, which has only chat "
-                 "completions",
-                 req->alias_name, req->ad->name);
+                 "model `%.200s` is served by a provider of type %s, which cannot serve "
+                 "/v1%s%s",
+                 req->alias_name, req->ad->name, kind_path[req->kind],
+                 req->ad->embed_request ? "" : " (it has only chat completions)");
         req->xl_err.param[0] = '\0';
         return GD_EINVAL;
     }
+    if (req->ad && embed)
+        return req->ad->embed_request(req->cbody, req->cbody_len, dc->model, &req->body,
+                                      &req->xl_err);
     if (req->ad)
         return req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, &req->xl_err);
     return gd_gw_splice_model(req->cbody, req->cbody_len, &req->f, dc->model, strlen(dc->model),

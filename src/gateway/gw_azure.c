@@ -22,9 +22,10 @@ static int put_segment(struct gd_buf *out, const char *s)
     return rc;
 }
 
-int gd_gw_azure_path(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+int gd_gw_azure_path(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
                      struct gd_buf *out)
 {
+    (void)stream;
     static const char *const op[] = {
         "/chat/completions?api-version=", "/completions?api-version=", "/embeddings?api-version="};
     if (kind < 0 || kind >= (int)(sizeof op / sizeof op[0]))

@@ -19,7 +19,7 @@
  * to deployment model of p to out (out NULL: only whether the kind is served). The
  * deployment name is percent-encoded outside RFC 3986's unreserved characters. 0,
  * GD_ENOTSUP (unknown kind) or GD_ENOMEM (out's cap). */
-int gd_gw_azure_path(int kind, const struct gd_gw_provider_cfg *p, const char *model,
+int gd_gw_azure_path(const struct gd_gw_provider_cfg *p, int kind, const char *model, int stream,
                      struct gd_buf *out);
 
 /* The authentication header through add (none when p has no api_key). 0 or add's error. */

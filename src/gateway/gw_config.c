@@ -6,6 +6,7 @@
  * position of the offending node; parsing continues to report as many as possible. */
 #include "gateway/gw_config.h"
 #include "gateway/gw_cache.h"
+#include "gateway/gw_config_gemini.h"
 #include "core/alloc.h"
 #include "girder/error.h"
 
@@ -16,6 +17,7 @@ static const char *const section_keys[] = {"providers", "models", "governance", 
 static const char *const provider_keys[] = {"name",
                                             "type",
                                             "anthropic_version",
+                                            "gemini",
                                             "base_url",
                                             "api_key",
                                             "api_version",
@@ -57,6 +59,7 @@ void gd_gw_config_free(void *p)
         gd_free(c->providers[i].ca_file);
         gd_free(c->providers[i].api_version);
         gd_free(c->providers[i].anthropic_version);
+        gd_gw_gemini_cfg_free(c->providers[i].gemini);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
         struct gd_gw_alias_cfg *a = &c->aliases[i];
@@ -153,9 +156,19 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
         out->type = GD_GW_PROVIDER_LOCAL;
     else if (rc == 0 && v && strcmp(v, "azure") == 0)
         out->type = GD_GW_PROVIDER_AZURE;
+    else if (rc == 0 && v && strcmp(v, "gemini") == 0)
+        out->type = GD_GW_PROVIDER_GEMINI;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
         gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
-                           "expected openai, anthropic, local or azure");
+                           "expected openai, anthropic, local, azure or gemini");
+        rc = GD_EINVAL;
+    }
+    if (out->type == GD_GW_PROVIDER_GEMINI) {
+        int grc = gd_gw_gemini_cfg_parse(d, p, &out->gemini);
+        rc = grc ? grc : rc;
+    } else if (gd_yaml_map_get(p, "gemini")) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "gemini"), "gemini",
+                           "gemini is only for providers of type: gemini");
         rc = GD_EINVAL;
     }
     int vrc = gd_config_get_string(d, p, "anthropic_version", 64, &ver, NULL);

@@ -127,7 +127,7 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
                (hr->request_id ? strlen(hr->request_id) : 0) + (tp ? tp->n : 0));
     rc = rc ? rc : gd_buf_puts(b, "POST ");
     rc = rc ? rc : gd_buf_puts(b, t->path);
-    rc = rc ? rc : gw_attempt_put_path(req, p, b);
+    rc = rc ? rc : gw_attempt_path(req, b);
     rc = rc ? rc : put(b, " HTTP/1.1\r\nHost: ", t->authority, strlen(t->authority));
     rc = rc ? rc : gd_buf_puts(b, "Accept: */*\r\nContent-Type: application/json\r\n");
     rc = rc ? rc : put(b, "Content-Length: ", cp, (size_t)(cl + sizeof cl - cp));

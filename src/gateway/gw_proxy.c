@@ -332,8 +332,12 @@ static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
 {
     struct gd_buf out;
     gd_buf_init(&out, GW_MAX_RESPONSE_BYTES);
-    int rc = req->ad->response(req->resp.data ? req->resp.data : "", req->resp.len,
-                               (int64_t)time(NULL), &out, u);
+    const char *body = req->resp.data ? req->resp.data : "";
+    const char *model = req->rt->gc->aliases[req->alias].deployments[req->dep].model;
+    int rc = req->kind == GW_KIND_EMBEDDINGS && req->ad->embed_response
+                 ? req->ad->embed_response(req->cbody, req->cbody_len, body, req->resp.len, model,
+                                           &out, u)
+                 : req->ad->response(body, req->resp.len, (int64_t)time(NULL), &out, u);
     if (rc != 0) {
         gd_buf_free(&out);
         snprintf(req->detail, sizeof req->detail, "invalid %s response", req->ad->name);

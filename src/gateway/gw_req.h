@@ -128,11 +128,8 @@ int gw_attempt_in_callback(const struct gw_req *req);
 void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const char *v, size_t vl);
 void gw_attempt_reset(struct gw_req *req);
 int gw_attempt_splice_body(struct gw_req *req);
-/* Appends the upstream path (after base_url) of req's current attempt on provider p to out.
- * 0 or GD_ENOMEM (GD_ENOTSUP: a kind the provider cannot serve; refused before, when the
- * body is built). */
-int gw_attempt_put_path(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
-                        struct gd_buf *out);
+/* Appends the upstream path (after base_url) of req's current attempt to out. 0 or GD_E*. */
+int gw_attempt_path(const struct gw_req *req, struct gd_buf *out);
 /* Adds the provider's authentication (and protocol) headers through add. */
 int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
                             gw_header_fn add, void *ud);

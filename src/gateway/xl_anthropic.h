@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "gateway/json_scan.h"
+#include "gateway/xl_json.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,13 +25,6 @@
 #define GD_XL_ANTH_DEFAULT_MAX_TOKENS 4096
 /* Content blocks of one streamed message that the translator tracks. */
 #define GD_XL_ANTH_MAX_BLOCKS 1024
-
-/* Why a request cannot be translated: an OpenAI-format 400 (message names param). */
-struct gd_xl_err {
-    int status; /* 0: no error recorded */
-    char message[320];
-    char param[96];
-};
 
 /* OpenAI chat request body[0..len) -> Messages request with "model" = model, into out.
  * Returns 0, GD_EINVAL (err filled: the client's request is not translatable) or

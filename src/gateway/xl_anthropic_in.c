@@ -12,45 +12,8 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-struct ctx {
-    struct gd_xl_err *err;
-    int oom;
-};
-
-static int fail(struct ctx *c, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->err->message, sizeof c->err->message, fmt, ap);
-    va_end(ap);
-    snprintf(c->err->param, sizeof c->err->param, "%s", param ? param : "");
-    c->err->status = 400;
-    return GD_EINVAL;
-}
-
-static cJSON *add(struct ctx *c, cJSON *obj, const char *key, cJSON *v)
-{
-    if (!v || !cJSON_AddItemToObject(obj, key, v)) {
-        cJSON_Delete(v);
-        c->oom = 1;
-        return NULL;
-    }
-    return v;
-}
-
-static cJSON *push(struct ctx *c, cJSON *arr, cJSON *v)
-{
-    if (!v || !cJSON_AddItemToArray(arr, v)) {
-        cJSON_Delete(v);
-        c->oom = 1;
-        return NULL;
-    }
-    return v;
-}
 
 static const char *type_of(const cJSON *b)
 {
@@ -58,18 +21,8 @@ static const char *type_of(const cJSON *b)
     return cJSON_IsString(t) ? t->valuestring : "";
 }
 
-static cJSON *text_part(struct ctx *c, const char *text)
-{
-    cJSON *p = cJSON_CreateObject();
-    if (p) {
-        add(c, p, "type", cJSON_CreateString("text"));
-        add(c, p, "text", cJSON_CreateString(text));
-    }
-    return p;
-}
-
 /* An image block -> an OpenAI image_url part. */
-static int image_part(struct ctx *c, const cJSON *b, const char *where, cJSON *parts)
+static int image_part(struct gd_xl_ctx *c, const cJSON *b, const char *where, cJSON *parts)
 {
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(b, "source");
     const char *st = type_of(src);
@@ -88,51 +41,51 @@ static int image_part(struct ctx *c, const cJSON *b, const char *where, cJSON *p
         rc = rc ? rc : gd_buf_puts(&u, data->valuestring);
     } else {
         gd_buf_free(&u);
-        return fail(c, where, "%s.source: expected a base64 or url image source", where);
+        return gd_xl_fail(c, where, "%s.source: expected a base64 or url image source", where);
     }
-    cJSON *p = rc == 0 ? push(c, parts, cJSON_CreateObject()) : NULL;
+    cJSON *p = rc == 0 ? gd_xl_push(c, parts, cJSON_CreateObject()) : NULL;
     cJSON *iu = p ? cJSON_CreateObject() : NULL;
     if (iu) {
-        add(c, p, "type", cJSON_CreateString("image_url"));
-        add(c, iu, "url", cJSON_CreateString(u.data));
-        add(c, p, "image_url", iu);
+        gd_xl_add(c, p, "type", cJSON_CreateString("image_url"));
+        gd_xl_add(c, iu, "url", cJSON_CreateString(u.data));
+        gd_xl_add(c, p, "image_url", iu);
     }
     gd_buf_free(&u);
     return iu ? 0 : GD_ENOMEM;
 }
 
 /* Text of a tool_result's content (string or text blocks), joined. */
-static int tool_result_text(struct ctx *c, const cJSON *content, const char *where,
+static int tool_result_text(struct gd_xl_ctx *c, const cJSON *content, const char *where,
                             struct gd_buf *out)
 {
     if (!content || cJSON_IsString(content))
         return content ? gd_buf_puts(out, content->valuestring) : 0;
     if (!cJSON_IsArray(content))
-        return fail(c, where, "%s.content must be a string or text blocks", where);
+        return gd_xl_fail(c, where, "%s.content must be a string or text blocks", where);
     for (const cJSON *b = content->child; b; b = b->next) {
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(b, "text");
         if (strcmp(type_of(b), "text") != 0 || !cJSON_IsString(t))
-            return fail(c, where, "%s.content: only text blocks can be sent to OpenAI-form tools",
-                        where);
+            return gd_xl_fail(
+                c, where, "%s.content: only text blocks can be sent to OpenAI-form tools", where);
         if (gd_buf_puts(out, t->valuestring))
             return GD_ENOMEM;
     }
     return 0;
 }
 
-static int user_turn(struct ctx *c, const cJSON *content, const char *where, cJSON *msgs)
+static int user_turn(struct gd_xl_ctx *c, const cJSON *content, const char *where, cJSON *msgs)
 {
     char w[128];
     if (cJSON_IsString(content)) {
-        cJSON *m = push(c, msgs, cJSON_CreateObject());
+        cJSON *m = gd_xl_push(c, msgs, cJSON_CreateObject());
         if (m) {
-            add(c, m, "role", cJSON_CreateString("user"));
-            add(c, m, "content", cJSON_CreateString(content->valuestring));
+            gd_xl_add(c, m, "role", cJSON_CreateString("user"));
+            gd_xl_add(c, m, "content", cJSON_CreateString(content->valuestring));
         }
         return m ? 0 : GD_ENOMEM;
     }
     if (!cJSON_IsArray(content))
-        return fail(c, where, "%s.content must be a string or an array of blocks", where);
+        return gd_xl_fail(c, where, "%s.content must be a string or an array of blocks", where);
     cJSON *parts = cJSON_CreateArray();
     if (!parts)
         return GD_ENOMEM;
@@ -141,7 +94,8 @@ static int user_turn(struct ctx *c, const cJSON *content, const char *where, cJS
         snprintf(w, sizeof w, "%.80s.content.%d", where, i);
         const char *t = type_of(b);
         if (strcmp(t, "text") == 0 && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(b, "text")))
-            push(c, parts, text_part(c, cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring));
+            gd_xl_push(c, parts,
+                       gd_xl_text(c, cJSON_GetObjectItemCaseSensitive(b, "text")->valuestring));
         else if (strcmp(t, "image") == 0)
             rc = image_part(c, b, w, parts);
         else if (strcmp(t, "tool_result") == 0) {
@@ -149,25 +103,25 @@ static int user_turn(struct ctx *c, const cJSON *content, const char *where, cJS
             struct gd_buf txt;
             gd_buf_init(&txt, 64u << 20);
             if (!cJSON_IsString(id))
-                rc = fail(c, w, "%s.tool_use_id must be a string", w);
+                rc = gd_xl_fail(c, w, "%s.tool_use_id must be a string", w);
             rc = rc ? rc
                     : tool_result_text(c, cJSON_GetObjectItemCaseSensitive(b, "content"), w, &txt);
-            cJSON *m = rc == 0 ? push(c, msgs, cJSON_CreateObject()) : NULL;
+            cJSON *m = rc == 0 ? gd_xl_push(c, msgs, cJSON_CreateObject()) : NULL;
             if (m) {
-                add(c, m, "role", cJSON_CreateString("tool"));
-                add(c, m, "tool_call_id", cJSON_CreateString(id->valuestring));
-                add(c, m, "content", cJSON_CreateString(txt.data ? txt.data : ""));
+                gd_xl_add(c, m, "role", cJSON_CreateString("tool"));
+                gd_xl_add(c, m, "tool_call_id", cJSON_CreateString(id->valuestring));
+                gd_xl_add(c, m, "content", cJSON_CreateString(txt.data ? txt.data : ""));
             }
             gd_buf_free(&txt);
         } else
-            rc = fail(c, w, "%s: block type '%.40s' is not supported by girder's /v1/messages", w,
-                      t);
+            rc = gd_xl_fail(
+                c, w, "%s: block type '%.40s' is not supported by girder's /v1/messages", w, t);
     }
     if (rc == 0 && cJSON_GetArraySize(parts) > 0) {
-        cJSON *m = push(c, msgs, cJSON_CreateObject());
+        cJSON *m = gd_xl_push(c, msgs, cJSON_CreateObject());
         if (m) {
-            add(c, m, "role", cJSON_CreateString("user"));
-            add(c, m, "content", parts);
+            gd_xl_add(c, m, "role", cJSON_CreateString("user"));
+            gd_xl_add(c, m, "content", parts);
             return 0;
         }
     }
@@ -175,18 +129,18 @@ static int user_turn(struct ctx *c, const cJSON *content, const char *where, cJS
     return rc;
 }
 
-static int assistant_turn(struct ctx *c, const cJSON *content, const char *where, cJSON *msgs)
+static int assistant_turn(struct gd_xl_ctx *c, const cJSON *content, const char *where, cJSON *msgs)
 {
     char w[128];
-    cJSON *m = push(c, msgs, cJSON_CreateObject());
-    if (!m || !add(c, m, "role", cJSON_CreateString("assistant")))
+    cJSON *m = gd_xl_push(c, msgs, cJSON_CreateObject());
+    if (!m || !gd_xl_add(c, m, "role", cJSON_CreateString("assistant")))
         return GD_ENOMEM;
     if (cJSON_IsString(content)) {
-        add(c, m, "content", cJSON_CreateString(content->valuestring));
+        gd_xl_add(c, m, "content", cJSON_CreateString(content->valuestring));
         return 0;
     }
     if (!cJSON_IsArray(content))
-        return fail(c, where, "%s.content must be a string or an array of blocks", where);
+        return gd_xl_fail(c, where, "%s.content must be a string or an array of blocks", where);
     struct gd_buf text;
     gd_buf_init(&text, 64u << 20);
     cJSON *calls = NULL;
@@ -203,38 +157,39 @@ static int assistant_turn(struct ctx *c, const cJSON *content, const char *where
             const cJSON *name = cJSON_GetObjectItemCaseSensitive(b, "name");
             const cJSON *input = cJSON_GetObjectItemCaseSensitive(b, "input");
             if (!cJSON_IsString(id) || !cJSON_IsString(name) || !cJSON_IsObject(input)) {
-                rc = fail(c, w, "%s: tool_use needs string id and name and an object input", w);
+                rc = gd_xl_fail(c, w, "%s: tool_use needs string id and name and an object input",
+                                w);
                 break;
             }
-            if (!calls && !(calls = add(c, m, "tool_calls", cJSON_CreateArray())))
+            if (!calls && !(calls = gd_xl_add(c, m, "tool_calls", cJSON_CreateArray())))
                 break;
             char *args = cJSON_PrintUnformatted(input);
-            cJSON *tc = args ? push(c, calls, cJSON_CreateObject()) : NULL;
+            cJSON *tc = args ? gd_xl_push(c, calls, cJSON_CreateObject()) : NULL;
             cJSON *fn = tc ? cJSON_CreateObject() : NULL;
             if (fn) {
-                add(c, tc, "id", cJSON_CreateString(id->valuestring));
-                add(c, tc, "type", cJSON_CreateString("function"));
-                add(c, fn, "name", cJSON_CreateString(name->valuestring));
-                add(c, fn, "arguments", cJSON_CreateString(args));
-                add(c, tc, "function", fn);
+                gd_xl_add(c, tc, "id", cJSON_CreateString(id->valuestring));
+                gd_xl_add(c, tc, "type", cJSON_CreateString("function"));
+                gd_xl_add(c, fn, "name", cJSON_CreateString(name->valuestring));
+                gd_xl_add(c, fn, "arguments", cJSON_CreateString(args));
+                gd_xl_add(c, tc, "function", fn);
             } else {
                 c->oom = 1;
             }
             cJSON_free(args);
         } else if (strcmp(t, "thinking") != 0 && strcmp(t, "redacted_thinking") != 0) {
-            rc = fail(c, w, "%s: block type '%.40s' is not supported by girder's /v1/messages", w,
-                      t);
+            rc = gd_xl_fail(
+                c, w, "%s: block type '%.40s' is not supported by girder's /v1/messages", w, t);
         }
     }
     if (rc == 0 && (n_text || !calls))
-        add(c, m, "content", cJSON_CreateString(text.data ? text.data : ""));
+        gd_xl_add(c, m, "content", cJSON_CreateString(text.data ? text.data : ""));
     else if (rc == 0)
-        add(c, m, "content", cJSON_CreateNull());
+        gd_xl_add(c, m, "content", cJSON_CreateNull());
     gd_buf_free(&text);
     return rc;
 }
 
-static int system_msg(struct ctx *c, const cJSON *sys, cJSON *msgs)
+static int system_msg(struct gd_xl_ctx *c, const cJSON *sys, cJSON *msgs)
 {
     struct gd_buf t;
     if (!sys || cJSON_IsNull(sys))
@@ -247,30 +202,30 @@ static int system_msg(struct ctx *c, const cJSON *sys, cJSON *msgs)
         for (const cJSON *b = sys->child; b && rc == 0; b = b->next) {
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "text");
             if (strcmp(type_of(b), "text") != 0 || !cJSON_IsString(s))
-                rc = fail(c, "system", "system: only text blocks are supported");
+                rc = gd_xl_fail(c, "system", "system: only text blocks are supported");
             else
                 rc = gd_buf_puts(&t, s->valuestring);
             if (rc == 0 && b->next)
                 rc = gd_buf_puts(&t, "\n\n");
         }
     } else {
-        rc = fail(c, "system", "system must be a string or an array of text blocks");
+        rc = gd_xl_fail(c, "system", "system must be a string or an array of text blocks");
     }
-    cJSON *m = rc == 0 ? push(c, msgs, cJSON_CreateObject()) : NULL;
+    cJSON *m = rc == 0 ? gd_xl_push(c, msgs, cJSON_CreateObject()) : NULL;
     if (m) {
-        add(c, m, "role", cJSON_CreateString("system"));
-        add(c, m, "content", cJSON_CreateString(t.data ? t.data : ""));
+        gd_xl_add(c, m, "role", cJSON_CreateString("system"));
+        gd_xl_add(c, m, "content", cJSON_CreateString(t.data ? t.data : ""));
     }
     gd_buf_free(&t);
     return rc;
 }
 
-static int tools(struct ctx *c, const cJSON *in, cJSON *req)
+static int tools(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     char w[48];
     if (!cJSON_IsArray(in))
-        return fail(c, "tools", "tools must be an array");
-    cJSON *out = add(c, req, "tools", cJSON_CreateArray());
+        return gd_xl_fail(c, "tools", "tools must be an array");
+    cJSON *out = gd_xl_add(c, req, "tools", cJSON_CreateArray());
     int i = 0;
     for (const cJSON *t = in->child; t && out; t = t->next, i++) {
         snprintf(w, sizeof w, "tools.%d", i);
@@ -279,44 +234,44 @@ static int tools(struct ctx *c, const cJSON *in, cJSON *req)
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive(t, "description");
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(t, "type");
         if (type && !(cJSON_IsString(type) && strcmp(type->valuestring, "custom") == 0))
-            return fail(c, w, "%s: only custom (client) tools are supported", w);
+            return gd_xl_fail(c, w, "%s: only custom (client) tools are supported", w);
         if (!cJSON_IsString(name) || !cJSON_IsObject(schema))
-            return fail(c, w, "%s: a tool needs a name and an input_schema object", w);
-        cJSON *o = push(c, out, cJSON_CreateObject());
+            return gd_xl_fail(c, w, "%s: a tool needs a name and an input_schema object", w);
+        cJSON *o = gd_xl_push(c, out, cJSON_CreateObject());
         cJSON *fn = o ? cJSON_CreateObject() : NULL;
         if (!fn)
             return GD_ENOMEM;
-        add(c, o, "type", cJSON_CreateString("function"));
-        add(c, fn, "name", cJSON_CreateString(name->valuestring));
+        gd_xl_add(c, o, "type", cJSON_CreateString("function"));
+        gd_xl_add(c, fn, "name", cJSON_CreateString(name->valuestring));
         if (cJSON_IsString(desc))
-            add(c, fn, "description", cJSON_CreateString(desc->valuestring));
-        add(c, fn, "parameters", cJSON_Duplicate(schema, 1));
-        add(c, o, "function", fn);
+            gd_xl_add(c, fn, "description", cJSON_CreateString(desc->valuestring));
+        gd_xl_add(c, fn, "parameters", cJSON_Duplicate(schema, 1));
+        gd_xl_add(c, o, "function", fn);
     }
     return 0;
 }
 
-static int tool_choice(struct ctx *c, const cJSON *tc, cJSON *req)
+static int tool_choice(struct gd_xl_ctx *c, const cJSON *tc, cJSON *req)
 {
     const char *t = type_of(tc);
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(tc, "name");
     if (strcmp(t, "auto") == 0 || strcmp(t, "none") == 0)
-        add(c, req, "tool_choice", cJSON_CreateString(t));
+        gd_xl_add(c, req, "tool_choice", cJSON_CreateString(t));
     else if (strcmp(t, "any") == 0)
-        add(c, req, "tool_choice", cJSON_CreateString("required"));
+        gd_xl_add(c, req, "tool_choice", cJSON_CreateString("required"));
     else if (strcmp(t, "tool") == 0 && cJSON_IsString(name)) {
-        cJSON *o = add(c, req, "tool_choice", cJSON_CreateObject());
+        cJSON *o = gd_xl_add(c, req, "tool_choice", cJSON_CreateObject());
         cJSON *fn = o ? cJSON_CreateObject() : NULL;
         if (fn) {
-            add(c, o, "type", cJSON_CreateString("function"));
-            add(c, fn, "name", cJSON_CreateString(name->valuestring));
-            add(c, o, "function", fn);
+            gd_xl_add(c, o, "type", cJSON_CreateString("function"));
+            gd_xl_add(c, fn, "name", cJSON_CreateString(name->valuestring));
+            gd_xl_add(c, o, "function", fn);
         }
     } else {
-        return fail(c, "tool_choice", "tool_choice.type must be auto, any, tool or none");
+        return gd_xl_fail(c, "tool_choice", "tool_choice.type must be auto, any, tool or none");
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tc, "disable_parallel_tool_use")))
-        add(c, req, "parallel_tool_calls", cJSON_CreateFalse());
+        gd_xl_add(c, req, "parallel_tool_calls", cJSON_CreateFalse());
     return 0;
 }
 
@@ -324,29 +279,30 @@ static const char *const known[] = {"model",          "messages",    "max_tokens
                                     "stop_sequences", "temperature", "top_p",      "stream",
                                     "tools",          "tool_choice", "metadata",   NULL};
 
-static int translate(struct ctx *c, const cJSON *in, cJSON *req)
+static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     char w[48];
     if (!cJSON_IsObject(in))
-        return fail(c, NULL, "the request body must be a JSON object");
+        return gd_xl_fail(c, NULL, "the request body must be a JSON object");
     for (const cJSON *e = in->child; e; e = e->next) {
         int ok = 0;
         for (const char *const *k = known; *k && !ok; k++)
             ok = strcmp(*k, e->string) == 0;
         if (!ok)
-            return fail(c, e->string, "%.64s: not supported by girder's /v1/messages", e->string);
+            return gd_xl_fail(c, e->string, "%.64s: not supported by girder's /v1/messages",
+                              e->string);
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(in, "model");
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(in, "max_tokens");
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(in, "messages");
     if (!cJSON_IsString(model))
-        return fail(c, "model", "model: Field required");
+        return gd_xl_fail(c, "model", "model: Field required");
     if (!cJSON_IsNumber(mt) || mt->valuedouble < 1 || floor(mt->valuedouble) != mt->valuedouble)
-        return fail(c, "max_tokens", "max_tokens: Field required (a positive integer)");
+        return gd_xl_fail(c, "max_tokens", "max_tokens: Field required (a positive integer)");
     if (!cJSON_IsArray(msgs) || !msgs->child)
-        return fail(c, "messages", "messages: at least one message is required");
-    add(c, req, "model", cJSON_CreateString(model->valuestring));
-    cJSON *out = add(c, req, "messages", cJSON_CreateArray());
+        return gd_xl_fail(c, "messages", "messages: at least one message is required");
+    gd_xl_add(c, req, "model", cJSON_CreateString(model->valuestring));
+    cJSON *out = gd_xl_add(c, req, "messages", cJSON_CreateArray());
     int rc = out ? system_msg(c, cJSON_GetObjectItemCaseSensitive(in, "system"), out) : GD_ENOMEM;
     int i = 0;
     for (const cJSON *m = msgs->child; m && rc == 0; m = m->next, i++) {
@@ -359,23 +315,23 @@ static int translate(struct ctx *c, const cJSON *in, cJSON *req)
         else if (strcmp(r, "assistant") == 0)
             rc = assistant_turn(c, content, w, out);
         else
-            rc = fail(c, w, "%s.role: expected user or assistant", w);
+            rc = gd_xl_fail(c, w, "%s.role: expected user or assistant", w);
     }
     if (rc)
         return rc;
-    add(c, req, "max_tokens", cJSON_CreateNumber(mt->valuedouble));
+    gd_xl_add(c, req, "max_tokens", cJSON_CreateNumber(mt->valuedouble));
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(in, "stop_sequences");
     if (ss && !cJSON_IsArray(ss))
-        return fail(c, "stop_sequences", "stop_sequences must be an array of strings");
+        return gd_xl_fail(c, "stop_sequences", "stop_sequences must be an array of strings");
     if (ss && ss->child)
-        add(c, req, "stop", cJSON_Duplicate(ss, 1));
+        gd_xl_add(c, req, "stop", cJSON_Duplicate(ss, 1));
     static const char *const nums[] = {"temperature", "top_p"};
     for (int k = 0; k < 2; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, nums[k]);
         if (v && (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 1))
-            return fail(c, nums[k], "%s must be a number from 0 to 1", nums[k]);
+            return gd_xl_fail(c, nums[k], "%s must be a number from 0 to 1", nums[k]);
         if (v)
-            add(c, req, nums[k], cJSON_CreateNumber(v->valuedouble));
+            gd_xl_add(c, req, nums[k], cJSON_CreateNumber(v->valuedouble));
     }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "tools");
     if (t && (rc = tools(c, t, req)) != 0)
@@ -386,34 +342,27 @@ static int translate(struct ctx *c, const cJSON *in, cJSON *req)
     const cJSON *uid = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(in, "metadata"), "user_id");
     if (cJSON_IsString(uid))
-        add(c, req, "user", cJSON_CreateString(uid->valuestring));
+        gd_xl_add(c, req, "user", cJSON_CreateString(uid->valuestring));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "stream"))) {
-        add(c, req, "stream", cJSON_CreateTrue());
-        cJSON *so = add(c, req, "stream_options", cJSON_CreateObject());
+        gd_xl_add(c, req, "stream", cJSON_CreateTrue());
+        cJSON *so = gd_xl_add(c, req, "stream_options", cJSON_CreateObject());
         if (so)
-            add(c, so, "include_usage", cJSON_CreateTrue());
+            gd_xl_add(c, so, "include_usage", cJSON_CreateTrue());
     }
     return 0;
 }
 
 int gd_xl_in_anth_request(const char *body, size_t len, struct gd_buf *out, struct gd_xl_err *err)
 {
-    struct ctx c = {err, 0};
+    struct gd_xl_ctx c = {err, 0};
     err->status = 0;
     cJSON *in = cJSON_ParseWithLength(body, len);
     if (!in)
-        return fail(&c, NULL, "the request body is not valid JSON");
+        return gd_xl_fail(&c, NULL, "the request body is not valid JSON");
     cJSON *req = cJSON_CreateObject();
     int rc = req ? translate(&c, in, req) : GD_ENOMEM;
     cJSON_Delete(in);
-    if (rc == 0 && c.oom)
-        rc = GD_ENOMEM;
-    char *s = rc == 0 ? cJSON_PrintUnformatted(req) : NULL;
-    cJSON_Delete(req);
-    if (rc == 0)
-        rc = s ? gd_buf_puts(out, s) : GD_ENOMEM;
-    cJSON_free(s);
-    return rc;
+    return gd_xl_finish(&c, rc, req, out);
 }
 
 /* finish_reason -> stop_reason */
@@ -435,14 +384,6 @@ const char *gd_xl_in_anth_stop_reason(const char *finish_reason)
     return stop_reason(finish_reason);
 }
 
-static int64_t num(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e15
-               ? (int64_t)v->valuedouble
-               : -1;
-}
-
 int gd_xl_in_anth_put_usage(struct gd_buf *b, int64_t prompt, int64_t completion, int64_t cached,
                             int64_t creation)
 {
@@ -459,11 +400,6 @@ int gd_xl_in_anth_put_usage(struct gd_buf *b, int64_t prompt, int64_t completion
     return rc ? rc : gd_buf_puts(b, "}");
 }
 
-static int put_str(struct gd_buf *b, const char *s)
-{
-    return gd_json_put_str(b, s, strlen(s));
-}
-
 static int put_content(struct gd_buf *b, const cJSON *msg)
 {
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "content");
@@ -471,7 +407,7 @@ static int put_content(struct gd_buf *b, const cJSON *msg)
     int rc = gd_buf_puts(b, "["), n = 0;
     if (cJSON_IsString(text) && text->valuestring[0]) {
         rc = rc ? rc : gd_buf_puts(b, "{\"type\":\"text\",\"text\":");
-        rc = rc ? rc : put_str(b, text->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, text->valuestring);
         rc = rc ? rc : gd_buf_puts(b, "}");
         n++;
     }
@@ -490,9 +426,9 @@ static int put_content(struct gd_buf *b, const cJSON *msg)
             return GD_EPARSE; /* arguments that are not a JSON object have no tool_use form */
         rc = gd_buf_puts(b, n++ ? ",{\"type\":\"tool_use\",\"id\":"
                                 : "{\"type\":\"tool_use\",\"id\":");
-        rc = rc ? rc : put_str(b, id->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, id->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"name\":");
-        rc = rc ? rc : put_str(b, name->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, name->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"input\":");
         rc = rc ? rc : gd_buf_puts(b, s);
         rc = rc ? rc : gd_buf_puts(b, "}");
@@ -513,18 +449,19 @@ static int put_message(const cJSON *r, struct gd_buf *b)
         return GD_EPARSE;
     const char *sr = stop_reason(cJSON_IsString(fr) ? fr->valuestring : NULL);
     int rc = gd_buf_puts(b, "{\"id\":");
-    rc = rc ? rc : put_str(b, cJSON_IsString(id) ? id->valuestring : "msg_girder");
+    rc = rc ? rc : gd_xl_put_str(b, cJSON_IsString(id) ? id->valuestring : "msg_girder");
     rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-    rc = rc ? rc : put_str(b, cJSON_IsString(model) ? model->valuestring : "");
+    rc = rc ? rc : gd_xl_put_str(b, cJSON_IsString(model) ? model->valuestring : "");
     rc = rc ? rc : gd_buf_puts(b, ",\"content\":");
     rc = rc ? rc : put_content(b, msg);
     rc = rc ? rc : gd_buf_puts(b, ",\"stop_reason\":");
-    rc = rc ? rc : (sr ? put_str(b, sr) : gd_buf_puts(b, "null"));
+    rc = rc ? rc : (sr ? gd_xl_put_str(b, sr) : gd_buf_puts(b, "null"));
     rc = rc ? rc : gd_buf_puts(b, ",\"stop_sequence\":null,\"usage\":");
     const cJSON *det = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
     rc = rc ? rc
-            : gd_xl_in_anth_put_usage(b, num(u, "prompt_tokens"), num(u, "completion_tokens"),
-                                      num(det, "cached_tokens"), num(det, "cache_creation_tokens"));
+            : gd_xl_in_anth_put_usage(
+                  b, gd_xl_count(u, "prompt_tokens"), gd_xl_count(u, "completion_tokens"),
+                  gd_xl_count(det, "cached_tokens"), gd_xl_count(det, "cache_creation_tokens"));
     return rc ? rc : gd_buf_puts(b, "}");
 }
 
@@ -564,9 +501,9 @@ const char *gd_xl_in_anth_error_type(int status)
 int gd_xl_in_anth_error_write(struct gd_buf *out, int status, const char *message)
 {
     int rc = gd_buf_puts(out, "{\"type\":\"error\",\"error\":{\"type\":");
-    rc = rc ? rc : put_str(out, gd_xl_in_anth_error_type(status));
+    rc = rc ? rc : gd_xl_put_str(out, gd_xl_in_anth_error_type(status));
     rc = rc ? rc : gd_buf_puts(out, ",\"message\":");
-    rc = rc ? rc : put_str(out, message);
+    rc = rc ? rc : gd_xl_put_str(out, message);
     return rc ? rc : gd_buf_puts(out, "}}");
 }
 

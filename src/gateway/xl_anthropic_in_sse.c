@@ -26,17 +26,12 @@ void gd_xl_in_anth_sse_init(struct gd_xl_in_anth_sse *s)
     s->prompt = s->completion = s->cached = s->cache_creation = -1;
 }
 
-static int put_str(struct gd_buf *b, const char *v)
-{
-    return gd_json_put_str(b, v, strlen(v));
-}
-
 static int ev_head(struct gd_buf *b, const char *name)
 {
     int rc = gd_buf_puts(b, "event: ");
     rc = rc ? rc : gd_buf_puts(b, name);
     rc = rc ? rc : gd_buf_puts(b, "\ndata: {\"type\":");
-    return rc ? rc : put_str(b, name);
+    return rc ? rc : gd_xl_put_str(b, name);
 }
 
 static int block_stop(struct gd_xl_in_anth_sse *s, struct gd_buf *b)
@@ -62,9 +57,9 @@ static int start(struct gd_xl_in_anth_sse *s, const cJSON *ch, struct gd_buf *b)
     s->started = 1;
     int rc = ev_head(b, "message_start");
     rc = rc ? rc : gd_buf_puts(b, ",\"message\":{\"id\":");
-    rc = rc ? rc : put_str(b, s->id);
+    rc = rc ? rc : gd_xl_put_str(b, s->id);
     rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"message\",\"role\":\"assistant\",\"model\":");
-    rc = rc ? rc : put_str(b, s->model);
+    rc = rc ? rc : gd_xl_put_str(b, s->model);
     rc = rc ? rc
             : gd_buf_puts(b, ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,"
                              "\"usage\":{\"input_tokens\":0,\"output_tokens\":0}}}\n\n"
@@ -88,7 +83,7 @@ static int text_delta(struct gd_xl_in_anth_sse *s, const char *text, struct gd_b
     rc = rc ? rc : gd_buf_puts(b, ",\"index\":");
     rc = rc ? rc : gd_json_put_i64(b, s->block);
     rc = rc ? rc : gd_buf_puts(b, ",\"delta\":{\"type\":\"text_delta\",\"text\":");
-    rc = rc ? rc : put_str(b, text);
+    rc = rc ? rc : gd_xl_put_str(b, text);
     return rc ? rc : gd_buf_puts(b, "}}\n\n");
 }
 
@@ -112,9 +107,9 @@ static int tool_delta(struct gd_xl_in_anth_sse *s, const cJSON *tc, struct gd_bu
         rc = rc ? rc : gd_buf_puts(b, ",\"index\":");
         rc = rc ? rc : gd_json_put_i64(b, s->block);
         rc = rc ? rc : gd_buf_puts(b, ",\"content_block\":{\"type\":\"tool_use\",\"id\":");
-        rc = rc ? rc : put_str(b, id->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, id->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"name\":");
-        rc = rc ? rc : put_str(b, name->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, name->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"input\":{}}}\n\n");
     } else if (s->block < 0 || s->open_is_text || s->open_tool != idx) {
         return GD_EPARSE; /* arguments for a call that is not the open one */
@@ -125,7 +120,7 @@ static int tool_delta(struct gd_xl_in_anth_sse *s, const cJSON *tc, struct gd_bu
         rc = rc ? rc : gd_json_put_i64(b, s->block);
         rc =
             rc ? rc : gd_buf_puts(b, ",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
-        rc = rc ? rc : put_str(b, args->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, args->valuestring);
         rc = rc ? rc : gd_buf_puts(b, "}}\n\n");
     }
     return rc;
@@ -171,7 +166,7 @@ static int done(struct gd_xl_in_anth_sse *s, struct gd_buf *b)
     rc = rc ? rc : block_stop(s, b);
     rc = rc ? rc : ev_head(b, "message_delta");
     rc = rc ? rc : gd_buf_puts(b, ",\"delta\":{\"stop_reason\":");
-    rc = rc ? rc : put_str(b, s->stop_reason ? s->stop_reason : "end_turn");
+    rc = rc ? rc : gd_xl_put_str(b, s->stop_reason ? s->stop_reason : "end_turn");
     rc = rc ? rc : gd_buf_puts(b, ",\"stop_sequence\":null},\"usage\":");
     rc = rc ? rc
             : gd_xl_in_anth_put_usage(b, s->prompt, s->completion, s->cached, s->cache_creation);

@@ -11,70 +11,22 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 enum { MAX_STOP = 16, MAX_MEDIA_TYPE = 64 };
 
-struct ctx {
-    struct gd_xl_err *err;
-    int oom;
-};
-
-static int fail(struct ctx *c, const char *param, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->err->message, sizeof c->err->message, fmt, ap);
-    va_end(ap);
-    snprintf(c->err->param, sizeof c->err->param, "%s", param ? param : "");
-    c->err->status = 400;
-    return GD_EINVAL;
-}
-
-/* cJSON adders that remember running out of memory (checked once at the end). */
-static cJSON *add(struct ctx *c, cJSON *obj, const char *key, cJSON *v)
-{
-    if (!v || !cJSON_AddItemToObject(obj, key, v)) {
-        cJSON_Delete(v);
-        c->oom = 1;
-        return NULL;
-    }
-    return v;
-}
-
-static cJSON *push(struct ctx *c, cJSON *arr, cJSON *v)
-{
-    if (!v || !cJSON_AddItemToArray(arr, v)) {
-        cJSON_Delete(v);
-        c->oom = 1;
-        return NULL;
-    }
-    return v;
-}
-
-static cJSON *text_block(struct ctx *c, const char *text)
-{
-    cJSON *b = cJSON_CreateObject();
-    if (!b)
-        return NULL;
-    add(c, b, "type", cJSON_CreateString("text"));
-    add(c, b, "text", cJSON_CreateString(text));
-    return b;
-}
-
 /* Appends the image part's source: data:<type>;base64,<data> or an http(s) URL. */
-static int image_block(struct ctx *c, const cJSON *part, const char *param, cJSON *blocks)
+static int image_block(struct gd_xl_ctx *c, const cJSON *part, const char *param, cJSON *blocks)
 {
     const cJSON *iu = cJSON_GetObjectItemCaseSensitive(part, "image_url");
     const cJSON *url = cJSON_IsObject(iu) ? cJSON_GetObjectItemCaseSensitive(iu, "url") : iu;
     if (!cJSON_IsString(url))
-        return fail(c, param, "%s.image_url.url must be a string", param);
+        return gd_xl_fail(c, param, "%s.image_url.url must be a string", param);
     const char *u = url->valuestring;
-    cJSON *b = push(c, blocks, cJSON_CreateObject());
-    cJSON *src = b ? add(c, b, "type", cJSON_CreateString("image")) : NULL;
-    src = src ? add(c, b, "source", cJSON_CreateObject()) : NULL;
+    cJSON *b = gd_xl_push(c, blocks, cJSON_CreateObject());
+    cJSON *src = b ? gd_xl_add(c, b, "type", cJSON_CreateString("image")) : NULL;
+    src = src ? gd_xl_add(c, b, "source", cJSON_CreateObject()) : NULL;
     if (!src)
         return GD_ENOMEM;
     if (strncmp(u, "data:", 5) == 0) {
@@ -82,36 +34,36 @@ static int image_block(struct ctx *c, const cJSON *part, const char *param, cJSO
         size_t tn = semi ? (size_t)(semi - (u + 5)) : 0;
         char mt[MAX_MEDIA_TYPE];
         if (!semi || tn == 0 || tn >= sizeof mt || memchr(u + 5, ',', tn))
-            return fail(c, param, "%s.image_url.url: expected data:<media type>;base64,<data>",
-                        param);
+            return gd_xl_fail(c, param,
+                              "%s.image_url.url: expected data:<media type>;base64,<data>", param);
         memcpy(mt, u + 5, tn);
         mt[tn] = '\0';
-        add(c, src, "type", cJSON_CreateString("base64"));
-        add(c, src, "media_type", cJSON_CreateString(mt));
-        add(c, src, "data", cJSON_CreateString(semi + 8));
+        gd_xl_add(c, src, "type", cJSON_CreateString("base64"));
+        gd_xl_add(c, src, "media_type", cJSON_CreateString(mt));
+        gd_xl_add(c, src, "data", cJSON_CreateString(semi + 8));
         return 0;
     }
     if (strncmp(u, "https://", 8) != 0 && strncmp(u, "http://", 7) != 0)
-        return fail(c, param, "%s.image_url.url: expected an http(s) or data: URL", param);
-    add(c, src, "type", cJSON_CreateString("url"));
-    add(c, src, "url", cJSON_CreateString(u));
+        return gd_xl_fail(c, param, "%s.image_url.url: expected an http(s) or data: URL", param);
+    gd_xl_add(c, src, "type", cJSON_CreateString("url"));
+    gd_xl_add(c, src, "url", cJSON_CreateString(u));
     return 0;
 }
 
 /* content (string or parts) -> blocks appended to `blocks`; images only when allowed. */
-static int content_blocks(struct ctx *c, const cJSON *content, const char *param, int images,
+static int content_blocks(struct gd_xl_ctx *c, const cJSON *content, const char *param, int images,
                           cJSON *blocks)
 {
     char p[96];
     if (cJSON_IsString(content)) {
         if (content->valuestring[0])
-            push(c, blocks, text_block(c, content->valuestring));
+            gd_xl_push(c, blocks, gd_xl_text(c, content->valuestring));
         return 0;
     }
     if (cJSON_IsNull(content) || !content)
         return 0;
     if (!cJSON_IsArray(content))
-        return fail(c, param, "%s.content must be a string or an array of parts", param);
+        return gd_xl_fail(c, param, "%s.content must be a string or an array of parts", param);
     int i = 0;
     for (const cJSON *part = content->child; part; part = part->next, i++) {
         snprintf(p, sizeof p, "%.60s.content[%d]", param, i);
@@ -120,17 +72,17 @@ static int content_blocks(struct ctx *c, const cJSON *content, const char *param
         if (strcmp(t, "text") == 0) {
             const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
             if (!cJSON_IsString(text))
-                return fail(c, p, "%s.text must be a string", p);
-            push(c, blocks, text_block(c, text->valuestring));
+                return gd_xl_fail(c, p, "%s.text must be a string", p);
+            gd_xl_push(c, blocks, gd_xl_text(c, text->valuestring));
         } else if (strcmp(t, "image_url") == 0 && images) {
             int rc = image_block(c, part, p, blocks);
             if (rc)
                 return rc;
         } else {
-            return fail(c, p,
-                        "%s: content part type '%.40s' is not supported by Anthropic "
-                        "deployments%s",
-                        p, t, images ? "" : " in this role");
+            return gd_xl_fail(c, p,
+                              "%s: content part type '%.40s' is not supported by Anthropic "
+                              "deployments%s",
+                              p, t, images ? "" : " in this role");
         }
     }
     return 0;
@@ -138,19 +90,19 @@ static int content_blocks(struct ctx *c, const cJSON *content, const char *param
 
 /* The last message when it has `role`, else a new message of that role (its content an
  * array), appended to msgs. */
-static cJSON *turn(struct ctx *c, cJSON *msgs, const char *role)
+static cJSON *turn(struct gd_xl_ctx *c, cJSON *msgs, const char *role)
 {
     cJSON *last = cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1);
     const cJSON *lr = last ? cJSON_GetObjectItemCaseSensitive(last, "role") : NULL;
     if (lr && strcmp(lr->valuestring, role) == 0)
         return cJSON_GetObjectItemCaseSensitive(last, "content");
-    cJSON *m = push(c, msgs, cJSON_CreateObject());
-    if (!m || !add(c, m, "role", cJSON_CreateString(role)))
+    cJSON *m = gd_xl_push(c, msgs, cJSON_CreateObject());
+    if (!m || !gd_xl_add(c, m, "role", cJSON_CreateString(role)))
         return NULL;
-    return add(c, m, "content", cJSON_CreateArray());
+    return gd_xl_add(c, m, "content", cJSON_CreateArray());
 }
 
-static int assistant_msg(struct ctx *c, const cJSON *m, const char *param, cJSON *msgs)
+static int assistant_msg(struct gd_xl_ctx *c, const cJSON *m, const char *param, cJSON *msgs)
 {
     char p[96];
     cJSON *blocks = turn(c, msgs, "assistant");
@@ -161,7 +113,7 @@ static int assistant_msg(struct ctx *c, const cJSON *m, const char *param, cJSON
         return rc;
     const cJSON *calls = cJSON_GetObjectItemCaseSensitive(m, "tool_calls");
     if (calls && !cJSON_IsNull(calls) && !cJSON_IsArray(calls))
-        return fail(c, param, "%s.tool_calls must be an array", param);
+        return gd_xl_fail(c, param, "%s.tool_calls must be an array", param);
     int i = 0;
     for (const cJSON *tc = calls ? calls->child : NULL; tc; tc = tc->next, i++) {
         snprintf(p, sizeof p, "%.60s.tool_calls[%d]", param, i);
@@ -170,49 +122,49 @@ static int assistant_msg(struct ctx *c, const cJSON *m, const char *param, cJSON
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments");
         if (!cJSON_IsString(id) || !cJSON_IsString(name) || !cJSON_IsString(args))
-            return fail(c, p, "%s needs string id, function.name and function.arguments", p);
+            return gd_xl_fail(c, p, "%s needs string id, function.name and function.arguments", p);
         cJSON *input = args->valuestring[0] ? cJSON_Parse(args->valuestring) : cJSON_CreateObject();
         if (!cJSON_IsObject(input)) {
             cJSON_Delete(input);
-            return fail(c, p, "%s.function.arguments must be a JSON object", p);
+            return gd_xl_fail(c, p, "%s.function.arguments must be a JSON object", p);
         }
-        cJSON *b = push(c, blocks, cJSON_CreateObject());
+        cJSON *b = gd_xl_push(c, blocks, cJSON_CreateObject());
         if (!b) {
             cJSON_Delete(input);
             return GD_ENOMEM;
         }
-        add(c, b, "type", cJSON_CreateString("tool_use"));
-        add(c, b, "id", cJSON_CreateString(id->valuestring));
-        add(c, b, "name", cJSON_CreateString(name->valuestring));
-        add(c, b, "input", input);
+        gd_xl_add(c, b, "type", cJSON_CreateString("tool_use"));
+        gd_xl_add(c, b, "id", cJSON_CreateString(id->valuestring));
+        gd_xl_add(c, b, "name", cJSON_CreateString(name->valuestring));
+        gd_xl_add(c, b, "input", input);
     }
     if (cJSON_GetArraySize(blocks) == 0)
-        return fail(c, param, "%s: an assistant message needs content or tool_calls", param);
+        return gd_xl_fail(c, param, "%s: an assistant message needs content or tool_calls", param);
     return 0;
 }
 
-static int tool_msg(struct ctx *c, const cJSON *m, const char *param, cJSON *msgs)
+static int tool_msg(struct gd_xl_ctx *c, const cJSON *m, const char *param, cJSON *msgs)
 {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "tool_call_id");
     if (!cJSON_IsString(id))
-        return fail(c, param, "%s.tool_call_id must be a string", param);
+        return gd_xl_fail(c, param, "%s.tool_call_id must be a string", param);
     cJSON *blocks = turn(c, msgs, "user");
-    cJSON *b = blocks ? push(c, blocks, cJSON_CreateObject()) : NULL;
+    cJSON *b = blocks ? gd_xl_push(c, blocks, cJSON_CreateObject()) : NULL;
     cJSON *inner = b ? cJSON_CreateArray() : NULL;
     if (!inner)
         return GD_ENOMEM;
-    add(c, b, "type", cJSON_CreateString("tool_result"));
-    add(c, b, "tool_use_id", cJSON_CreateString(id->valuestring));
-    add(c, b, "content", inner);
+    gd_xl_add(c, b, "type", cJSON_CreateString("tool_result"));
+    gd_xl_add(c, b, "tool_use_id", cJSON_CreateString(id->valuestring));
+    gd_xl_add(c, b, "content", inner);
     return content_blocks(c, cJSON_GetObjectItemCaseSensitive(m, "content"), param, 0, inner);
 }
 
-static int messages(struct ctx *c, const cJSON *in, cJSON *req)
+static int messages(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     char p[96];
     if (!cJSON_IsArray(in) || !in->child)
-        return fail(c, "messages", "messages must be a non-empty array");
-    cJSON *sys = cJSON_CreateArray(), *msgs = add(c, req, "messages", cJSON_CreateArray());
+        return gd_xl_fail(c, "messages", "messages must be a non-empty array");
+    cJSON *sys = cJSON_CreateArray(), *msgs = gd_xl_add(c, req, "messages", cJSON_CreateArray());
     if (!sys || !msgs) {
         cJSON_Delete(sys);
         return GD_ENOMEM;
@@ -225,10 +177,10 @@ static int messages(struct ctx *c, const cJSON *in, cJSON *req)
         const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
         if (strcmp(r, "system") == 0 || strcmp(r, "developer") == 0) {
             if (cJSON_GetArraySize(msgs) > 0)
-                rc = fail(c, p,
-                          "%s: Anthropic deployments take system messages only before the "
-                          "first user or assistant message",
-                          p);
+                rc = gd_xl_fail(c, p,
+                                "%s: Anthropic deployments take system messages only before the "
+                                "first user or assistant message",
+                                p);
             else
                 rc = content_blocks(c, content, p, 0, sys);
         } else if (strcmp(r, "user") == 0) {
@@ -239,22 +191,23 @@ static int messages(struct ctx *c, const cJSON *in, cJSON *req)
         } else if (strcmp(r, "tool") == 0) {
             rc = tool_msg(c, m, p, msgs);
         } else {
-            rc = fail(c, p, "%s.role '%.32s' is not supported by Anthropic deployments", p, r);
+            rc =
+                gd_xl_fail(c, p, "%s.role '%.32s' is not supported by Anthropic deployments", p, r);
         }
     }
     if (rc == 0 && cJSON_GetArraySize(sys) > 0)
-        add(c, req, "system", sys);
+        gd_xl_add(c, req, "system", sys);
     else
         cJSON_Delete(sys);
     return rc;
 }
 
-static int tools(struct ctx *c, const cJSON *in, cJSON *req)
+static int tools(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     char p[64];
     if (!cJSON_IsArray(in))
-        return fail(c, "tools", "tools must be an array");
-    cJSON *out = add(c, req, "tools", cJSON_CreateArray());
+        return gd_xl_fail(c, "tools", "tools must be an array");
+    cJSON *out = gd_xl_add(c, req, "tools", cJSON_CreateArray());
     int i = 0;
     for (const cJSON *t = in->child; t && out; t = t->next, i++) {
         snprintf(p, sizeof p, "tools[%d]", i);
@@ -263,29 +216,30 @@ static int tools(struct ctx *c, const cJSON *in, cJSON *req)
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(fn, "name");
         if (!cJSON_IsString(type) || strcmp(type->valuestring, "function") != 0 ||
             !cJSON_IsString(name))
-            return fail(c, p, "%s: expected {\"type\":\"function\",\"function\":{\"name\":...}}",
-                        p);
+            return gd_xl_fail(
+                c, p, "%s: expected {\"type\":\"function\",\"function\":{\"name\":...}}", p);
         if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fn, "strict")))
-            return fail(c, p, "%s.function.strict is not supported by Anthropic deployments", p);
+            return gd_xl_fail(c, p, "%s.function.strict is not supported by Anthropic deployments",
+                              p);
         const cJSON *desc = cJSON_GetObjectItemCaseSensitive(fn, "description");
         const cJSON *params = cJSON_GetObjectItemCaseSensitive(fn, "parameters");
-        cJSON *o = push(c, out, cJSON_CreateObject());
+        cJSON *o = gd_xl_push(c, out, cJSON_CreateObject());
         if (!o)
             return GD_ENOMEM;
-        add(c, o, "name", cJSON_CreateString(name->valuestring));
+        gd_xl_add(c, o, "name", cJSON_CreateString(name->valuestring));
         if (cJSON_IsString(desc))
-            add(c, o, "description", cJSON_CreateString(desc->valuestring));
+            gd_xl_add(c, o, "description", cJSON_CreateString(desc->valuestring));
         if (cJSON_IsObject(params))
-            add(c, o, "input_schema", cJSON_Duplicate(params, 1));
+            gd_xl_add(c, o, "input_schema", cJSON_Duplicate(params, 1));
         else if (!params || cJSON_IsNull(params))
-            add(c, o, "input_schema", cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
+            gd_xl_add(c, o, "input_schema", cJSON_Parse("{\"type\":\"object\",\"properties\":{}}"));
         else
-            return fail(c, p, "%s.function.parameters must be an object", p);
+            return gd_xl_fail(c, p, "%s.function.parameters must be an object", p);
     }
     return 0;
 }
 
-static int tool_choice(struct ctx *c, const cJSON *tc, const cJSON *parallel, cJSON *req)
+static int tool_choice(struct gd_xl_ctx *c, const cJSON *tc, const cJSON *parallel, cJSON *req)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o)
@@ -301,38 +255,40 @@ static int tool_choice(struct ctx *c, const cJSON *tc, const cJSON *parallel, cJ
                                                 "name");
         if (!cJSON_IsString(name)) {
             cJSON_Delete(o);
-            return fail(c, "tool_choice",
-                        "tool_choice: expected {\"type\":\"function\","
-                        "\"function\":{\"name\":...}}");
+            return gd_xl_fail(c, "tool_choice",
+                              "tool_choice: expected {\"type\":\"function\","
+                              "\"function\":{\"name\":...}}");
         }
         type = "tool";
     } else if (tc && !cJSON_IsNull(tc) &&
                !(cJSON_IsString(tc) && strcmp(tc->valuestring, "auto") == 0)) {
         cJSON_Delete(o);
-        return fail(c, "tool_choice", "tool_choice must be none, auto, required or a function");
+        return gd_xl_fail(c, "tool_choice",
+                          "tool_choice must be none, auto, required or a function");
     }
-    add(c, o, "type", cJSON_CreateString(type));
+    gd_xl_add(c, o, "type", cJSON_CreateString(type));
     if (name)
-        add(c, o, "name", cJSON_CreateString(name->valuestring));
+        gd_xl_add(c, o, "name", cJSON_CreateString(name->valuestring));
     if (cJSON_IsFalse(parallel) && strcmp(type, "none") != 0)
-        add(c, o, "disable_parallel_tool_use", cJSON_CreateTrue());
-    add(c, req, "tool_choice", o);
+        gd_xl_add(c, o, "disable_parallel_tool_use", cJSON_CreateTrue());
+    gd_xl_add(c, req, "tool_choice", o);
     return 0;
 }
 
-static int stop(struct ctx *c, const cJSON *s, cJSON *req)
+static int stop(struct gd_xl_ctx *c, const cJSON *s, cJSON *req)
 {
     if (!s || cJSON_IsNull(s))
         return 0;
-    cJSON *arr = add(c, req, "stop_sequences", cJSON_CreateArray());
+    cJSON *arr = gd_xl_add(c, req, "stop_sequences", cJSON_CreateArray());
     if (cJSON_IsString(s))
-        return push(c, arr, cJSON_CreateString(s->valuestring)) ? 0 : GD_ENOMEM;
+        return gd_xl_push(c, arr, cJSON_CreateString(s->valuestring)) ? 0 : GD_ENOMEM;
     if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > MAX_STOP)
-        return fail(c, "stop", "stop must be a string or an array of at most %d strings", MAX_STOP);
+        return gd_xl_fail(c, "stop", "stop must be a string or an array of at most %d strings",
+                          MAX_STOP);
     for (const cJSON *e = s->child; e; e = e->next) {
         if (!cJSON_IsString(e))
-            return fail(c, "stop", "stop must be a string or an array of strings");
-        push(c, arr, cJSON_CreateString(e->valuestring));
+            return gd_xl_fail(c, "stop", "stop must be a string or an array of strings");
+        gd_xl_push(c, arr, cJSON_CreateString(e->valuestring));
     }
     return 0;
 }
@@ -354,18 +310,19 @@ static int is_default(const char *key, const cJSON *v)
     return 0;
 }
 
-static int number(struct ctx *c, const cJSON *v, const char *key, double lo, double hi, cJSON *req)
+static int number(struct gd_xl_ctx *c, const cJSON *v, const char *key, double lo, double hi,
+                  cJSON *req)
 {
     if (!v || cJSON_IsNull(v))
         return 0;
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return fail(c, key, "%s must be a number from %g to %g for Anthropic deployments", key, lo,
-                    hi);
-    add(c, req, key, cJSON_CreateNumber(v->valuedouble));
+        return gd_xl_fail(c, key, "%s must be a number from %g to %g for Anthropic deployments",
+                          key, lo, hi);
+    gd_xl_add(c, req, key, cJSON_CreateNumber(v->valuedouble));
     return 0;
 }
 
-static int max_tokens(struct ctx *c, const cJSON *in, cJSON *req)
+static int max_tokens(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     const char *key = "max_completion_tokens";
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, key);
@@ -375,10 +332,10 @@ static int max_tokens(struct ctx *c, const cJSON *in, cJSON *req)
     if (v && !cJSON_IsNull(v)) {
         if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 1e9 ||
             floor(v->valuedouble) != v->valuedouble)
-            return fail(c, key, "%s must be a positive integer", key);
+            return gd_xl_fail(c, key, "%s must be a positive integer", key);
         n = v->valuedouble;
     }
-    add(c, req, "max_tokens", cJSON_CreateNumber(n));
+    gd_xl_add(c, req, "max_tokens", cJSON_CreateNumber(n));
     return 0;
 }
 
@@ -417,7 +374,7 @@ static int in_list(const char *const *l, const char *k)
     return 0;
 }
 
-static int check_keys(struct ctx *c, const cJSON *in)
+static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
 {
     for (const cJSON *e = in->child; e; e = e->next) {
         if (in_list(handled, e->string))
@@ -425,23 +382,23 @@ static int check_keys(struct ctx *c, const cJSON *in)
         if (in_list(droppable, e->string) && is_default(e->string, e))
             continue;
         if (in_list(droppable, e->string))
-            return fail(c, e->string,
-                        "%s is not supported by Anthropic deployments (the "
-                        "Messages API has no equivalent)",
-                        e->string);
-        return fail(c, e->string, "Unrecognized request argument supplied: %.64s", e->string);
+            return gd_xl_fail(c, e->string,
+                              "%s is not supported by Anthropic deployments (the "
+                              "Messages API has no equivalent)",
+                              e->string);
+        return gd_xl_fail(c, e->string, "Unrecognized request argument supplied: %.64s", e->string);
     }
     return 0;
 }
 
-static int translate(struct ctx *c, const cJSON *in, const char *model, cJSON *req)
+static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *model, cJSON *req)
 {
     if (!cJSON_IsObject(in))
-        return fail(c, NULL, "the request body must be a JSON object");
+        return gd_xl_fail(c, NULL, "the request body must be a JSON object");
     int rc = check_keys(c, in);
     if (rc)
         return rc;
-    add(c, req, "model", cJSON_CreateString(model));
+    gd_xl_add(c, req, "model", cJSON_CreateString(model));
     rc = messages(c, cJSON_GetObjectItemCaseSensitive(in, "messages"), req);
     rc = rc ? rc : max_tokens(c, in, req);
     rc = rc ? rc : stop(c, cJSON_GetObjectItemCaseSensitive(in, "stop"), req);
@@ -458,34 +415,25 @@ static int translate(struct ctx *c, const cJSON *in, const char *model, cJSON *r
         rc = tool_choice(c, tc, par, req);
     const cJSON *user = cJSON_GetObjectItemCaseSensitive(in, "user");
     if (rc == 0 && cJSON_IsString(user)) {
-        cJSON *md = add(c, req, "metadata", cJSON_CreateObject());
+        cJSON *md = gd_xl_add(c, req, "metadata", cJSON_CreateObject());
         if (md)
-            add(c, md, "user_id", cJSON_CreateString(user->valuestring));
+            gd_xl_add(c, md, "user_id", cJSON_CreateString(user->valuestring));
     }
     if (rc == 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "stream")))
-        add(c, req, "stream", cJSON_CreateTrue());
+        gd_xl_add(c, req, "stream", cJSON_CreateTrue());
     return rc;
 }
 
 int gd_xl_anth_request(const char *body, size_t len, const char *model, struct gd_buf *out,
                        struct gd_xl_err *err)
 {
-    struct ctx c = {err, 0};
+    struct gd_xl_ctx c = {err, 0};
     err->status = 0;
     cJSON *in = cJSON_ParseWithLength(body, len);
     if (!in)
-        return fail(&c, NULL, "We could not parse the JSON body of your request.");
+        return gd_xl_fail(&c, NULL, "We could not parse the JSON body of your request.");
     cJSON *req = cJSON_CreateObject();
     int rc = req ? translate(&c, in, model, req) : GD_ENOMEM;
     cJSON_Delete(in);
-    if (rc == 0 && c.oom)
-        rc = GD_ENOMEM;
-    char *s = rc == 0 ? cJSON_PrintUnformatted(req) : NULL;
-    cJSON_Delete(req);
-    if (rc == 0 && !s)
-        rc = GD_ENOMEM;
-    if (rc == 0)
-        rc = gd_buf_puts(out, s);
-    cJSON_free(s);
-    return rc;
+    return gd_xl_finish(&c, rc, req, out);
 }

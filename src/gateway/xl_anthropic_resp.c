@@ -21,14 +21,6 @@ const char *gd_xl_anth_finish_reason(const char *r)
     return "stop"; /* end_turn, stop_sequence, pause_turn and reasons added later */
 }
 
-static int64_t int_field(const cJSON *o, const char *k)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e15
-               ? (int64_t)v->valuedouble
-               : -1;
-}
-
 int gd_xl_anth_put_usage(struct gd_buf *b, int64_t in, int64_t out, int64_t cread, int64_t ccreate,
                          struct gd_gw_usage *u)
 {
@@ -50,11 +42,6 @@ int gd_xl_anth_put_usage(struct gd_buf *b, int64_t in, int64_t out, int64_t crea
     rc = rc ? rc : gd_buf_puts(b, ",\"cache_creation_tokens\":");
     rc = rc ? rc : gd_json_put_i64(b, ccreate > 0 ? ccreate : 0);
     return rc ? rc : gd_buf_puts(b, "}}");
-}
-
-static int put_str(struct gd_buf *b, const char *s)
-{
-    return gd_json_put_str(b, s, strlen(s));
 }
 
 static int put_message(struct gd_buf *b, const cJSON *content)
@@ -89,11 +76,11 @@ static int put_message(struct gd_buf *b, const cJSON *content)
         if (!args)
             return GD_ENOMEM;
         rc = gd_buf_puts(b, n_tools++ ? ",{\"id\":" : ",\"tool_calls\":[{\"id\":");
-        rc = rc ? rc : put_str(b, id->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, id->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-        rc = rc ? rc : put_str(b, name->valuestring);
+        rc = rc ? rc : gd_xl_put_str(b, name->valuestring);
         rc = rc ? rc : gd_buf_puts(b, ",\"arguments\":");
-        rc = rc ? rc : put_str(b, args);
+        rc = rc ? rc : gd_xl_put_str(b, args);
         rc = rc ? rc : gd_buf_puts(b, "}}");
         cJSON_free(args);
     }
@@ -116,21 +103,21 @@ static int put_completion(const cJSON *m, int64_t created, struct gd_buf *out,
         return GD_EPARSE;
     const char *fr = gd_xl_anth_finish_reason(cJSON_IsString(sr) ? sr->valuestring : NULL);
     int rc = gd_buf_puts(out, "{\"id\":");
-    rc = rc ? rc : put_str(out, id->valuestring);
+    rc = rc ? rc : gd_xl_put_str(out, id->valuestring);
     rc = rc ? rc : gd_buf_puts(out, ",\"object\":\"chat.completion\",\"created\":");
     rc = rc ? rc : gd_json_put_i64(out, created);
     rc = rc ? rc : gd_buf_puts(out, ",\"model\":");
-    rc = rc ? rc : put_str(out, cJSON_IsString(model) ? model->valuestring : "");
+    rc = rc ? rc : gd_xl_put_str(out, cJSON_IsString(model) ? model->valuestring : "");
     rc = rc ? rc : gd_buf_puts(out, ",\"choices\":[{\"index\":0,\"message\":");
     rc = rc ? rc : put_message(out, content);
     rc = rc ? rc : gd_buf_puts(out, ",\"logprobs\":null,\"finish_reason\":");
-    rc = rc ? rc : (fr ? put_str(out, fr) : gd_buf_puts(out, "null"));
+    rc = rc ? rc : (fr ? gd_xl_put_str(out, fr) : gd_buf_puts(out, "null"));
     rc = rc ? rc : gd_buf_puts(out, "}],");
     rc = rc ? rc
-            : gd_xl_anth_put_usage(out, int_field(usage, "input_tokens"),
-                                   int_field(usage, "output_tokens"),
-                                   int_field(usage, "cache_read_input_tokens"),
-                                   int_field(usage, "cache_creation_input_tokens"), u);
+            : gd_xl_anth_put_usage(out, gd_xl_count(usage, "input_tokens"),
+                                   gd_xl_count(usage, "output_tokens"),
+                                   gd_xl_count(usage, "cache_read_input_tokens"),
+                                   gd_xl_count(usage, "cache_creation_input_tokens"), u);
     return rc ? rc : gd_buf_puts(out, "}");
 }
 

@@ -44,14 +44,6 @@ static void take_usage(struct gd_xl_anth_sse *s, const cJSON *u)
     }
 }
 
-static void copy_str(char *dst, size_t cap, const cJSON *v)
-{
-    const char *s = cJSON_IsString(v) ? v->valuestring : "";
-    size_t n = strnlen(s, cap - 1);
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
 /* data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[ */
 static int chunk_head(const struct gd_xl_anth_sse *s, struct gd_buf *b)
 {
@@ -297,8 +289,8 @@ static int dispatch(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_buf *b)
         if (s->started || !cJSON_IsObject(m))
             return GD_EPARSE;
         s->started = 1;
-        copy_str(s->id, sizeof s->id, cJSON_GetObjectItemCaseSensitive(m, "id"));
-        copy_str(s->model, sizeof s->model, cJSON_GetObjectItemCaseSensitive(m, "model"));
+        gd_xl_copy_str(s->id, sizeof s->id, cJSON_GetObjectItemCaseSensitive(m, "id"));
+        gd_xl_copy_str(s->model, sizeof s->model, cJSON_GetObjectItemCaseSensitive(m, "model"));
         take_usage(s, cJSON_GetObjectItemCaseSensitive(m, "usage"));
         build_head(s);
         return chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);

@@ -106,7 +106,7 @@ static void expect_path(int kind, const char *model, const char *want)
     struct gd_gw_provider_cfg p = provider(NULL, 0);
     struct gd_buf b;
     gd_buf_init(&b, 4096);
-    cr_assert_eq(gd_gw_azure_path(kind, &p, model, &b), 0);
+    cr_assert_eq(gd_gw_azure_path(&p, kind, model, 0, &b), 0);
     cr_assert_str_eq(b.data, want);
     gd_buf_free(&b);
 }
@@ -122,11 +122,11 @@ Test(azure, deployment_paths)
                 "/openai/deployments/a%20b%2F..%2Fc%3Fd%23%C3%A9/chat/completions?"
                 "api-version=2024-10-21");
     struct gd_gw_provider_cfg p = provider(NULL, 0);
-    cr_assert_eq(gd_gw_azure_path(3, &p, "m", NULL), GD_ENOTSUP);
-    cr_assert_eq(gd_gw_azure_path(2, &p, "m", NULL), 0);
+    cr_assert_eq(gd_gw_azure_path(&p, 3, "m", 0, NULL), GD_ENOTSUP);
+    cr_assert_eq(gd_gw_azure_path(&p, 2, "m", 0, NULL), 0);
     struct gd_buf small;
     gd_buf_init(&small, 16);
-    cr_assert_eq(gd_gw_azure_path(0, &p, "gpt-4o", &small), GD_ENOMEM);
+    cr_assert_eq(gd_gw_azure_path(&p, 0, "gpt-4o", 0, &small), GD_ENOMEM);
     gd_buf_free(&small);
 }
 

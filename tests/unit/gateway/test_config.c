@@ -1,4 +1,6 @@
 #include "gateway/gw_config.h"
+#include "gateway/gw_adapter.h"
+#include "gateway/gw_config_gemini.h"
 #include "core/config.h"
 #include "girder/error.h"
 
@@ -155,7 +157,7 @@ Test(gw_config, provider_types)
     gd_config_unref(cfg);
     gd_buf_free(&errs);
     expect_error("providers:\n  - {name: p, type: bogus, base_url: 'http://h'}\n",
-                 "t.yaml:2:21: key 'type': expected openai, anthropic, local or azure");
+                 "t.yaml:2:21: key 'type': expected openai, anthropic, local, azure or gemini");
     expect_error("providers:\n  - {name: p, type: local, api_key: k}\n",
                  "t.yaml:2:37: key 'api_key': a provider of type: local is this girder's "
                  "serving: section; it takes no api_key");
@@ -172,4 +174,76 @@ Test(gw_config, provider_types)
     expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
                  "base_url: 'http://h'}\n",
                  "t.yaml:2:51: key 'anthropic_version': expected a version");
+}
+
+static int add_hdr(void *ud, const char *prefix, const char *v, size_t n)
+{
+    struct gd_buf *b = ud;
+    int rc = gd_buf_puts(b, prefix);
+    rc = rc ? rc : gd_buf_append(b, v, n);
+    return rc ? rc : gd_buf_puts(b, "|");
+}
+
+Test(gw_config, gemini_studio_and_vertex)
+{
+    struct gd_config *cfg;
+    struct gd_buf errs, b;
+    gd_buf_init(&errs, 1 << 16);
+    gd_buf_init(&b, 1 << 16);
+    const char *y =
+        "providers:\n"
+        "  - {name: s, type: gemini, api_key: k1, "
+        "base_url: 'https://generativelanguage.googleapis.com'}\n"
+        "  - {name: v, type: gemini, api_key: tok, base_url: "
+        "'https://us-central1-aiplatform.googleapis.com', gemini: {api: vertex, "
+        "project: my-proj-1, location: us-central1}}\n"
+        "models:\n  - {alias: m, deployments: [{provider: s, model: gemini-2.0-flash}]}\n";
+    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    const struct gd_gw_config *c = gd_gw_config_get(cfg);
+    const struct gd_gw_provider_cfg *s = &c->providers[0], *v = &c->providers[1];
+    cr_assert_eq(s->type, GD_GW_PROVIDER_GEMINI);
+    cr_assert_eq(s->gemini->vertex, 0);
+    cr_assert_eq(v->gemini->vertex, 1);
+    const struct gw_adapter *ad = gw_adapter_for(GD_GW_PROVIDER_GEMINI);
+    cr_assert_str_eq(ad->name, "gemini");
+    cr_assert_eq(ad->path(s, 0, "gemini-2.0-flash", 0, &b), 0);
+    cr_assert_str_eq(b.data, "/v1beta/models/gemini-2.0-flash:generateContent");
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->path(s, 0, "odd name/x", 1, &b), 0);
+    cr_assert_str_eq(b.data, "/v1beta/models/odd%20name%2Fx:streamGenerateContent?alt=sse");
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->path(v, 0, "gemini-2.0-flash", 1, &b), 0);
+    cr_assert_str_eq(b.data, "/v1/projects/my-proj-1/locations/us-central1/publishers/google/"
+                             "models/gemini-2.0-flash:streamGenerateContent?alt=sse");
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->path(s, 2, "text-embedding-004", 0, &b), 0);
+    cr_assert_str_eq(b.data, "/v1beta/models/text-embedding-004:batchEmbedContents");
+    cr_assert_eq(ad->path(v, 2, "m", 0, NULL), GD_ENOTSUP);
+    cr_assert_eq(ad->path(s, 1, "m", 0, NULL), GD_ENOTSUP);
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->headers(s, add_hdr, &b), 0);
+    cr_assert_str_eq(b.data, "x-goog-api-key: k1|");
+    gd_buf_reset(&b);
+    cr_assert_eq(ad->headers(v, add_hdr, &b), 0);
+    cr_assert_str_eq(b.data, "Authorization: Bearer tok|");
+    gd_config_unref(cfg);
+    gd_buf_free(&errs);
+    gd_buf_free(&b);
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
+                 "vertex, location: us-central1}}\n",
+                 "api: vertex needs project");
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
+                 "vertex, project: p, location: 'us central'}}\n",
+                 "key 'location': expected lowercase letters");
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                 "{project: p}}\n",
+                 "project is only for api: vertex");
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                 "{api: cloud}}\n",
+                 "one of studio, vertex");
+    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                 "{region: x}}\n",
+                 "unknown key");
+    expect_error("providers:\n  - {name: p, base_url: 'http://h', gemini: {api: vertex}}\n",
+                 "gemini is only for providers of type: gemini");
 }

@@ -1,0 +1,55 @@
+/* JSON helpers shared by the provider translators (xl_anthropic*.c, xl_gemini*.c): building
+ * a cJSON request while remembering allocation failures, recording why a client request
+ * cannot be translated, and writing / reading small JSON values.
+ *
+ * Pure functions; a struct gd_xl_ctx belongs to one translation (one thread). */
+#ifndef GD_GATEWAY_XL_JSON_H
+#define GD_GATEWAY_XL_JSON_H
+
+#include "core/buf.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Why a request cannot be translated: an OpenAI-format 400 (message names param). */
+struct gd_xl_err {
+    int status; /* 0: no error recorded */
+    char message[320];
+    char param[96];
+};
+
+/* One translation: where refusals go, and whether an allocation failed on the way (checked
+ * once at the end, so builders need not check every call). */
+struct gd_xl_ctx {
+    struct gd_xl_err *err; /* borrowed */
+    int oom;
+};
+
+/* Records a 400 naming param (NULL: none) with a printf-style message; returns GD_EINVAL. */
+int gd_xl_fail(struct gd_xl_ctx *c, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Adds v to obj under key / to arr; on failure (v NULL or no memory) frees v, sets c->oom
+ * and returns NULL, else returns v (now owned by the container). */
+cJSON *gd_xl_add(struct gd_xl_ctx *c, cJSON *obj, const char *key, cJSON *v);
+cJSON *gd_xl_push(struct gd_xl_ctx *c, cJSON *arr, cJSON *v);
+
+/* {"type":"text","text":text}, or NULL (c->oom set) without memory. */
+cJSON *gd_xl_text(struct gd_xl_ctx *c, const char *text);
+
+/* The finished request j printed unformatted into out; j is freed. A translation that
+ * failed (rc != 0) or ran out of memory (c->oom) writes nothing. Returns rc, GD_ENOMEM or
+ * 0. */
+int gd_xl_finish(struct gd_xl_ctx *c, int rc, cJSON *j, struct gd_buf *out);
+
+/* The JSON string literal of the NUL-terminated s. 0 or GD_ENOMEM. */
+int gd_xl_put_str(struct gd_buf *b, const char *s);
+
+/* o[k] as a count: a number in [0, 9e15), else -1. */
+int64_t gd_xl_count(const cJSON *o, const char *k);
+
+/* Copies v's string (or "" when v is not a string) into dst[0..cap), truncated. */
+void gd_xl_copy_str(char *dst, size_t cap, const cJSON *v);
+
+#endif

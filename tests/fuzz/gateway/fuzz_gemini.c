@@ -1,0 +1,143 @@
+/* libFuzzer driver for the Gemini translators (xl_gemini.h), which read untrusted bytes from
+ * the upstream (responses, error bodies, SSE streams) and from clients (requests). The first
+ * input byte picks the translator; the rest is its input:
+ *   'r' GenerateContentResponse -> chat.completion   'e' error body -> OpenAI error
+ *   'q' OpenAI request -> GenerateContentRequest
+ *   'p' OpenAI embeddings request -> batchEmbedContents request
+ *   'm' / 'b' batchEmbedContents answer -> OpenAI embeddings (float / base64)
+ *   else a streamGenerateContent SSE stream, framed by the gateway's framer in two reads
+ *   (split at a byte taken from the input) and translated event by event
+ * Properties: no crash or leak (sanitizers); whatever is produced is valid JSON; each
+ * translated SSE event is "data: <JSON object>" or "data: [DONE]" (after an "event: error"
+ * line for errors), nothing follows [DONE], and a failed event appends nothing. */
+#include "gateway/sse.h"
+#include "gateway/xl_gemini.h"
+#include "girder/error.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void must_be_json(const char *p, size_t n)
+{
+    cJSON *j = cJSON_ParseWithLength(p, n);
+    if (!cJSON_IsObject(j))
+        abort();
+    cJSON_Delete(j);
+}
+
+static void check_events(const char *b, size_t n, int *done)
+{
+    const char *end = b + n;
+    while (b < end) {
+        const char *sep = memmem(b, (size_t)(end - b), "\n\n", 2);
+        if (!sep || *done)
+            abort();
+        if ((size_t)(sep - b) > 13 && memcmp(b, "event: error\n", 13) == 0)
+            b += 13;
+        if ((size_t)(sep - b) < 6 || memcmp(b, "data: ", 6) != 0)
+            abort();
+        b += 6;
+        if (sep - b == 6 && memcmp(b, "[DONE]", 6) == 0)
+            *done = 1;
+        else
+            must_be_json(b, (size_t)(sep - b));
+        b = sep + 2;
+    }
+}
+
+struct sse_ctx {
+    struct gd_xl_gem_sse st;
+    struct gd_buf out;
+    int done;
+};
+
+static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
+{
+    (void)raw;
+    (void)n;
+    struct sse_ctx *c = ud;
+    gd_buf_reset(&c->out);
+    int rc = gd_xl_gem_sse_event(&c->st, data, dlen, &c->out);
+    if (rc == 0)
+        check_events(c->out.data ? c->out.data : "", c->out.len, &c->done);
+    else if (c->out.len != 0)
+        abort();
+    return rc;
+}
+
+static void stream(uint8_t mode, const char *in, size_t n)
+{
+    struct sse_ctx *c = malloc(sizeof *c);
+    struct gd_gw_sse fr;
+    if (!c)
+        return;
+    gd_xl_gem_sse_init(&c->st, mode & 1, 1);
+    gd_buf_init(&c->out, 1u << 24);
+    c->done = 0;
+    gd_gw_sse_init(&fr, 1u << 20);
+    size_t cut = n ? mode % (n + 1) : 0;
+    if (gd_gw_sse_feed(&fr, in, cut, on_event, c) == 0)
+        gd_gw_sse_feed(&fr, in + cut, n - cut, on_event, c);
+    if (c->done != c->st.finished)
+        abort();
+    struct gd_gw_usage u;
+    if (gd_xl_gem_sse_usage(&c->st, &u) && (u.prompt_tokens < 0 || u.total_tokens < 0))
+        abort();
+    gd_gw_sse_free(&fr);
+    gd_buf_free(&c->out);
+    free(c);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    const char *in = (const char *)data + 1;
+    size_t n = size - 1;
+    struct gd_buf out;
+    gd_buf_init(&out, 1u << 24);
+    if (data[0] == 'r') {
+        struct gd_gw_usage u;
+        if (gd_xl_gem_response(in, n, 1, &out, &u) == 0) {
+            must_be_json(out.data, out.len);
+            if (u.prompt_tokens < 0 || u.completion_tokens < 0 ||
+                u.total_tokens < u.prompt_tokens + u.completion_tokens)
+                abort();
+        } else if (out.len != 0) {
+            abort();
+        }
+    } else if (data[0] == 'e') {
+        if (gd_xl_gem_error(503, in, n, &out) == 0)
+            must_be_json(out.data, out.len);
+    } else if (data[0] == 'p') {
+        struct gd_xl_err err;
+        int rc = gd_xl_gem_embed_request(in, n, "m", &out, &err);
+        if (rc == 0)
+            must_be_json(out.data, out.len);
+        else if (rc == GD_EINVAL && (err.status != 400 || !err.message[0]))
+            abort();
+    } else if (data[0] == 'm' || data[0] == 'b') {
+        static const char fl[] = "{\"input\":\"x\"}";
+        static const char b64[] = "{\"input\":\"x\",\"encoding_format\":\"base64\"}";
+        const char *c = data[0] == 'm' ? fl : b64;
+        struct gd_gw_usage u;
+        if (gd_xl_gem_embed_response(c, strlen(c), in, n, "m", &out, &u) == 0)
+            must_be_json(out.data, out.len);
+        else if (out.len != 0)
+            abort();
+    } else if (data[0] == 'q') {
+        struct gd_xl_err err;
+        int rc = gd_xl_gem_request(in, n, "m", &out, &err);
+        if (rc == 0)
+            must_be_json(out.data, out.len);
+        else if (rc == GD_EINVAL && (err.status != 400 || !err.message[0]))
+            abort(); /* a refusal always says why */
+    } else {
+        stream(data[0], in, n);
+    }
+    gd_buf_free(&out);
+    return 0;
+}
