@@ -618,6 +618,12 @@ static int parse_verdict(const struct gd_gov_ask *k, const redisReply *r, struct
     v->retry_after_ms = (uint64_t)int_at(r, 3);
     v->limit = int_at(r, 4);
     v->used = int_at(r, 5);
+    /* the headers show the quota that refused (so it is the tightest one), its reset when
+     * the refused request would fit */
+    if (v->reason == GD_GOV_RPM)
+        tighten(&v->requests, v->limit, v->limit - v->used, v->retry_after_ms);
+    else if (v->reason == GD_GOV_TPM || v->reason == GD_GOV_TOO_LARGE)
+        tighten(&v->tokens, v->limit, v->limit - v->used, v->retry_after_ms);
     if (v->reason == GD_GOV_BUDGET) {
         const struct gd_gov_scope_cfg *c = k->party[v->by].cfg;
         int64_t s, e;

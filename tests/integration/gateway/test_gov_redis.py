@@ -138,6 +138,9 @@ def test_rpm_exact_across_two_instances(env):
     st, h, out = chat(p1, KEY)
     assert st == 429 and "retry-after" in h
     assert "requests per minute" in json.loads(out)["error"]["message"]
+    # the refusing quota in OpenAI's headers, as local mode gives them
+    assert h["x-ratelimit-limit-requests"] == "10" and h["x-ratelimit-remaining-requests"] == "0"
+    assert h["x-ratelimit-reset-requests"].endswith("s"), h
 
 
 def test_tpm_concurrency_and_budget_shared(env):
