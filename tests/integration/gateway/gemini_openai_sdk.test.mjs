@@ -4,11 +4,11 @@
 // Run by CTest: node --test gemini_openai_sdk.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import { start } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const src = process.env.GIRDER_SRC || path.resolve(here, '../../..');
@@ -18,26 +18,6 @@ const { default: OpenAI } = await import(
 const TEXT = 'Hello from Gemini! Streaming "works", token by token — ünïcode too.\nThe end.';
 const ARGS = { city: 'Paris', unit: 'celsius' };
 const MOCK_TEXT = 'Hello from the mock upstream! Streaming works, token by token, until the end.';
-
-const PROXY_VARS = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
-                    'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
-function start(argv, pattern) {
-  const env = { ...process.env };
-  for (const k of PROXY_VARS) delete env[k]; // loopback: never through the host's proxy
-  const p = spawn(argv[0], argv.slice(1), { env });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no ' + pattern + ' in:\n' + out)), 10000);
-    const onData = (d) => {
-      out += d.toString();
-      const m = out.match(pattern);
-      if (m) { clearTimeout(timer); resolve({ p, m, out: () => out }); }
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (c) => reject(new Error('exited ' + c + ':\n' + out)));
-  });
-}
 
 let gem, mock, girder, client, base, gport;
 before(async () => {

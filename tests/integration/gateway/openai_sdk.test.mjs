@@ -2,11 +2,11 @@
 // gateway in front of the mock upstream. Run by CTest: node --test openai_sdk.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import { start } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const src = process.env.GIRDER_SRC || path.resolve(here, '../../..');
@@ -14,30 +14,9 @@ const { default: OpenAI } = await import(
   pathToFileURL(path.join(src, 'tests/node/node_modules/openai/index.mjs')).href);
 const TEXT = 'Hello from the mock upstream! Streaming works, token by token, until the end.';
 
-const PROXY_VARS = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
-                    'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
-function start(argv, env, pattern) {
-  const base = { ...process.env };
-  for (const k of PROXY_VARS) delete base[k]; // loopback: never through the host's proxy
-  const p = spawn(argv[0], argv.slice(1), { env: { ...base, ...env } });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no ' + pattern + ' in:\n' + out)), 10000);
-    const onData = (d) => {
-      out += d.toString();
-      const m = out.match(pattern);
-      if (m) { clearTimeout(timer); resolve({ p, m }); }
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (c) => reject(new Error('exited ' + c + ':\n' + out)));
-  });
-}
-
 let mock, girder, client, direct;
 before(async () => {
-  const m = await start(['/usr/bin/python3', path.join(here, 'mock_upstream.py')], {},
-                        /PORT (\d+)/);
+  const m = await start(['/usr/bin/python3', path.join(here, 'mock_upstream.py')], /PORT (\d+)/);
   mock = m.p;
   const mport = m.m[1];
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-node-'));
@@ -58,7 +37,7 @@ models:
     deployments: [{provider: mock, model: "reset:4"}]
 `);
   const g = await start([process.env.GIRDER_BIN, 'serve', '--config', cfg, '--listen',
-                         '127.0.0.1:0'], {}, /msg=listening addr=127\.0\.0\.1:(\d+)/);
+                         '127.0.0.1:0'], /msg=listening addr=127\.0\.0\.1:(\d+)/);
   girder = g.p;
   client = new OpenAI({ baseURL: `http://127.0.0.1:${g.m[1]}/v1`, apiKey: 'k', maxRetries: 0 });
   direct = new OpenAI({ baseURL: `http://127.0.0.1:${mport}/v1`, apiKey: 'k', maxRetries: 0 });

@@ -3,37 +3,17 @@
 // must not retry (x-should-retry: false). Run by CTest: node --test <this file>
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
+import { start } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const src = process.env.GIRDER_SRC || path.resolve(here, '../../..');
 const { default: OpenAI } = await import(
   pathToFileURL(path.join(src, 'tests/node/node_modules/openai/index.mjs')).href);
-
-const PROXY_VARS = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
-                    'ALL_PROXY', 'no_proxy', 'NO_PROXY'];
-function start(argv, pattern) {
-  const env = { ...process.env };
-  for (const k of PROXY_VARS) delete env[k]; // loopback: never through the host's proxy
-  const p = spawn(argv[0], argv.slice(1), { env });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no ' + pattern + ' in:\n' + out)), 10000);
-    const onData = (d) => {
-      out += d.toString();
-      const m = out.match(pattern);
-      if (m) { clearTimeout(timer); resolve({ p, m }); }
-    };
-    p.stdout.on('data', onData);
-    p.stderr.on('data', onData);
-    p.on('exit', (c) => reject(new Error('exited ' + c + ':\n' + out)));
-  });
-}
 
 const KEY = { rpm: 'gk-sdk-rpm-1', conc: 'gk-sdk-conc-2', budget: 'gk-sdk-budget-3' };
 const sha = (k) => createHash('sha256').update(k).digest('hex');
