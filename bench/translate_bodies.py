@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Canned upstream answers for bench/translate.sh: the same answer (TOKENS text pieces) in
-OpenAI's and Anthropic's wire forms, as JSON and as SSE streams of SHORT and LONG pieces,
+OpenAI's, Anthropic's and Gemini's wire forms, as JSON and as SSE streams of SHORT and LONG pieces,
 written as an nginx `return 200` locations file (no file I/O at request time), plus the
 client's request bodies.
 
@@ -8,6 +8,8 @@ client's request bodies.
   /v1/messages                                                              Messages JSON
   /s{N}/v1/chat/completions, /s{N}/openai/deployments/bench-model/...      OpenAI SSE, N pieces
   /s{N}/v1/messages                                                         Messages SSE, N pieces
+  /v1beta/models/bench-model:generateContent                                Gemini JSON
+  /s{N}/v1beta/models/bench-model:streamGenerateContent                     Gemini SSE, N pieces
 
 Usage: translate_bodies.py DIR SHORT LONG
 """
@@ -65,6 +67,26 @@ def anth_sse(n):
     return "".join("event: %s\ndata: %s\n\n" % (t, J(o)) for t, o in ev)
 
 
+GEM_USAGE = {"promptTokenCount": 12, "candidatesTokenCount": 10, "totalTokenCount": 22}
+
+
+def gem_json():
+    return J({"candidates": [{"content": {"parts": [{"text": TEXT}], "role": "model"},
+                              "finishReason": "STOP", "index": 0}],
+              "usageMetadata": GEM_USAGE, "modelVersion": "bench-model"})
+
+
+def gem_sse(n):
+    """What streamGenerateContent?alt=sse sends: n chunks of one text part each, the last
+    with finishReason, every one with usageMetadata (n events)."""
+    def ev(i):
+        c = {"content": {"parts": [{"text": "tok%03d " % i}], "role": "model"}, "index": 0}
+        if i == n - 1:
+            c["finishReason"] = "STOP"
+        return {"candidates": [c], "usageMetadata": GEM_USAGE, "modelVersion": "bench-model"}
+    return "".join("data: %s\r\n\r\n" % J(ev(i)) for i in range(n))
+
+
 def location(path, ctype, body, k):
     """nginx caps one config parameter at 4 KiB: long bodies are set in pieces and joined."""
     assert "'" not in body and "$" not in body and "\\" not in body
@@ -78,11 +100,14 @@ def location(path, ctype, body, k):
 AZ = "/openai/deployments/bench-model/chat/completions"
 locs = [("/v1/chat/completions", "application/json", oai_json()),
         (AZ, "application/json", oai_json()),
-        ("/v1/messages", "application/json", anth_json())]
+        ("/v1/messages", "application/json", anth_json()),
+        ("/v1beta/models/bench-model:generateContent", "application/json", gem_json())]
 for n in (short, long_):
     locs += [("/s%d/v1/chat/completions" % n, "text/event-stream", oai_sse(n)),
              ("/s%d%s" % (n, AZ), "text/event-stream", oai_sse(n)),
-             ("/s%d/v1/messages" % n, "text/event-stream", anth_sse(n))]
+             ("/s%d/v1/messages" % n, "text/event-stream", anth_sse(n)),
+             ("/s%d/v1beta/models/bench-model:streamGenerateContent" % n, "text/event-stream",
+              gem_sse(n))]
 with open(d + "/locations.conf", "w") as f:
     for k, (p, t, b) in enumerate(locs):
         f.write(location(p, t, b, k))
