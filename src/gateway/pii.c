@@ -19,6 +19,7 @@
 /* Boundaries: a detector does not start or end inside a longer run of its own alphabet. */
 #define NB_ALNUM "(?<![A-Za-z0-9_])"
 #define NA_ALNUM "(?![A-Za-z0-9_])"
+#define START_GUARD "(?<![A-Za-z0-9])"
 
 struct pii_det {
     enum gd_pii_cat cat;
@@ -26,7 +27,8 @@ struct pii_det {
     const char *re;
 };
 
-/* In alternation order (which is also group order: group i+1 is dets[i]). */
+/* In alternation order (which is also group order: group i+1 is dets[i]). dets[0] must be
+ * the PEM block: it is the one detector outside the shared start guard (compile_once). */
 static const struct pii_det dets[] = {
     {GD_PII_PRIVATE_KEY, "private_key",
      "-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY-----[\\s\\S]{1,16384}?"
@@ -46,7 +48,7 @@ static const struct pii_det dets[] = {
      "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,2048}\\.eyJ[A-Za-z0-9_-]{4,8192}\\."
      "[A-Za-z0-9_-]{0,2048}(?![A-Za-z0-9_-]|\\.[A-Za-z0-9_-])"},
     {GD_PII_EMAIL, "email",
-     "(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+     "(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}+@"
      "(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.){1,8}[A-Za-z]{2,63}"
      "(?![A-Za-z0-9-])"},
     {GD_PII_IBAN, "iban",
@@ -57,16 +59,17 @@ static const struct pii_det dets[] = {
     {GD_PII_SSN, "ssn",
      "(?<![A-Za-z0-9.-])[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}(?![A-Za-z0-9]|[.-][0-9])"},
     {GD_PII_IPV6, "ipv6",
-     "(?<![A-Za-z0-9:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+     "(?<![A-Za-z0-9:.])(?:[0-9A-Fa-f]{0,4}+:){2,7}"
      "(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?(?![A-Za-z0-9:])"},
     {GD_PII_IPV4, "ipv4",
-     "(?<![A-Za-z0-9.])[0-9]{1,3}(?:\\.[0-9]{1,3}){3}(?![A-Za-z0-9]|\\.[0-9])"},
+     "(?<![A-Za-z0-9.])[0-9]{1,3}+(?:\\.[0-9]{1,3}+){3}(?![A-Za-z0-9]|\\.[0-9])"},
     {GD_PII_PHONE, "phone",
      "(?<![A-Za-z0-9+.-])(?:\\+[1-9](?:[ .()-]{0,2}[0-9]){7,14}"
      "|(?:\\([2-9][0-9]{2}\\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
      "|\\(?0[0-9]{1,4}\\)?[ ./-][0-9]{2,4}(?:[ ./-]?[0-9]{2,4}){1,3})"
      "(?![A-Za-z0-9]|[.-][0-9])"},
-    {GD_PII_SECRET, "secret", "(?<![A-Za-z0-9_+/-])[A-Za-z0-9_+/-]{20,}={0,2}(?![A-Za-z0-9_+/=-])"},
+    {GD_PII_SECRET, "secret",
+     "(?<![A-Za-z0-9_+/-])[A-Za-z0-9_+/-]{20,}+={0,2}+(?![A-Za-z0-9_+/=-])"},
 };
 #define NDETS (sizeof dets / sizeof dets[0])
 
@@ -116,15 +119,21 @@ static void compile_once(void)
     size_t len = 0;
     for (size_t i = 0; i < NDETS; i++)
         len += strlen(dets[i].re) + strlen(dets[i].name) + 8;
+    len += sizeof START_GUARD + 8;
     char *pat = gd_malloc(len + 1);
     if (!pat) {
         init_rc = GD_ENOMEM;
         return;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < NDETS; i++)
-        k += (size_t)snprintf(pat + k, len + 1 - k, "%s(?<%s>%s)", i ? "|" : "", dets[i].name,
+    /* dets[0] (PEM) may follow any byte; every other detector starts at a byte not preceded
+     * by an ASCII letter or digit, checked once per position for all of them (without the
+     * shared guard each alternative would be tried, and refused, inside every word) */
+    size_t k =
+        (size_t)snprintf(pat, len + 1, "(?<%s>%s)|" START_GUARD "(?:", dets[0].name, dets[0].re);
+    for (size_t i = 1; i < NDETS; i++)
+        k += (size_t)snprintf(pat + k, len + 1 - k, "%s(?<%s>%s)", i > 1 ? "|" : "", dets[i].name,
                               dets[i].re);
+    k += (size_t)snprintf(pat + k, len + 1 - k, ")");
     int err;
     PCRE2_SIZE erroff;
     code = pcre2_compile((PCRE2_SPTR)pat, k, 0, &err, &erroff, NULL);
