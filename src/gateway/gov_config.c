@@ -12,12 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const gov_keys[] = {
-    "time_zone", "keys", "tenants", "aliases", "prices", "jwt", "admin_key_sha256", "redis", NULL};
+static const char *const gov_keys[] = {"time_zone", "keys", "tenants",          "aliases",
+                                       "prices",    "jwt",  "admin_key_sha256", "redis",
+                                       "pii",       NULL};
 static const char *const key_keys[] = {"id",     "key_sha256", "tenant",   "models",
                                        "limits", "budget",     "metadata", NULL};
-static const char *const tenant_keys[] = {"id", "limits", "budget", NULL};
-static const char *const alias_keys[] = {"alias", "limits", "budget", NULL};
+static const char *const tenant_keys[] = {"id", "limits", "budget", "pii", NULL};
+static const char *const alias_keys[] = {"alias", "limits", "budget", "pii", NULL};
 static const char *const limit_keys[] = {"rpm", "tpm", "concurrent", NULL};
 static const char *const budget_keys[] = {"usd", "period", NULL};
 static const char *const price_keys[] = {"model", "input_per_1m", "output_per_1m",
@@ -130,6 +131,18 @@ static int parse_budget(struct gd_config_diag *d, const struct gd_yaml_node *n,
     return rc ? GD_EINVAL : 0;
 }
 
+/* n's `pii:` map, when it has one (keys do not: check_keys refuses it there). */
+static int parse_pii(struct gd_config_diag *d, const struct gd_yaml_node *n, int *has,
+                     struct gd_gov_pii_cfg *out)
+{
+    const struct gd_yaml_node *m = NULL;
+    int rc = gd_config_get_map(d, n, "pii", &m);
+    if (rc || !m)
+        return rc;
+    *has = 1;
+    return gd_gov_pii_config_parse(d, m, out);
+}
+
 static int parse_scope(struct gd_config_diag *d, const struct gd_yaml_node *n, const char *idkey,
                        struct gd_gov_scope_cfg *s)
 {
@@ -138,6 +151,7 @@ static int parse_scope(struct gd_config_diag *d, const struct gd_yaml_node *n, c
         return rc;
     rc |= parse_limits(d, n, &s->limits);
     rc |= parse_budget(d, n, &s->budget);
+    rc |= parse_pii(d, n, &s->has_pii, &s->pii);
     return rc ? GD_EINVAL : 0;
 }
 
@@ -524,6 +538,8 @@ int gd_gov_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *
         int rrc = gd_gov_redis_config_parse(g, d, &c->redis);
         rc = rrc == GD_ENOMEM ? rrc : rc | rrc;
     }
+    if (rc != GD_ENOMEM)
+        rc |= parse_pii(d, g, &c->has_pii, &c->pii);
     if (rc != GD_ENOMEM && gd_yaml_map_get(g, "admin_key_sha256")) {
         int drc = parse_digest(d, g, "admin_key_sha256", c->admin_sha256);
         c->has_admin_key = drc == 0;

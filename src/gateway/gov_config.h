@@ -10,6 +10,7 @@
 #define GD_GATEWAY_GOV_CONFIG_H
 
 #include "core/config.h"
+#include "gateway/gov_pii_config.h"
 #include "gateway/gov_budget.h"
 #include "gateway/gov_jwt.h"
 #include "gateway/gov_redis_config.h"
@@ -47,6 +48,8 @@ struct gd_gov_scope_cfg {
     char *id; /* key id, tenant id or alias name */
     struct gd_gov_limits limits;
     struct gd_gov_budget_cfg budget;
+    int has_pii; /* tenants and aliases: their own `pii:` (gov_pii_config.h) */
+    struct gd_gov_pii_cfg pii;
 };
 
 struct gd_gov_key_cfg {
@@ -79,6 +82,8 @@ struct gd_gov_config {
     int has_admin_key;
     unsigned char admin_sha256[32]; /* GET /admin/governance's key */
     struct gd_gov_redis_cfg *redis; /* `redis:`: limits shared through Redis; NULL: local */
+    int has_pii;                    /* `pii:` for every request (tenants and aliases override) */
+    struct gd_gov_pii_cfg pii;
 };
 
 /* Parses root's `governance:` (absent: *out = NULL, 0) against the parsed gateway

@@ -6,6 +6,7 @@
 #include "gateway/gateway.h"
 #include "gateway/gw_cache_req.h"
 #include "gateway/gw_local.h"
+#include "gateway/gw_pii.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_trace.h"
 #include "gateway/oai_error.h"
@@ -38,6 +39,7 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->in_out);
     gd_free(req->ins);
     gw_cache_req_free(req);
+    gw_pii_req_free(req);
     gd_free(req);
 }
 
@@ -406,6 +408,7 @@ static void finish_ok(struct gw_req *req)
         const char *ct = req->ctype[0] ? req->ctype : "application/json";
         if (req->status == 200)
             gw_cache_store(req, ct, req->resp.data ? req->resp.data : "", req->resp.len);
+        gw_pii_restore_json(req, &req->resp);
         respond(req, req->status, ct, req->resp.data ? req->resp.data : "", req->resp.len, 1);
         return;
     }
@@ -720,11 +723,19 @@ static int inbound_stream(struct gw_req *req)
 static void proceed(struct gw_req *req)
 {
     struct gd_buf b;
-    char ctype[64];
+    char ctype[64], msg[256];
+    const char *code;
+    int st = gw_pii_request(req, msg, sizeof msg, &code);
+    if (st) {
+        respond_error(req, st, msg, NULL, code);
+        return;
+    }
     gd_buf_init(&b, GW_MAX_RESPONSE_BYTES);
     if (gw_cache_lookup(req, &b, ctype, sizeof ctype) == 1) {
         gd_gov_settle(&req->gov, NULL, 0, 0, 0, 0);
         log_fields(req, -1, -1);
+        if (!strstr(ctype, "event-stream")) /* the cache keeps answers with placeholders */
+            gw_pii_restore_json(req, &b);
         respond(req, 200, ctype, b.data ? b.data : "", b.len, 0);
     } else {
         next_attempt(req);

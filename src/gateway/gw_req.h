@@ -11,6 +11,8 @@
 #include "gateway/gw_curl.h"
 #include "gateway/gw_hc.h"
 #include "gateway/gov.h"
+#include "gateway/gov_config.h"
+#include "gateway/pii_json.h"
 #include "gateway/gw_runtime.h"
 #include "gateway/json_scan.h"
 #include "gateway/xl_anthropic_in.h"
@@ -99,6 +101,11 @@ struct gw_req {
     size_t read_n, span_n;
 
     struct gd_gov_ticket gov; /* governance: key, reservations (gov.h) */
+
+    /* PII policy (gw_pii.h) */
+    const struct gd_gov_pii_cfg *pii; /* the policy that applied, NULL: none */
+    struct gd_pii_vault *pii_vault;   /* masked values, NULL until one is masked */
+    struct gd_buf pii_body[2];        /* the body after masking, after redaction */
 
     /* response cache (gw_cache_req.h) */
     const char *cache_result; /* x-girder-cache: hit, miss, refresh, bypass; NULL: not used */

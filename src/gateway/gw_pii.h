@@ -1,0 +1,26 @@
+/* The governance PII policy on the request path (pii.h finds, pii_json.h rewrites): the
+ * policy that applies (the alias's `pii:`, else the tenant's, else governance's), then on
+ * the client's body before it leaves girder: `block` categories refuse the request, `log`
+ * ones are counted, `mask` ones become placeholders (`<EMAIL_1>`) kept in a per-request
+ * vault, `redact` ones become `<EMAIL>`; with `restore: true` a non-streamed answer gets
+ * the masked values back. Values never reach logs or metrics: only category names.
+ * Loop thread of the request. */
+#ifndef GD_GATEWAY_GW_PII_H
+#define GD_GATEWAY_GW_PII_H
+
+#include "core/buf.h"
+
+#include <stddef.h>
+
+struct gw_req;
+
+/* Applies the policy to req->cbody (which then points at the rewritten body). 0 to go on;
+ * else the HTTP status to refuse with (400 blocked or not scannable JSON, 413 over a
+ * scanning limit, 500) and the message in msg, code in *code. */
+int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **code);
+/* Puts the masked values back into a complete non-streamed JSON answer (in place) when
+ * the policy says restore. 0 or GD_ENOMEM / GD_ELIMIT (body left as it was). */
+int gw_pii_restore_json(struct gw_req *req, struct gd_buf *body);
+void gw_pii_req_free(struct gw_req *req);
+
+#endif
