@@ -12,6 +12,7 @@
 #include "core/json_write.h"
 #include "core/log.h"
 #include "gateway/gov_keys.h"
+#include "gateway/gw_adapter.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
@@ -478,10 +479,8 @@ int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
         const char *a = t->g->gc->aliases[i].alias;
         if (!gd_gov_alias_visible(t, (uint32_t)i))
             continue;
-        rc = gd_buf_puts(out, n++ ? ",{\"id\":" : "{\"id\":");
-        rc = rc ? rc : gd_json_put_str(out, a, strlen(a));
-        rc = rc ? rc
-                : gd_buf_puts(out, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+        rc = n++ ? gd_buf_putc(out, ',') : 0;
+        rc = rc ? rc : gw_model_object(t->g->gc, (int)i, a, out);
     }
     rc = rc ? rc : gd_buf_puts(out, "]}");
     return rc ? GD_ENOMEM : 1;

@@ -1,6 +1,7 @@
 /* The adapter table per provider type (see gw_adapter.h). */
 #include "gateway/gw_adapter.h"
 #include "gateway/gw_azure.h"
+#include "core/json_write.h"
 #include "girder/error.h"
 
 #include <string.h>
@@ -76,4 +77,41 @@ const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
     default:
         return NULL;
     }
+}
+
+/* Whether a deployment on provider p can serve request kind k (0 chat, 1 completions, 2
+ * embeddings), as gw_attempt_splice_body decides it. */
+static int serves(const struct gd_gw_provider_cfg *p, const char *model, int k)
+{
+    if (p->type == GD_GW_PROVIDER_LOCAL)
+        return k == 2;
+    const struct gw_adapter *ad = gw_adapter_for(p->type);
+    if (!ad)
+        return 1;
+    if (ad->path(p, k, model, 0, NULL) == GD_ENOTSUP)
+        return 0;
+    return k != 2 || !ad->request || ad->embed_request;
+}
+
+int gw_model_object(const struct gd_gw_config *gc, int alias, const char *name, struct gd_buf *out)
+{
+    static const char *const kinds[] = {"chat", "completions", "embeddings"};
+    const struct gd_gw_alias_cfg *a = alias >= 0 ? &gc->aliases[alias] : NULL;
+    const char *id = a ? a->alias : name;
+    int rc = gd_buf_puts(out, "{\"id\":");
+    rc = rc ? rc : gd_json_put_str(out, id, strlen(id));
+    rc = rc ? rc
+            : gd_buf_puts(out, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\","
+                               "\"capabilities\":[");
+    for (int k = 0, n = 0; rc == 0 && k < 3; k++) {
+        int yes = !a && k == 2;
+        for (size_t i = 0; a && !yes && i < a->n_deployments; i++)
+            yes = serves(&gc->providers[a->deployments[i].provider], a->deployments[i].model, k);
+        if (yes) {
+            rc = gd_buf_puts(out, n++ ? ",\"" : "\"");
+            rc = rc ? rc : gd_buf_puts(out, kinds[k]);
+            rc = rc ? rc : gd_buf_putc(out, '"');
+        }
+    }
+    return rc ? rc : gd_buf_puts(out, "]}");
 }

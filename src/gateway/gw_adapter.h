@@ -69,6 +69,12 @@ struct gw_adapter {
 /* type: gemini (gw_adapter_gemini.c) */
 extern const struct gw_adapter gw_adapter_gemini;
 
+/* Appends the /v1/models object of alias `alias` of gc (or, alias < 0, of the served local
+ * model `name`): id, object, created, owned_by, and "capabilities", the kinds of request at
+ * least one of its deployments can serve ("chat" — also /v1/messages —, "completions",
+ * "embeddings"). 0 or GD_ENOMEM / GD_ELIMIT. */
+int gw_model_object(const struct gd_gw_config *gc, int alias, const char *name, struct gd_buf *out);
+
 /* The adapter of a provider type; NULL for OpenAI-compatible (pass-through). */
 const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type);
 

@@ -111,9 +111,8 @@ static int list_model(void *ud, const char *name, int embedding)
     if (gd_gw_config_find_alias(rt->gc, name, strlen(name)) >= 0)
         return 0;
     struct gd_buf *b = &rt->models_json;
-    int rc = gd_buf_puts(b, b->data[b->len - 1] == '[' ? "{\"id\":" : ",{\"id\":");
-    rc = rc ? rc : gd_json_put_str(b, name, strlen(name));
-    return rc ? rc : gd_buf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+    int rc = b->data[b->len - 1] == '[' ? 0 : gd_buf_putc(b, ',');
+    return rc ? rc : gw_model_object(rt->gc, -1, name, b);
 }
 
 int gw_local_link(struct gw_runtime *rt, const struct gd_http_router *router)

@@ -858,10 +858,7 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
     if ((a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) ||
         (a < 0 && n > 0 && gd_gov_sees_all(&t) && gw_local_model_listed(route->rt, name))) {
-        rc = gd_buf_puts(&b, "{\"id\":");
-        rc = rc ? rc : gd_json_put_str(&b, name, (size_t)n);
-        rc = rc ? rc
-                : gd_buf_puts(&b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+        rc = gw_model_object(route->rt->gc, a, name, &b);
         if (rc == 0)
             gd_http_respond(x, 200, "application/json", b.data, b.len);
     } else {

@@ -10,6 +10,7 @@
  *   girder_gateway_tokens_total{alias,deployment,type=prompt|completion}
  *   girder_gateway_breaker_state{alias,deployment}  0 closed, 1 open, 2 half-open */
 #include "gateway/gw_runtime.h"
+#include "gateway/gw_adapter.h"
 #include "gateway/gw_cache_req.h"
 #include "core/alloc.h"
 #include "core/clock.h"
@@ -143,11 +144,8 @@ static int models_json(struct gw_runtime *rt)
     struct gd_buf *b = &rt->models_json;
     int rc = gd_buf_puts(b, "{\"object\":\"list\",\"data\":[");
     for (size_t i = 0; rc == 0 && i < rt->gc->n_aliases; i++) {
-        const char *a = rt->gc->aliases[i].alias;
-        rc = gd_buf_puts(b, i ? ",{\"id\":" : "{\"id\":");
-        rc = rc ? rc : gd_json_put_str(b, a, strlen(a));
-        rc = rc ? rc
-                : gd_buf_puts(b, ",\"object\":\"model\",\"created\":0,\"owned_by\":\"girder\"}");
+        rc = i ? gd_buf_putc(b, ',') : 0;
+        rc = rc ? rc : gw_model_object(rt->gc, (int)i, NULL, b);
     }
     return rc ? rc : gd_buf_puts(b, "]}");
 }

@@ -135,7 +135,8 @@ def test_models_list(env):
 def test_model_retrieve(env, path, alias):
     st, h, b = request(env["port"], "GET", "/v1/models/" + path)
     assert st == 200
-    assert json.loads(b) == {"id": alias, "object": "model", "created": 0, "owned_by": "girder"}
+    assert json.loads(b) == {"id": alias, "object": "model", "created": 0, "owned_by": "girder",
+                             "capabilities": ["chat", "completions", "embeddings"]}
 
 
 @pytest.mark.parametrize("path", ["nope", "", "chat/x", "ch%00at", "%", "x" * 300])

@@ -136,8 +136,13 @@ def test_local_models_join_the_models_list(server):
     ids = [m["id"] for m in json.loads(out)["data"]]
     assert status == 200 and ids == ["embed", "embed-remote", "remote-first", "sick-first",
                                      "chat", "tiny-embed", "sick-embed"], ids
+    caps = {m["id"]: m["capabilities"] for m in json.loads(out)["data"]}
+    assert caps["embed-remote"] == ["chat", "completions", "embeddings"], caps
+    assert caps["chat"] == caps["tiny-embed"] == ["embeddings"], caps  # local: embeddings only
+    assert caps["remote-first"] == ["chat", "completions", "embeddings"], caps
     status, _, out = request(port, "GET", "/v1/models/tiny-embed")
     assert status == 200 and json.loads(out)["id"] == "tiny-embed"
+    assert json.loads(out)["capabilities"] == ["embeddings"]
     assert request(port, "GET", "/v1/models/nope")[0] == 404
 
 

@@ -1,6 +1,7 @@
 """Starts the real `girder serve` on an ephemeral loopback port (--listen 127.0.0.1:0; the
 bound port is read from the `msg=listening addr=...` log line) with a test config that
 enables the debug routes and uses short timeouts."""
+import http.client
 import os
 import re
 import signal
@@ -59,6 +60,23 @@ class Server:
                 break
             time.sleep(0.02)
         assert self.port, "server did not start:\n" + self.stderr()
+        self.wait_started(deadline)
+
+    def wait_started(self, deadline):
+        """/readyz says "starting" until every loop thread runs, which may come a little
+        after the listening line: tests begin once it no longer does."""
+        while time.time() < deadline:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+            try:
+                c.request("GET", "/readyz")
+                r = c.getresponse()
+                if b'"starting"' not in r.read():
+                    return
+            except OSError:
+                pass
+            finally:
+                c.close()
+            time.sleep(0.02)
 
     def write_config(self, drain="5s", debug="true", text=None):
         if text is None:

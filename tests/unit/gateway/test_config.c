@@ -247,3 +247,42 @@ Test(gw_config, gemini_studio_and_vertex)
     expect_error("providers:\n  - {name: p, base_url: 'http://h', gemini: {api: vertex}}\n",
                  "gemini is only for providers of type: gemini");
 }
+
+Test(gw_config, model_capabilities)
+{
+    struct gd_config *cfg = NULL;
+    struct gd_buf errs, out;
+    gd_buf_init(&errs, 1 << 16);
+    gd_buf_init(&out, 1 << 16);
+    const char *y = "providers:\n"
+                    "  - {name: o, base_url: 'http://h/v1'}\n"
+                    "  - {name: a, type: anthropic, base_url: 'http://h/v1'}\n"
+                    "  - {name: g, type: gemini, base_url: 'http://h'}\n"
+                    "  - {name: v, type: gemini, base_url: 'http://h', "
+                    "gemini: {api: vertex, project: p, location: l}}\n"
+                    "  - {name: l, type: local}\n"
+                    "models:\n"
+                    "  - {alias: claude, deployments: [{provider: a, model: m}]}\n"
+                    "  - {alias: gem, deployments: [{provider: g, model: m}]}\n"
+                    "  - {alias: vert, deployments: [{provider: v, model: m}]}\n"
+                    "  - {alias: mixed, deployments: [{provider: a, model: m}, "
+                    "{provider: l, model: e}]}\n"
+                    "  - {alias: open, deployments: [{provider: o, model: m}]}\n";
+    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    const struct gd_gw_config *c = gd_gw_config_get(cfg);
+    static const char *const want[] = {"[\"chat\"]", "[\"chat\",\"embeddings\"]", "[\"chat\"]",
+                                       "[\"chat\",\"embeddings\"]",
+                                       "[\"chat\",\"completions\",\"embeddings\"]"};
+    for (int i = 0; i < 5; i++) {
+        gd_buf_reset(&out);
+        cr_assert_eq(gw_model_object(c, i, NULL, &out), 0);
+        cr_assert_not_null(strstr(out.data, want[i]), "%s: %s", c->aliases[i].alias, out.data);
+    }
+    gd_buf_reset(&out);
+    cr_assert_eq(gw_model_object(c, -1, "minilm", &out), 0);
+    cr_assert_str_eq(out.data, "{\"id\":\"minilm\",\"object\":\"model\",\"created\":0,"
+                               "\"owned_by\":\"girder\",\"capabilities\":[\"embeddings\"]}");
+    gd_config_unref(cfg);
+    gd_buf_free(&errs);
+    gd_buf_free(&out);
+}
