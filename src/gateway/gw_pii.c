@@ -94,15 +94,19 @@ int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **co
     uint32_t block = gd_gov_pii_cats(c, GD_PII_ACT_BLOCK), log = gd_gov_pii_cats(c, GD_PII_ACT_LOG);
     uint32_t mask = gd_gov_pii_cats(c, GD_PII_ACT_MASK);
     uint32_t redact = gd_gov_pii_cats(c, GD_PII_ACT_REDACT);
-    struct gd_pii_scanner *s = (block | log | mask | redact) ? scanner(req->loop) : NULL;
     if (!(block | log | mask | redact))
         return 0;
     pthread_once(&once, init_metrics);
+    struct gd_pii_scanner *s = scanner(req->loop);
+    if (!s) {
+        snprintf(msg, msglen, "out of memory");
+        return 500;
+    }
     unsigned counts[GD_PII_NCAT] = {0};
     size_t cap = 2 * req->cbody_len + 4096; /* placeholders are short, but never cut */
     struct gd_buf tmp;
-    int st = s ? 0 : (snprintf(msg, msglen, "out of memory"), 500);
-    if (!st && (block | log)) { /* find them, change nothing */
+    int st = 0;
+    if (block | log) { /* find them, change nothing */
         gd_buf_init(&tmp, cap);
         st = rewrite(req, s, block | log, GD_PII_MODE_REDACT, &tmp, counts, msg, msglen);
         gd_buf_free(&tmp);

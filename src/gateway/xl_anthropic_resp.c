@@ -124,15 +124,7 @@ static int put_completion(const cJSON *m, int64_t created, struct gd_buf *out,
 int gd_xl_anth_response(const char *body, size_t len, int64_t created, struct gd_buf *out,
                         struct gd_gw_usage *u)
 {
-    cJSON *m = cJSON_ParseWithLength(body, len);
-    if (!m)
-        return GD_EPARSE;
-    size_t mark = out->len;
-    int rc = put_completion(m, created, out, u);
-    cJSON_Delete(m);
-    if (rc != 0)
-        out->len = mark;
-    return rc;
+    return gd_xl_answer(body, len, created, out, u, put_completion);
 }
 
 int gd_xl_anth_error(int status, const char *body, size_t len, struct gd_buf *out)

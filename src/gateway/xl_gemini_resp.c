@@ -160,15 +160,7 @@ static int put_completion(const cJSON *r, int64_t created, struct gd_buf *out,
 int gd_xl_gem_response(const char *body, size_t len, int64_t created, struct gd_buf *out,
                        struct gd_gw_usage *u)
 {
-    cJSON *r = cJSON_ParseWithLength(body, len);
-    if (!r)
-        return GD_EPARSE;
-    size_t mark = out->len;
-    int rc = put_completion(r, created, out, u);
-    cJSON_Delete(r);
-    if (rc != 0)
-        out->len = mark;
-    return rc;
+    return gd_xl_answer(body, len, created, out, u, put_completion);
 }
 
 int gd_xl_gem_error(int status, const char *body, size_t len, struct gd_buf *out)

@@ -82,3 +82,18 @@ void gd_xl_copy_str(char *dst, size_t cap, const cJSON *v)
     memcpy(dst, s, n);
     dst[n] = '\0';
 }
+
+int gd_xl_answer(const char *body, size_t len, int64_t created, struct gd_buf *out,
+                 struct gd_gw_usage *u,
+                 int (*put)(const cJSON *, int64_t, struct gd_buf *, struct gd_gw_usage *))
+{
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    if (!j)
+        return GD_EPARSE;
+    size_t mark = out->len;
+    int rc = put(j, created, out, u);
+    cJSON_Delete(j);
+    if (rc != 0)
+        out->len = mark;
+    return rc;
+}

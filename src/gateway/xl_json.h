@@ -49,6 +49,15 @@ int gd_xl_put_str(struct gd_buf *b, const char *s);
 /* o[k] as a count: a number in [0, 9e15), else -1. */
 int64_t gd_xl_count(const cJSON *o, const char *k);
 
+struct gd_gw_usage;
+
+/* A provider's JSON answer body[0..len) parsed and written by put (OpenAI's completion,
+ * usage into *u) to out; out keeps nothing of a failed put. 0, GD_EPARSE (not JSON) or
+ * put's error. */
+int gd_xl_answer(const char *body, size_t len, int64_t created, struct gd_buf *out,
+                 struct gd_gw_usage *u,
+                 int (*put)(const cJSON *, int64_t, struct gd_buf *, struct gd_gw_usage *));
+
 /* Copies v's string (or "" when v is not a string) into dst[0..cap), truncated. */
 void gd_xl_copy_str(char *dst, size_t cap, const cJSON *v);
 

@@ -4,34 +4,10 @@
 #include "gateway/gw_azure.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
+#include "gw_test_config.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
-
-static const struct gd_config_section *const sections[] = {&gd_gw_config_section};
-static const struct gd_config_options opts = {sections, 1, {{0}, NULL, NULL}};
-
-static int load(const char *yaml, struct gd_config **cfg, struct gd_buf *errs)
-{
-    struct gd_config_diag d;
-    gd_config_diag_init(&d, "t.yaml");
-    int rc = gd_config_load_mem(yaml, strlen(yaml), "t.yaml", &opts, &d, cfg);
-    gd_config_diag_format_all(&d, errs);
-    gd_config_diag_free(&d);
-    return rc;
-}
-
-static void expect_error(const char *yaml, const char *want)
-{
-    struct gd_config *cfg = NULL;
-    struct gd_buf errs;
-    gd_buf_init(&errs, 1 << 16);
-    cr_assert_neq(load(yaml, &cfg, &errs), 0, "accepted: %s", yaml);
-    cr_assert_not_null(errs.data);
-    cr_assert_not_null(strstr(errs.data, want), "want '%s' in:\n%s", want, errs.data);
-    cr_assert_null(strstr(errs.data, "sk-secret"), "a key in: %s", errs.data);
-    gd_buf_free(&errs);
-}
 
 #define MODELS "models:\n  - {alias: m, deployments: [{provider: a, model: gpt-4o}]}\n"
 
@@ -48,7 +24,7 @@ Test(azure, config_keys)
                     "  - {name: c, type: azure, auth: api-key, base_url: 'http://h',\n"
                     "     api_version: '2024-06-01'}\n"
                     "  - {name: o, base_url: 'http://h/v1'}\n" MODELS;
-    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    cr_assert_eq(gw_test_load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
     const struct gd_gw_config *c = gd_gw_config_get(cfg);
     cr_assert_eq(c->providers[0].type, GD_GW_PROVIDER_AZURE);
     cr_assert_str_eq(c->providers[0].base_url, "https://r.openai.azure.com");
@@ -65,29 +41,31 @@ Test(azure, config_keys)
 
 Test(azure, config_errors_have_positions)
 {
-    expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h'}\n" MODELS,
-                 "t.yaml:2:5: key 'api_version': providers of type: azure need "
-                 "api_version");
-    expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', "
-                 "api_version: '2024 10'}\n" MODELS,
-                 "t.yaml:2:63: key 'api_version': expected a version");
-    expect_error("providers:\n  - {name: a, base_url: 'http://h', api_version: 2024-10-21}\n",
-                 "t.yaml:2:50: key 'api_version': api_version is only for "
-                 "providers of type: azure");
-    expect_error("providers:\n  - {name: a, type: anthropic, base_url: 'http://h', auth: entra}\n",
-                 "auth is only for providers of type: azure");
-    expect_error("providers:\n  - {name: l, type: local, api_version: v1}\n",
-                 "api_version is only for providers of type: azure");
-    expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', auth: oauth,"
-                 " api_version: v1, api_key: sk-secret}\n" MODELS,
-                 "t.yaml:2:56: key 'auth': expected api-key or entra");
-    expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', auth: entra,"
-                 " api_version: v1}\n" MODELS,
-                 "auth: entra needs api_key");
-    expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h/openai/',"
-                 " api_version: v1}\n" MODELS,
-                 "t.yaml:2:38: key 'base_url': an azure base_url is the resource "
-                 "endpoint");
+    gw_test_expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h'}\n" MODELS,
+                         "t.yaml:2:5: key 'api_version': providers of type: azure need "
+                         "api_version");
+    gw_test_expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', "
+                         "api_version: '2024 10'}\n" MODELS,
+                         "t.yaml:2:63: key 'api_version': expected a version");
+    gw_test_expect_error(
+        "providers:\n  - {name: a, base_url: 'http://h', api_version: 2024-10-21}\n",
+        "t.yaml:2:50: key 'api_version': api_version is only for "
+        "providers of type: azure");
+    gw_test_expect_error(
+        "providers:\n  - {name: a, type: anthropic, base_url: 'http://h', auth: entra}\n",
+        "auth is only for providers of type: azure");
+    gw_test_expect_error("providers:\n  - {name: l, type: local, api_version: v1}\n",
+                         "api_version is only for providers of type: azure");
+    gw_test_expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', auth: oauth,"
+                         " api_version: v1, api_key: sk-secret}\n" MODELS,
+                         "t.yaml:2:56: key 'auth': expected api-key or entra");
+    gw_test_expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h', auth: entra,"
+                         " api_version: v1}\n" MODELS,
+                         "auth: entra needs api_key");
+    gw_test_expect_error("providers:\n  - {name: a, type: azure, base_url: 'http://h/openai/',"
+                         " api_version: v1}\n" MODELS,
+                         "t.yaml:2:38: key 'base_url': an azure base_url is the resource "
+                         "endpoint");
 }
 
 static struct gd_gw_provider_cfg provider(const char *key, int entra)

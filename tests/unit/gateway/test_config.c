@@ -3,124 +3,44 @@
 #include "gateway/gw_config_gemini.h"
 #include "core/config.h"
 #include "girder/error.h"
+#include "gw_test_config.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct gd_config_section *const sections[] = {&gd_gw_config_section};
-static const struct gd_config_options opts = {sections, 1, {{0}, NULL, NULL}};
-
-static int load(const char *yaml, struct gd_config **cfg, struct gd_buf *errs)
-{
-    struct gd_config_diag d;
-    gd_config_diag_init(&d, "t.yaml");
-    int rc = gd_config_load_mem(yaml, strlen(yaml), "t.yaml", &opts, &d, cfg);
-    gd_config_diag_format_all(&d, errs);
-    gd_config_diag_free(&d);
-    return rc;
-}
-
-static const char *good = "listen: 127.0.0.1:0\n"
-                          "providers:\n"
-                          "  - name: local-vllm\n"
-                          "    base_url: http://127.0.0.1:9001/v1/\n"
-                          "    api_key: ${GW_TEST_KEY}\n"
-                          "    timeout_ms: 60000\n"
-                          "    first_byte_timeout_ms: 10000\n"
-                          "    max_connections: 256\n"
-                          "  - name: backup\n"
-                          "    base_url: https://api.example.com/v1\n"
-                          "    breaker: {consecutive_failures: 2, cooldown_ms: 1000}\n"
-                          "models:\n"
-                          "  - alias: chat-default\n"
-                          "    strategy: least-latency\n"
-                          "    deployments:\n"
-                          "      - { provider: local-vllm, model: llama-3-8b, weight: 3 }\n"
-                          "      - { provider: backup, model: gpt-4o-mini, weight: 1 }\n"
-                          "    retries: 2\n"
-                          "    fallbacks: [chat-cheap]\n"
-                          "  - alias: chat-cheap\n"
-                          "    deployments: [{provider: backup, model: small}]\n"
-                          "    fallbacks: [last]\n"
-                          "  - alias: last\n"
-                          "    deployments: [{provider: local-vllm, model: tiny}]\n";
-
-Test(gw_config, parses_the_issue_example)
-{
-    struct gd_config *cfg;
-    struct gd_buf errs;
-    gd_buf_init(&errs, 1 << 16);
-    setenv("GW_TEST_KEY", "sk-secret-123", 1);
-    cr_assert_eq(load(good, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
-    const struct gd_gw_config *c = gd_gw_config_get(cfg);
-    cr_assert_not_null(c);
-    cr_assert_eq(c->n_providers, 2);
-    cr_assert_str_eq(c->providers[0].base_url, "http://127.0.0.1:9001/v1");
-    cr_assert_str_eq(c->providers[0].api_key, "sk-secret-123");
-    cr_assert_eq(c->providers[0].first_byte_timeout_ms, 10000);
-    cr_assert_eq(c->providers[1].breaker.consecutive_failures, 2);
-    cr_assert_eq(c->n_aliases, 3);
-    const struct gd_gw_alias_cfg *a = &c->aliases[0];
-    cr_assert_eq(a->strategy, GD_GW_STRATEGY_LEAST_LATENCY);
-    cr_assert_eq(a->n_deployments, 2);
-    cr_assert_eq(a->deployments[1].provider, 1);
-    cr_assert_eq(a->deployments[0].weight, 3);
-    cr_assert_eq(a->retries, 2);
-    cr_assert_eq(a->chain_len, 3); /* chat-default, chat-cheap, last */
-    cr_assert_eq(a->chain[1], 1);
-    cr_assert_eq(a->chain[2], 2);
-    cr_assert_eq(c->aliases[1].retries, 1); /* default */
-    struct gd_buf sum;
-    gd_buf_init(&sum, 1 << 16);
-    gd_config_summary(cfg, &sum);
-    cr_assert_null(strstr(sum.data, "sk-secret"));
-    cr_assert_not_null(strstr(sum.data, "2 providers (1 with api_key), 3 model aliases"));
-    gd_buf_free(&sum);
-    gd_buf_free(&errs);
-    gd_config_unref(cfg);
-}
-
-static void expect_error(const char *yaml, const char *want)
-{
-    struct gd_config *cfg = NULL;
-    struct gd_buf errs;
-    gd_buf_init(&errs, 1 << 16);
-    cr_assert_neq(load(yaml, &cfg, &errs), 0, "accepted: %s", yaml);
-    cr_assert_not_null(errs.data);
-    cr_assert_not_null(strstr(errs.data, want), "want '%s' in:\n%s", want, errs.data);
-    cr_assert_null(strstr(errs.data, "sk-secret"));
-    gd_buf_free(&errs);
-}
 
 #define P "providers:\n  - {name: p, base_url: 'http://h/v1', api_key: '${GW_TEST_KEY}'}\n"
 
 Test(gw_config, reference_errors_have_positions)
 {
     setenv("GW_TEST_KEY", "sk-secret-123", 1);
-    expect_error(P "models:\n  - alias: a\n    deployments: [{provider: q, model: m}]\n",
-                 "t.yaml:5:30: key 'models[0].deployments[0].provider': unknown provider 'q'");
-    expect_error(P "models:\n  - alias: a\n    deployments: []\n", "empty group");
-    expect_error(P "models:\n  - alias: a\n", "no deployments");
-    expect_error(P "models:\n  - alias: a\n    deployments: [{provider: p, model: m, weight: 0}]\n",
-                 "weight");
-    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
-                   "fallbacks: [b]}\n  - {alias: b, deployments: [{provider: p, model: m}], "
-                   "fallbacks: [c]}\n  - {alias: c, deployments: [{provider: p, model: m}], "
-                   "fallbacks: [a]}\n",
-                 "fallback cycle: a -> b -> c -> a");
-    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
-                   "fallbacks: [zz]}\n",
-                 "unknown model alias 'zz'");
-    expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}]}\n"
-                   "  - {alias: a, deployments: [{provider: p, model: m}]}\n",
-                 "duplicate model alias 'a'");
-    expect_error(P "  - {name: p, base_url: 'http://x'}\n", "duplicate provider name 'p'");
-    expect_error("providers:\n  - {name: p, base_url: 'ftp://h'}\n", "http:// or https://");
-    expect_error(P "models:\n  - {alias: a, strategy: random, deployments: "
-                   "[{provider: p, model: m}]}\n",
-                 "strategy");
-    expect_error("providers:\n  - {name: p, base_url: 'http://h', timeout: 5}\n", "unknown key");
+    gw_test_expect_error(
+        P "models:\n  - alias: a\n    deployments: [{provider: q, model: m}]\n",
+        "t.yaml:5:30: key 'models[0].deployments[0].provider': unknown provider 'q'");
+    gw_test_expect_error(P "models:\n  - alias: a\n    deployments: []\n", "empty group");
+    gw_test_expect_error(P "models:\n  - alias: a\n", "no deployments");
+    gw_test_expect_error(
+        P "models:\n  - alias: a\n    deployments: [{provider: p, model: m, weight: 0}]\n",
+        "weight");
+    gw_test_expect_error(P
+                         "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
+                         "fallbacks: [b]}\n  - {alias: b, deployments: [{provider: p, model: m}], "
+                         "fallbacks: [c]}\n  - {alias: c, deployments: [{provider: p, model: m}], "
+                         "fallbacks: [a]}\n",
+                         "fallback cycle: a -> b -> c -> a");
+    gw_test_expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}], "
+                           "fallbacks: [zz]}\n",
+                         "unknown model alias 'zz'");
+    gw_test_expect_error(P "models:\n  - {alias: a, deployments: [{provider: p, model: m}]}\n"
+                           "  - {alias: a, deployments: [{provider: p, model: m}]}\n",
+                         "duplicate model alias 'a'");
+    gw_test_expect_error(P "  - {name: p, base_url: 'http://x'}\n", "duplicate provider name 'p'");
+    gw_test_expect_error("providers:\n  - {name: p, base_url: 'ftp://h'}\n", "http:// or https://");
+    gw_test_expect_error(P "models:\n  - {alias: a, strategy: random, deployments: "
+                           "[{provider: p, model: m}]}\n",
+                         "strategy");
+    gw_test_expect_error("providers:\n  - {name: p, base_url: 'http://h', timeout: 5}\n",
+                         "unknown key");
 }
 
 Test(gw_config, absent_section_is_null)
@@ -128,7 +48,7 @@ Test(gw_config, absent_section_is_null)
     struct gd_config *cfg;
     struct gd_buf errs;
     gd_buf_init(&errs, 1 << 16);
-    cr_assert_eq(load("listen: 127.0.0.1:0\n", &cfg, &errs), 0, "%s", errs.data);
+    cr_assert_eq(gw_test_load("listen: 127.0.0.1:0\n", &cfg, &errs), 0, "%s", errs.data);
     cr_assert_null(gd_gw_config_get(cfg));
     gd_config_unref(cfg);
     gd_buf_free(&errs);
@@ -146,7 +66,7 @@ Test(gw_config, provider_types)
                     "base_url: 'http://h/v1'}\n"
                     "  - {name: c, type: openai, base_url: 'http://h/v1'}\n"
                     "models:\n  - {alias: m, deployments: [{provider: a, model: claude}]}\n";
-    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    cr_assert_eq(gw_test_load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
     const struct gd_gw_config *c = gd_gw_config_get(cfg);
     cr_assert_eq(c->providers[0].type, GD_GW_PROVIDER_OPENAI);
     cr_assert_null(c->providers[0].anthropic_version);
@@ -156,24 +76,25 @@ Test(gw_config, provider_types)
     cr_assert_eq(c->providers[3].type, GD_GW_PROVIDER_OPENAI);
     gd_config_unref(cfg);
     gd_buf_free(&errs);
-    expect_error("providers:\n  - {name: p, type: bogus, base_url: 'http://h'}\n",
-                 "t.yaml:2:21: key 'type': expected openai, anthropic, local, azure or gemini");
-    expect_error("providers:\n  - {name: p, type: local, api_key: k}\n",
-                 "t.yaml:2:37: key 'api_key': a provider of type: local is this girder's "
-                 "serving: section; it takes no api_key");
+    gw_test_expect_error(
+        "providers:\n  - {name: p, type: bogus, base_url: 'http://h'}\n",
+        "t.yaml:2:21: key 'type': expected openai, anthropic, local, azure or gemini");
+    gw_test_expect_error("providers:\n  - {name: p, type: local, api_key: k}\n",
+                         "t.yaml:2:37: key 'api_key': a provider of type: local is this girder's "
+                         "serving: section; it takes no api_key");
     const char *yl = "providers:\n  - {name: here, type: local, breaker: {cooldown_ms: 50}}\n"
                      "models:\n  - {alias: e, deployments: [{provider: here, model: minilm}]}\n";
-    cr_assert_eq(load(yl, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    cr_assert_eq(gw_test_load(yl, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
     c = gd_gw_config_get(cfg);
     cr_assert_eq(c->providers[0].type, GD_GW_PROVIDER_LOCAL);
     cr_assert_null(c->providers[0].base_url);
     cr_assert_eq(c->providers[0].breaker.cooldown_ms, 50);
     gd_config_unref(cfg);
-    expect_error("providers:\n  - {name: p, anthropic_version: x, base_url: 'http://h'}\n",
-                 "only for providers of type: anthropic");
-    expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
-                 "base_url: 'http://h'}\n",
-                 "t.yaml:2:51: key 'anthropic_version': expected a version");
+    gw_test_expect_error("providers:\n  - {name: p, anthropic_version: x, base_url: 'http://h'}\n",
+                         "only for providers of type: anthropic");
+    gw_test_expect_error("providers:\n  - {name: p, type: anthropic, anthropic_version: 'a b', "
+                         "base_url: 'http://h'}\n",
+                         "t.yaml:2:51: key 'anthropic_version': expected a version");
 }
 
 static int add_hdr(void *ud, const char *prefix, const char *v, size_t n)
@@ -198,7 +119,7 @@ Test(gw_config, gemini_studio_and_vertex)
         "'https://us-central1-aiplatform.googleapis.com', gemini: {api: vertex, "
         "project: my-proj-1, location: us-central1}}\n"
         "models:\n  - {alias: m, deployments: [{provider: s, model: gemini-2.0-flash}]}\n";
-    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    cr_assert_eq(gw_test_load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
     const struct gd_gw_config *c = gd_gw_config_get(cfg);
     const struct gd_gw_provider_cfg *s = &c->providers[0], *v = &c->providers[1];
     cr_assert_eq(s->type, GD_GW_PROVIDER_GEMINI);
@@ -229,23 +150,25 @@ Test(gw_config, gemini_studio_and_vertex)
     gd_config_unref(cfg);
     gd_buf_free(&errs);
     gd_buf_free(&b);
-    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
-                 "vertex, location: us-central1}}\n",
-                 "api: vertex needs project");
-    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
-                 "vertex, project: p, location: 'us central'}}\n",
-                 "key 'location': expected lowercase letters");
-    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
-                 "{project: p}}\n",
-                 "project is only for api: vertex");
-    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
-                 "{api: cloud}}\n",
-                 "one of studio, vertex");
-    expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
-                 "{region: x}}\n",
-                 "unknown key");
-    expect_error("providers:\n  - {name: p, base_url: 'http://h', gemini: {api: vertex}}\n",
-                 "gemini is only for providers of type: gemini");
+    gw_test_expect_error(
+        "providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
+        "vertex, location: us-central1}}\n",
+        "api: vertex needs project");
+    gw_test_expect_error(
+        "providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: {api: "
+        "vertex, project: p, location: 'us central'}}\n",
+        "key 'location': expected lowercase letters");
+    gw_test_expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                         "{project: p}}\n",
+                         "project is only for api: vertex");
+    gw_test_expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                         "{api: cloud}}\n",
+                         "one of studio, vertex");
+    gw_test_expect_error("providers:\n  - {name: p, type: gemini, base_url: 'http://h', gemini: "
+                         "{region: x}}\n",
+                         "unknown key");
+    gw_test_expect_error("providers:\n  - {name: p, base_url: 'http://h', gemini: {api: vertex}}\n",
+                         "gemini is only for providers of type: gemini");
 }
 
 Test(gw_config, model_capabilities)
@@ -268,7 +191,7 @@ Test(gw_config, model_capabilities)
                     "  - {alias: mixed, deployments: [{provider: a, model: m}, "
                     "{provider: l, model: e}]}\n"
                     "  - {alias: open, deployments: [{provider: o, model: m}]}\n";
-    cr_assert_eq(load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    cr_assert_eq(gw_test_load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
     const struct gd_gw_config *c = gd_gw_config_get(cfg);
     static const char *const want[] = {"[\"chat\"]", "[\"chat\",\"embeddings\"]", "[\"chat\"]",
                                        "[\"chat\",\"embeddings\"]",
