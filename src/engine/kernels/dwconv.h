@@ -16,6 +16,7 @@
 #ifndef GD_ENGINE_KERNELS_DWCONV_H
 #define GD_ENGINE_KERNELS_DWCONV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine/kernels/epilogue.h"
@@ -27,14 +28,21 @@ struct gd_dw2d {
 };
 
 /* y[oh * ow] = epilogue(conv(x[ih * iw], w[kh * kw])), with z (oh * ow, or NULL) and bias
- * handed to the epilogue. y need not be zeroed. */
+ * handed to the epilogue. y need not be zeroed. float32 with tmp (gd_dw2d_tmp_floats(g)
+ * floats, or NULL) may take the phase-plane path for narrow stride-1 planes: the plane
+ * copied zero-padded and split into sh x sw phase planes (im2col.h), where each tap's
+ * inputs for all outputs of the padded width are one contiguous run, summed 16 outputs at
+ * a time; the real columns are copied out and the epilogue runs once over the plane. */
 void gd_dw2d_f32(const struct gd_dw2d *g, const float *x, const float *w, float *y, const float *z,
-                 float bias, const struct gd_act_params *act);
+                 float bias, const struct gd_act_params *act, float *tmp);
+/* Scratch floats of the phase-plane path for g, or 0 when it does not take g (more than 64
+ * taps, strides over 4). */
+size_t gd_dw2d_tmp_floats(const struct gd_dw2d *g);
 void gd_dw2d_f64(const struct gd_dw2d *g, const double *x, const double *w, double *y,
                  const double *z, double bias, const struct gd_act_params *act);
-/* Tests: runs one float32 build (0 baseline, 1 AVX2+FMA, 2 AVX-512F); -1 when this binary
- * or CPU lacks it. */
+/* Tests: runs one float32 build (0 baseline, 1 AVX2+FMA, 2 AVX-512F), the phase-plane path
+ * whenever tmp is given and it takes g; -1 when this binary or CPU lacks the build. */
 int gd__dw2d_f32_isa(int isa, const struct gd_dw2d *g, const float *x, const float *w, float *y,
-                     const float *z, float bias, const struct gd_act_params *act);
+                     const float *z, float bias, const struct gd_act_params *act, float *tmp);
 
 #endif

@@ -252,3 +252,36 @@ void gd_im2col_f64(const struct gd_conv_geom *g, const double *x, double *col, i
     else
         im2col_nd_f64(g, x, col, c0, c1);
 }
+
+void gd_phase_planes_f32(const float *x, int64_t ih, int64_t iw, int64_t pt, int64_t pl, int64_t s0,
+                         int64_t s1, int64_t hp, int64_t wp, float *out)
+{
+    for (int64_t a = 0; a < s0; a++)
+        for (int64_t b = 0; b < s1; b++) {
+            float *d = out + (a * s1 + b) * hp * wp;
+            /* columns j with source column j * s1 + b - pl inside the row: [lo, hi) */
+            int64_t lo = pl - b <= 0 ? 0 : (pl - b + s1 - 1) / s1;
+            int64_t hi = iw + pl - b <= 0 ? 0 : (iw + pl - b + s1 - 1) / s1;
+            lo = lo < wp ? lo : wp;
+            hi = hi < wp ? hi : wp;
+            hi = hi > lo ? hi : lo;
+            for (int64_t r = 0; r < hp; r++, d += wp) {
+                int64_t sr = r * s0 + a - pt;
+                if (sr < 0 || sr >= ih) {
+                    memset(d, 0, (size_t)wp * sizeof(float));
+                    continue;
+                }
+                const float *src = x + sr * iw + lo * s1 + b - pl;
+                memset(d, 0, (size_t)lo * sizeof(float));
+                if (s1 == 1)
+                    memcpy(d + lo, src, (size_t)(hi - lo) * sizeof(float));
+                else if (s1 == 2)
+                    for (int64_t j = 0; j < hi - lo; j++)
+                        d[lo + j] = src[2 * j];
+                else
+                    for (int64_t j = 0; j < hi - lo; j++)
+                        d[lo + j] = src[j * s1];
+                memset(d + hi, 0, (size_t)(wp - hi) * sizeof(float));
+            }
+        }
+}

@@ -57,6 +57,14 @@ void gd_col2im_f32(const struct gd_conv_geom *g, const float *col, float *y, int
 void gd_col2im_f64(const struct gd_conv_geom *g, const double *col, double *y, int64_t c0,
                    int64_t c1);
 
+/* Plane x (ih x iw) zero-padded (pt rows, pl columns before it; zeros wherever the planes
+ * reach past it) and split into s0 x s1 phase planes of hp x wp, stored one after another:
+ * plane (a, b), at out + (a * s1 + b) * hp * wp, holds padded rows a, a + s0, ... and
+ * columns b, b + s1, .... With s0 = s1 = 1 it is the padded plane. For the kernels that
+ * read a strided window as contiguous runs (kernels/convgemm.h, kernels/dwconv.h). */
+void gd_phase_planes_f32(const float *x, int64_t ih, int64_t iw, int64_t pt, int64_t pl, int64_t s0,
+                         int64_t s1, int64_t hp, int64_t wp, float *out);
+
 /* Input offset (relative to the plane) of output position o's window origin per dim:
  * writes origin[d] = o_d * stride - pb (may be negative). */
 void gd_conv_origin(const struct gd_conv_geom *g, int64_t o, int64_t *origin);

@@ -32,13 +32,33 @@ enum gd_sgemm_isa {
  * panel (ai = 1, ap = mr) or mr rows of a row-major A read in place (ai = lda, ap = 1). */
 typedef void (*gd_sgemm_ukr_fn)(int64_t kc, const float *a, int64_t ai, int64_t ap, const float *b,
                                 float *c, int64_t ldc, float alpha, float beta);
+/* The same for the first cols (<= nr) columns only, with B unpacked: row p of the tile's B
+ * is the cols floats at b + off[p] (any alignment; nothing past them is read, nor past
+ * column cols of c); alpha is 1 and beta 0 (c not read) or 1 (c accumulated). What an
+ * implicit-GEMM convolution (kernels/convgemm.h) reads straight from the image. */
+struct gd_sgemm_rows_epi;
+typedef void (*gd_sgemm_rows_fn)(int64_t kc, const float *a, int64_t ai, int64_t ap, const float *b,
+                                 const int32_t *off, int cols, float *c, int64_t ldc, float beta,
+                                 const struct gd_sgemm_rows_epi *epi);
+/* What a rows kernel may do to the tile before storing it (epi NULL: nothing): row i gets
+ * bias[i] (bias may be NULL), the residual z[i * ldz + j] (z may be NULL), then is clamped
+ * to [lo, hi] (Clip: its bounds, NaN stays NaN; none: -inf, +inf) or with relu set to
+ * [0, +inf] with NaN -> 0, as the conv epilogue does. */
+struct gd_sgemm_rows_epi {
+    const float *bias, *z;
+    int64_t ldz;
+    float lo, hi;
+    int relu;
+};
 #define GD_SGEMM_MAX_PARTS 3
 struct gd_sgemm_ukr {
     const char *name;
     int mr, nr; /* the full tile */
     int step;   /* part[q] computes (q + 1) * step rows; part[mr / step - 1] is the full tile */
     gd_sgemm_ukr_fn part[GD_SGEMM_MAX_PARTS];
-    gd_sgemm_ukr_fn half[GD_SGEMM_MAX_PARTS]; /* nr / 2 columns of the same; may be NULL */
+    gd_sgemm_ukr_fn half[GD_SGEMM_MAX_PARTS];  /* nr / 2 columns of the same; may be NULL */
+    gd_sgemm_rows_fn rows[GD_SGEMM_MAX_PARTS]; /* unpacked-B variants; NULL when absent */
+    gd_sgemm_rows_fn rows_half[GD_SGEMM_MAX_PARTS];
 };
 
 /* The micro-kernel of isa, or NULL when this build or this CPU does not have it. */

@@ -55,6 +55,78 @@ tile_avx512(int rows, int cols, int64_t kc, const float *a, int64_t ai, int64_t 
     {                                                                                              \
         tile_avx512(R, C, kc, a, ai, ap, b, c, ldc, alpha, beta);                                  \
     }
+/* rows x cols (cols <= 32) with B row p at b + off[p]: masked unaligned loads and stores
+ * when the tile is partial, so nothing past a row's cols floats is touched; plain ones for
+ * whole tiles (masked stores are slow on some cores). Alpha is 1. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+rows_avx512(int rows, int wide, int masked, int64_t kc, const float *a, int64_t ai, int64_t ap,
+            const float *b, const int32_t *off, int cols, float *c, int64_t ldc, float beta,
+            const struct gd_sgemm_rows_epi *e)
+{
+    __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32   ? (__mmask16)0xFFFF
+                   : cols <= 16 ? (__mmask16)0
+                                : (__mmask16)((1u << (cols - 16)) - 1);
+    __m512 acc[MR][2];
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < kc; p++, a += ap) {
+        const float *bp = b + off[p];
+        __m512 b0 = masked ? _mm512_maskz_loadu_ps(m0, bp) : _mm512_loadu_ps(bp), b1 = b0;
+        if (wide)
+            b1 = masked ? _mm512_maskz_loadu_ps(m1, bp + 16) : _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            __m512 av = _mm512_set1_ps(a[i * ai]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            if (wide)
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+    __m512 lo = _mm512_set1_ps(e ? e->lo : 0), hi = _mm512_set1_ps(e ? e->hi : 0);
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++, c += ldc)
+        for (int h = 0; h < 1 + wide; h++) {
+            __mmask16 m = h ? m1 : m0;
+            __m512 r = acc[i][h];
+            if (beta != 0.0f)
+                r = _mm512_add_ps(r, masked ? _mm512_maskz_loadu_ps(m, c + 16 * h)
+                                            : _mm512_loadu_ps(c + 16 * h));
+            if (e) {
+                const float *zp = e->z ? e->z + i * e->ldz + 16 * h : NULL;
+                if (e->bias)
+                    r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[i]));
+                if (zp)
+                    r = _mm512_add_ps(r,
+                                      masked ? _mm512_maskz_loadu_ps(m, zp) : _mm512_loadu_ps(zp));
+                /* max/min return their second operand for NaN: ReLU maps it to 0 */
+                r = e->relu ? _mm512_max_ps(r, lo) : _mm512_min_ps(hi, _mm512_max_ps(lo, r));
+            }
+            if (masked)
+                _mm512_mask_storeu_ps(c + 16 * h, m, r);
+            else
+                _mm512_storeu_ps(c + 16 * h, r);
+        }
+}
+
+#define ROWS(R, W)                                                                                 \
+    __attribute__((target("avx512f"))) static void rows_avx512_##R##x##W(                          \
+        int64_t kc, const float *a, int64_t ai, int64_t ap, const float *b, const int32_t *off,    \
+        int cols, float *c, int64_t ldc, float beta, const struct gd_sgemm_rows_epi *e)            \
+    {                                                                                              \
+        if (cols == W)                                                                             \
+            rows_avx512(R, W > 16, 0, kc, a, ai, ap, b, off, cols, c, ldc, beta, e);               \
+        else                                                                                       \
+            rows_avx512(R, W > 16, 1, kc, a, ai, ap, b, off, cols, c, ldc, beta, e);               \
+    }
+ROWS(4, 32)
+ROWS(8, 32)
+ROWS(12, 32)
+ROWS(4, 16)
+ROWS(8, 16)
+ROWS(12, 16)
+
 UKR(4, 32)
 UKR(8, 32)
 UKR(12, 32)
@@ -68,5 +140,7 @@ const struct gd_sgemm_ukr gd__sgemm_ukr_avx512 = {
     NR,
     4,
     {ukr_avx512_4x32, ukr_avx512_8x32, ukr_avx512_12x32},
-    {ukr_avx512_4x16, ukr_avx512_8x16, ukr_avx512_12x16}};
+    {ukr_avx512_4x16, ukr_avx512_8x16, ukr_avx512_12x16},
+    {rows_avx512_4x32, rows_avx512_8x32, rows_avx512_12x32},
+    {rows_avx512_4x16, rows_avx512_8x16, rows_avx512_12x16}};
 #endif

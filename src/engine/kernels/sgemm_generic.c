@@ -24,4 +24,5 @@ static void ukr_generic(int64_t kc, const float *a, int64_t ai, int64_t ap, cons
             c[j] = beta == 0.0f ? alpha * acc[i][j] : alpha * acc[i][j] + beta * c[j];
 }
 
-const struct gd_sgemm_ukr gd__sgemm_ukr_generic = {"generic", MR, NR, MR, {ukr_generic}, {NULL}};
+const struct gd_sgemm_ukr gd__sgemm_ukr_generic = {"generic",     MR,     NR,     MR,
+                                                   {ukr_generic}, {NULL}, {NULL}, {NULL}};

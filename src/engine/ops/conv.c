@@ -4,6 +4,8 @@
  * Paths, per (image, group):
  *  - depthwise (one input and one output channel per group): kernels/dwconv.h per plane
  *    for 1-d / 2-d (a direct window loop for more dims), planes in parallel;
+ *  - 2-d float32 where it pays (kernels/convgemm.h): an implicit GEMM whose micro-kernel
+ *    reads B straight from the (padded, phase-split) image, no column matrix, no packing;
  *  - pointwise (1x1 kernel, stride 1, no pads): the input plane block already is the
  *    column matrix, so it is one GEMM W_g [M/g, C/g] x X_g [C/g, HW] with no im2col;
  *  - otherwise im2col (channels in parallel) into scratch, then W_g x col.
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "engine/kernels/convgemm.h"
 #include "engine/kernels/dwconv.h"
 #include "engine/kernels/epilogue.h"
 #include "engine/kernels/gemm.h"
@@ -74,6 +77,8 @@ struct conv_job {
     int f64;
     const void *bias, *z;            /* depthwise: per-channel bias, residual (or NULL) */
     const struct gd_act_params *act; /* depthwise: epilogue */
+    float *tmp;                      /* depthwise float32: tmp_floats per pool thread, or NULL */
+    size_t tmp_floats;
 };
 
 static void im2col_range(void *ud, int64_t b, int64_t e)
@@ -123,26 +128,43 @@ static void im2col_range(void *ud, int64_t b, int64_t e)
 DW_KERNEL(f32, float)
 DW_KERNEL(f64, double)
 
-/* 1-d and 2-d depthwise: the plane kernel of kernels/dwconv.h (1-d as one row). */
-#define DW2D_RANGE(S, T)                                                                           \
-    static void dw2d_##S(const struct conv_job *j, int64_t b, int64_t e)                           \
-    {                                                                                              \
-        const struct gd_conv_geom *g = j->g;                                                       \
-        int two = g->nsp == 2;                                                                     \
-        struct gd_dw2d d = {                                                                       \
-            two ? g->in[0] : 1,  g->in[two],  two ? g->out[0] : 1,    g->out[two],                 \
-            two ? g->k[0] : 1,   g->k[two],   two ? g->stride[0] : 1, g->stride[two],              \
-            two ? g->dil[0] : 1, g->dil[two], two ? g->pb[0] : 0,     g->pb[two]};                 \
-        for (int64_t p = b; p < e; p++) {                                                          \
-            int64_t c = p % j->c_per_plane;                                                        \
-            gd_dw2d_##S(&d, (const T *)j->x + p * g->in_size, (const T *)j->w + c * g->k_size,     \
-                        (T *)j->out + p * g->out_size,                                             \
-                        j->z ? (const T *)j->z + p * g->out_size : NULL,                           \
-                        j->bias ? ((const T *)j->bias)[c] : 0, j->act);                            \
-        }                                                                                          \
+/* 1-d and 2-d depthwise: the plane kernel of kernels/dwconv.h (1-d as one row); float32
+ * planes get this thread's slice of j->tmp. */
+static struct gd_dw2d dw2d_geom(const struct gd_conv_geom *g)
+{
+    int two = g->nsp == 2;
+    return (struct gd_dw2d){
+        two ? g->in[0] : 1,  g->in[two],  two ? g->out[0] : 1,    g->out[two],
+        two ? g->k[0] : 1,   g->k[two],   two ? g->stride[0] : 1, g->stride[two],
+        two ? g->dil[0] : 1, g->dil[two], two ? g->pb[0] : 0,     g->pb[two]};
+}
+
+static void dw2d_f64(const struct conv_job *j, int64_t b, int64_t e)
+{
+    const struct gd_conv_geom *g = j->g;
+    struct gd_dw2d d = dw2d_geom(g);
+    for (int64_t p = b; p < e; p++) {
+        int64_t c = p % j->c_per_plane;
+        gd_dw2d_f64(&d, (const double *)j->x + p * g->in_size, (const double *)j->w + c * g->k_size,
+                    (double *)j->out + p * g->out_size,
+                    j->z ? (const double *)j->z + p * g->out_size : NULL,
+                    j->bias ? ((const double *)j->bias)[c] : 0, j->act);
     }
-DW2D_RANGE(f32, float)
-DW2D_RANGE(f64, double)
+}
+
+static void dw2d_f32(const struct conv_job *j, int64_t b, int64_t e)
+{
+    const struct gd_conv_geom *g = j->g;
+    struct gd_dw2d d = dw2d_geom(g);
+    float *tmp = j->tmp ? j->tmp + (size_t)gd_op_thread_slot() * j->tmp_floats : NULL;
+    for (int64_t p = b; p < e; p++) {
+        int64_t c = p % j->c_per_plane;
+        gd_dw2d_f32(&d, (const float *)j->x + p * g->in_size, (const float *)j->w + c * g->k_size,
+                    (float *)j->out + p * g->out_size,
+                    j->z ? (const float *)j->z + p * g->out_size : NULL,
+                    j->bias ? ((const float *)j->bias)[c] : 0, j->act, tmp);
+    }
+}
 
 static void dw_range(void *ud, int64_t b, int64_t e)
 {
@@ -264,6 +286,50 @@ static void plan_tiles(struct conv_tiles *t, int threads)
     }
 }
 
+static void convgemm_pad_range(void *ud, int64_t b, int64_t e)
+{
+    gd_convgemm_pad(ud, b, e);
+}
+
+static void convgemm_tile_range(void *ud, int64_t b, int64_t e)
+{
+    gd_convgemm_tiles(ud, gd_op_thread_slot(), b, e);
+}
+
+/* The implicit GEMM over every (image, group), or GD_ENOTSUP when it does not apply. */
+static int conv_implicit(struct gd_op_ctx *ctx, const struct gd_tensor *x,
+                         const struct gd_tensor *w, const struct gd_tensor *bias,
+                         const struct gd_conv_epi *epi, struct gd_tensor *y, int64_t group,
+                         const struct gd_conv_geom *g)
+{
+    int64_t n = x->dims[0], c = x->dims[1], m = w->dims[0], cg = c / group, mg = m / group;
+    struct gd_convgemm p;
+    size_t bytes = x->dtype == GD_DTYPE_FLOAT
+                       ? gd_convgemm_plan(&p, g, mg, cg, &epi->act, gd_op_num_threads(ctx))
+                       : 0;
+    if (!bytes)
+        return GD_ENOTSUP;
+    void *scratch = gd__op_scratch_reuse(ctx, bytes);
+    if (!scratch)
+        return GD_ENOMEM;
+    gd_convgemm_bind(&p, scratch);
+    int64_t tiles = gd_convgemm_tile_count(&p);
+    int64_t grain = mg * g->out_size * p.kdim < (1 << 18) ? tiles : 1; /* small: one thread */
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t gi = 0; gi < group; gi++) {
+            size_t yoff = (size_t)((i * m + gi * mg) * g->out_size);
+            p.x = (const float *)x->data + (size_t)((i * c + gi * cg) * g->in_size);
+            p.w = (const float *)w->data + (size_t)(gi * mg * p.kdim);
+            p.bias = bias ? (const float *)bias->data + gi * mg : NULL;
+            p.z = epi->z ? (const float *)epi->z->data + yoff : NULL;
+            p.y = (float *)y->data + yoff;
+            if (p.padded)
+                gd_op_parallel_for(ctx, cg, grain == 1 ? 8 : cg, convgemm_pad_range, &p);
+            gd_op_parallel_for(ctx, tiles, grain, convgemm_tile_range, &p);
+        }
+    return 0;
+}
+
 /* im2col (skipped for pointwise) + tiled GEMM + epilogue over every (image, group). 2-d
  * float32 convolutions whose tile panel fits in L2 build each tile's columns inside the
  * tile (a kdim x nb panel per thread) instead of one full column matrix written to and
@@ -362,11 +428,24 @@ int gd__conv_exec_fused(struct gd_op_ctx *ctx, const struct gd_tensor *x, const 
                              x->dtype == GD_DTYPE_DOUBLE,
                              bias ? bias->data : NULL,
                              epi->z ? epi->z->data : NULL,
-                             &epi->act};
+                             &epi->act,
+                             NULL,
+                             0};
+        if (x->dtype == GD_DTYPE_FLOAT && g->nsp <= 2) {
+            struct gd_dw2d d = dw2d_geom(g);
+            size_t bytes;
+            j.tmp_floats = (gd_dw2d_tmp_floats(&d) + 15) / 16 * 16;
+            if (j.tmp_floats &&
+                !gd_size_mul(j.tmp_floats * sizeof(float), (size_t)gd_op_num_threads(ctx),
+                             &bytes) &&
+                !(j.tmp = gd__op_scratch_reuse(ctx, bytes)))
+                return GD_ENOMEM;
+        }
         gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, dw_range, &j);
         return 0;
     }
-    return conv_gemm(ctx, x, w, bias, epi, y, group, g);
+    int rc = conv_implicit(ctx, x, w, bias, epi, y, group, g);
+    return rc == GD_ENOTSUP ? conv_gemm(ctx, x, w, bias, epi, y, group, g) : rc;
 }
 
 int gd__conv_exec(struct gd_op_ctx *ctx, const struct gd_tensor *x, const struct gd_tensor *w,

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "engine/kernels/ew_gen.h"
 #include "engine/op.h"
 #include "engine/ops/conv.h"
@@ -25,6 +26,7 @@ struct pool_job {
     enum pool_kind kind;
     int include_pad, col_major;
     double p;
+    void *rows; /* 2-d fast path: one input row of x's dtype per pool thread */
 };
 
 /* Valid tap range of dim d for a window starting at org, inside [lo_b, hi_b). */
@@ -118,54 +120,82 @@ POOL_KERNEL(f16, gd_f16, float, EW_F16LD, EW_F16ST)
 POOL_KERNEL(i8, int8_t, float, EW_ID, (int8_t))
 POOL_KERNEL(u8, uint8_t, float, EW_ID, (uint8_t))
 
-/* 2-d Max/Average pooling without indices: per output the valid tap box is computed
- * once per row and column, and the box is summed / maxed with plain nested loops. */
-#define POOL2D_KERNEL(S, T, CT, LD, STO)                                                           \
+/* row[i] = max(row[i], x[i]) as the general kernel's rule (x wins only when greater, so
+ * NaN never does), or row[i] += x[i]; in blocks of 16 (fixed-length loops vectorise). */
+#define POOL_FOLD(S, T)                                                                            \
+    static void fold_##S(T *restrict row, const T *restrict x, int64_t n, int max)                 \
+    {                                                                                              \
+        int64_t i = 0;                                                                             \
+        if (max) {                                                                                 \
+            for (; i + 16 <= n; i += 16)                                                           \
+                for (int l = 0; l < 16; l++)                                                       \
+                    row[i + l] = x[i + l] > row[i + l] ? x[i + l] : row[i + l];                    \
+            for (; i < n; i++)                                                                     \
+                row[i] = x[i] > row[i] ? x[i] : row[i];                                            \
+            return;                                                                                \
+        }                                                                                          \
+        for (; i + 16 <= n; i += 16)                                                               \
+            for (int l = 0; l < 16; l++)                                                           \
+                row[i + l] += x[i + l];                                                            \
+        for (; i < n; i++)                                                                         \
+            row[i] += x[i];                                                                        \
+    }
+POOL_FOLD(f32, float)
+POOL_FOLD(f64, double)
+
+/* 2-d Max/Average pooling without indices, separably: per output row the window's valid
+ * input rows are folded column by column into a row buffer (the thread's slice of
+ * j->rows), then each output folds its valid columns of that buffer. */
+#define POOL2D_KERNEL(S, T)                                                                        \
     static void pool2d_##S(const struct pool_job *j, int64_t pb_, int64_t pe_)                     \
     {                                                                                              \
         const struct gd_conv_geom *g = j->g;                                                       \
         int64_t ih = g->in[0], iw = g->in[1], dh = g->dil[0], dw = g->dil[1];                      \
+        int max = j->kind == POOL_MAX;                                                             \
+        T *row = (T *)j->rows + (size_t)gd_op_thread_slot() * (size_t)iw;                          \
         for (int64_t p = pb_; p < pe_; p++) {                                                      \
             const T *x = (const T *)j->x->data + p * g->in_size;                                   \
             T *y = (T *)j->y->data + p * g->out_size;                                              \
-            for (int64_t r = 0; r < g->out[0]; r++) {                                              \
+            for (int64_t r = 0; r < g->out[0]; r++, y += g->out[1]) {                              \
                 int64_t oh = r * g->stride[0] - g->pb[0], hlo, hhi, phlo, phhi;                    \
                 tap_range(g, 0, oh, 0, ih, &hlo, &hhi);                                            \
                 tap_range(g, 0, oh, -g->pb[0], ih + g->pe[0], &phlo, &phhi);                       \
+                for (int64_t i = 0; i < iw; i++)                                                   \
+                    row[i] = max ? (T)-INFINITY : 0;                                               \
+                for (int64_t u = hlo; u < hhi; u++)                                                \
+                    fold_##S(row, x + (oh + u * dh) * iw, iw, max);                                \
                 for (int64_t c = 0; c < g->out[1]; c++) {                                          \
                     int64_t ow = c * g->stride[1] - g->pb[1], wlo, whi, pwlo, pwhi;                \
                     tap_range(g, 1, ow, 0, iw, &wlo, &whi);                                        \
                     tap_range(g, 1, ow, -g->pb[1], iw + g->pe[1], &pwlo, &pwhi);                   \
-                    CT best = -INFINITY, acc = 0;                                                  \
-                    for (int64_t u = hlo; u < hhi; u++) {                                          \
-                        const T *xr = x + (oh + u * dh) * iw + ow;                                 \
-                        for (int64_t v = wlo; v < whi; v++) {                                      \
-                            CT t = LD(xr[v * dw]);                                                 \
-                            best = t > best ? t : best;                                            \
-                            acc += t;                                                              \
-                        }                                                                          \
+                    const T *rr = row + ow;                                                        \
+                    T best = (T)-INFINITY, acc = 0;                                                \
+                    for (int64_t v = wlo; v < whi; v++) {                                          \
+                        T t = rr[v * dw];                                                          \
+                        best = t > best ? t : best;                                                \
+                        acc += t;                                                                  \
                     }                                                                              \
                     int64_t cnt = (hhi - hlo) * (whi - wlo);                                       \
                     int64_t div = j->include_pad ? (phhi - phlo) * (pwhi - pwlo) : cnt;            \
-                    if (j->kind == POOL_MAX)                                                       \
-                        y[r * g->out[1] + c] = STO(cnt ? best : 0);                                \
+                    if (max)                                                                       \
+                        y[c] = cnt ? best : 0;                                                     \
                     else                                                                           \
-                        y[r * g->out[1] + c] = STO(div ? acc / (CT)div : 0);                       \
+                        y[c] = div ? acc / (T)div : 0;                                             \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
-POOL2D_KERNEL(f32, float, float, EW_ID, EW_ID)
-POOL2D_KERNEL(f64, double, double, EW_ID, EW_ID)
+POOL2D_KERNEL(f32, float)
+POOL2D_KERNEL(f64, double)
 
 static void pool_range(void *ud, int64_t b, int64_t e)
 {
     const struct pool_job *j = ud;
-    if (j->g->nsp == 2 && !j->ind && j->kind != POOL_LP && j->x->dtype == GD_DTYPE_FLOAT) {
+    if (j->rows && j->x->dtype == GD_DTYPE_FLOAT) {
         pool2d_f32(j, b, e);
         return;
     }
-    if (j->g->nsp == 2 && !j->ind && j->kind != POOL_LP && j->x->dtype == GD_DTYPE_DOUBLE) {
+    if (j->rows) {
         pool2d_f64(j, b, e);
         return;
     }
@@ -224,7 +254,7 @@ static int pool_run(struct gd_op_ctx *ctx, enum pool_kind kind, int global)
     int64_t dims[GD_TENSOR_MAX_RANK] = {x->dims[0], x->dims[1]};
     for (int d = 0; d < nsp; d++)
         dims[2 + d] = g.out[d];
-    struct pool_job j = {&g, x, NULL, NULL, kind, 0, 0, 2};
+    struct pool_job j = {&g, x, NULL, NULL, kind, 0, 0, 2, NULL};
     if (!(j.y = gd_op_output(ctx, 0, x->dtype, x->rank, dims)))
         return GD_ENOMEM;
     if (kind == POOL_MAX && gd_op_num_outputs(ctx) > 1 && gd_op_output_wanted(ctx, 1) &&
@@ -238,6 +268,15 @@ static int pool_run(struct gd_op_ctx *ctx, enum pool_kind kind, int global)
         j.p = (double)gd_op_attr_int(ctx, "p", 2);
         if (j.p <= 0)
             return gd_op_fail(ctx, GD_EINVAL, "p must be positive");
+    }
+    if (nsp == 2 && !j.ind && kind != POOL_LP &&
+        (x->dtype == GD_DTYPE_FLOAT || x->dtype == GD_DTYPE_DOUBLE) && j.y->numel) {
+        size_t bytes;
+        if (gd_size_mul((size_t)gd_op_num_threads(ctx) * gd_dtype_size(x->dtype), (size_t)g.in[1],
+                        &bytes))
+            return gd_op_fail(ctx, GD_ERANGE, "input rows too wide");
+        if (!(j.rows = gd_op_scratch(ctx, bytes)))
+            return GD_ENOMEM;
     }
     if (j.y->numel)
         gd_op_parallel_for(ctx, x->dims[0] * x->dims[1], 1, pool_range, &j);

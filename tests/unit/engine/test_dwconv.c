@@ -1,5 +1,6 @@
-/* The depthwise kernel (kernels/dwconv.h) and the conv epilogue (kernels/epilogue.h)
- * against a naive double-precision reference: every float32 ISA build the CPU has, random
+/* The depthwise kernel (kernels/dwconv.h: row kernels and phase planes) and the conv
+ * epilogue (kernels/epilogue.h) against a naive double-precision reference: every float32
+ * ISA build the CPU has, random
  * geometries (odd sizes, kernels 1..5, strides 1..3, dilations 1..2, asymmetric pads, the
  * 3x3 fast path and its borders) and every activation with bias and residual; then the
  * depthwise Conv op end to end (channel counts 1, 3, 17, 32, 1-d and 2-d, 1 and 2 threads). */
@@ -79,7 +80,8 @@ static const struct gd_act_params acts[] = {
     {GD_ACT_GELU, 0, 0},
 };
 
-/* One geometry through every ISA build; returns the builds that ran. */
+/* One geometry through every ISA build, row kernels and phase planes; returns the builds
+ * that ran. */
 static int check_geom(const struct gd_dw2d *g, unsigned *seed, int ai, int with_z)
 {
     int64_t nx = g->ih * g->iw, ny = g->oh * g->ow;
@@ -92,11 +94,17 @@ static int check_geom(const struct gd_dw2d *g, unsigned *seed, int ai, int with_
     float bias = (float)(rnd(seed) % 200) / 100.0f - 1.0f;
     const struct gd_act_params *a = &acts[ai];
     dw_ref(g, x, w, with_z ? z : NULL, bias, a, want);
+    size_t tn = gd_dw2d_tmp_floats(g);
+    float *tmp = malloc(sizeof(float) * (tn ? tn : 1));
+    for (size_t i = 0; i < tn; i++)
+        tmp[i] = NAN; /* scratch is not zeroed: the kernel must write what it reads */
     int ran = 0;
-    for (int isa = 0; isa < 3; isa++) {
+    for (int run = 0; run < 6; run++) {
+        int isa = run % 3, phase = run >= 3;
         for (int64_t i = 0; i < ny; i++)
             y[i] = NAN; /* the kernel must write every output */
-        if (gd__dw2d_f32_isa(isa, g, x, w, y, with_z ? z : NULL, bias, a))
+        if ((phase && !tn) ||
+            gd__dw2d_f32_isa(isa, g, x, w, y, with_z ? z : NULL, bias, a, phase ? tmp : NULL))
             continue;
         ran++;
         double worst = 0;
@@ -105,18 +113,19 @@ static int check_geom(const struct gd_dw2d *g, unsigned *seed, int ai, int with_
             worst = d > worst || isnan(d) ? (isnan(d) ? INFINITY : d) : worst;
         }
         cr_expect_lt(worst, 1e-4,
-                     "isa %d in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld p %lld,%lld -> "
-                     "%lldx%lld act %d z %d: diff %g",
-                     isa, (long long)g->ih, (long long)g->iw, (long long)g->kh, (long long)g->kw,
-                     (long long)g->sh, (long long)g->sw, (long long)g->dh, (long long)g->dw,
-                     (long long)g->pt, (long long)g->pl, (long long)g->oh, (long long)g->ow, ai,
-                     with_z, worst);
+                     "isa %d phase %d in %lldx%lld k %lldx%lld s %lldx%lld d %lldx%lld p %lld,%lld "
+                     "-> %lldx%lld act %d z %d: diff %g",
+                     isa, phase, (long long)g->ih, (long long)g->iw, (long long)g->kh,
+                     (long long)g->kw, (long long)g->sh, (long long)g->sw, (long long)g->dh,
+                     (long long)g->dw, (long long)g->pt, (long long)g->pl, (long long)g->oh,
+                     (long long)g->ow, ai, with_z, worst);
     }
     free(x);
     free(w);
     free(z);
     free(y);
     free(want);
+    free(tmp);
     return ran;
 }
 

@@ -27,7 +27,7 @@ struct gd_tensor om_view(enum gd_dtype dt, int rank, const int64_t *dims, const 
 struct om_model {
     Onnx__ModelProto model;
     Onnx__GraphProto graph;
-    Onnx__OperatorSetIdProto opset, *opsets[1];
+    Onnx__OperatorSetIdProto opset, dopset, *opsets[2];
     Onnx__NodeProto node, *nodes[1];
     Onnx__AttributeProto attr[OM_MAX_ATTR], *attrs[OM_MAX_ATTR];
     Onnx__ValueInfoProto vi[2 * OM_MAX_IO], *ins[OM_MAX_IO], *outs[OM_MAX_IO];
@@ -82,7 +82,8 @@ static void om_attrs(struct om_model *m, const struct om_node *nd)
 }
 
 /* Serialises the model for nd into a gd_malloc'd buffer. */
-static uint8_t *om_build(struct om_model *m, const struct om_node *nd, size_t *len)
+static uint8_t *om_build(struct om_model *m, const char *domain, const struct om_node *nd,
+                         size_t *len)
 {
     memset(m, 0, sizeof *m);
     int ngi = 0;
@@ -104,6 +105,7 @@ static uint8_t *om_build(struct om_model *m, const struct om_node *nd, size_t *l
     om_attrs(m, nd);
     m->node = (Onnx__NodeProto)ONNX__NODE_PROTO__INIT;
     m->node.op_type = (char *)nd->op;
+    m->node.domain = (char *)(domain ? domain : "");
     m->node.name = "n0";
     m->node.n_input = (size_t)nd->nin, m->node.input = m->in_names;
     m->node.n_output = (size_t)nd->nout, m->node.output = m->out_names;
@@ -117,9 +119,15 @@ static uint8_t *om_build(struct om_model *m, const struct om_node *nd, size_t *l
     m->opset = (Onnx__OperatorSetIdProto)ONNX__OPERATOR_SET_ID_PROTO__INIT;
     m->opset.domain = "", m->opset.has_version = 1, m->opset.version = nd->opset;
     m->opsets[0] = &m->opset;
+    if (domain) { /* the op's domain at nd->opset, the default one at 17 */
+        m->dopset = m->opset;
+        m->dopset.domain = (char *)domain;
+        m->opset.version = 17;
+        m->opsets[1] = &m->dopset;
+    }
     m->model = (Onnx__ModelProto)ONNX__MODEL_PROTO__INIT;
     m->model.has_ir_version = 1, m->model.ir_version = 8;
-    m->model.n_opset_import = 1, m->model.opset_import = m->opsets;
+    m->model.n_opset_import = domain ? 2 : 1, m->model.opset_import = m->opsets;
     m->model.graph = &m->graph;
     *len = onnx__model_proto__get_packed_size(&m->model);
     uint8_t *buf = gd_malloc(*len ? *len : 1);
@@ -130,6 +138,12 @@ static uint8_t *om_build(struct om_model *m, const struct om_node *nd, size_t *l
 
 int om_run(const struct om_node *nd, struct gd_tensor *out, char *err, size_t errlen)
 {
+    return om_run_in(NULL, nd, out, err, errlen);
+}
+
+int om_run_in(const char *domain, const struct om_node *nd, struct gd_tensor *out, char *err,
+              size_t errlen)
+{
     struct om_model m;
     const char *names[OM_MAX_IO];
     struct gd_tensor ins[OM_MAX_IO];
@@ -139,7 +153,7 @@ int om_run(const struct om_node *nd, struct gd_tensor *out, char *err, size_t er
     int rc = GD_EINVAL, n = 0;
     if (nd->nin > OM_MAX_IO || nd->nout > OM_MAX_IO || nd->nattr > OM_MAX_ATTR)
         return GD_EINVAL;
-    uint8_t *buf = om_build(&m, nd, &len);
+    uint8_t *buf = om_build(&m, domain, nd, &len);
     if (!buf)
         return GD_ENOMEM;
     for (int i = 0; i < nd->nin; i++)

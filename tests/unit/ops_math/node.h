@@ -51,6 +51,9 @@ struct om_node {
 /* Runs the node; out[0..nout) receive deep copies (release with gd_tensor_release).
  * Returns 0 or the engine's error code, with the message in err. */
 int om_run(const struct om_node *nd, struct gd_tensor *out, char *err, size_t errlen);
+/* The same for an op of another domain (e.g. "com.microsoft", at version nd->opset). */
+int om_run_in(const char *domain, const struct om_node *nd, struct gd_tensor *out, char *err,
+              size_t errlen);
 
 /* Largest |got - want| over n float32 elements after checking numel == n (else +inf). */
 double om_maxdiff_f32(const struct gd_tensor *got, const float *want, int64_t n);

@@ -1,6 +1,6 @@
 /* Conv / ConvTranspose against a naive 2-d reference over many geometries (groups,
- * strides, dilations, asymmetric pads, auto_pad), plus 1-d/3-d, pointwise and depthwise
- * paths and 1 vs 4 threads. */
+ * strides, dilations, asymmetric pads, auto_pad), plus 1-d/3-d, pointwise, depthwise and
+ * implicit-GEMM paths (FusedConv's residual and activation included) and 1 vs 4 threads. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -45,28 +45,50 @@ static void conv_ref(const struct cfg *k, const float *x, const float *w, const 
                 }
 }
 
-static void check_conv(const struct cfg *k, int threads)
+/* Conv, or with fused (1: residual Z and Relu; 2: Z and Clip(-0.5, 0.5)) com.microsoft
+ * FusedConv, against conv_ref. */
+static void check_conv_fused(const struct cfg *k, int threads, int fused)
 {
     int cg = k->c / k->g;
     int oh = (k->h + k->pt + k->pb - (k->kh - 1) * k->dh - 1) / k->sh + 1;
     int ow = (k->w + k->pl + k->pr - (k->kw - 1) * k->dw - 1) / k->sw + 1;
     int nx = k->n * k->c * k->h * k->w, nw = k->m * cg * k->kh * k->kw, ny = k->n * k->m * oh * ow;
-    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), b[64];
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw);
+    float *b = malloc(sizeof(float) * k->m), *z = malloc(sizeof(float) * ny);
     float *want = malloc(sizeof(float) * ny);
     fill(x, nx, 7);
     fill(w, nw, 8);
     fill(b, k->m, 9);
+    fill(z, ny, 10);
     conv_ref(k, x, w, b, want, oh, ow);
-    struct gd_tensor in[3] = {om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->n, k->c, k->h, k->w), x),
+    for (int i = 0; fused && i < ny; i++) {
+        float v = want[i] + z[i];
+        want[i] = fused == 1 ? (v > 0 ? v : 0) : v < -0.5f ? -0.5f : v > 0.5f ? 0.5f : v;
+    }
+    struct gd_tensor in[4] = {om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->n, k->c, k->h, k->w), x),
                               om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->m, cg, k->kh, k->kw), w),
-                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(k->m), b)};
-    struct om_attr a[4] = {OM_INT("group", k->g), OM_INTS("strides", 2, k->sh, k->sw),
+                              om_view(GD_DTYPE_FLOAT, 1, OM_SHAPE(k->m), b),
+                              om_view(GD_DTYPE_FLOAT, 4, OM_SHAPE(k->n, k->m, oh, ow), z)};
+    static const float clip[2] = {-0.5f, 0.5f};
+    struct om_attr a[6] = {OM_INT("group", k->g),
+                           OM_INTS("strides", 2, k->sh, k->sw),
                            OM_INTS("dilations", 2, k->dh, k->dw),
-                           OM_INTS("pads", 4, k->pt, k->pl, k->pb, k->pr)};
+                           OM_INTS("pads", 4, k->pt, k->pl, k->pb, k->pr),
+                           OM_STR("activation", fused == 1 ? "Relu" : "Clip"),
+                           {.name = "activation_params", .type = 'F', .floats = clip, .n = 2}};
     char err[256] = "";
     struct gd_tensor y = {0};
-    struct om_node nd = {"Conv", 11, 3, in, 4, a, 1, threads};
-    int rc = om_run(&nd, &y, err, sizeof err);
+    struct om_node nd = {fused ? "FusedConv" : "Conv",
+                         fused ? 1 : 11,
+                         fused ? 4 : 3,
+                         in,
+                         fused == 2 ? 6
+                         : fused    ? 5
+                                    : 4,
+                         a,
+                         1,
+                         threads};
+    int rc = om_run_in(fused ? "com.microsoft" : NULL, &nd, &y, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(y.dims[2] == oh && y.dims[3] == ow, "shape %lld x %lld", (long long)y.dims[2],
               (long long)y.dims[3]);
@@ -75,7 +97,14 @@ static void check_conv(const struct cfg *k, int threads)
     gd_tensor_release(&y);
     free(x);
     free(w);
+    free(b);
+    free(z);
     free(want);
+}
+
+static void check_conv(const struct cfg *k, int threads)
+{
+    check_conv_fused(k, threads, 0);
 }
 
 Test(ops_math_conv, geometries_against_reference)
@@ -94,6 +123,31 @@ Test(ops_math_conv, geometries_against_reference)
         check_conv(&cases[i], 1);
         check_conv(&cases[i], 4);
     }
+}
+
+/* Geometries the implicit GEMM (kernels/convgemm.h) takes on CPUs with its micro-kernels:
+ * row counts that leave partial panels, K over one 256-deep slice, strides (phase planes),
+ * dilations, asymmetric pads, pointwise read in place, groups, row-split tiles. */
+Test(ops_math_conv, implicit_gemm_geometries)
+{
+    static const struct cfg cases[] = {
+        /* n  c   h   w   m kh kw g sh sw dh dw pt pl pb pr */
+        {1, 3, 20, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* 5 rows: a padded A panel */
+        {2, 32, 9, 40, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* K = 288: two K slices */
+        {1, 8, 11, 33, 16, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* stride 2 */
+        {1, 4, 13, 29, 8, 5, 3, 1, 3, 2, 2, 1, 2, 1, 0, 2},   /* strides 3x2, dilation, pads */
+        {1, 24, 15, 40, 48, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, /* pointwise, x read in place */
+        {1, 6, 10, 30, 12, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0},  /* kw 1 with pads: no waste */
+        {1, 4, 9, 35, 8, 3, 3, 2, 1, 1, 2, 2, 2, 2, 2, 2},    /* groups, dilation 2 */
+        {1, 3, 40, 44, 16, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},  /* 7x7 stride-2 stem */
+        {1, 16, 8, 64, 150, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, /* rows split across threads */
+        {1, 5, 6, 70, 7, 2, 2, 1, 1, 1, 1, 1, 0, 0, 1, 1},    /* even kernel, end pads only */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int fused = 0; fused < 3; fused++) {
+            check_conv_fused(&cases[i], 1, fused);
+            check_conv_fused(&cases[i], 4, fused);
+        }
 }
 
 Test(ops_math_conv, auto_pad_1d_3d_and_errors)
