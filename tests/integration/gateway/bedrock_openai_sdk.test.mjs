@@ -301,3 +301,23 @@ test('no AWS secret or session token in girder\'s output', async () => {
   for (const secret of ['br-secret-1', 'br-secret-2', 'wrong-secret', 'session-tok'])
     assert.ok(!out.includes(secret), secret);
 });
+
+test('POST /v1/messages reaches a bedrock deployment too (plain and streamed)', async () => {
+  const url = client.baseURL.replace(/\/v1$/, '') + '/v1/messages';
+  const body = { model: 'claude', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
+  const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
+  const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  assert.equal(r.status, 200);
+  const m = await r.json();
+  assert.equal(m.type, 'message');
+  assert.equal(m.content[0].text, TEXT);
+  assert.equal(m.stop_reason, 'end_turn');
+  const s = await fetch(url, { method: 'POST', headers,
+                               body: JSON.stringify({ ...body, stream: true }) });
+  assert.equal(s.status, 200);
+  const events = (await s.text()).split('\n').filter((l) => l.startsWith('data: '))
+    .map((l) => JSON.parse(l.slice(6)));
+  assert.equal(events.filter((e) => e.type === 'content_block_delta')
+    .map((e) => e.delta.text).join(''), TEXT);
+  assert.equal(events.at(-1).type, 'message_stop');
+});
