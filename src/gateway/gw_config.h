@@ -29,8 +29,8 @@ enum gd_gw_provider_type {
     GD_GW_PROVIDER_BEDROCK,    /* AWS Bedrock Runtime Converse, SigV4-signed */
 };
 
-struct gd_gw_gemini_cfg;  /* gw_config_gemini.h */
-struct gd_gw_bedrock_cfg; /* gw_config_bedrock.h */
+struct gd_gw_gemini_cfg; /* gw_config_gemini.h */
+struct gd_gw_bedrock_cfg;
 
 struct gd_gw_provider_cfg {
     char *name;
@@ -42,8 +42,9 @@ struct gd_gw_provider_cfg {
     char *api_version;       /* `api-version` query (type azure, required), else NULL */
     int azure_entra;         /* type azure, `auth: entra`: api_key goes as a Bearer token */
     char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
-    struct gd_gw_gemini_cfg *gemini;   /* `gemini:` (type gemini, owned), else NULL */
-    struct gd_gw_bedrock_cfg *bedrock; /* region, AWS credentials (type bedrock, owned) */
+    struct gd_gw_gemini_cfg *gemini; /* `gemini:` (type gemini, owned), else NULL */
+    /* region and AWS credentials (type bedrock, owned; gw_config_bedrock.h), else NULL */
+    struct gd_gw_bedrock_cfg *bedrock;
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;

@@ -64,11 +64,12 @@ struct gw_req {
     struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
     struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
-    const struct gw_adapter *ad;    /* the deployment's protocol adapter; NULL: pass-through */
-    union gw_adapter_stream *xs;    /* its stream state (allocated for streamed requests) */
-    const struct gw_adapter *xs_ad; /* the adapter whose stream_init set xs up, or NULL */
-    struct gd_buf xl_out;           /* translated stream events of the current read */
-    struct gd_xl_err xl_err;        /* why the request could not be translated */
+    const struct gw_adapter *ad; /* the deployment's protocol adapter; NULL: pass-through */
+    union gw_adapter_stream *xs; /* its stream state (allocated for streamed requests) */
+    struct gd_buf xl_out;        /* translated stream events of the current read */
+    struct gd_xl_err xl_err;     /* why the request could not be translated */
+    /* the adapter whose stream_init set xs up (gw_attempt_stream_free), NULL: none */
+    const struct gw_adapter *xs_ad;
     int probe;
     int status;
     uint32_t retry_after_ms;
