@@ -199,6 +199,8 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
     (void)n;
     struct gw_req *req = ud;
     size_t mark = req->xl_out.len;
+    if (req->ad->stream_feed)
+        req->sse.events++; /* not SSE: counted here, as the framer counts its events */
     int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
     /* An adapter writes the usage chunk with the stream's end (OpenAI's order: usage, then
      * [DONE]): only then is its output searched, not on every delta. */
