@@ -302,22 +302,26 @@ test('no AWS secret or session token in girder\'s output', async () => {
     assert.ok(!out.includes(secret), secret);
 });
 
-test('POST /v1/messages reaches a bedrock deployment too (plain and streamed)', async () => {
-  const url = client.baseURL.replace(/\/v1$/, '') + '/v1/messages';
-  const body = { model: 'claude', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] };
-  const headers = { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' };
-  const r = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
-  assert.equal(r.status, 200);
-  const m = await r.json();
+test('@anthropic-ai/sdk on /v1/messages reaches a bedrock deployment (plain and streamed)',
+     async () => {
+  const { default: Anthropic } = await import(
+    pathToFileURL(path.join(src, 'tests/node/node_modules/@anthropic-ai/sdk/index.mjs')).href);
+  const anth = new Anthropic({ baseURL: client.baseURL.replace(/\/v1$/, ''), apiKey: 'k',
+                               maxRetries: 0 });
+  const m = await anth.messages.create({
+    model: 'claude', max_tokens: 64, system: 'Be brief.',
+    messages: [{ role: 'user', content: 'hi' }] });
   assert.equal(m.type, 'message');
   assert.equal(m.content[0].text, TEXT);
   assert.equal(m.stop_reason, 'end_turn');
-  const s = await fetch(url, { method: 'POST', headers,
-                               body: JSON.stringify({ ...body, stream: true }) });
-  assert.equal(s.status, 200);
-  const events = (await s.text()).split('\n').filter((l) => l.startsWith('data: '))
-    .map((l) => JSON.parse(l.slice(6)));
-  assert.equal(events.filter((e) => e.type === 'content_block_delta')
-    .map((e) => e.delta.text).join(''), TEXT);
-  assert.equal(events.at(-1).type, 'message_stop');
+  assert.equal(m.usage.input_tokens, 11);
+  assert.deepEqual((await stats()).last[MODEL].body.system, [{ text: 'Be brief.' }]);
+  const stream = anth.messages.stream({ model: 'claude', max_tokens: 64,
+                                        messages: [{ role: 'user', content: 'hi' }] });
+  let text = '';
+  stream.on('text', (t) => { text += t; });
+  const fin = await stream.finalMessage();
+  assert.equal(text, TEXT);
+  assert.equal(fin.content[0].text, TEXT);
+  assert.equal(fin.stop_reason, 'end_turn');
 });
