@@ -2,7 +2,9 @@
 # bench/translate.sh: girder's CPU per request and per streamed event when it translates
 # (OpenAI client -> girder -> Anthropic Messages upstream, `type: anthropic`) vs when it
 # passes through (OpenAI-compatible upstream, `type: openai`), and for Azure's addressing
-# (`type: azure`: OpenAI bodies, deployment URL + api-key), all in the same run.
+# (`type: azure`: OpenAI bodies, deployment URL + api-key), Gemini (`type: gemini`) and
+# Bedrock (`type: bedrock`: SigV4-signed Converse, event stream answers), all in the same
+# run.
 #
 # Upstream: one nginx worker answering with canned bodies from its config (`return 200`, no
 # file I/O; bench/translate_bodies.py writes them): the same answer as OpenAI JSON, Messages
@@ -68,6 +70,10 @@ U="http://127.0.0.1:$UP"
 prov() { # name type base extra
   echo "  - {name: $1, type: $2, base_url: \"$3\", max_connections: 1024, api_key: bench$4}"
 }
+brov() { # name base (bedrock signs with AWS keys, no api_key)
+  echo "  - {name: $1, type: bedrock, base_url: \"$2\", max_connections: 1024," \
+       "region: us-east-1, aws_access_key_id: AKIDBENCH, aws_secret_access_key: bench}"
+}
 {
   echo "listen: 127.0.0.1:$GW"
   echo "threads: 1"
@@ -79,14 +85,16 @@ prov() { # name type base extra
   prov azure-json azure "$U" ", api_version: 2024-10-21"
   prov anthropic-json anthropic "$U/v1" ""
   prov gemini-json gemini "$U" ""
+  brov bedrock-json "$U"
   for n in "$SHORT" "$LONG"; do
     prov "openai-s$n" openai "$U/s$n/v1" ""
     prov "azure-s$n" azure "$U/s$n" ", api_version: 2024-10-21"
     prov "anthropic-s$n" anthropic "$U/s$n/v1" ""
     prov "gemini-s$n" gemini "$U/s$n" ""
+    brov "bedrock-s$n" "$U/s$n"
   done
   echo "models:"
-  for p in openai azure anthropic gemini; do
+  for p in openai azure anthropic gemini bedrock; do
     for w in json "s$SHORT" "s$LONG"; do
       echo "  - {alias: $p-$w, deployments: [{provider: $p-$w, model: bench-model}]}"
     done
@@ -95,7 +103,7 @@ prov() { # name type base extra
 "$GIRDER_BIN" serve --config "$tmp/girder.yaml" 2> "$tmp/girder.log" & pids+=($!); GPID=$!
 wait_port "$UP"; wait_port "$GW"
 
-types=(openai azure anthropic gemini)
+types=(openai azure anthropic gemini bedrock)
 works=(json "s$SHORT" "s$LONG")
 for p in "${types[@]}"; do
   for w in "${works[@]}"; do
@@ -159,28 +167,31 @@ done
 med() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 r3() { echo "scale=3; $1 / $2" | bc -l | sed 's/^\./0./'; }
 echo
-printf "%-28s %12s %12s %12s %12s\n" "median CPU us/request" openai azure anthropic gemini
+printf "%-28s %12s %12s %12s %12s %12s\n" "median CPU us/request" openai azure anthropic gemini \
+  bedrock
 for w in "${works[@]}"; do
   case $w in json) label="JSON answer";; *) label="stream of ${w#s} pieces";; esac
-  printf "%-28s %12s %12s %12s %12s\n" "$label" "$(med ${CPU[openai.$w]})" "$(med ${CPU[azure.$w]})" \
-    "$(med ${CPU[anthropic.$w]})" "$(med ${CPU[gemini.$w]})"
+  printf "%-28s %12s %12s %12s %12s %12s\n" "$label" "$(med ${CPU[openai.$w]})" \
+    "$(med ${CPU[azure.$w]})" "$(med ${CPU[anthropic.$w]})" "$(med ${CPU[gemini.$w]})" \
+    "$(med ${CPU[bedrock.$w]})"
 done
-printf "%-28s %12s %12s %12s %12s\n" "median req/s, JSON" "$(med ${RPS[openai.json]})" \
-  "$(med ${RPS[azure.json]})" "$(med ${RPS[anthropic.json]})" "$(med ${RPS[gemini.json]})"
+printf "%-28s %12s %12s %12s %12s %12s\n" "median req/s, JSON" "$(med ${RPS[openai.json]})" \
+  "$(med ${RPS[azure.json]})" "$(med ${RPS[anthropic.json]})" "$(med ${RPS[gemini.json]})" \
+  "$(med ${RPS[bedrock.json]})"
 declare -A EV
 for p in "${types[@]}"; do
   EV[$p]=$(echo "scale=4; ($(med ${CPU[$p.s$LONG]}) - $(med ${CPU[$p.s$SHORT]})) / ($LONG - $SHORT)" | bc -l | sed 's/^\./0./;s/^-\./-0./')
 done
-printf "%-28s %12s %12s %12s %12s\n" "CPU us per streamed event" "${EV[openai]}" "${EV[azure]}" \
-  "${EV[anthropic]}" "${EV[gemini]}"
+printf "%-28s %12s %12s %12s %12s %12s\n" "CPU us per streamed event" "${EV[openai]}" \
+  "${EV[azure]}" "${EV[anthropic]}" "${EV[gemini]}" "${EV[bedrock]}"
 echo
-for p in azure anthropic gemini; do
+for p in azure anthropic gemini bedrock; do
   echo "$p/openai: per JSON request $(r3 "$(med ${CPU[$p.json]})" "$(med ${CPU[openai.json]})")" \
        " per stream of $SHORT $(r3 "$(med ${CPU[$p.s$SHORT]})" "$(med ${CPU[openai.s$SHORT]})")" \
        " per stream of $LONG $(r3 "$(med ${CPU[$p.s$LONG]})" "$(med ${CPU[openai.s$LONG]})")" \
        " per streamed event $(r3 "${EV[$p]}" "${EV[openai]}")"
 done
-for p in anthropic gemini; do
+for p in anthropic gemini bedrock; do
   ratio=$(r3 "${EV[$p]}" "${EV[openai]}")
   if [ "$(echo "$ratio <= 1.5" | bc -l)" = 1 ]; then verdict=met; else verdict="NOT met"; fi
   echo "goal ($p: translated streams <= 1.5x the CPU per event of passthrough): $verdict ($ratio)"

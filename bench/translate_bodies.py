@@ -10,10 +10,15 @@ client's request bodies.
   /s{N}/v1/messages                                                         Messages SSE, N pieces
   /v1beta/models/bench-model:generateContent                                Gemini JSON
   /s{N}/v1beta/models/bench-model:streamGenerateContent                     Gemini SSE, N pieces
+  /model/bench-model/converse                                               Bedrock JSON
+  /s{N}/model/bench-model/converse-stream                                   Bedrock event stream
+                     (binary: served from br_s{N}.bin through an internal GET, the only file read)
 
 Usage: translate_bodies.py DIR SHORT LONG
 """
+import binascii
 import json
+import struct
 import sys
 
 d, short, long_ = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -87,6 +92,38 @@ def gem_sse(n):
     return "".join("data: %s\r\n\r\n" % J(ev(i)) for i in range(n))
 
 
+def br_json():
+    return J({"output": {"message": {"role": "assistant", "content": [{"text": TEXT}]}},
+              "stopReason": "end_turn", "metrics": {"latencyMs": 5},
+              "usage": {"inputTokens": 12, "outputTokens": 10, "totalTokens": 22}})
+
+
+def es_message(event, obj):
+    h = b""
+    for k, v in ((":event-type", event), (":content-type", "application/json"),
+                 (":message-type", "event")):
+        h += bytes([len(k)]) + k.encode() + b"\x07" + struct.pack(">H", len(v)) + v.encode()
+    payload = J(obj).encode()
+    pre = struct.pack(">II", 16 + len(h) + len(payload), len(h))
+    pre += struct.pack(">I", binascii.crc32(pre))
+    body = pre + h + payload
+    return body + struct.pack(">I", binascii.crc32(body))
+
+
+def br_stream(n):
+    """What ConverseStream sends for one text block: messageStart, n contentBlockDelta,
+    contentBlockStop, messageStop, metadata (n + 4 event stream messages)."""
+    ev = [es_message("messageStart", {"role": "assistant", "p": "abcdefgh"})]
+    ev += [es_message("contentBlockDelta", {"contentBlockIndex": 0, "delta": {
+        "text": "tok%03d " % i}, "p": "abcdefghijkl"}) for i in range(n)]
+    ev += [es_message("contentBlockStop", {"contentBlockIndex": 0, "p": "abcd"}),
+           es_message("messageStop", {"stopReason": "end_turn", "p": "abcdefgh"}),
+           es_message("metadata", {"usage": {"inputTokens": 12, "outputTokens": n,
+                                             "totalTokens": 12 + n},
+                                   "metrics": {"latencyMs": 5}, "p": "ab"})]
+    return b"".join(ev)
+
+
 def location(path, ctype, body, k):
     """nginx caps one config parameter at 4 KiB: long bodies are set in pieces and joined."""
     assert "'" not in body and "$" not in body and "\\" not in body
@@ -101,7 +138,8 @@ AZ = "/openai/deployments/bench-model/chat/completions"
 locs = [("/v1/chat/completions", "application/json", oai_json()),
         (AZ, "application/json", oai_json()),
         ("/v1/messages", "application/json", anth_json()),
-        ("/v1beta/models/bench-model:generateContent", "application/json", gem_json())]
+        ("/v1beta/models/bench-model:generateContent", "application/json", gem_json()),
+        ("/model/bench-model/converse", "application/json", br_json())]
 for n in (short, long_):
     locs += [("/s%d/v1/chat/completions" % n, "text/event-stream", oai_sse(n)),
              ("/s%d%s" % (n, AZ), "text/event-stream", oai_sse(n)),
@@ -111,6 +149,14 @@ for n in (short, long_):
 with open(d + "/locations.conf", "w") as f:
     for k, (p, t, b) in enumerate(locs):
         f.write(location(p, t, b, k))
+    for n in (short, long_):
+        with open("%s/br_s%d.bin" % (d, n), "wb") as b:
+            b.write(br_stream(n))
+        # the static module answers POST with 405: error_page turns it into an internal GET
+        f.write("location = /s%d/model/bench-model/converse-stream { error_page 405 =200 "
+                "/_br_s%d; return 405; }\n" % (n, n))
+        f.write("location = /_br_s%d { internal; default_type "
+                "application/vnd.amazon.eventstream; alias %s/br_s%d.bin; }\n" % (n, d, n))
 msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say something."}]
 for name, stream in (("json", False), ("sse", True)):
     with open("%s/body_%s.json" % (d, name), "w") as f:

@@ -47,18 +47,16 @@ static int anth_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usa
 
 /* chat only: no embeddings hooks */
 static const struct gw_adapter anthropic = {
-    "anthropic",
-    anth_path,
-    anth_headers,
-    gd_xl_anth_request,
-    gd_xl_anth_response,
-    gd_xl_anth_error,
-    anth_stream_init,
-    anth_stream_event,
-    anth_stream_finished,
-    anth_stream_usage,
-    NULL,
-    NULL,
+    .name = "anthropic",
+    .path = anth_path,
+    .headers = anth_headers,
+    .request = gd_xl_anth_request,
+    .response = gd_xl_anth_response,
+    .error = gd_xl_anth_error,
+    .stream_init = anth_stream_init,
+    .stream_event = anth_stream_event,
+    .stream_finished = anth_stream_finished,
+    .stream_usage = anth_stream_usage,
 };
 
 /* OpenAI's bodies: only the path and the header hooks (see gw_adapter.h). */
@@ -74,6 +72,8 @@ const struct gw_adapter *gw_adapter_for(enum gd_gw_provider_type type)
         return &azure;
     case GD_GW_PROVIDER_GEMINI:
         return &gw_adapter_gemini;
+    case GD_GW_PROVIDER_BEDROCK:
+        return &gw_adapter_bedrock;
     default:
         return NULL;
     }

@@ -13,7 +13,9 @@
 #include "core/buf.h"
 #include "gateway/gw_config.h"
 #include "gateway/json_scan.h"
+#include "gateway/sse.h"
 #include "gateway/xl_anthropic.h"
+#include "gateway/xl_bedrock.h"
 #include "gateway/xl_gemini.h"
 
 #include <stddef.h>
@@ -26,6 +28,7 @@ typedef int (*gw_header_fn)(void *ud, const char *line_prefix, const char *value
 union gw_adapter_stream {
     struct gd_xl_anth_sse anth;
     struct gd_xl_gem_sse gem;
+    struct gd_xl_br_sse br;
 };
 
 struct gw_adapter {
@@ -64,10 +67,25 @@ struct gw_adapter {
                          struct gd_xl_err *err);
     int (*embed_response)(const char *cbody, size_t clen, const char *body, size_t len,
                           const char *model, struct gd_buf *out, struct gd_gw_usage *u);
+    /* Headers that depend on the request (a signature), NULL for most types; when set it
+     * is called instead of headers with the wire path after the host (base_url's path and
+     * the adapter's) and the upstream body. 0 or GD_E*. */
+    int (*sign)(const struct gd_gw_provider_cfg *p, const char *path, const char *body, size_t len,
+                gw_header_fn add, void *ud);
+    /* A streamed answer that is not SSE (NULL: it is): its content type, and the framer
+     * that takes its bytes instead of the SSE framer, calling fn once per upstream event
+     * (fn then calls stream_event with that data); stream_free releases what
+     * stream_init took (NULL: nothing). */
+    const char *stream_ctype;
+    int (*stream_feed)(union gw_adapter_stream *st, const char *p, size_t n, gd_gw_sse_event_fn fn,
+                       void *ud);
+    void (*stream_free)(union gw_adapter_stream *st);
 };
 
 /* type: gemini (gw_adapter_gemini.c) */
 extern const struct gw_adapter gw_adapter_gemini;
+/* type: bedrock (gw_adapter_bedrock.c) */
+extern const struct gw_adapter gw_adapter_bedrock;
 
 /* Appends the /v1/models object of alias `alias` of gc (or, alias < 0, of the served local
  * model `name`): id, object, created, owned_by, and "capabilities", the kinds of request at

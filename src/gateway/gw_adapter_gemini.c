@@ -85,16 +85,16 @@ static int gem_stream_usage(const union gw_adapter_stream *st, struct gd_gw_usag
 }
 
 const struct gw_adapter gw_adapter_gemini = {
-    "gemini",
-    gem_path,
-    gem_headers,
-    gd_xl_gem_request,
-    gd_xl_gem_response,
-    gd_xl_gem_error,
-    gem_stream_init,
-    gem_stream_event,
-    gem_stream_finished,
-    gem_stream_usage,
-    gd_xl_gem_embed_request,
-    gd_xl_gem_embed_response,
+    .name = "gemini",
+    .path = gem_path,
+    .headers = gem_headers,
+    .request = gd_xl_gem_request,
+    .response = gd_xl_gem_response,
+    .error = gd_xl_gem_error,
+    .stream_init = gem_stream_init,
+    .stream_event = gem_stream_event,
+    .stream_finished = gem_stream_finished,
+    .stream_usage = gem_stream_usage,
+    .embed_request = gd_xl_gem_embed_request,
+    .embed_response = gd_xl_gem_embed_response,
 };

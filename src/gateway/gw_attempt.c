@@ -85,7 +85,10 @@ void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const ch
         size_t k = vl < sizeof req->ctype - 1 ? vl : sizeof req->ctype - 1;
         memcpy(req->ctype, v, k);
         req->ctype[k] = '\0';
-        req->is_sse = strncasecmp(req->ctype, "text/event-stream", 17) == 0;
+        req->is_sse =
+            strncasecmp(req->ctype, "text/event-stream", 17) == 0 ||
+            (req->ad && req->ad->stream_ctype &&
+             strncasecmp(req->ctype, req->ad->stream_ctype, strlen(req->ad->stream_ctype)) == 0);
     } else if (is_relayed_header(name, nl)) {
         keep_relayed_header(req, name, nl, v, vl);
     }
@@ -222,11 +225,28 @@ static int add_line_cb(void *ud, const char *prefix, const char *v, size_t vl)
     return add_line(c->req, c->off, c->n, prefix, v, vl);
 }
 
+/* A signing adapter's headers: it signs the wire path (base_url's path + the adapter's). */
+static int sign_headers(const struct gw_req *req, const struct gw_adapter *ad,
+                        const struct gd_gw_provider_cfg *p, gw_header_fn add, void *ud)
+{
+    const char *a = strstr(p->base_url, "://");
+    const char *bp = a ? a + 3 + strcspn(a + 3, "/") : "";
+    struct gd_buf path;
+    gd_buf_init(&path, 8192);
+    int rc = gd_buf_puts(&path, bp);
+    rc = rc ? rc : gw_attempt_path(req, &path);
+    rc = rc ? rc
+            : ad->sign(p, path.data, req->body.data ? req->body.data : "", req->body.len, add, ud);
+    gd_buf_free(&path);
+    return rc;
+}
+
 int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
                             gw_header_fn add, void *ud)
 {
-    (void)req;
     const struct gw_adapter *ad = gw_adapter_for(p->type); /* also azure's: not req->ad */
+    if (ad && ad->sign)
+        return sign_headers(req, ad, p, add, ud);
     if (ad)
         return ad->headers(p, add, ud);
     return p->api_key ? add(ud, "Authorization: Bearer ", p->api_key, strlen(p->api_key)) : 0;
@@ -337,6 +357,13 @@ int gw_attempt_splice_body(struct gw_req *req)
                               &req->body);
 }
 
+void gw_attempt_stream_free(struct gw_req *req)
+{
+    if (req->xs && req->xs_ad && req->xs_ad->stream_free)
+        req->xs_ad->stream_free(req->xs);
+    req->xs_ad = NULL;
+}
+
 void gw_attempt_reset(struct gw_req *req)
 {
     req->status = 0;
@@ -365,7 +392,9 @@ int gw_attempt_start(struct gw_req *req)
     if (req->ad && req->f.stream) {
         if (!req->xs && !(req->xs = gd_malloc(sizeof *req->xs)))
             return GD_ENOMEM;
+        gw_attempt_stream_free(req);
         req->ad->stream_init(req->xs, req->f.include_usage, (int64_t)time(NULL));
+        req->xs_ad = req->ad;
     }
     gw_trace_attempt_begin(req, req->traceparent);
     if (p->type == GD_GW_PROVIDER_LOCAL)

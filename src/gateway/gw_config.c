@@ -6,6 +6,7 @@
  * position of the offending node; parsing continues to report as many as possible. */
 #include "gateway/gw_config.h"
 #include "gateway/gw_cache.h"
+#include "gateway/gw_config_bedrock.h"
 #include "gateway/gw_config_gemini.h"
 #include "core/alloc.h"
 #include "girder/error.h"
@@ -22,6 +23,10 @@ static const char *const provider_keys[] = {"name",
                                             "api_key",
                                             "api_version",
                                             "auth",
+                                            "region",
+                                            "aws_access_key_id",
+                                            "aws_secret_access_key",
+                                            "aws_session_token",
                                             "ca_file",
                                             "timeout_ms",
                                             "first_byte_timeout_ms",
@@ -60,6 +65,7 @@ void gd_gw_config_free(void *p)
         gd_free(c->providers[i].api_version);
         gd_free(c->providers[i].anthropic_version);
         gd_gw_gemini_cfg_free(c->providers[i].gemini);
+        gd_gw_bedrock_cfg_free(c->providers[i].bedrock);
     }
     for (size_t i = 0; i < c->n_aliases; i++) {
         struct gd_gw_alias_cfg *a = &c->aliases[i];
@@ -158,9 +164,11 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
         out->type = GD_GW_PROVIDER_AZURE;
     else if (rc == 0 && v && strcmp(v, "gemini") == 0)
         out->type = GD_GW_PROVIDER_GEMINI;
+    else if (rc == 0 && v && strcmp(v, "bedrock") == 0)
+        out->type = GD_GW_PROVIDER_BEDROCK;
     else if (rc == 0 && v && strcmp(v, "openai") != 0) {
         gd_config_diag_add(d, gd_yaml_map_get(p, "type"), "type",
-                           "expected openai, anthropic, local, azure or gemini");
+                           "expected openai, anthropic, local, azure, gemini or bedrock");
         rc = GD_EINVAL;
     }
     if (out->type == GD_GW_PROVIDER_GEMINI) {
@@ -234,8 +242,13 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     gd_gw_breaker_cfg_default(&out->breaker);
     rc |= parse_breaker(d, p, &out->breaker);
     if (out->type == GD_GW_PROVIDER_LOCAL) /* this girder's serving: models */
-        return rc | local_provider_keys(d, p) | gd__gw_config_azure(d, p, out) ? GD_EINVAL : 0;
-    if (get_name(d, p, "base_url", MAX_URL, &out->base_url) == 0)
+        return rc | local_provider_keys(d, p) | gd__gw_config_azure(d, p, out) |
+                       gd__gw_config_bedrock(d, p, out)
+                   ? GD_EINVAL
+                   : 0;
+    if (out->type == GD_GW_PROVIDER_BEDROCK && !gd_yaml_map_get(p, "base_url"))
+        ; /* default from the region (gw_config_bedrock.c) */
+    else if (get_name(d, p, "base_url", MAX_URL, &out->base_url) == 0)
         rc |= check_url(d, p, out->base_url);
     else
         rc = GD_EINVAL;
@@ -260,7 +273,10 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     if (trc == 0 && (trc = gd__gw_config_azure(d, p, out)) == GD_ENOMEM)
         return trc;
     rc |= trc;
-    return rc ? GD_EINVAL : 0;
+    int brc = gd__gw_config_bedrock(d, p, out);
+    if (brc == GD_ENOMEM)
+        return brc;
+    return rc | brc ? GD_EINVAL : 0;
 }
 
 static int find_provider(const struct gd_gw_config *c, const char *name)

@@ -26,9 +26,11 @@ enum gd_gw_provider_type {
     GD_GW_PROVIDER_LOCAL,      /* this girder's serving: models, in process (embeddings) */
     GD_GW_PROVIDER_AZURE,      /* Azure OpenAI: OpenAI bodies, deployment URLs, api-key */
     GD_GW_PROVIDER_GEMINI,     /* Google Gemini generateContent (AI Studio or Vertex AI) */
+    GD_GW_PROVIDER_BEDROCK,    /* AWS Bedrock Runtime Converse, SigV4-signed */
 };
 
 struct gd_gw_gemini_cfg; /* gw_config_gemini.h */
+struct gd_gw_bedrock_cfg;
 
 struct gd_gw_provider_cfg {
     char *name;
@@ -41,6 +43,8 @@ struct gd_gw_provider_cfg {
     int azure_entra;         /* type azure, `auth: entra`: api_key goes as a Bearer token */
     char *ca_file;           /* PEM CA bundle to verify the upstream with; NULL: system store */
     struct gd_gw_gemini_cfg *gemini; /* `gemini:` (type gemini, owned), else NULL */
+    /* region and AWS credentials (type bedrock, owned; gw_config_bedrock.h), else NULL */
+    struct gd_gw_bedrock_cfg *bedrock;
     uint32_t timeout_ms;
     uint32_t first_byte_timeout_ms;
     uint32_t max_connections;

@@ -34,6 +34,7 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->resp);
     gd_buf_free(&req->relay_hdrs);
     gd_buf_free(&req->xl_out);
+    gw_attempt_stream_free(req);
     gd_free(req->xs);
     gd_buf_free(&req->inbody);
     gd_buf_free(&req->in_out);
@@ -198,6 +199,8 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
     (void)n;
     struct gw_req *req = ud;
     size_t mark = req->xl_out.len;
+    if (req->ad->stream_feed)
+        req->sse.events++; /* not SSE: counted here, as the framer counts its events */
     int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
     /* An adapter writes the usage chunk with the stream's end (OpenAI's order: usage, then
      * [DONE]): only then is its output searched, not on every delta. */
@@ -213,7 +216,8 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
 static int relay_sse_xl(struct gw_req *req, const char *p, size_t n)
 {
     gd_buf_reset(&req->xl_out);
-    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event_xl, req);
+    int rc = req->ad->stream_feed ? req->ad->stream_feed(req->xs, p, n, on_event_xl, req)
+                                  : gd_gw_sse_feed(&req->sse, p, n, on_event_xl, req);
     if (rc == 0 && req->xl_out.len)
         rc = write_events(req, req->xl_out.data, req->xl_out.len);
     return rc;
@@ -261,7 +265,9 @@ static int relay_sse_in(struct gw_req *req, const char *p, size_t n)
 {
     gd_buf_reset(&req->xl_out);
     gd_buf_reset(&req->in_out);
-    int rc = gd_gw_sse_feed(&req->sse, p, n, on_event_in, req);
+    int rc = req->ad && req->xs && req->ad->stream_feed
+                 ? req->ad->stream_feed(req->xs, p, n, on_event_in, req)
+                 : gd_gw_sse_feed(&req->sse, p, n, on_event_in, req);
     if (rc == 0 && req->in_out.len)
         rc = write_events(req, req->in_out.data, req->in_out.len);
     return rc;

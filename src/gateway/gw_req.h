@@ -29,7 +29,7 @@ struct gw_route {
     int inbound_anthropic; /* POST /v1/messages: Anthropic's API, routed as chat */
 };
 
-enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 6 };
+enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 8 };
 #define GW_MAX_RESPONSE_BYTES (64u << 20) /* non-streamed upstream answers are buffered */
 #define GW_MAX_SSE_EVENT (8u << 20)
 #define GW_MAX_RELAY_HEADER_BYTES 2048u /* upstream headers relayed to the client, in all */
@@ -68,6 +68,8 @@ struct gw_req {
     union gw_adapter_stream *xs; /* its stream state (allocated for streamed requests) */
     struct gd_buf xl_out;        /* translated stream events of the current read */
     struct gd_xl_err xl_err;     /* why the request could not be translated */
+    /* the adapter whose stream_init set xs up (gw_attempt_stream_free), NULL: none */
+    const struct gw_adapter *xs_ad;
     int probe;
     int status;
     uint32_t retry_after_ms;
@@ -137,6 +139,8 @@ void gw_attempt_reset(struct gw_req *req);
 int gw_attempt_splice_body(struct gw_req *req);
 /* Appends the upstream path (after base_url) of req's current attempt to out. 0 or GD_E*. */
 int gw_attempt_path(const struct gw_req *req, struct gd_buf *out);
+/* Releases what the adapter that set req->xs up holds in it (xs itself stays). */
+void gw_attempt_stream_free(struct gw_req *req);
 /* Adds the provider's authentication (and protocol) headers through add. */
 int gw_attempt_auth_headers(const struct gw_req *req, const struct gd_gw_provider_cfg *p,
                             gw_header_fn add, void *ud);

@@ -78,7 +78,7 @@ Test(gw_config, provider_types)
     gd_buf_free(&errs);
     gw_test_expect_error(
         "providers:\n  - {name: p, type: bogus, base_url: 'http://h'}\n",
-        "t.yaml:2:21: key 'type': expected openai, anthropic, local, azure or gemini");
+        "t.yaml:2:21: key 'type': expected openai, anthropic, local, azure, gemini or bedrock");
     gw_test_expect_error("providers:\n  - {name: p, type: local, api_key: k}\n",
                          "t.yaml:2:37: key 'api_key': a provider of type: local is this girder's "
                          "serving: section; it takes no api_key");
