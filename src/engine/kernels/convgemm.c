@@ -7,12 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KC: the K slice whose A panel (mr x KC) stays in L1 across a tile's column panels.
+/* KC: the largest K slice (K is cut into equal ones): its A panel (mr x KC) stays in L1
+ * across a tile's column panels.
  * TILE_BYTES of C per tile (columns a multiple of the widest nr), row blocks of TILE_ROWS
  * (a multiple of every micro-kernel height) when the threads need more tiles.
- * WASTE_PER_SAVED: im2col writes and re-packs one float of B per output column and tap;
- * that traffic costs about this many multiply-adds (see gd_convgemm_plan). */
-enum { KC = 256, TILE_BYTES = 128 << 10, TILE_ROWS = 48, ALIGN_FLOATS = 16, WASTE_PER_SAVED = 16 };
+ * IM2COL_MACS: im2col writes, reads back and packs one float of B per output column and
+ * tap, which costs about this many multiply-adds; ROWS_COST_PCT: the row kernels' unaligned
+ * B loads and in-place A rows make a multiply-add about this much dearer than on packed
+ * panels (see gd_convgemm_plan). */
+enum {
+    KC = 768,
+    TILE_BYTES = 128 << 10,
+    TILE_ROWS = 48,
+    ALIGN_FLOATS = 16,
+    IM2COL_MACS = 40,
+    ROWS_COST_PCT = 120
+};
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int disabled;
@@ -58,23 +68,28 @@ size_t gd__convgemm_plan_ukr(struct gd_convgemm *p, const struct gd_conv_geom *g
     p->mg = mg;
     p->cg = cg;
     p->kdim = cg * g->k_size;
+    int64_t slices = (p->kdim + KC - 1) / KC;
+    p->kc = (p->kdim + slices - 1) / slices;
     int64_t s0 = g->stride[0], s1 = g->stride[1], wo = g->out[1];
-    p->padded = g->pb[0] || g->pb[1] || g->pe[0] || g->pe[1] || g->k[1] != 1 || s0 != 1 || s1 != 1;
+    if (!g->pb[0] && !g->pb[1] && !g->pe[0] && !g->pe[1] && g->k_size == 1 && s0 == 1 && s1 == 1)
+        return 0; /* pointwise: no im2col to save, and its packed GEMM loads B faster */
     p->hp = (g->in[0] + g->pb[0] + g->pe[0] + s0 - 1) / s0;
     p->wp = (g->in[1] + g->pb[1] + g->pe[1] + s1 - 1) / s1;
     int64_t slack = (g->k[1] - 1) * g->dil[1] / s1, planes = cg * s0 * s1;
     p->q = g->out[0] * p->wp;
-    /* multiply-adds per tap: here mg per computed column (padding columns included), with
-     * im2col mg per computed column of the real outputs plus the column traffic */
+    /* multiply-adds per tap: here mg per computed column (padding columns included) at the
+     * row kernels' cost, with im2col mg per computed real column plus the column traffic.
+     * Measured (AVX-512, one thread): ResNet-18's 64-channel 56x56 convs and 7x7 stem win
+     * by 1.4-1.5x, its 128-channel 28x28 ones by ~1.1x; the 512-channel 7x7 ones would lose
+     * 1.6x (im2col there is 5% of the work). */
     if (s0 > 4 || s1 > 4 || wo <= 0 || g->out[0] <= 0 ||
-        mg * computed_cols(p->q, u->nr) >
-            mg * computed_cols(g->out_size, u->nr) + WASTE_PER_SAVED * g->out_size)
+        mg * computed_cols(p->q, u->nr) * ROWS_COST_PCT >
+            100 * (mg * computed_cols(g->out_size, u->nr) + IM2COL_MACS * g->out_size))
         return 0;
     /* every offset + column stays below this (int32 offsets, index arithmetic) */
     if (planes > (INT32_MAX - slack - ALIGN_FLOATS) / (p->hp * p->wp) || p->q > INT32_MAX)
         return 0;
-    p->pad_floats =
-        p->padded ? round_up((size_t)(planes * p->hp * p->wp + slack), ALIGN_FLOATS) : 0;
+    p->pad_floats = round_up((size_t)(planes * p->hp * p->wp + slack), ALIGN_FLOATS);
 
     int64_t nb = TILE_BYTES / (mg * 4) / u->nr * u->nr;
     if (nb < 2 * u->nr)
@@ -92,7 +107,7 @@ size_t gd__convgemm_plan_ukr(struct gd_convgemm *p, const struct gd_conv_geom *g
     p->direct = p->wp == wo && mg % u->step == 0;
     p->threads = threads;
     size_t tile = p->direct ? 0 : (size_t)((p->mb + u->mr) * p->nb);
-    p->tile_floats = round_up(tile + (size_t)u->mr * KC, ALIGN_FLOATS);
+    p->tile_floats = round_up(tile + (size_t)(u->mr * p->kc), ALIGN_FLOATS);
     size_t floats = p->pad_floats + (size_t)threads * p->tile_floats;
     return floats * sizeof(float) + round_up((size_t)p->kdim * sizeof(int32_t), 64);
 }
@@ -121,8 +136,6 @@ int64_t gd_convgemm_tile_count(const struct gd_convgemm *p)
 
 void gd_convgemm_pad(const struct gd_convgemm *p, int64_t c0, int64_t c1)
 {
-    if (!p->padded)
-        return;
     const struct gd_conv_geom *g = p->g;
     int64_t s0 = g->stride[0], s1 = g->stride[1], planes = s0 * s1 * p->hp * p->wp;
     for (int64_t c = c0; c < c1; c++)
@@ -185,7 +198,7 @@ static void scatter(const struct gd_convgemm *p, const float *t, int64_t r0, int
 void gd_convgemm_tiles(const struct gd_convgemm *p, int slot, int64_t t0, int64_t t1)
 {
     const struct gd_sgemm_ukr *u = p->u;
-    const float *src = p->padded ? p->buf : p->x;
+    const float *src = p->buf;
     float *tbuf = p->buf + p->pad_floats + (size_t)slot * p->tile_floats;
     int direct = p->direct;
     float *apk = direct ? tbuf : tbuf + (size_t)((p->mb + u->mr) * p->nb);
@@ -198,8 +211,8 @@ void gd_convgemm_tiles(const struct gd_convgemm *p, int slot, int64_t t0, int64_
         int64_t c1 = c0 + p->nb < p->q ? c0 + p->nb : p->q;
         float *c = direct ? p->y + r0 * p->q + c0 : tbuf;
         int64_t ldc = direct ? p->q : p->nb;
-        for (int64_t pc = 0; pc < p->kdim; pc += KC) {
-            int64_t kc = p->kdim - pc < KC ? p->kdim - pc : KC;
+        for (int64_t pc = 0; pc < p->kdim; pc += p->kc) {
+            int64_t kc = p->kdim - pc < p->kc ? p->kdim - pc : p->kc;
             float beta = pc ? 1.0f : 0.0f;
             int last = fused && pc + kc == p->kdim;
             for (int64_t ir = r0; ir < r1; ir += u->mr) {

@@ -10,8 +10,8 @@
  * (u*dh mod s, v*dw mod s) shifted by (u*dh div s, v*dw div s). The wp - out_w columns
  * per row that fall into the padding are computed and dropped; gd_convgemm_plan only takes
  * convolutions where that waste costs less than the im2col traffic it saves (few output
- * channels, wide images, pointwise). Pointwise convolutions with stride 1 and no pads read
- * x itself; others read the padded (phase-split) copy, about one input's size.
+ * channels, wide images). B is the padded (phase-split) copy, about one input's size.
+ * Pointwise stride-1 unpadded convolutions are left to the packed GEMM (no im2col there).
  *
  * Threading: gd_convgemm_pad and gd_convgemm_tiles are called over disjoint ranges from
  * several threads; the plan is read-only meanwhile. Errors: none past gd_convgemm_plan. */
@@ -36,14 +36,13 @@ struct gd_convgemm {
     const struct gd_conv_geom *g;
     const struct gd_act_params *act;
     const struct gd_sgemm_ukr *u;
-    int64_t mg, cg, kdim;
-    int64_t hp, wp, q;   /* (phase) plane dims, virtual columns (out rows * wp) */
-    int64_t mb, nb, ntn; /* tile rows, tile columns, tiles per row block */
-    int padded;          /* B is the padded copy in buf (else x) */
-    int direct;          /* C is y itself (no padding columns, whole row panels) */
-    int threads;         /* per-thread tile buffers in buf */
-    float *buf;          /* padded planes, then per-thread tile buffers */
-    int32_t *off;        /* kdim row offsets into B */
+    int64_t mg, cg, kdim, kc; /* kc: the K slice */
+    int64_t hp, wp, q;        /* (phase) plane dims, virtual columns (out rows * wp) */
+    int64_t mb, nb, ntn;      /* tile rows, tile columns, tiles per row block */
+    int direct;               /* C is y itself (no padding columns, whole row panels) */
+    int threads;              /* per-thread tile buffers in buf */
+    float *buf;               /* padded planes, then per-thread tile buffers */
+    int32_t *off;             /* kdim row offsets into B */
     size_t pad_floats, tile_floats;
 };
 
@@ -60,8 +59,7 @@ size_t gd__convgemm_plan_ukr(struct gd_convgemm *p, const struct gd_conv_geom *g
 void gd_convgemm_bind(struct gd_convgemm *p, void *scratch);
 /* Number of tiles (for the caller's parallel loop over gd_convgemm_tiles). */
 int64_t gd_convgemm_tile_count(const struct gd_convgemm *p);
-/* Copies input channels [c0, c1) of p->x into the padded (phase) planes (no-op when B is
- * x itself). */
+/* Copies input channels [c0, c1) of p->x into the padded (phase) planes. */
 void gd_convgemm_pad(const struct gd_convgemm *p, int64_t c0, int64_t c1);
 /* Computes tiles [t0, t1) of y, epilogue included, in thread slot's (< threads) buffers. */
 void gd_convgemm_tiles(const struct gd_convgemm *p, int slot, int64_t t0, int64_t t1);

@@ -323,8 +323,7 @@ static int conv_implicit(struct gd_op_ctx *ctx, const struct gd_tensor *x,
             p.bias = bias ? (const float *)bias->data + gi * mg : NULL;
             p.z = epi->z ? (const float *)epi->z->data + yoff : NULL;
             p.y = (float *)y->data + yoff;
-            if (p.padded)
-                gd_op_parallel_for(ctx, cg, grain == 1 ? 8 : cg, convgemm_pad_range, &p);
+            gd_op_parallel_for(ctx, cg, grain == 1 ? 8 : cg, convgemm_pad_range, &p);
             gd_op_parallel_for(ctx, tiles, grain, convgemm_tile_range, &p);
         }
     return 0;

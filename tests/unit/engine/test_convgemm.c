@@ -1,7 +1,7 @@
 /* The implicit-GEMM convolution (kernels/convgemm.h) with every micro-kernel build this CPU
  * has row-offset kernels for, against a double-precision naive convolution + epilogue:
  * random geometries (strides 1..3 as phase planes, dilations, asymmetric pads, odd sizes,
- * row counts leaving partial panels, K over one slice, pointwise convs written in place),
+ * row counts leaving partial panels, K over one slice, 1x1 strided convs written in place),
  * bias, residual and activation, and the work split over several thread slots and tile
  * ranges as the op's parallel loop does. */
 #include <criterion/criterion.h>
@@ -46,15 +46,15 @@ static void conv_ref(const struct gd_conv_geom *g, int64_t mg, int64_t cg, const
         }
 }
 
-/* One random geometry through u (pointwise: 1x1 stride 1 unpadded, where C is y and the
+/* One random geometry through u (strided: 1x1 stride 2 unpadded, where C is y and the
  * epilogue goes into the micro-kernel's stores); returns 1 when the plan took it. */
-static int check_one(const struct gd_sgemm_ukr *u, int threads, int pointwise)
+static int check_one(const struct gd_sgemm_ukr *u, int threads, int strided)
 {
     int64_t in[2] = {1 + irand(20), 1 + irand(70)}, k[2] = {1 + irand(5), 1 + irand(5)};
     int64_t st[2] = {1 + irand(3), 1 + irand(3)}, dl[2] = {1 + irand(2), 1 + irand(2)};
     int64_t pads[4] = {irand(3), irand(3), irand(3), irand(3)};
-    if (pointwise)
-        k[0] = k[1] = st[0] = st[1] = 1, pads[0] = pads[1] = pads[2] = pads[3] = 0;
+    if (strided)
+        k[0] = k[1] = 1, st[0] = st[1] = 2, pads[0] = pads[1] = pads[2] = pads[3] = 0;
     int64_t cg = 1 + irand(40), mg = 1 + irand(40);
     struct gd_conv_attrs a = {.auto_pad = "NOTSET",
                               .strides = st,
@@ -118,7 +118,7 @@ Test(engine_convgemm, random_geometries_every_isa)
             taken += check_one(u, 1 + i % 3, 0);
         cr_expect_gt(taken, 100, "%s: the plan took only %d of 300 geometries", u->name, taken);
         for (int i = 0; i < 60; i++)
-            cr_expect(check_one(u, 1 + i % 3, 1), "%s: a pointwise conv was not taken", u->name);
+            cr_expect(check_one(u, 1 + i % 3, 1), "%s: a strided 1x1 conv was not taken", u->name);
     }
 #if defined(__x86_64__)
     __builtin_cpu_init();
@@ -127,7 +127,8 @@ Test(engine_convgemm, random_geometries_every_isa)
 #endif
 }
 
-/* Not taken: no row-offset kernels (the portable build), or strides over 4. */
+/* Not taken: no row-offset kernels (the portable build), strides over 4, pointwise stride 1
+ * unpadded (the packed GEMM's case), many output channels on a small image. */
 Test(engine_convgemm, declines_what_it_cannot_do)
 {
     int64_t in[2] = {16, 16}, k[2] = {3, 3}, st[2] = {5, 5};
@@ -144,4 +145,13 @@ Test(engine_convgemm, declines_what_it_cannot_do)
     for (int isa = 0; isa < GD_SGEMM_ISA_COUNT; isa++)
         cr_expect_eq(
             gd__convgemm_plan_ukr(&p, &g, 8, 4, &act, 1, gd__sgemm_ukr((enum gd_sgemm_isa)isa)), 0);
+    int64_t one[2] = {1, 1}, small[2] = {7, 7}, pad1[4] = {1, 1, 1, 1};
+    struct gd_conv_attrs plain = {
+        .auto_pad = "NOTSET", .nstrides = -1, .ndilations = -1, .npads = -1};
+    const struct gd_sgemm_ukr *best = gd__sgemm_ukr_default();
+    cr_assert_eq(gd_conv_geom_init(&g, 2, in, one, &plain, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(gd__convgemm_plan_ukr(&p, &g, 8, 4, &act, 1, best), 0);
+    plain.pads = pad1, plain.npads = 4;
+    cr_assert_eq(gd_conv_geom_init(&g, 2, small, k, &plain, err, sizeof err), 0, "%s", err);
+    cr_expect_eq(gd__convgemm_plan_ukr(&p, &g, 512, 512, &act, 1, best), 0);
 }

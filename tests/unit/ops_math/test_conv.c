@@ -127,7 +127,7 @@ Test(ops_math_conv, geometries_against_reference)
 
 /* Geometries the implicit GEMM (kernels/convgemm.h) takes on CPUs with its micro-kernels:
  * row counts that leave partial panels, K over one 256-deep slice, strides (phase planes),
- * dilations, asymmetric pads, pointwise read in place, groups, row-split tiles. */
+ * dilations, asymmetric pads, 1x1 strided (written in place), groups, row-split tiles. */
 Test(ops_math_conv, implicit_gemm_geometries)
 {
     static const struct cfg cases[] = {
@@ -136,7 +136,7 @@ Test(ops_math_conv, implicit_gemm_geometries)
         {2, 32, 9, 40, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* K = 288: two K slices */
         {1, 8, 11, 33, 16, 3, 3, 1, 2, 2, 1, 1, 1, 1, 1, 1},  /* stride 2 */
         {1, 4, 13, 29, 8, 5, 3, 1, 3, 2, 2, 1, 2, 1, 0, 2},   /* strides 3x2, dilation, pads */
-        {1, 24, 15, 40, 48, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, /* pointwise, x read in place */
+        {1, 24, 15, 40, 48, 1, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0}, /* 1x1 stride 2: C is y */
         {1, 6, 10, 30, 12, 3, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0},  /* kw 1 with pads: no waste */
         {1, 4, 9, 35, 8, 3, 3, 2, 1, 1, 2, 2, 2, 2, 2, 2},    /* groups, dilation 2 */
         {1, 3, 40, 44, 16, 7, 7, 1, 2, 2, 1, 1, 3, 3, 3, 3},  /* 7x7 stride-2 stem */
