@@ -17,8 +17,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "gateway"))
 sys.path.insert(0, os.path.join(HERE, "..", "serve"))
 import models  # noqa: E402
-from gwharness import Proc, assert_clean, request, start_girder, start_mock  # noqa: E402
-from test_prometheus import MIX, free_port, query  # noqa: E402
+from gwharness import assert_clean, request, start_girder, start_mock  # noqa: E402
+from test_prometheus import MIX, query, start_prometheus  # noqa: E402
 
 PROM = shutil.which("prometheus")
 DASHBOARDS = sorted(glob.glob(os.path.join(HERE, "..", "..", "..", "docs", "grafana", "*.json")))
@@ -81,14 +81,7 @@ def test_every_query_returns_series(tmp_path):
     conf = CONFIG.format(port=mport, sha=hashlib.sha256(KEY.encode()).hexdigest())
     g, port = start_girder(conf, tmp_path, {"GIRDER_NVML_LIBRARY": os.environ.get("FAKE_NVML", ""),
                                             "GIRDER_GPU_INTERVAL_MS": "200"})
-    pport = free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-        "scrape_configs:\n  - job_name: girder\n    static_configs:\n"
-        "      - targets: ['127.0.0.1:%d']\n" % port)
-    prom = Proc([PROM, "--config.file=%s" % (tmp_path / "prometheus.yml"),
-                 "--storage.tsdb.path=%s" % (tmp_path / "tsdb"),
-                 "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"])
+    prom, pport = start_prometheus(tmp_path, port)
     auth = {"Authorization": "Bearer " + KEY}
     chat = {"model": "chat", "messages": [{"role": "user", "content": "mail jane@example.com"}]}
     try:

@@ -40,6 +40,18 @@ def query(pport, q):
     return body["data"]["result"]
 
 
+def start_prometheus(tmp_path, port):
+    """Debian's prometheus scraping girder on port every second: (process, its port)."""
+    pport = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+        "scrape_configs:\n  - job_name: girder\n    static_configs:\n"
+        "      - targets: ['127.0.0.1:%d']\n" % port)
+    return Proc([PROM, "--config.file=%s" % (tmp_path / "prometheus.yml"),
+                 "--storage.tsdb.path=%s" % (tmp_path / "tsdb"),
+                 "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"]), pport
+
+
 def targets(pport):
     with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/targets" % pport, timeout=10) as r:
         return json.load(r)["data"]["activeTargets"]
@@ -52,14 +64,7 @@ def test_prometheus_scrapes_the_documented_series(tmp_path):
         "providers:\n  - {name: mock, base_url: \"http://127.0.0.1:%d/v1\"}\n"
         "models:\n  - {alias: chat, deployments: [{provider: mock, model: ok-a}]}\n"
         "serving:\n  models:\n    - {name: mix, path: mix.onnx}\n" % mport, tmp_path)
-    pport = free_port()
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-        "scrape_configs:\n  - job_name: girder\n    static_configs:\n"
-        "      - targets: ['127.0.0.1:%d']\n" % port)
-    prom = Proc([PROM, "--config.file=%s" % (tmp_path / "prometheus.yml"),
-                 "--storage.tsdb.path=%s" % (tmp_path / "tsdb"),
-                 "--web.listen-address=127.0.0.1:%d" % pport, "--log.level=warn"])
+    prom, pport = start_prometheus(tmp_path, port)
     try:
         for _ in range(3):
             assert request(port, "POST", "/v1/chat/completions",
