@@ -9,7 +9,9 @@
  *   (split at a byte taken from the input) and translated event by event
  * Properties: no crash or leak (sanitizers); whatever is produced is valid JSON; each
  * translated SSE event is "data: <JSON object>" or "data: [DONE]" (after an "event: error"
- * line for errors), nothing follows [DONE], and a failed event appends nothing. */
+ * line for errors), nothing follows [DONE], and a failed event appends nothing; whenever the
+ * stream translator's fast path takes an event, its output, result and state are exactly the
+ * general path's. */
 #include "gateway/sse.h"
 #include "gateway/xl_gemini.h"
 #include "girder/error.h"
@@ -54,13 +56,49 @@ struct sse_ctx {
     int done;
 };
 
+static int same_state(const struct gd_xl_gem_sse *a, const struct gd_xl_gem_sse *b)
+{
+    return a->started == b->started && a->finished == b->finished && a->n_tools == b->n_tools &&
+           a->prompt == b->prompt && a->completion == b->completion && a->total == b->total &&
+           a->cached == b->cached && a->head_len == b->head_len;
+}
+
+/* The fast path on a copy of the state before the event, against the general path's result
+ * (rc, out, *after) for the same event. */
+static void fast_agrees(const struct gd_xl_gem_sse *before, const char *data, size_t dlen, int rc,
+                        const struct gd_buf *out, const struct gd_xl_gem_sse *after)
+{
+    struct gd_xl_gem_sse *f = malloc(sizeof *f);
+    struct gd_buf fb;
+    int frc;
+    if (!f)
+        return;
+    *f = *before;
+    gd_buf_init(&fb, out->max);
+    if (gd_xl_gem_sse_fast(f, data, dlen, &fb, &frc)) {
+        if (frc != rc || fb.len != out->len || (fb.len && memcmp(fb.data, out->data, fb.len)) ||
+            !same_state(f, after))
+            abort();
+    } else if (fb.len != 0 || !same_state(f, before)) {
+        abort();
+    }
+    gd_buf_free(&fb);
+    free(f);
+}
+
 static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
     (void)raw;
     (void)n;
     struct sse_ctx *c = ud;
     gd_buf_reset(&c->out);
-    int rc = gd_xl_gem_sse_event(&c->st, data, dlen, &c->out);
+    struct gd_xl_gem_sse *before = malloc(sizeof *before);
+    if (!before)
+        return GD_ENOMEM;
+    *before = c->st;
+    int rc = gd_xl_gem_sse_event_full(&c->st, data, dlen, &c->out);
+    fast_agrees(before, data, dlen, rc, &c->out, &c->st);
+    free(before);
     if (rc == 0)
         check_events(c->out.data ? c->out.data : "", c->out.len, &c->done);
     else if (c->out.len != 0)
