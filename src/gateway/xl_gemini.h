@@ -69,6 +69,13 @@ struct gd_xl_gem_sse {
     int n_tools;       /* function calls so far */
     int64_t prompt, completion, total, cached; /* usageMetadata, -1: not seen */
     size_t head_len;                           /* 0: head not built (too long) */
+    /* The fast path's memo of the last text chunk it read in full: its bytes up to the text's
+     * opening quote (memo_pre of them, 0: none) and from its closing quote (memo_suf), and
+     * the usage counts they held (xl_gemini_sse_fast.c). */
+    uint16_t memo_pre, memo_suf;
+    int memo_has_usage;
+    int64_t memo_usage[5];
+    char memo[512];
     char head[1024]; /* `data: {"id":..,"choices":[` of every chunk, built at the first event */
 };
 

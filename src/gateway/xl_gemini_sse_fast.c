@@ -16,11 +16,15 @@
  * inlineData, ...), safetyRatings that say "blocked", usage counts that are not plain
  * integers, escaped keys, a duplicate key it reads, \u0000 and unpaired surrogates, numbers
  * cJSON reads differently (non-strict JSON, over 40 characters), nesting deeper than
- * SCAN_DEPTH, more than SCAN_PARTS text parts, and bytes after the object. */
+ * SCAN_DEPTH, more than SCAN_PARTS text parts, and bytes after the object.
+ *
+ * An event whose bytes around its one text are those of the last such event is not scanned
+ * again but for its text (from_memo). */
 #include "gateway/xl_gemini.h"
 #include "core/json_write.h"
 #include "girder/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +112,27 @@ static size_t u_escape(const unsigned char *p, size_t n, unsigned *cp)
     return 12;
 }
 
+/* Bytes a string holds as they are in what gd_json_put_str writes: printable ASCII but
+ * the quote and the backslash. */
+static const unsigned char as_is[256] = {
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5b] = 1,
+    [0x5d ... 0x7f] = 1,
+};
+
+/* Whether any of the 8 bytes at p is not as_is (a quote, a backslash, a control byte or a
+ * byte >= 0x80): the word-at-a-time zero-byte tests. */
+static int special8(const unsigned char *p)
+{
+    const uint64_t lo = 0x0101010101010101u, hi = 0x8080808080808080u;
+    uint64_t w, q, b;
+    memcpy(&w, p, 8);
+    q = w ^ (lo * '"');
+    b = w ^ (lo * '\\');
+    return ((w | ((w - lo * 0x20) & ~w) | ((q - lo) & ~q) | ((b - lo) & ~b)) & hi) != 0;
+}
+
 /* The string whose opening quote is at sc->p; 0, or -1 to decline. */
 static int scan_string(struct scan *sc, struct str *o)
 {
@@ -116,6 +141,12 @@ static int scan_string(struct scan *sc, struct str *o)
     o->escaped = 0;
     o->canonical = 1;
     while (p < end) {
+        while (end - p >= 8 && !special8(p))
+            p += 8; /* the usual bytes, eight at a time */
+        while (p < end && as_is[*p])
+            p++;
+        if (p == end)
+            break;
         unsigned c = *p;
         if (c == '"') {
             o->n = (size_t)(p - (const unsigned char *)o->at);
@@ -309,11 +340,11 @@ static int begin(struct scan *sc, char c)
     return 0;
 }
 
-static int key_is(const struct str *k, const char *name)
+static int key_eq(const struct str *k, const char *name, size_t n)
 {
-    size_t n = strlen(name);
     return k->n == n && memcmp(k->at, name, n) == 0;
 }
+#define key_is(k, lit) key_eq(k, lit, sizeof lit - 1)
 
 static int literal(struct scan *sc, const char *w)
 {
@@ -450,9 +481,16 @@ static int scan_candidate(struct scan *sc, struct fast_ev *ev)
 
 static int scan_usage(struct scan *sc, struct fast_ev *ev)
 {
-    static const char *const keys[5] = {"promptTokenCount", "candidatesTokenCount",
-                                        "thoughtsTokenCount", "totalTokenCount",
-                                        "cachedContentTokenCount"};
+#define K(lit)                                                                                     \
+    {                                                                                              \
+        lit, sizeof lit - 1                                                                        \
+    }
+    static const struct {
+        const char *name;
+        size_t n;
+    } keys[5] = {K("promptTokenCount"), K("candidatesTokenCount"), K("thoughtsTokenCount"),
+                 K("totalTokenCount"), K("cachedContentTokenCount")};
+#undef K
     struct str k;
     int first = 1, r, seen = 0;
     if (begin(sc, '{'))
@@ -461,7 +499,7 @@ static int scan_usage(struct scan *sc, struct fast_ev *ev)
         ev->usage[i] = -1;
     while ((r = member(sc, &first, &k)) == 1) {
         int i = 0;
-        while (i < 5 && !key_is(&k, keys[i]))
+        while (i < 5 && !key_eq(&k, keys[i].name, keys[i].n))
             i++;
         if (i == 5) {
             if (skip_value(sc, 1))
@@ -519,19 +557,59 @@ static int write_text(const struct gd_xl_gem_sse *s, struct gd_buf *b, const str
     return rc;
 }
 
+/* Most events of a stream differ from the one before only in their text: when the bytes
+ * before and after a string are those around the last event's one text, the scanner (left to
+ * right, the text a value) would read the event as it read that one but for the string, so
+ * only the string is scanned. 1 with ev filled, 0 to scan the whole event. */
+static int from_memo(const struct gd_xl_gem_sse *s, const char *data, size_t dlen,
+                     struct fast_ev *ev)
+{
+    size_t pre = s->memo_pre, suf = s->memo_suf;
+    if (!pre || dlen <= pre + suf || memcmp(data, s->memo, pre) != 0 ||
+        memcmp(data + dlen - suf, s->memo + pre, suf) != 0)
+        return 0;
+    struct scan sc = {(const unsigned char *)data + pre - 1, (const unsigned char *)data + dlen};
+    if (scan_string(&sc, &ev->text[0]) || (const char *)sc.p != data + dlen - suf + 1)
+        return 0; /* the string ends elsewhere: not the same shape */
+    ev->n_text = 1;
+    ev->has_usage = s->memo_has_usage;
+    memcpy(ev->usage, s->memo_usage, sizeof ev->usage);
+    ev->fr = NULL;
+    return 1;
+}
+
+/* Remembers the bytes around the one text of an event read in full (see from_memo). */
+static void memo_store(struct gd_xl_gem_sse *s, const char *data, size_t dlen,
+                       const struct fast_ev *ev)
+{
+    size_t pre = (size_t)(ev->text[0].at - data), suf = dlen - pre - ev->text[0].n;
+    s->memo_pre = s->memo_suf = 0;
+    if (pre + suf > sizeof s->memo)
+        return;
+    memcpy(s->memo, data, pre);
+    memcpy(s->memo + pre, data + dlen - suf, suf);
+    s->memo_pre = (uint16_t)pre;
+    s->memo_suf = (uint16_t)suf;
+    s->memo_has_usage = ev->has_usage;
+    memcpy(s->memo_usage, ev->usage, sizeof s->memo_usage);
+}
+
 int gd_xl_gem_sse_fast(struct gd_xl_gem_sse *s, const char *data, size_t dlen, struct gd_buf *out,
                        int *rc)
 {
     if (!s->started || s->finished || !data)
         return 0;
-    struct scan sc = {(const unsigned char *)data, (const unsigned char *)data + dlen};
     struct fast_ev ev;
-    ev.n_text = ev.has_usage = 0;
-    ev.fr = NULL;
-    if (scan_event(&sc, &ev))
-        return 0;
     char fr[64];
     const char *reason = NULL;
+    int memo = from_memo(s, data, dlen, &ev);
+    if (!memo) {
+        struct scan sc = {(const unsigned char *)data, (const unsigned char *)data + dlen};
+        ev.n_text = ev.has_usage = 0;
+        ev.fr = NULL;
+        if (scan_event(&sc, &ev))
+            return 0;
+    }
     if (ev.fr) {
         if (ev.fr_n >= sizeof fr)
             return 0;
@@ -552,6 +630,8 @@ int gd_xl_gem_sse_fast(struct gd_xl_gem_sse *s, const char *data, size_t dlen, s
         out->len = mark; /* only the usage and finished change on the way */
         s->prompt = saved[0], s->completion = saved[1], s->total = saved[2], s->cached = saved[3];
         s->finished = 0;
+    } else if (!memo && !reason && ev.n_text == 1) {
+        memo_store(s, data, dlen, &ev);
     }
     return 1;
 }

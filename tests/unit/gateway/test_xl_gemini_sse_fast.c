@@ -4,7 +4,9 @@
  * and key orders of the real API), whenever the fast path takes an event its output must be
  * byte for byte the general path's and leave the same state. The chunks it must take are
  * checked to be taken, and the unusual ones (function calls, several candidates, errors,
- * blocks, odd numbers, escaped or duplicate keys, ...) to be left to the general path. */
+ * blocks, odd numbers, escaped or duplicate keys, ...) to be left to the general path. A whole
+ * stream through gd_xl_gem_sse_event (fast path, its memo of the last event, general path)
+ * must give what the general path alone gives. */
 #include "gateway/xl_gemini.h"
 #include "girder/error.h"
 
@@ -322,4 +324,62 @@ Test(xl_gem_sse_fast, not_before_the_first_event_nor_after_the_last)
     cr_assert_eq(gd_xl_gem_sse_event(&s, ev, strlen(ev), &b), 0);
     cr_assert_eq(b.len, len, "nothing after [DONE]");
     gd_buf_free(&b);
+}
+
+#define PRE "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\""
+#define SUF                                                                                        \
+    "\"}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":12,"           \
+    "\"totalTokenCount\":12},\"modelVersion\":\"m\"}"
+
+Test(xl_gem_sse_fast, stream_with_the_memo_same_as_the_general_path)
+{
+    /* after an event with one text the next one with the same bytes around its text is read
+     * from the memo; strings that end elsewhere, other texts and other usage are not */
+    static const char *const evs[] = {
+        "{\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"\"}]}}],\"modelVersion\":\"m\"}",
+        PRE "one" SUF,
+        PRE "two \\u00e9 \\\" \xc3\xa9" SUF,
+        PRE "x\",\"thought\":true,\"y\":\"z" SUF, /* same bytes around, a thought part */
+        PRE "x\"},{\"functionCall\":{\"name\":\"f\"},\"y\":\"z" SUF, /* a call */
+        PRE "three" SUF,
+        PRE "" SUF,             /* empty text */
+        PRE "bad \\u0000" SUF,  /* the general path decides */
+        PRE "lone \\ud834" SUF, /* refused: the stream goes on */
+        PRE "\\" SUF,           /* ends with an escaped quote: not a string there */
+        PRE "four"
+            "\"}],\"role\":\"model\"},\"index\":0}],\"usageMetadata\":{\"promptTokenCount\":12,"
+            "\"candidatesTokenCount\":4,\"totalTokenCount\":16},\"modelVersion\":\"m\"}",
+        PRE "five" SUF, /* usage back to the old bytes: the old usage again */
+        PRE "six"
+            "\"}],\"role\":\"model\"},\"index\":0,\"finishReason\":\"STOP\"}],"
+            "\"usageMetadata\":{\"promptTokenCount\":12,\"candidatesTokenCount\":6,"
+            "\"totalTokenCount\":18},\"modelVersion\":\"m\"}",
+        PRE "after the end" SUF,
+    };
+    for (int iu = 0; iu < 2; iu++) {
+        struct gd_xl_gem_sse a, g;
+        struct gd_buf ab, gb;
+        gd_xl_gem_sse_init(&a, iu, 9);
+        gd_xl_gem_sse_init(&g, iu, 9);
+        gd_buf_init(&ab, 1 << 20);
+        gd_buf_init(&gb, 1 << 20);
+        int memo_used = 0;
+        for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+            int had_memo = a.memo_pre != 0;
+            size_t mark = ab.len;
+            int ra = gd_xl_gem_sse_event(&a, evs[i], strlen(evs[i]), &ab);
+            int rg = gd_xl_gem_sse_event_full(&g, evs[i], strlen(evs[i]), &gb);
+            cr_assert_eq(ra, rg, "rc %d vs %d for %s", ra, rg, evs[i]);
+            cr_assert_eq(ab.len, gb.len, "event %zu: %s\nstream: %.*s\nfull: %.*s", i, evs[i],
+                         (int)(ab.len - mark), ab.data + mark, (int)(gb.len - mark),
+                         gb.data + mark);
+            cr_assert(memcmp(ab.data, gb.data, ab.len) == 0, "bytes differ after %s", evs[i]);
+            same_state(&a, &g, evs[i]);
+            memo_used += had_memo && i == 2;
+        }
+        cr_assert(a.finished);
+        cr_assert_eq(memo_used, 1, "the memo was not there for the second text");
+        gd_buf_free(&ab);
+        gd_buf_free(&gb);
+    }
 }
