@@ -1,7 +1,8 @@
 /* SSE framing (see sse.h). Blank lines end events: found with memchr from newline to
  * newline while no \r is in sight, else by a byte-level state machine that also handles
- * \r\n split across reads. Complete events are handed out as slices of the input when
- * possible; only the head of an event that straddles two reads is copied into `pending`. */
+ * \r\n split across reads (and jumps over the inside of each line with memchr). Complete events are
+ * handed out as slices of the input when possible; only the head of an event that straddles two
+ * reads is copied into `pending`. */
 #include "gateway/sse.h"
 #include "girder/error.h"
 
@@ -205,6 +206,15 @@ int gd_gw_sse_feed(struct gd_gw_sse *s, const char *p, size_t n, gd_gw_sse_event
             return rc;
     }
     for (; i < n; i++) {
+        if (!s->line_empty && !s->prev_cr) {
+            /* inside a line: the bytes up to the next \r or \n leave the state as it is */
+            const char *lf = memchr(p + i, '\n', n - i);
+            size_t stop = lf ? (size_t)(lf - p) : n;
+            const char *cr = memchr(p + i, '\r', stop - i);
+            i = cr ? (size_t)(cr - p) : stop;
+            if (i == n)
+                break;
+        }
         if (!step(s, p[i]))
             continue;
         if (p[i] == '\r' && i + 1 < n && p[i + 1] == '\n')

@@ -68,6 +68,15 @@ struct gd_xl_gem_sse {
     int finished;      /* a finishReason, a block or an error was seen: [DONE] was written */
     int n_tools;       /* function calls so far */
     int64_t prompt, completion, total, cached; /* usageMetadata, -1: not seen */
+    size_t head_len;                           /* 0: head not built (too long) */
+    /* The fast path's memo of the last text chunk it read in full: its bytes up to the text's
+     * opening quote (memo_pre of them, 0: none) and from its closing quote (memo_suf), and
+     * the usage counts they held (xl_gemini_sse_fast.c). */
+    uint16_t memo_pre, memo_suf;
+    int memo_has_usage;
+    int64_t memo_usage[5];
+    char memo[512];
+    char head[1024]; /* `data: {"id":..,"choices":[` of every chunk, built at the first event */
 };
 
 void gd_xl_gem_sse_init(struct gd_xl_gem_sse *s, int include_usage, int64_t created);
@@ -78,6 +87,28 @@ void gd_xl_gem_sse_init(struct gd_xl_gem_sse *s, int include_usage, int64_t crea
  * becomes "event: error" + an OpenAI error + [DONE]. Returns 0, GD_EPARSE, GD_ELIMIT (too
  * many function calls) or GD_ENOMEM; a failed event appends nothing. */
 int gd_xl_gem_sse_event(struct gd_xl_gem_sse *s, const char *data, size_t dlen, struct gd_buf *out);
+
+/* The two paths of gd_xl_gem_sse_event, apart for the tests and the fuzz driver (which
+ * check that they agree). _full: the general path (a cJSON tree of the event), same contract
+ * as gd_xl_gem_sse_event. _fast (xl_gemini_sse_fast.c): a scanner for the common text chunk
+ * (one candidate, text parts, usageMetadata, finishReason) that writes the chunks directly;
+ * returns 1 when it translated the event (*rc: 0, GD_ELIMIT or GD_ENOMEM from out; output and
+ * state then exactly what _full gives), 0 when it leaves the event to _full (nothing written,
+ * s unchanged). */
+int gd_xl_gem_sse_event_full(struct gd_xl_gem_sse *s, const char *data, size_t dlen,
+                             struct gd_buf *out);
+int gd_xl_gem_sse_fast(struct gd_xl_gem_sse *s, const char *data, size_t dlen, struct gd_buf *out,
+                       int *rc);
+
+/* Writers shared by both paths (xl_gemini_sse.c). A text chunk of text[0..n): raw = 1 when
+ * text is already the JSON string literal to write (quotes included), else it is escaped;
+ * the usageMetadata counts (-1: absent) as the stream's usage; the finish chunk with
+ * finish_reason fr, the usage chunk (include_usage) and [DONE]. 0, GD_ELIMIT or GD_ENOMEM. */
+int gd_xl_gem_sse_text(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *text, size_t n,
+                       int raw);
+void gd_xl_gem_sse_set_usage(struct gd_xl_gem_sse *s, int64_t prompt, int64_t candidates,
+                             int64_t thoughts, int64_t total, int64_t cached);
+int gd_xl_gem_sse_finish(struct gd_xl_gem_sse *s, struct gd_buf *b, const char *fr);
 
 /* The usage the stream reported so far; 1 when usageMetadata was seen. */
 int gd_xl_gem_sse_usage(const struct gd_xl_gem_sse *s, struct gd_gw_usage *u);

@@ -9,7 +9,11 @@
  *                              Gemini said STOP), usage chunk (include_usage), [DONE]
  *   promptFeedback.blockReason without candidates -> finish_reason content_filter, [DONE]
  *   {"error":{...}}         -> event: error, data: {"error":{...}}, [DONE]
- * Text is copied verbatim, so the client reassembles exactly what the upstream streamed. */
+ * Text is copied verbatim, so the client reassembles exactly what the upstream streamed.
+ *
+ * Hot path: most events are text chunks of one candidate. Those go through a scanner that
+ * writes the chunks without a cJSON tree (xl_gemini_sse_fast.c); every chunk starts with a
+ * head built once per stream; anything else takes the general path below. */
 #include "gateway/xl_gemini.h"
 #include "gateway/oai_error.h"
 #include "core/json_write.h"
@@ -33,6 +37,8 @@ static const cJSON *get(const cJSON *o, const char *k)
 
 static int chunk_head(const struct gd_xl_gem_sse *s, struct gd_buf *b)
 {
+    if (s->head_len)
+        return gd_buf_append(b, s->head, s->head_len);
     int rc = gd_buf_puts(b, "data: {\"id\":");
     rc = rc ? rc : gd_xl_put_str(b, s->id);
     rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"chat.completion.chunk\",\"created\":");
@@ -52,11 +58,24 @@ static int chunk(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *de
     return rc ? rc : gd_buf_puts(b, "}]}\n\n");
 }
 
-static int text_chunk(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *text)
+/* The chunk head, once per stream; left unbuilt (each chunk writes it) when it does not fit. */
+static void build_head(struct gd_xl_gem_sse *s)
+{
+    struct gd_buf b;
+    gd_buf_init(&b, sizeof s->head);
+    if (chunk_head(s, &b) == 0 && b.len <= sizeof s->head) {
+        memcpy(s->head, b.data, b.len);
+        s->head_len = b.len;
+    }
+    gd_buf_free(&b);
+}
+
+int gd_xl_gem_sse_text(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *text, size_t n,
+                       int raw)
 {
     int rc = chunk_head(s, b);
     rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
-    rc = rc ? rc : gd_xl_put_str(b, text);
+    rc = rc ? rc : (raw ? gd_buf_append(b, text, n) : gd_json_put_str(b, text, n));
     return rc ? rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
@@ -87,18 +106,25 @@ static int tool_chunk(struct gd_xl_gem_sse *s, struct gd_buf *b, const cJSON *fc
     return rc ? rc : gd_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
 }
 
-static void take_usage(struct gd_xl_gem_sse *s, const cJSON *um)
+void gd_xl_gem_sse_set_usage(struct gd_xl_gem_sse *s, int64_t prompt, int64_t c, int64_t t,
+                             int64_t total, int64_t cached)
 {
-    if (!cJSON_IsObject(um))
-        return;
-    int64_t c = gd_xl_count(um, "candidatesTokenCount"), t = gd_xl_count(um, "thoughtsTokenCount");
-    s->prompt = gd_xl_count(um, "promptTokenCount");
+    s->prompt = prompt;
     s->completion = c < 0 && t < 0 ? -1 : (c > 0 ? c : 0) + (t > 0 ? t : 0);
-    s->total = gd_xl_count(um, "totalTokenCount");
-    s->cached = gd_xl_count(um, "cachedContentTokenCount");
+    s->total = total;
+    s->cached = cached;
 }
 
-static int finish(struct gd_xl_gem_sse *s, struct gd_buf *b, const char *fr)
+static void take_usage(struct gd_xl_gem_sse *s, const cJSON *um)
+{
+    if (cJSON_IsObject(um))
+        gd_xl_gem_sse_set_usage(
+            s, gd_xl_count(um, "promptTokenCount"), gd_xl_count(um, "candidatesTokenCount"),
+            gd_xl_count(um, "thoughtsTokenCount"), gd_xl_count(um, "totalTokenCount"),
+            gd_xl_count(um, "cachedContentTokenCount"));
+}
+
+int gd_xl_gem_sse_finish(struct gd_xl_gem_sse *s, struct gd_buf *b, const char *fr)
 {
     if (s->n_tools && strcmp(fr, "stop") == 0)
         fr = "tool_calls";
@@ -151,13 +177,14 @@ static int dispatch(struct gd_xl_gem_sse *s, const cJSON *ev, struct gd_buf *b)
                  cJSON_IsString(rid) ? rid->valuestring : "gemini");
         gd_xl_copy_str(s->model, sizeof s->model, get(ev, "modelVersion"));
         s->started = 1;
+        build_head(s);
         rc = chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
     take_usage(s, get(ev, "usageMetadata"));
     for (const cJSON *p = parts ? parts->child : NULL; p && rc == 0; p = p->next) {
         const cJSON *t = get(p, "text"), *fc = get(p, "functionCall");
         if (cJSON_IsString(t) && t->valuestring[0] && !cJSON_IsTrue(get(p, "thought")))
-            rc = text_chunk(s, b, t->valuestring);
+            rc = gd_xl_gem_sse_text(s, b, t->valuestring, strlen(t->valuestring), 0);
         else if (fc)
             rc = tool_chunk(s, b, fc);
     }
@@ -166,13 +193,24 @@ static int dispatch(struct gd_xl_gem_sse *s, const cJSON *ev, struct gd_buf *b)
     const cJSON *fr = get(c0, "finishReason");
     const char *reason = gd_xl_gem_finish_reason(cJSON_IsString(fr) ? fr->valuestring : NULL);
     if (reason)
-        return finish(s, b, reason);
+        return gd_xl_gem_sse_finish(s, b, reason);
     if (!c0 && cJSON_IsString(block))
-        return finish(s, b, "content_filter");
+        return gd_xl_gem_sse_finish(s, b, "content_filter");
     return 0;
 }
 
 int gd_xl_gem_sse_event(struct gd_xl_gem_sse *s, const char *data, size_t dlen, struct gd_buf *out)
+{
+    int rc;
+    if (s->finished || !data || dlen == 0)
+        return 0;
+    if (gd_xl_gem_sse_fast(s, data, dlen, out, &rc))
+        return rc;
+    return gd_xl_gem_sse_event_full(s, data, dlen, out);
+}
+
+int gd_xl_gem_sse_event_full(struct gd_xl_gem_sse *s, const char *data, size_t dlen,
+                             struct gd_buf *out)
 {
     if (s->finished || !data || dlen == 0)
         return 0; /* nothing follows [DONE]; a comment or an event without data */

@@ -9,7 +9,9 @@
  *   (split at a byte taken from the input) and translated event by event
  * Properties: no crash or leak (sanitizers); whatever is produced is valid JSON; each
  * translated SSE event is "data: <JSON object>" or "data: [DONE]" (after an "event: error"
- * line for errors), nothing follows [DONE], and a failed event appends nothing. */
+ * line for errors), nothing follows [DONE], and a failed event appends nothing; the stream
+ * translator gives exactly what its general path alone gives (output, result, state), and so
+ * does its fast path whenever it takes an event. */
 #include "gateway/sse.h"
 #include "gateway/xl_gemini.h"
 #include "girder/error.h"
@@ -49,18 +51,58 @@ static void check_events(const char *b, size_t n, int *done)
 }
 
 struct sse_ctx {
-    struct gd_xl_gem_sse st;
-    struct gd_buf out;
+    struct gd_xl_gem_sse st, ref;
+    struct gd_buf out, ref_out;
     int done;
 };
 
+static int same_state(const struct gd_xl_gem_sse *a, const struct gd_xl_gem_sse *b)
+{
+    return a->started == b->started && a->finished == b->finished && a->n_tools == b->n_tools &&
+           a->prompt == b->prompt && a->completion == b->completion && a->total == b->total &&
+           a->cached == b->cached && a->head_len == b->head_len;
+}
+
+/* The fast path on a copy of the state before the event: when it takes the event, the same
+ * result, output and state as the general path's (rc, out, *after). */
+static void fast_agrees(const struct gd_xl_gem_sse *before, const char *data, size_t dlen, int rc,
+                        const struct gd_buf *out, const struct gd_xl_gem_sse *after)
+{
+    struct gd_xl_gem_sse *f = malloc(sizeof *f);
+    struct gd_buf fb;
+    int frc;
+    if (!f)
+        return;
+    *f = *before;
+    gd_buf_init(&fb, out->max);
+    if (gd_xl_gem_sse_fast(f, data, dlen, &fb, &frc)) {
+        if (frc != rc || fb.len != out->len || (fb.len && memcmp(fb.data, out->data, fb.len)) ||
+            !same_state(f, after))
+            abort();
+    } else if (fb.len != 0 || !same_state(f, before)) {
+        abort();
+    }
+    gd_buf_free(&fb);
+    free(f);
+}
+
+/* st goes through gd_xl_gem_sse_event (the fast path with its memo of earlier events, else
+ * the general path), ref through the general path alone: they must agree on every event, and
+ * so must the fast path alone when it takes the event. */
 static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
     (void)raw;
     (void)n;
     struct sse_ctx *c = ud;
     gd_buf_reset(&c->out);
+    gd_buf_reset(&c->ref_out);
+    int ref_rc = gd_xl_gem_sse_event_full(&c->ref, data, dlen, &c->ref_out);
+    fast_agrees(&c->st, data, dlen, ref_rc, &c->ref_out, &c->ref);
     int rc = gd_xl_gem_sse_event(&c->st, data, dlen, &c->out);
+    if (rc != ref_rc || c->out.len != c->ref_out.len ||
+        (c->out.len && memcmp(c->out.data, c->ref_out.data, c->out.len)) ||
+        !same_state(&c->st, &c->ref))
+        abort();
     if (rc == 0)
         check_events(c->out.data ? c->out.data : "", c->out.len, &c->done);
     else if (c->out.len != 0)
@@ -75,7 +117,9 @@ static void stream(uint8_t mode, const char *in, size_t n)
     if (!c)
         return;
     gd_xl_gem_sse_init(&c->st, mode & 1, 1);
+    gd_xl_gem_sse_init(&c->ref, mode & 1, 1);
     gd_buf_init(&c->out, 1u << 24);
+    gd_buf_init(&c->ref_out, 1u << 24);
     c->done = 0;
     gd_gw_sse_init(&fr, 1u << 20);
     size_t cut = n ? mode % (n + 1) : 0;
@@ -88,6 +132,7 @@ static void stream(uint8_t mode, const char *in, size_t n)
         abort();
     gd_gw_sse_free(&fr);
     gd_buf_free(&c->out);
+    gd_buf_free(&c->ref_out);
     free(c);
 }
 
