@@ -15,6 +15,7 @@
 
 #include "core/buf.h"
 #include "gateway/json_scan.h"
+#include "gateway/xl_chunk.h"
 #include "gateway/xl_json.h"
 
 #include <stddef.h>
@@ -44,15 +45,11 @@ int gd_xl_anth_error(int status, const char *body, size_t len, struct gd_buf *ou
 
 /* Per-stream state of the SSE translator. */
 struct gd_xl_anth_sse {
-    char id[128];
-    char model[256];
-    int64_t created;
-    char head[1024];   /* `data: {"id":..,"choices":[` of every chunk, built at message_start */
-    size_t head_len;   /* 0: not built (id and model too long once escaped: written each time) */
-    int include_usage; /* the client asked stream_options.include_usage */
-    int started;       /* message_start seen */
-    int finished;      /* message_stop or error seen: [DONE] was written */
-    int n_tools;       /* tool_use blocks so far */
+    struct gd_xl_chunks ck; /* id and model from message_start, head built there */
+    int include_usage;      /* the client asked stream_options.include_usage */
+    int started;            /* message_start seen */
+    int finished;           /* message_stop or error seen: [DONE] was written */
+    int n_tools;            /* tool_use blocks so far */
     int16_t tool_of_block[GD_XL_ANTH_MAX_BLOCKS]; /* block index -> tool index, -1: none */
     const char *finish_reason;                    /* from message_delta, NULL until then */
     int64_t input_tokens, output_tokens, cache_read, cache_creation; /* -1: not seen */

@@ -26,7 +26,7 @@ void gd_xl_anth_sse_init(struct gd_xl_anth_sse *s, int include_usage, int64_t cr
 {
     memset(s, 0, sizeof *s);
     s->include_usage = include_usage;
-    s->created = created;
+    gd_xl_chunks_init(&s->ck, created);
     for (int i = 0; i < GD_XL_ANTH_MAX_BLOCKS; i++)
         s->tool_of_block[i] = -1;
     s->input_tokens = s->output_tokens = s->cache_read = s->cache_creation = -1;
@@ -42,75 +42,6 @@ static void take_usage(struct gd_xl_anth_sse *s, const cJSON *u)
         if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e15)
             *dst[i] = (int64_t)v->valuedouble;
     }
-}
-
-/* data: {"id":..,"object":"chat.completion.chunk","created":..,"model":..,"choices":[ */
-static int chunk_head(const struct gd_xl_anth_sse *s, struct gd_buf *b)
-{
-    if (s->head_len)
-        return gd_buf_append(b, s->head, s->head_len);
-    int rc = gd_buf_puts(b, "data: {\"id\":");
-    rc = rc ? rc : gd_json_put_str(b, s->id, strlen(s->id));
-    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"chat.completion.chunk\",\"created\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->created);
-    rc = rc ? rc : gd_buf_puts(b, ",\"model\":");
-    rc = rc ? rc : gd_json_put_str(b, s->model, strlen(s->model));
-    return rc ? rc : gd_buf_puts(b, ",\"choices\":[");
-}
-
-/* A chunk whose delta is `delta` (raw JSON object text) with finish_reason fr (NULL: null). */
-static int chunk(const struct gd_xl_anth_sse *s, struct gd_buf *b, const char *delta,
-                 const char *fr)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":");
-    rc = rc ? rc : gd_buf_puts(b, delta);
-    rc = rc ? rc : gd_buf_puts(b, ",\"logprobs\":null,\"finish_reason\":");
-    rc = rc ? rc : (fr ? gd_json_put_str(b, fr, strlen(fr)) : gd_buf_puts(b, "null"));
-    return rc ? rc : gd_buf_puts(b, "}]}\n\n");
-}
-
-static int text_chunk(const struct gd_xl_anth_sse *s, struct gd_buf *b, const char *text)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
-    rc = rc ? rc : gd_json_put_str(b, text, strlen(text));
-    return rc ? rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-}
-
-/* tool_calls[k] delta: the first one of a call carries id/type/name, later ones arguments. */
-static int tool_chunk(const struct gd_xl_anth_sse *s, struct gd_buf *b, int k, const char *id,
-                      const char *name, const char *args)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":");
-    rc = rc ? rc : gd_json_put_i64(b, k);
-    if (rc == 0 && id) {
-        rc = gd_buf_puts(b, ",\"id\":");
-        rc = rc ? rc : gd_json_put_str(b, id, strlen(id));
-        rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"function\"");
-    }
-    rc = rc ? rc : gd_buf_puts(b, ",\"function\":{");
-    if (rc == 0 && name) {
-        rc = gd_buf_puts(b, "\"name\":");
-        rc = rc ? rc : gd_json_put_str(b, name, strlen(name));
-        rc = rc ? rc : gd_buf_puts(b, ",");
-    }
-    rc = rc ? rc : gd_buf_puts(b, "\"arguments\":");
-    rc = rc ? rc : gd_json_put_str(b, args, strlen(args));
-    return rc ? rc : gd_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-}
-
-/* The chunk head, once per stream; left unbuilt (each chunk writes it) when it does not fit. */
-static void build_head(struct gd_xl_anth_sse *s)
-{
-    struct gd_buf b;
-    gd_buf_init(&b, sizeof s->head);
-    if (chunk_head(s, &b) == 0 && b.len <= sizeof s->head) {
-        memcpy(s->head, b.data, b.len);
-        s->head_len = b.len;
-    }
-    gd_buf_free(&b);
 }
 
 /* Length of the strictly valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
@@ -182,7 +113,7 @@ static int fast_text_delta(const struct gd_xl_anth_sse *s, const char *d, size_t
     *rc = 0;
     if (t1 == t0)
         return 1; /* empty text: nothing to say */
-    *rc = chunk_head(s, b);
+    *rc = gd_xl_chunk_head(&s->ck, b);
     *rc = *rc ? *rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
     *rc = *rc ? *rc : gd_buf_append(b, d + t0 - 1, t1 - t0 + 2);
     *rc = *rc ? *rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
@@ -208,8 +139,9 @@ static int on_block_start(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_b
         return GD_EPARSE;
     if (strcmp(t->valuestring, "text") == 0) {
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(cb, "text");
-        return cJSON_IsString(text) && text->valuestring[0] ? text_chunk(s, b, text->valuestring)
-                                                            : 0;
+        return cJSON_IsString(text) && text->valuestring[0]
+                   ? gd_xl_chunk_text(&s->ck, b, text->valuestring, strlen(text->valuestring), 0)
+                   : 0;
     }
     if (strcmp(t->valuestring, "tool_use") != 0)
         return 0; /* thinking, server tools: not part of an OpenAI chat answer */
@@ -218,7 +150,7 @@ static int on_block_start(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_b
     if (!cJSON_IsString(id) || !cJSON_IsString(name) || s->tool_of_block[i] >= 0)
         return GD_EPARSE;
     s->tool_of_block[i] = (int16_t)s->n_tools;
-    return tool_chunk(s, b, s->n_tools++, id->valuestring, name->valuestring, "");
+    return gd_xl_chunk_tool(&s->ck, b, s->n_tools++, id->valuestring, name->valuestring, "");
 }
 
 static int on_block_delta(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_buf *b)
@@ -234,14 +166,16 @@ static int on_block_delta(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_b
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(d, "text");
         if (!cJSON_IsString(text))
             return GD_EPARSE;
-        return text->valuestring[0] ? text_chunk(s, b, text->valuestring) : 0;
+        return text->valuestring[0]
+                   ? gd_xl_chunk_text(&s->ck, b, text->valuestring, strlen(text->valuestring), 0)
+                   : 0;
     }
     if (strcmp(t->valuestring, "input_json_delta") == 0) {
         const cJSON *pj = cJSON_GetObjectItemCaseSensitive(d, "partial_json");
         if (!cJSON_IsString(pj) || s->tool_of_block[i] < 0)
             return GD_EPARSE;
         return pj->valuestring[0]
-                   ? tool_chunk(s, b, s->tool_of_block[i], NULL, NULL, pj->valuestring)
+                   ? gd_xl_chunk_tool(&s->ck, b, s->tool_of_block[i], NULL, NULL, pj->valuestring)
                    : 0;
     }
     return 0; /* thinking_delta, signature_delta, citations: nothing to say in OpenAI's form */
@@ -249,9 +183,9 @@ static int on_block_delta(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_b
 
 static int on_stop(struct gd_xl_anth_sse *s, struct gd_buf *b)
 {
-    int rc = chunk(s, b, "{}", s->finish_reason ? s->finish_reason : "stop");
+    int rc = gd_xl_chunk(&s->ck, b, "{}", s->finish_reason ? s->finish_reason : "stop");
     if (rc == 0 && s->include_usage) {
-        rc = chunk_head(s, b);
+        rc = gd_xl_chunk_head(&s->ck, b);
         rc = rc ? rc : gd_buf_puts(b, "],");
         rc = rc ? rc
                 : gd_xl_anth_put_usage(b, s->input_tokens, s->output_tokens, s->cache_read,
@@ -289,11 +223,12 @@ static int dispatch(struct gd_xl_anth_sse *s, const cJSON *ev, struct gd_buf *b)
         if (s->started || !cJSON_IsObject(m))
             return GD_EPARSE;
         s->started = 1;
-        gd_xl_copy_str(s->id, sizeof s->id, cJSON_GetObjectItemCaseSensitive(m, "id"));
-        gd_xl_copy_str(s->model, sizeof s->model, cJSON_GetObjectItemCaseSensitive(m, "model"));
+        gd_xl_copy_str(s->ck.id, sizeof s->ck.id, cJSON_GetObjectItemCaseSensitive(m, "id"));
+        gd_xl_copy_str(s->ck.model, sizeof s->ck.model,
+                       cJSON_GetObjectItemCaseSensitive(m, "model"));
         take_usage(s, cJSON_GetObjectItemCaseSensitive(m, "usage"));
-        build_head(s);
-        return chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
+        gd_xl_chunks_build(&s->ck);
+        return gd_xl_chunk(&s->ck, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
     if (strcmp(t, "ping") == 0)
         return 0;

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "gateway/aws_eventstream.h"
 #include "gateway/json_scan.h"
+#include "gateway/xl_chunk.h"
 #include "gateway/xl_json.h"
 
 #include <stddef.h>
@@ -48,11 +49,10 @@ const char *gd_xl_bedrock_exception_for(int status);
 
 /* Per-stream state: the event stream decoder and the translator's. */
 struct gd_xl_br_sse {
-    struct gd_aws_es es; /* owns a buffer: gd_xl_br_sse_free */
-    char event[48];      /* :event-type / :exception-type of the message being translated */
-    int exception;       /* it is an exception (or error) message */
-    char id[64];
-    int64_t created;
+    struct gd_aws_es es;    /* owns a buffer: gd_xl_br_sse_free */
+    char event[48];         /* :event-type / :exception-type of the message being translated */
+    int exception;          /* it is an exception (or error) message */
+    struct gd_xl_chunks ck; /* id made at init, model "" */
     int include_usage;
     int started;  /* the role chunk was written */
     int finished; /* metadata (or an exception) was seen: [DONE] was written */

@@ -16,10 +16,11 @@ void gd_xl_br_sse_init(struct gd_xl_br_sse *s, int include_usage, int64_t create
     memset(s, 0, sizeof *s);
     gd_aws_es_init(&s->es, 0);
     s->include_usage = include_usage;
-    s->created = created;
+    gd_xl_chunks_init(&s->ck, created);
     s->block = -1;
     s->prompt = s->completion = s->total = s->cached = -1;
-    snprintf(s->id, sizeof s->id, "chatcmpl-bedrock-%lld", (long long)created);
+    snprintf(s->ck.id, sizeof s->ck.id, "chatcmpl-bedrock-%lld", (long long)created);
+    gd_xl_chunks_build(&s->ck); /* Converse streams do not name the model: "" */
 }
 
 void gd_xl_br_sse_free(struct gd_xl_br_sse *s)
@@ -70,57 +71,6 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static int chunk_head(const struct gd_xl_br_sse *s, struct gd_buf *b)
-{
-    int rc = gd_buf_puts(b, "data: {\"id\":");
-    rc = rc ? rc : gd_xl_put_str(b, s->id);
-    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"chat.completion.chunk\",\"created\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->created);
-    return rc ? rc : gd_buf_puts(b, ",\"model\":\"\",\"choices\":[");
-}
-
-/* A chunk whose delta is the JSON text delta[0..) (with finish_reason fr, NULL: null). */
-static int chunk(const struct gd_xl_br_sse *s, struct gd_buf *b, const char *delta, const char *fr)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":");
-    rc = rc ? rc : gd_buf_puts(b, delta);
-    rc = rc ? rc : gd_buf_puts(b, ",\"logprobs\":null,\"finish_reason\":");
-    rc = rc ? rc : (fr ? gd_xl_put_str(b, fr) : gd_buf_puts(b, "null"));
-    return rc ? rc : gd_buf_puts(b, "}]}\n\n");
-}
-
-static int text_chunk(const struct gd_xl_br_sse *s, struct gd_buf *b, const char *text)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
-    rc = rc ? rc : gd_xl_put_str(b, text);
-    return rc ? rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-}
-
-/* tool_calls[k]: the opening piece (id, name) or an arguments piece. */
-static int tool_chunk(const struct gd_xl_br_sse *s, struct gd_buf *b, const char *id,
-                      const char *name, const char *args)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->n_tools - 1);
-    if (rc == 0 && id) {
-        rc = gd_buf_puts(b, ",\"id\":");
-        rc = rc ? rc : gd_xl_put_str(b, id);
-        rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"function\"");
-    }
-    rc = rc ? rc : gd_buf_puts(b, ",\"function\":{");
-    if (rc == 0 && name) {
-        rc = gd_buf_puts(b, "\"name\":");
-        rc = rc ? rc : gd_xl_put_str(b, name);
-        rc = rc ? rc : gd_buf_puts(b, ",");
-    }
-    rc = rc ? rc : gd_buf_puts(b, "\"arguments\":");
-    rc = rc ? rc : gd_xl_put_str(b, args);
-    return rc ? rc : gd_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
-}
-
 static int block_index(const cJSON *ev)
 {
     int64_t i = gd_xl_count(ev, "contentBlockIndex");
@@ -139,7 +89,7 @@ static int on_block_start(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf
         return GD_ELIMIT;
     s->n_tools++;
     s->block = block_index(ev);
-    return tool_chunk(s, b, id->valuestring, name->valuestring, "");
+    return gd_xl_chunk_tool(&s->ck, b, s->n_tools - 1, id->valuestring, name->valuestring, "");
 }
 
 static int on_block_delta(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf *b)
@@ -149,12 +99,16 @@ static int on_block_delta(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf
         return GD_EPARSE;
     const cJSON *t = get(d, "text"), *tu = get(d, "toolUse");
     if (cJSON_IsString(t))
-        return t->valuestring[0] ? text_chunk(s, b, t->valuestring) : 0;
+        return t->valuestring[0]
+                   ? gd_xl_chunk_text(&s->ck, b, t->valuestring, strlen(t->valuestring), 0)
+                   : 0;
     if (tu) {
         const cJSON *in = get(tu, "input");
         if (!cJSON_IsString(in) || s->block < 0 || block_index(ev) != s->block)
             return GD_EPARSE;
-        return in->valuestring[0] ? tool_chunk(s, b, NULL, NULL, in->valuestring) : 0;
+        return in->valuestring[0]
+                   ? gd_xl_chunk_tool(&s->ck, b, s->n_tools - 1, NULL, NULL, in->valuestring)
+                   : 0;
     }
     return 0; /* reasoningContent, citations, ...: not part of OpenAI's chunk */
 }
@@ -170,7 +124,7 @@ static int on_metadata(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf *b
     }
     int rc = 0;
     if (s->include_usage) {
-        rc = chunk_head(s, b);
+        rc = gd_xl_chunk_head(&s->ck, b);
         rc = rc ? rc : gd_buf_puts(b, "],");
         rc = rc ? rc : gd_xl_gem_put_usage(b, s->prompt, s->completion, s->total, s->cached, NULL);
         rc = rc ? rc : gd_buf_puts(b, "}\n\n");
@@ -223,7 +177,7 @@ static int dispatch(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf *b)
     int rc = 0;
     if (!s->started) {
         s->started = 1;
-        rc = chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
+        rc = gd_xl_chunk(&s->ck, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
     if (rc)
         return rc;
@@ -241,7 +195,7 @@ static int dispatch(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf *b)
         if (!cJSON_IsString(sr))
             return GD_EPARSE;
         s->stopped = 1;
-        return chunk(s, b, "{}", gd_xl_bedrock_finish_reason(sr->valuestring));
+        return gd_xl_chunk(&s->ck, b, "{}", gd_xl_bedrock_finish_reason(sr->valuestring));
     }
     if (strcmp(t, "metadata") == 0)
         return on_metadata(s, ev, b);

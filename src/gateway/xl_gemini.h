@@ -16,6 +16,7 @@
 
 #include "core/buf.h"
 #include "gateway/json_scan.h"
+#include "gateway/xl_chunk.h"
 #include "gateway/xl_json.h"
 
 #include <stddef.h>
@@ -60,15 +61,12 @@ const char *gd_xl_gem_finish_reason(const char *finish_reason);
 
 /* Per-stream state of the SSE translator. */
 struct gd_xl_gem_sse {
-    char id[128];
-    char model[128];
-    int64_t created;
-    int include_usage; /* the client asked stream_options.include_usage */
-    int started;       /* the role chunk was written */
-    int finished;      /* a finishReason, a block or an error was seen: [DONE] was written */
-    int n_tools;       /* function calls so far */
+    struct gd_xl_chunks ck; /* id and model from the first event, head built there */
+    int include_usage;      /* the client asked stream_options.include_usage */
+    int started;            /* the role chunk was written */
+    int finished;           /* a finishReason, a block or an error was seen: [DONE] was written */
+    int n_tools;            /* function calls so far */
     int64_t prompt, completion, total, cached; /* usageMetadata, -1: not seen */
-    size_t head_len;                           /* 0: head not built (too long) */
     /* The fast path's memo of the last text chunk it read in full: its bytes up to the text's
      * opening quote (memo_pre of them, 0: none) and from its closing quote (memo_suf), and
      * the usage counts they held (xl_gemini_sse_fast.c). */
@@ -76,7 +74,6 @@ struct gd_xl_gem_sse {
     int memo_has_usage;
     int64_t memo_usage[5];
     char memo[512];
-    char head[1024]; /* `data: {"id":..,"choices":[` of every chunk, built at the first event */
 };
 
 void gd_xl_gem_sse_init(struct gd_xl_gem_sse *s, int include_usage, int64_t created);

@@ -26,7 +26,7 @@ void gd_xl_gem_sse_init(struct gd_xl_gem_sse *s, int include_usage, int64_t crea
 {
     memset(s, 0, sizeof *s);
     s->include_usage = include_usage;
-    s->created = created;
+    gd_xl_chunks_init(&s->ck, created);
     s->prompt = s->completion = s->total = s->cached = -1;
 }
 
@@ -35,48 +35,10 @@ static const cJSON *get(const cJSON *o, const char *k)
     return cJSON_GetObjectItemCaseSensitive(o, k);
 }
 
-static int chunk_head(const struct gd_xl_gem_sse *s, struct gd_buf *b)
-{
-    if (s->head_len)
-        return gd_buf_append(b, s->head, s->head_len);
-    int rc = gd_buf_puts(b, "data: {\"id\":");
-    rc = rc ? rc : gd_xl_put_str(b, s->id);
-    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"chat.completion.chunk\",\"created\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->created);
-    rc = rc ? rc : gd_buf_puts(b, ",\"model\":");
-    rc = rc ? rc : gd_xl_put_str(b, s->model);
-    return rc ? rc : gd_buf_puts(b, ",\"choices\":[");
-}
-
-static int chunk(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *delta, const char *fr)
-{
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":");
-    rc = rc ? rc : gd_buf_puts(b, delta);
-    rc = rc ? rc : gd_buf_puts(b, ",\"logprobs\":null,\"finish_reason\":");
-    rc = rc ? rc : (fr ? gd_xl_put_str(b, fr) : gd_buf_puts(b, "null"));
-    return rc ? rc : gd_buf_puts(b, "}]}\n\n");
-}
-
-/* The chunk head, once per stream; left unbuilt (each chunk writes it) when it does not fit. */
-static void build_head(struct gd_xl_gem_sse *s)
-{
-    struct gd_buf b;
-    gd_buf_init(&b, sizeof s->head);
-    if (chunk_head(s, &b) == 0 && b.len <= sizeof s->head) {
-        memcpy(s->head, b.data, b.len);
-        s->head_len = b.len;
-    }
-    gd_buf_free(&b);
-}
-
 int gd_xl_gem_sse_text(const struct gd_xl_gem_sse *s, struct gd_buf *b, const char *text, size_t n,
                        int raw)
 {
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
-    rc = rc ? rc : (raw ? gd_buf_append(b, text, n) : gd_json_put_str(b, text, n));
-    return rc ? rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    return gd_xl_chunk_text(&s->ck, b, text, n, raw);
 }
 
 static int tool_chunk(struct gd_xl_gem_sse *s, struct gd_buf *b, const cJSON *fc)
@@ -91,19 +53,12 @@ static int tool_chunk(struct gd_xl_gem_sse *s, struct gd_buf *b, const cJSON *fc
         return GD_ENOMEM;
     char gen[32];
     snprintf(gen, sizeof gen, "call_%d", s->n_tools);
-    int rc = chunk_head(s, b);
-    rc = rc ? rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->n_tools);
-    rc = rc ? rc : gd_buf_puts(b, ",\"id\":");
-    rc = rc ? rc
-            : gd_xl_put_str(b, cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : gen);
-    rc = rc ? rc : gd_buf_puts(b, ",\"type\":\"function\",\"function\":{\"name\":");
-    rc = rc ? rc : gd_xl_put_str(b, name->valuestring);
-    rc = rc ? rc : gd_buf_puts(b, ",\"arguments\":");
-    rc = rc ? rc : gd_xl_put_str(b, a ? a : "{}");
+    int rc = gd_xl_chunk_tool(&s->ck, b, s->n_tools,
+                              cJSON_IsString(id) && id->valuestring[0] ? id->valuestring : gen,
+                              name->valuestring, a ? a : "{}");
     cJSON_free(a);
     s->n_tools++;
-    return rc ? rc : gd_buf_puts(b, "}}]},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    return rc;
 }
 
 void gd_xl_gem_sse_set_usage(struct gd_xl_gem_sse *s, int64_t prompt, int64_t c, int64_t t,
@@ -128,9 +83,9 @@ int gd_xl_gem_sse_finish(struct gd_xl_gem_sse *s, struct gd_buf *b, const char *
 {
     if (s->n_tools && strcmp(fr, "stop") == 0)
         fr = "tool_calls";
-    int rc = chunk(s, b, "{}", fr);
+    int rc = gd_xl_chunk(&s->ck, b, "{}", fr);
     if (rc == 0 && s->include_usage) {
-        rc = chunk_head(s, b);
+        rc = gd_xl_chunk_head(&s->ck, b);
         rc = rc ? rc : gd_buf_puts(b, "],");
         rc = rc ? rc : gd_xl_gem_put_usage(b, s->prompt, s->completion, s->total, s->cached, NULL);
         rc = rc ? rc : gd_buf_puts(b, "}\n\n");
@@ -173,12 +128,12 @@ static int dispatch(struct gd_xl_gem_sse *s, const cJSON *ev, struct gd_buf *b)
     int rc = 0;
     if (!s->started) {
         const cJSON *rid = get(ev, "responseId");
-        snprintf(s->id, sizeof s->id, "chatcmpl-%.100s",
+        snprintf(s->ck.id, sizeof s->ck.id, "chatcmpl-%.100s",
                  cJSON_IsString(rid) ? rid->valuestring : "gemini");
-        gd_xl_copy_str(s->model, sizeof s->model, get(ev, "modelVersion"));
+        gd_xl_copy_str(s->ck.model, sizeof s->ck.model, get(ev, "modelVersion"));
         s->started = 1;
-        build_head(s);
-        rc = chunk(s, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
+        gd_xl_chunks_build(&s->ck);
+        rc = gd_xl_chunk(&s->ck, b, "{\"role\":\"assistant\",\"content\":\"\"}", NULL);
     }
     take_usage(s, get(ev, "usageMetadata"));
     for (const cJSON *p = parts ? parts->child : NULL; p && rc == 0; p = p->next) {

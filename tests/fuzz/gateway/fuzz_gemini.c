@@ -60,7 +60,7 @@ static int same_state(const struct gd_xl_gem_sse *a, const struct gd_xl_gem_sse 
 {
     return a->started == b->started && a->finished == b->finished && a->n_tools == b->n_tools &&
            a->prompt == b->prompt && a->completion == b->completion && a->total == b->total &&
-           a->cached == b->cached && a->head_len == b->head_len;
+           a->cached == b->cached && a->ck.head_len == b->ck.head_len;
 }
 
 /* The fast path on a copy of the state before the event: when it takes the event, the same

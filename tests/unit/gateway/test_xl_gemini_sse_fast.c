@@ -37,7 +37,7 @@ static void start(struct gd_xl_gem_sse *s, int include_usage, int kind)
     struct gd_buf b;
     gd_buf_init(&b, 1 << 16);
     cr_assert_eq(gd_xl_gem_sse_event(s, ev, strlen(ev), &b), 0);
-    cr_assert_eq(s->head_len == 0, kind == 2);
+    cr_assert_eq(s->ck.head_len == 0, kind == 2);
     if (kind == 1) { /* a function call before: STOP becomes tool_calls */
         static const char fc[] = "{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":"
                                  "{\"name\":\"f\",\"args\":{\"a\":1}}}]}}]}";
@@ -51,8 +51,9 @@ static void same_state(const struct gd_xl_gem_sse *a, const struct gd_xl_gem_sse
 {
     cr_assert(a->started == b->started && a->finished == b->finished && a->n_tools == b->n_tools &&
                   a->prompt == b->prompt && a->completion == b->completion &&
-                  a->total == b->total && a->cached == b->cached && a->head_len == b->head_len &&
-                  strcmp(a->id, b->id) == 0 && strcmp(a->model, b->model) == 0,
+                  a->total == b->total && a->cached == b->cached &&
+                  a->ck.head_len == b->ck.head_len && strcmp(a->ck.id, b->ck.id) == 0 &&
+                  strcmp(a->ck.model, b->ck.model) == 0,
               "state differs after %s", ev);
 }
 
