@@ -64,23 +64,6 @@ static int at(struct scan *sc, char c)
     return sc->p < sc->end && *sc->p == (unsigned char)c;
 }
 
-/* Length of the UTF-8 sequence at p as gd_json_put_str accepts it (no overlong forms, no
- * surrogates, at most U+10FFFF), 0 when there is none. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t l = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-    if (c > 0xf4 || l == 0 || l > n)
-        return 0;
-    for (size_t i = 1; i < l; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) || (c == 0xf0 && p[1] < 0x90) ||
-        (c == 0xf4 && p[1] >= 0x90))
-        return 0;
-    return l;
-}
-
 static int hex4(const unsigned char *p, unsigned *v)
 {
     *v = 0;
@@ -179,7 +162,7 @@ static int scan_string(struct scan *sc, struct str *o)
                 o->canonical = 0;
             p++;
         } else {
-            size_t l = utf8_len(p, (size_t)(end - p));
+            size_t l = gd_xl_utf8_len(p, (size_t)(end - p));
             if (!l)
                 o->canonical = 0; /* copied by cJSON, written as \ufffd by gd_json_put_str */
             p += l ? l : 1;

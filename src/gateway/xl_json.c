@@ -97,3 +97,46 @@ int gd_xl_answer(const char *body, size_t len, int64_t created, struct gd_buf *o
         out->len = mark;
     return rc;
 }
+
+/* Length of the strictly valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF), 0 when there is none. */
+size_t gd_xl_utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t l = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (c > 0xf4 || l == 0 || l > n)
+        return 0;
+    for (size_t i = 1; i < l; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] >= 0x90))
+        return 0;
+    return l;
+}
+
+/* End of the JSON string whose opening quote is at d[i-1]: the index of its closing quote,
+ * or 0 when it holds anything but printable ASCII, valid UTF-8 and the two-character
+ * escapes (a \u escape, a control byte, bad UTF-8: the general path decides). Copied as it
+ * is, such a string decodes to the same text gd_json_put_str would write. */
+size_t gd_xl_plain_string_end(const char *d, size_t n, size_t i)
+{
+    const unsigned char *u = (const unsigned char *)d;
+    while (i < n && u[i] != '"') {
+        if (u[i] == '\\') {
+            if (i + 1 >= n || !memchr("\"\\/bfnrt", u[i + 1], 8))
+                return 0;
+            i += 2;
+        } else if (u[i] < 0x20) {
+            return 0;
+        } else if (u[i] < 0x80) {
+            i++;
+        } else {
+            size_t l = gd_xl_utf8_len(u + i, n - i);
+            if (!l)
+                return 0;
+            i += l;
+        }
+    }
+    return i < n ? i : 0;
+}

@@ -61,4 +61,14 @@ int gd_xl_answer(const char *body, size_t len, int64_t created, struct gd_buf *o
 /* Copies v's string (or "" when v is not a string) into dst[0..cap), truncated. */
 void gd_xl_copy_str(char *dst, size_t cap, const cJSON *v);
 
+/* Length of the strictly valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, at most U+10FFFF; what gd_json_put_str accepts), 0 when there is none. */
+size_t gd_xl_utf8_len(const unsigned char *p, size_t n);
+/* For the stream translators' fast paths: the index of the closing quote of the JSON
+ * string whose opening quote is d[i-1], or 0 when it holds anything but printable ASCII,
+ * valid UTF-8 and two-character escapes (a \u escape, a control byte, bad UTF-8: the
+ * general path decides). Copied as it is, such a string decodes to the text
+ * gd_json_put_str would write. */
+size_t gd_xl_plain_string_end(const char *d, size_t n, size_t i);
+
 #endif
