@@ -185,10 +185,5 @@ int gd_xl_gem_sse_event_full(struct gd_xl_gem_sse *s, const char *data, size_t d
 
 int gd_xl_gem_sse_usage(const struct gd_xl_gem_sse *s, struct gd_gw_usage *u)
 {
-    int64_t p = s->prompt > 0 ? s->prompt : 0, c = s->completion > 0 ? s->completion : 0;
-    u->prompt_tokens = s->prompt;
-    u->completion_tokens = s->completion;
-    u->total_tokens =
-        s->prompt >= 0 || s->completion >= 0 ? (s->total >= p + c ? s->total : p + c) : -1;
-    return s->prompt >= 0;
+    return gd_xl_stream_usage(s->prompt, s->completion, s->total, u);
 }

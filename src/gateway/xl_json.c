@@ -1,5 +1,6 @@
 /* JSON helpers shared by the provider translators (see xl_json.h). */
 #include "gateway/xl_json.h"
+#include "gateway/json_scan.h"
 #include "core/json_write.h"
 #include "girder/error.h"
 
@@ -139,4 +140,13 @@ size_t gd_xl_plain_string_end(const char *d, size_t n, size_t i)
         }
     }
     return i < n ? i : 0;
+}
+
+int gd_xl_stream_usage(int64_t prompt, int64_t completion, int64_t total, struct gd_gw_usage *u)
+{
+    int64_t p = prompt > 0 ? prompt : 0, c = completion > 0 ? completion : 0;
+    u->prompt_tokens = prompt;
+    u->completion_tokens = completion;
+    u->total_tokens = prompt >= 0 || completion >= 0 ? (total >= p + c ? total : p + c) : -1;
+    return prompt >= 0;
 }

@@ -70,5 +70,8 @@ size_t gd_xl_utf8_len(const unsigned char *p, size_t n);
  * general path decides). Copied as it is, such a string decodes to the text
  * gd_json_put_str would write. */
 size_t gd_xl_plain_string_end(const char *d, size_t n, size_t i);
+/* A stream's usage from its counts (-1: not seen): total at least prompt + completion.
+ * Returns 1 when the prompt count was seen. */
+int gd_xl_stream_usage(int64_t prompt, int64_t completion, int64_t total, struct gd_gw_usage *u);
 
 #endif
