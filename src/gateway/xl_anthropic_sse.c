@@ -70,10 +70,7 @@ static int fast_text_delta(const struct gd_xl_anth_sse *s, const char *d, size_t
     *rc = 0;
     if (t1 == t0)
         return 1; /* empty text: nothing to say */
-    *rc = gd_xl_chunk_head(&s->ck, b);
-    *rc = *rc ? *rc : gd_buf_puts(b, "{\"index\":0,\"delta\":{\"content\":");
-    *rc = *rc ? *rc : gd_buf_append(b, d + t0 - 1, t1 - t0 + 2);
-    *rc = *rc ? *rc : gd_buf_puts(b, "},\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+    *rc = gd_xl_chunk_text(&s->ck, b, d + t0 - 1, t1 - t0 + 2, 1);
     return 1;
 }
 

@@ -202,16 +202,66 @@ static int dispatch(struct gd_xl_br_sse *s, const cJSON *ev, struct gd_buf *b)
     return 0; /* messageStart (role chunk above) and event types added later */
 }
 
+static int only_ws(const char *d, size_t i, size_t n)
+{
+    for (; i < n; i++)
+        if (d[i] != ' ' && d[i] != '\t' && d[i] != '\r' && d[i] != '\n')
+            return 0;
+    return 1;
+}
+
+/* A contentBlockDelta event as ConverseStream serialises a text piece,
+ *   {"contentBlockIndex":N,"delta":{"text":"..."},"p":"..."}   ("p": padding, optional),
+ * as a text chunk without a JSON tree. 1 when handled (result in *rc), 0 to take the general
+ * path, which decides everything else (other shapes, escapes the raw copy cannot keep). */
+static int fast_text_delta(const struct gd_xl_br_sse *s, const char *d, size_t n, struct gd_buf *b,
+                           int *rc)
+{
+    static const char p1[] = "{\"contentBlockIndex\":";
+    static const char p2[] = ",\"delta\":{\"text\":\"";
+    static const char pad[] = ",\"p\":\"";
+    size_t i = sizeof p1 - 1, digits = 0;
+    if (!s->started || s->exception || strcmp(s->event, "contentBlockDelta") != 0 || n < i ||
+        memcmp(d, p1, i) != 0)
+        return 0;
+    while (i < n && d[i] >= '0' && d[i] <= '9' && digits < 6)
+        i++, digits++;
+    if (digits == 0 || (digits > 1 && d[i - digits] == '0'))
+        return 0;
+    if (n - i < sizeof p2 - 1 || memcmp(d + i, p2, sizeof p2 - 1) != 0)
+        return 0;
+    size_t t0 = i + sizeof p2 - 1, t1 = gd_xl_plain_string_end(d, n, t0);
+    if (!t1 || n - t1 < 3 || d[t1 + 1] != '}')
+        return 0;
+    size_t k = t1 + 2;
+    if (n - k > sizeof pad - 1 && memcmp(d + k, pad, sizeof pad - 1) == 0) {
+        size_t e = gd_xl_plain_string_end(d, n, k + sizeof pad - 1);
+        if (!e)
+            return 0;
+        k = e + 1;
+    }
+    if (k >= n || d[k] != '}' || !only_ws(d, k + 1, n))
+        return 0;
+    *rc = t1 == t0 ? 0 : gd_xl_chunk_text(&s->ck, b, d + t0 - 1, t1 - t0 + 2, 1);
+    return 1;
+}
+
 int gd_xl_br_sse_event(struct gd_xl_br_sse *s, const char *data, size_t dlen, struct gd_buf *out)
 {
     if (s->finished || !data || dlen == 0)
         return 0; /* nothing follows [DONE] */
+    int rc;
+    size_t mark = out->len;
+    if (fast_text_delta(s, data, dlen, out, &rc)) {
+        if (rc)
+            out->len = mark;
+        return rc;
+    }
     cJSON *ev = cJSON_ParseWithLength(data, dlen);
     if (!ev)
         return GD_EPARSE;
-    size_t mark = out->len;
     struct gd_xl_br_sse save = *s;
-    int rc = dispatch(s, ev, out);
+    rc = dispatch(s, ev, out);
     cJSON_Delete(ev);
     if (rc != 0) {
         out->len = mark;

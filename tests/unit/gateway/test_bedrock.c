@@ -429,6 +429,47 @@ Test(bedrock_sse, text_stream_any_split)
     }
 }
 
+/* The text-delta fast path (ConverseStream's own serialisation) writes what the general path
+ * writes: each payload once as is and once behind a space, which only the general path takes. */
+Test(bedrock_sse, text_delta_fast_path_matches_general)
+{
+    static const char *const payloads[] = {
+        "{'contentBlockIndex':0,'delta':{'text':'plain'},'p':'abcdefgh'}",
+        "{'contentBlockIndex':12,'delta':{'text':'quote \\' back \\\\ nl \\n tab \\t'}}",
+        "{'contentBlockIndex':0,'delta':{'text':'caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80'}}",
+        "{'contentBlockIndex':0,'delta':{'text':''},'p':'ab'}",
+        "{'contentBlockIndex':0,'delta':{'text':'unicode \\u00e9'}}",
+        "{'contentBlockIndex':0,'delta':{'text':'pad escaped'},'p':'\\u0041'}",
+        "{'contentBlockIndex':0,'p':'x','delta':{'text':'pad first'}}",
+        "{'contentBlockIndex':01,'delta':{'text':'leading zero'}}",
+        "{'contentBlockIndex':0,'delta':{'text':'a'},'p':'x'} \n",
+        "{'contentBlockIndex':0,'delta':{'text':'a'},'p':'x'}x",
+        "{'contentBlockIndex':0,'delta':{'text':'bad \xff utf8'}}",
+    };
+    for (size_t i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+        char spaced[512];
+        snprintf(spaced, sizeof spaced, " %s", payloads[i]);
+        const char *forms[2] = {payloads[i], spaced};
+        struct gd_buf out[2];
+        int rc[2];
+        for (int f = 0; f < 2; f++) {
+            static unsigned char st[4096];
+            size_t n = message(st, "event", "messageStart", "{'role':'assistant'}");
+            n += message(st + n, "event", "contentBlockDelta", forms[f]);
+            struct gd_xl_br_sse s;
+            gd_buf_init(&out[f], 1 << 20);
+            rc[f] = run_stream(st, n, n, 0, &out[f], &s);
+            gd_xl_br_sse_free(&s);
+        }
+        cr_assert_eq(rc[0], rc[1], "payload %zu", i);
+        cr_assert_eq(out[0].len, out[1].len, "payload %zu", i);
+        cr_assert(!memcmp(out[0].data, out[1].data, out[0].len), "payload %zu: %.*s", i,
+                  (int)out[0].len, out[0].data);
+        gd_buf_free(&out[0]);
+        gd_buf_free(&out[1]);
+    }
+}
+
 Test(bedrock_sse, tool_use_stream)
 {
     static unsigned char st[8192];
