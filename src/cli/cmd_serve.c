@@ -20,6 +20,7 @@
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
+#include "obs/remote_write.h"
 #include "obs/gpu.h"
 #include "obs/trace.h"
 #include "serve/model_server.h"
@@ -564,6 +565,7 @@ static void teardown(void)
     for (unsigned i = 0; i < S.n_started; i++)
         pthread_join(S.workers[i].thread, NULL);
     gd_trace_stop(S.cfg ? S.cfg->drain_timeout_ms : 0); /* the last spans, within the drain time */
+    gd_rw_stop(S.cfg ? S.cfg->drain_timeout_ms : 0);    /* the last metrics snapshot, likewise */
     gd_gpu_stop();
     for (unsigned i = 0; i < S.n_alloc; i++) {
         gd_http_server_free(S.workers[i].srv);
@@ -606,6 +608,12 @@ static int run(void)
         S.n_started++;
     }
     atomic_store(&gd_serve.ready, 1);
+    char host[256] = "localhost", instance[300];
+    gethostname(host, sizeof host - 1);
+    snprintf(instance, sizeof instance, "%s:%u", host, (unsigned)S.addr.port);
+    if ((rc = gd_rw_start(gd_rw_config_get(S.cfg), instance)) != 0)
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot start metrics remote write\" error=\"%s\"",
+                gd_strerror(rc));
     gd_reload_set_handler(request_reload);
     gd_serve_memory_start(S.main_loop);
     rc = gd_loop_run(S.main_loop);

@@ -156,7 +156,7 @@ static void parse_access_log(struct gd_config *c, const struct gd_yaml_node *roo
 static void parse_metrics(struct gd_config *c, const struct gd_yaml_node *root,
                           struct gd_config_diag *d)
 {
-    static const char *const keys[] = {"enabled", "path", NULL};
+    static const char *const keys[] = {"enabled", "path", "remote_write", NULL}; /* remote_write: src/obs */
     const struct gd_yaml_node *m;
     if (gd_config_get_map(d, root, "metrics", &m) || !m)
         return;
