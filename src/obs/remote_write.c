@@ -38,14 +38,26 @@ static struct {
     uint64_t stop_deadline_ns;
     struct batch *ring; /* [cap] */
     size_t cap, head, count;
-    struct gd_rw_config cfg;         /* the thread's own copy of the settings it uses */
-    struct gd_trace_attr_kv *labels; /* external labels: configured + job/instance defaults */
-    size_t n_labels;
+    struct settings *set;     /* in use by the thread */
+    struct settings *pending; /* from a reload, taken by the thread at its next turn */
     struct gd_counter *sent, *dropped, *rejected, *failures, *skipped;
     struct gd_gauge *queued;
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* ---- settings ---- */
+
+/* What the thread uses of the config. Only the thread reads it outside mu, and only the
+ * thread replaces it (by R.pending, which gd_rw_configure fills), so a reload never frees
+ * settings that a snapshot or POST in flight still reads. */
+struct settings {
+    char *url;
+    int url_secret;
+    uint32_t interval_ms, timeout_ms;
+    struct gd_trace_attr_kv *headers; /* extra HTTP headers (secrets: never logged) */
+    size_t n_headers;
+    struct gd_trace_attr_kv *labels; /* external labels: configured + job/instance defaults */
+    size_t n_labels;
+};
 
 static void kv_free(struct gd_trace_attr_kv *kv, size_t n)
 {
@@ -81,35 +93,39 @@ static int has_label(const struct gd_trace_attr_kv *kv, size_t n, const char *k)
     return 0;
 }
 
-static void settings_clear(void)
+static void settings_free(struct settings *s)
 {
-    kv_free(R.cfg.headers, R.cfg.n_headers);
-    kv_free(R.labels, R.n_labels);
-    gd_free(R.cfg.url);
-    memset(&R.cfg, 0, sizeof R.cfg);
-    R.labels = NULL;
-    R.n_labels = 0;
+    if (!s)
+        return;
+    kv_free(s->headers, s->n_headers);
+    kv_free(s->labels, s->n_labels);
+    gd_free(s->url);
+    gd_free(s);
 }
 
-static int settings_copy(const struct gd_rw_config *c, const char *instance)
+/* c's settings with the job/instance defaults added; NULL when out of memory. */
+static struct settings *settings_new(const struct gd_rw_config *c, const char *instance)
 {
-    R.cfg = *c;
-    R.cfg.headers = R.cfg.labels = NULL;
-    R.cfg.n_headers = R.cfg.n_labels = 0;
-    R.labels = NULL;
-    R.n_labels = 0;
-    int rc = (R.cfg.url = gd_strdup(c->url)) ? 0 : GD_ENOMEM;
+    struct settings *s = gd_calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->url_secret = c->url_secret;
+    s->interval_ms = c->interval_ms;
+    s->timeout_ms = c->timeout_ms;
+    int rc = (s->url = gd_strdup(c->url)) ? 0 : GD_ENOMEM;
     for (size_t i = 0; !rc && i < c->n_headers; i++)
-        rc = kv_push(&R.cfg.headers, &R.cfg.n_headers, c->headers[i].key, c->headers[i].value);
+        rc = kv_push(&s->headers, &s->n_headers, c->headers[i].key, c->headers[i].value);
     for (size_t i = 0; !rc && i < c->n_labels; i++)
-        rc = kv_push(&R.labels, &R.n_labels, c->labels[i].key, c->labels[i].value);
+        rc = kv_push(&s->labels, &s->n_labels, c->labels[i].key, c->labels[i].value);
     if (!rc && !has_label(c->labels, c->n_labels, "job"))
-        rc = kv_push(&R.labels, &R.n_labels, "job", "girder");
+        rc = kv_push(&s->labels, &s->n_labels, "job", "girder");
     if (!rc && !has_label(c->labels, c->n_labels, "instance"))
-        rc = kv_push(&R.labels, &R.n_labels, "instance", instance ? instance : "girder");
-    if (rc)
-        settings_clear();
-    return rc;
+        rc = kv_push(&s->labels, &s->n_labels, "instance", instance ? instance : "girder");
+    if (rc) {
+        settings_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 /* ---- HTTP ---- */
@@ -139,20 +155,22 @@ static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
 
 /* One POST of body. The HTTP status, or 0 for a transport error; *retry_after in seconds
  * (-1: none). Header values (credentials) never reach a log line. */
-static long post(CURL *h, const struct gd_rw_config *c, const struct gd_buf *body,
-                 uint32_t timeout_ms, long *retry_after)
+static long post(CURL *h, const struct settings *c, const struct gd_buf *body, uint32_t timeout_ms,
+                 long *retry_after)
 {
     static const char *const fixed[] = {"Content-Type: application/x-protobuf",
                                         "Content-Encoding: snappy",
                                         "X-Prometheus-Remote-Write-Version: 0.1.0", "Expect:"};
+    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
     struct curl_slist *hdrs = NULL;
     int oom = 0;
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] + c->n_headers && !oom; i++) {
+    for (size_t i = 0; i < N_FIXED + c->n_headers && !oom; i++) {
         char line[4200];
-        if (i < sizeof fixed / sizeof fixed[0])
+        if (i < N_FIXED)
             snprintf(line, sizeof line, "%s", fixed[i]);
         else
-            snprintf(line, sizeof line, "%s: %s", c->headers[i - 4].key, c->headers[i - 4].value);
+            snprintf(line, sizeof line, "%s: %s", c->headers[i - N_FIXED].key,
+                     c->headers[i - N_FIXED].value);
         struct curl_slist *n = curl_slist_append(hdrs, line);
         oom = !n;
         hdrs = n ? n : hdrs;
@@ -216,8 +234,9 @@ static void snapshot(void)
     gd_buf_init(&body, MAX_BODY + MAX_BODY / 6 + 64);
     size_t n = 0, skipped = 0;
     int rc = m ? gd_metrics_render(m, &text) : GD_ENOMEM;
-    rc =
-        rc ? rc : gd_rw_encode(text.data, text.len, R.labels, R.n_labels, ts_ms, &pb, &n, &skipped);
+    rc = rc ? rc
+            : gd_rw_encode(text.data, text.len, R.set->labels, R.set->n_labels, ts_ms, &pb, &n,
+                           &skipped);
     rc = rc ? rc : gd_rw_snappy(&pb, &body);
     gd_counter_add(R.skipped, (uint64_t)skipped);
     gd_buf_free(&text);
@@ -256,12 +275,21 @@ static void *rw_main(void *arg)
 {
     (void)arg;
     CURL *h = curl_easy_init();
-    uint64_t interval_ns = (uint64_t)R.cfg.interval_ms * 1000000u;
+    pthread_mutex_lock(&R.mu);
+    uint64_t interval_ns = (uint64_t)R.set->interval_ms * 1000000u;
     uint64_t next_tick = gd_mono_ns() + interval_ns, retry_at = 0, backoff = BACKOFF_START_MS;
     int final_done = 0, warned = 0;
-    pthread_mutex_lock(&R.mu);
     for (;;) {
         uint64_t now = gd_mono_ns();
+        if (R.pending) { /* a reload: new URL, headers, labels or interval from now on */
+            settings_free(R.set);
+            R.set = R.pending;
+            R.pending = NULL;
+            interval_ns = (uint64_t)R.set->interval_ms * 1000000u;
+            next_tick = now + interval_ns;
+            retry_at = 0;
+            backoff = BACKOFF_START_MS;
+        }
         if (R.stopping && !final_done) { /* the last batch: what was served until now */
             snapshot();
             final_done = 1;
@@ -282,13 +310,13 @@ static void *rw_main(void *arg)
         }
         /* send the oldest batch; the ring slot stays ours (only this thread pops) */
         struct gd_buf body = R.ring[R.head].body;
-        uint32_t timeout = R.cfg.timeout_ms;
+        uint32_t timeout = R.set->timeout_ms;
         if (R.stopping) {
             uint64_t left = ms_until(R.stop_deadline_ns);
             timeout = left < timeout ? (uint32_t)(left ? left : 1) : timeout;
         }
         pthread_mutex_unlock(&R.mu);
-        long retry_after, st = post(h, &R.cfg, &body, timeout, &retry_after);
+        long retry_after, st = post(h, R.set, &body, timeout, &retry_after);
         pthread_mutex_lock(&R.mu);
         if (st >= 200 && st < 300) {
             pop_head(R.sent);
@@ -369,6 +397,12 @@ static int metrics_init(void)
     return 0;
 }
 
+static void log_target(const char *what, const struct gd_rw_config *c)
+{
+    gd_logf(GD_LOG_INFO, "msg=\"%s\" url=%s interval_ms=%u queue=%zu", what,
+            c->url_secret ? "(from-environment)" : c->url, c->interval_ms, R.cap);
+}
+
 int gd_rw_start(const struct gd_rw_config *c, const char *instance)
 {
     if (!c || !c->url)
@@ -384,12 +418,13 @@ int gd_rw_start(const struct gd_rw_config *c, const char *instance)
     R.cap = c->queue ? c->queue : 1;
     R.head = R.count = 0;
     R.ring = gd_calloc(R.cap, sizeof *R.ring);
-    rc = R.ring ? settings_copy(c, instance) : GD_ENOMEM;
-    if (!rc && pthread_create(&R.thread, NULL, rw_main, NULL) != 0) {
-        settings_clear();
+    R.set = R.ring ? settings_new(c, instance) : NULL;
+    rc = R.set ? 0 : GD_ENOMEM;
+    if (!rc && pthread_create(&R.thread, NULL, rw_main, NULL) != 0)
         rc = GD_EIO;
-    }
     if (rc) {
+        settings_free(R.set);
+        R.set = NULL;
         gd_free(R.ring);
         R.ring = NULL;
         pthread_mutex_unlock(&R.mu);
@@ -397,8 +432,7 @@ int gd_rw_start(const struct gd_rw_config *c, const char *instance)
     }
     R.running = 1;
     pthread_mutex_unlock(&R.mu);
-    gd_logf(GD_LOG_INFO, "msg=\"remote-writing metrics\" url=%s interval_ms=%u queue=%u",
-            c->url_secret ? "(from-environment)" : c->url, c->interval_ms, c->queue);
+    log_target("remote-writing metrics", c);
     return 0;
 }
 
@@ -418,6 +452,32 @@ void gd_rw_stop(uint64_t deadline_ms)
     R.running = R.stopping = 0;
     gd_free(R.ring);
     R.ring = NULL;
-    settings_clear();
+    settings_free(R.set);
+    settings_free(R.pending);
+    R.set = R.pending = NULL;
     pthread_mutex_unlock(&R.mu);
+}
+
+int gd_rw_configure(const struct gd_rw_config *c, const char *instance, uint64_t off_deadline_ms)
+{
+    pthread_mutex_lock(&R.mu);
+    int running = R.running;
+    pthread_mutex_unlock(&R.mu);
+    if (!running)
+        return gd_rw_start(c, instance);
+    if (!c || !c->url) {
+        gd_rw_stop(off_deadline_ms);
+        gd_logf(GD_LOG_INFO, "msg=\"metrics remote write turned off\"");
+        return 0;
+    }
+    struct settings *s = settings_new(c, instance);
+    if (!s)
+        return GD_ENOMEM;
+    pthread_mutex_lock(&R.mu);
+    settings_free(R.pending);
+    R.pending = s;
+    pthread_cond_signal(&R.cv);
+    pthread_mutex_unlock(&R.mu);
+    log_target("remote write settings reloaded", c);
+    return 0;
 }

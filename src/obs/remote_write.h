@@ -62,5 +62,10 @@ int gd_rw_snappy(const struct gd_buf *in, struct gd_buf *out);
 int gd_rw_start(const struct gd_rw_config *c, const char *instance);
 /* Takes a last snapshot, sends what is queued until deadline_ms from now, then stops. */
 void gd_rw_stop(uint64_t deadline_ms);
+/* A reload's settings: starts the thread (c has a URL, none ran), hands it c's URL, headers,
+ * labels, interval and timeout (it takes them before its next snapshot or POST; the queue's
+ * size stays until a restart), or stops it (c has no URL) sending what is queued for at most
+ * off_deadline_ms. */
+int gd_rw_configure(const struct gd_rw_config *c, const char *instance, uint64_t off_deadline_ms);
 
 #endif
