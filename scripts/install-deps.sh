@@ -11,7 +11,7 @@ DEB_PKGS=(
   # libraries
   libcurl4-openssl-dev libjsmn-dev libcjson-dev libyaml-dev libhiredis-dev libjwt-dev
   libssl-dev libpcre2-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  libopenblas-dev libzstd-dev liblzma-dev zlib1g-dev
+  libopenblas-dev libzstd-dev liblzma-dev zlib1g-dev libsnappy-dev
   # tests
   libcriterion-dev python3-pytest python3-numpy python3-onnx libonnx-testdata
   nginx-light redis-server curl openssl ca-certificates zstd xz-utils python3-prometheus-client

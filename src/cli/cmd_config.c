@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
+#include "obs/remote_write.h"
 #include "obs/trace.h"
 #include "serve/ms_config.h"
 
@@ -19,6 +20,7 @@ const struct gd_config_section *const gd_cli_config_sections[] = {
     &gd_gw_config_section,    /* providers:, models: (src/gateway) */
     &gd_ms_config_section,    /* serving: (src/serve) */
     &gd_trace_config_section, /* tracing: (src/obs) */
+    &gd_rw_config_section,    /* metrics.remote_write (src/obs) */
     NULL,
 };
 const unsigned long gd_cli_config_sections_n =

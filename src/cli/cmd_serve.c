@@ -20,6 +20,7 @@
 #include "girder/error.h"
 #include "obs/access_log.h"
 #include "obs/metrics.h"
+#include "obs/remote_write.h"
 #include "obs/gpu.h"
 #include "obs/trace.h"
 #include "serve/model_server.h"
@@ -385,6 +386,17 @@ static void worker_swap_site(struct gd_loop *loop, void *ud)
     gd_free(sw);
 }
 
+/* The default `instance` label of remote-written series: host:port. */
+static const char *rw_instance(char *out, size_t n)
+{
+    char host[256] = "localhost";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    snprintf(out, n, "%s:%u", host, (unsigned)S.addr.port);
+    return out;
+}
+enum { RW_OFF_DEADLINE_MS = 1000 }; /* a reload that turns remote write off sends for <= 1 s */
+
 /* Returns 0 when the new config was handed to every loop, else an error (the old stays). */
 static int reload(void)
 {
@@ -421,6 +433,10 @@ static int reload(void)
     S.cfg = cfg;
     gd_log_set_level(cfg->log_level);
     gd_trace_configure(gd_trace_config_get(cfg));
+    char instance[300];
+    if (gd_rw_configure(gd_rw_config_get(cfg), rw_instance(instance, sizeof instance),
+                        RW_OFF_DEADLINE_MS) != 0)
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot apply the metrics remote write settings\"");
     struct gd_access_log *log = atomic_load(&gd_serve.access_log);
     if (log && gd_access_log_reopen(log) != 0)
         gd_logf(GD_LOG_WARN, "msg=\"cannot reopen the access log\"");
@@ -564,6 +580,7 @@ static void teardown(void)
     for (unsigned i = 0; i < S.n_started; i++)
         pthread_join(S.workers[i].thread, NULL);
     gd_trace_stop(S.cfg ? S.cfg->drain_timeout_ms : 0); /* the last spans, within the drain time */
+    gd_rw_stop(S.cfg ? S.cfg->drain_timeout_ms : 0);    /* the last metrics snapshot, likewise */
     gd_gpu_stop();
     for (unsigned i = 0; i < S.n_alloc; i++) {
         gd_http_server_free(S.workers[i].srv);
@@ -606,6 +623,10 @@ static int run(void)
         S.n_started++;
     }
     atomic_store(&gd_serve.ready, 1);
+    char instance[300];
+    if ((rc = gd_rw_start(gd_rw_config_get(S.cfg), rw_instance(instance, sizeof instance))) != 0)
+        gd_logf(GD_LOG_ERROR, "msg=\"cannot start metrics remote write\" error=\"%s\"",
+                gd_strerror(rc));
     gd_reload_set_handler(request_reload);
     gd_serve_memory_start(S.main_loop);
     rc = gd_loop_run(S.main_loop);

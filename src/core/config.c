@@ -156,7 +156,8 @@ static void parse_access_log(struct gd_config *c, const struct gd_yaml_node *roo
 static void parse_metrics(struct gd_config *c, const struct gd_yaml_node *root,
                           struct gd_config_diag *d)
 {
-    static const char *const keys[] = {"enabled", "path", NULL};
+    /* remote_write is parsed by src/obs (remote_write_config.c) */
+    static const char *const keys[] = {"enabled", "path", "remote_write", NULL};
     const struct gd_yaml_node *m;
     if (gd_config_get_map(d, root, "metrics", &m) || !m)
         return;

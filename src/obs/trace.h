@@ -44,6 +44,13 @@ extern const struct gd_config_section gd_trace_config_section;
 /* The section's settings in cfg (never NULL for a loaded config). */
 const struct gd_trace_config *gd_trace_config_get(const struct gd_config *cfg);
 
+/* Appends map t's `key` (a map of single-line strings, at most 64 entries) to (*v, *n);
+ * errors recorded in d. Shared with other config sections. 0, GD_EINVAL or GD_ENOMEM. */
+struct gd_config_diag;
+struct gd_yaml_node;
+int gd_trace_config_kv_map(struct gd_config_diag *d, const struct gd_yaml_node *t, const char *key,
+                           struct gd_trace_attr_kv **v, size_t *n);
+
 /* ---- spans ---- */
 enum gd_span_kind { GD_SPAN_INTERNAL = 1, GD_SPAN_SERVER = 2, GD_SPAN_CLIENT = 3 };
 enum gd_span_status { GD_SPAN_UNSET = 0, GD_SPAN_OK = 1, GD_SPAN_ERROR = 2 };

@@ -78,9 +78,9 @@ static int add_kv(struct gd_trace_attr_kv **v, size_t *n, const char *k, size_t 
     return 0;
 }
 
-/* A map of scalars into kv pairs. */
-static int get_kv_map(struct gd_config_diag *d, const struct gd_yaml_node *t, const char *key,
-                      struct gd_trace_attr_kv **v, size_t *n)
+/* A map of scalars into kv pairs (trace.h). */
+int gd_trace_config_kv_map(struct gd_config_diag *d, const struct gd_yaml_node *t, const char *key,
+                           struct gd_trace_attr_kv **v, size_t *n)
 {
     const struct gd_yaml_node *m;
     int rc = gd_config_get_map(d, t, key, &m);
@@ -157,8 +157,9 @@ static int parse(const struct gd_yaml_node *root, struct gd_config_diag *d, void
     rc = rc ? rc : gd_config_get_int(d, t, "batch_delay_ms", 1, 600000, &delay);
     rc = rc ? rc : gd_config_get_int(d, t, "max_retries", 0, 100, &retries);
     rc = rc ? rc : gd_config_get_string(d, t, "compression", 16, &comp, NULL);
-    rc = rc ? rc : get_kv_map(d, t, "resource_attributes", &c->resource, &c->n_resource);
-    rc = rc ? rc : get_kv_map(d, t, "headers", &c->headers, &c->n_headers);
+    rc =
+        rc ? rc : gd_trace_config_kv_map(d, t, "resource_attributes", &c->resource, &c->n_resource);
+    rc = rc ? rc : gd_trace_config_kv_map(d, t, "headers", &c->headers, &c->n_headers);
     if (rc) {
         cfg_free(c);
         return rc;
