@@ -10,7 +10,8 @@
  *                    girder.attempts; governance and cache decisions: girder.key_id,
  *                    girder.tenant (never the key), girder.governance.refusal (the error
  *                    code of a 401/403/429/503 girder gave), girder.cache (hit, miss,
- *                    refresh, bypass)
+ *                    refresh, bypass), girder.pii.actions / girder.pii.categories (what
+ *                    the PII policy did and found; names only, never a value)
  *   model serving    girder.model, girder.model_version, and two INTERNAL child spans,
  *                    "queue" and "compute" (girder.batch_size), laid out from the measured
  *                    queue_us / compute_us ending at the response
@@ -77,6 +78,8 @@ static void gateway_attrs(struct gd_span *s, const struct gd_http_completion *c,
     attr_field_str(s, c, "key_id", "girder.key_id");
     attr_field_str(s, c, "tenant", "girder.tenant");
     attr_field_str(s, c, "refusal", "girder.governance.refusal");
+    attr_field_str(s, c, "pii", "girder.pii.actions");
+    attr_field_str(s, c, "pii_categories", "girder.pii.categories");
 }
 
 /* queue and compute children of a model-serving request, ending where the span ends. */

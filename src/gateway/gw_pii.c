@@ -27,13 +27,34 @@ static void init_metrics(void)
                        &detections);
 }
 
-static void count(const unsigned counts[GD_PII_NCAT], uint32_t cats, enum gd_pii_action a)
+/* Counts what was found of cats and remembers it for the request's log line and span. */
+static void count(struct gw_req *req, const unsigned counts[GD_PII_NCAT], uint32_t cats,
+                  enum gd_pii_action a)
 {
     for (int c = 0; c < GD_PII_NCAT; c++)
         if (counts[c] && (cats >> c & 1)) {
             const char *v[] = {gd_pii_cat_name((enum gd_pii_cat)c), gd_pii_action_name(a)};
             gd_counter_add(gd_counter_vec_get(detections, v), counts[c]);
+            req->pii_found |= 1u << c;
+            req->pii_acted |= (uint8_t)(1u << a);
         }
+}
+
+void gw_pii_log_fields(struct gw_req *req)
+{
+    if (!req->pii_found)
+        return;
+    char acts[64] = "", cats[512] = "";
+    for (int a = GD_PII_ACT_LOG; a <= GD_PII_ACT_BLOCK; a++)
+        if (req->pii_acted >> a & 1)
+            snprintf(acts + strlen(acts), sizeof acts - strlen(acts), "%s%s", acts[0] ? "," : "",
+                     gd_pii_action_name((enum gd_pii_action)a));
+    for (int c = 0; c < GD_PII_NCAT; c++)
+        if (req->pii_found >> c & 1)
+            snprintf(cats + strlen(cats), sizeof cats - strlen(cats), "%s%s", cats[0] ? "," : "",
+                     gd_pii_cat_name((enum gd_pii_cat)c));
+    gd_http_log_field_str(req->x, "pii", acts);
+    gd_http_log_field_str(req->x, "pii_categories", cats);
 }
 
 /* The alias's policy, else the tenant's, else governance's; NULL: none. */
@@ -110,10 +131,10 @@ int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **co
         gd_buf_init(&tmp, cap);
         st = rewrite(req, s, block | log, GD_PII_MODE_REDACT, &tmp, counts, msg, msglen);
         gd_buf_free(&tmp);
-        count(counts, log, GD_PII_ACT_LOG);
+        count(req, counts, log, GD_PII_ACT_LOG);
         for (int k = 0; !st && k < GD_PII_NCAT; k++)
             if (counts[k] && (block >> k & 1)) {
-                count(counts, block, GD_PII_ACT_BLOCK);
+                count(req, counts, block, GD_PII_ACT_BLOCK);
                 snprintf(msg, msglen,
                          "the request contains personal data or a secret of category %s, which "
                          "this gateway's policy blocks",
@@ -143,7 +164,7 @@ int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **co
         gd_buf_init(out, cap);
         st = rewrite(req, s, steps[i].cats, steps[i].mode, out, counts, msg, msglen);
         if (!st) {
-            count(counts, steps[i].cats, steps[i].act);
+            count(req, counts, steps[i].cats, steps[i].act);
             req->cbody = out->data ? out->data : "";
             req->cbody_len = out->len;
         }

@@ -21,6 +21,9 @@ int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **co
 /* Puts the masked values back into a complete non-streamed JSON answer (in place) when
  * the policy says restore. 0 or GD_ENOMEM / GD_ELIMIT (body left as it was). */
 int gw_pii_restore_json(struct gw_req *req, struct gd_buf *body);
+/* The access-log fields `pii` (the actions taken: log, mask, redact, block) and
+ * `pii_categories` (what was found), category names only; nothing when nothing was found. */
+void gw_pii_log_fields(struct gw_req *req);
 void gw_pii_req_free(struct gw_req *req);
 
 #endif

@@ -97,6 +97,7 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
     if (req->cache_result)
         gd_http_log_field_str(req->x, "cache", req->cache_result);
     gd_gov_log_fields(&req->gov, req->x);
+    gw_pii_log_fields(req);
 }
 
 /* Ends the client side with a complete response; the exchange is gone afterwards. */

@@ -108,6 +108,8 @@ struct gw_req {
     const struct gd_gov_pii_cfg *pii; /* the policy that applied, NULL: none */
     struct gd_pii_vault *pii_vault;   /* masked values, NULL until one is masked */
     struct gd_buf pii_body[2];        /* the body after masking, after redaction */
+    uint32_t pii_found;               /* categories found (bit per gd_pii_cat) */
+    uint8_t pii_acted;                /* actions taken on them (bit per gd_pii_action) */
 
     /* response cache (gw_cache_req.h) */
     const char *cache_result; /* x-girder-cache: hit, miss, refresh, bypass; NULL: not used */

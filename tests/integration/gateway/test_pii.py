@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -132,3 +133,30 @@ def test_config_errors(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode != 0 and ":4:" in r.stdout + r.stderr and "maybe" in r.stdout + r.stderr, \
         r.stdout + r.stderr
+
+
+def access_line(g, request_id):
+    for _ in range(100):
+        for line in list(g.lines):
+            if line.startswith("{") and '"request_id":"%s"' % request_id in line:
+                return json.loads(line)
+        time.sleep(0.05)
+    raise AssertionError("no access-log line for " + request_id)
+
+
+def test_access_log_names_actions_and_categories(gw):
+    """What the policy did and found reaches the access log (and so the server span) as
+    names, never as values; a request with nothing to find carries no pii fields."""
+    g, port, _ = gw
+    for rid, key, text in (("pii-mask", "open", "mail %s card %s" % (EMAIL, CARD)),
+                           ("pii-block", "strict", "card " + CARD),
+                           ("pii-none", "open", "nothing personal")):
+        body = {"model": "chat", "messages": [{"role": "user", "content": text}]}
+        request(port, "POST", "/v1/chat/completions", body,
+                {"Authorization": "Bearer " + KEYS[key], "x-request-id": rid})
+    masked = access_line(g, "pii-mask")
+    assert masked["pii"] == "mask", masked
+    assert set(masked["pii_categories"].split(",")) == {"email", "credit_card"}, masked
+    blocked = access_line(g, "pii-block")
+    assert blocked["pii"] == "block" and blocked["pii_categories"] == "credit_card", blocked
+    assert "pii" not in access_line(g, "pii-none")

@@ -163,19 +163,21 @@ def test_gateway_and_model_serving_attributes(stack):
 
 def test_governance_and_cache_decisions(tmp_path):
     """The server span names the caller (key id, tenant; never the key), the cache's
-    decision and a governance refusal."""
+    decision, what the PII policy did and found (names, never the value) and a governance
+    refusal."""
     import hashlib
     models.mix(str(tmp_path / "mix.onnx"))
     rec, rport = start_receiver()
     mock, mport = start_mock()
     key = "gk-trace-0123456789abcdef"
     extra = ("cache: {aliases: [chat]}\n"
-             "governance:\n  tenants: [{id: team-t}]\n  keys:\n"
+             "governance:\n  pii: {action: mask}\n  tenants: [{id: team-t}]\n  keys:\n"
              "    - {id: tk, key_sha256: \"%s\", tenant: team-t, limits: {rpm: 2}}\n"
              % hashlib.sha256(key.encode()).hexdigest())
     g, port = start_girder(config(rport, mport, extra), tmp_path, {"TRACE_TOKEN": "x"})
     try:
-        body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+        email = "jane.doe@example.com"
+        body = {"model": "chat", "messages": [{"role": "user", "content": "hi " + email}]}
         for i, want in enumerate((200, 200, 429)):
             status, _, _ = request(port, "POST", "/v1/chat/completions", body,
                                    {"x-request-id": "gov-%d" % i,
@@ -186,7 +188,10 @@ def test_governance_and_cache_decisions(tmp_path):
         assert all(x["girder.key_id"] == "tk" and x["girder.tenant"] == "team-t" for x in a)
         assert a[2]["girder.governance.refusal"] == "rate_limit_exceeded", a[2]
         assert "girder.governance.refusal" not in a[0]
-        assert key not in json.dumps(spans(rec))
+        assert all(x["girder.pii.actions"] == "mask" and x["girder.pii.categories"] == "email"
+                   for x in a[:2]), a
+        assert "girder.pii.actions" not in a[2]  # refused before the body was looked at
+        assert key not in json.dumps(spans(rec)) and email not in json.dumps(spans(rec))
     finally:
         g.stop()
         mock.stop()
