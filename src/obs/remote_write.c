@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "girder/error.h"
+#include "obs/export_http.h"
 #include "obs/metrics.h"
 
 #include <curl/curl.h>
@@ -22,7 +23,6 @@ enum {
     MAX_BODY = 64 << 20,
     BACKOFF_START_MS = 100,
     BACKOFF_MAX_MS = 5000,
-    RETRY_AFTER_MAX_S = 300,
 };
 
 struct batch {
@@ -59,32 +59,6 @@ struct settings {
     size_t n_labels;
 };
 
-static void kv_free(struct gd_trace_attr_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        gd_free(kv[i].key);
-        gd_free(kv[i].value);
-    }
-    gd_free(kv);
-}
-
-static int kv_push(struct gd_trace_attr_kv **v, size_t *n, const char *k, const char *val)
-{
-    struct gd_trace_attr_kv *nv = gd_realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return GD_ENOMEM;
-    *v = nv;
-    nv[*n].key = gd_strdup(k);
-    nv[*n].value = gd_strdup(val);
-    if (!nv[*n].key || !nv[*n].value) {
-        gd_free(nv[*n].key);
-        gd_free(nv[*n].value);
-        return GD_ENOMEM;
-    }
-    (*n)++;
-    return 0;
-}
-
 static int has_label(const struct gd_trace_attr_kv *kv, size_t n, const char *k)
 {
     for (size_t i = 0; i < n; i++)
@@ -97,8 +71,8 @@ static void settings_free(struct settings *s)
 {
     if (!s)
         return;
-    kv_free(s->headers, s->n_headers);
-    kv_free(s->labels, s->n_labels);
+    gd_obs_kv_free(s->headers, s->n_headers);
+    gd_obs_kv_free(s->labels, s->n_labels);
     gd_free(s->url);
     gd_free(s);
 }
@@ -114,13 +88,18 @@ static struct settings *settings_new(const struct gd_rw_config *c, const char *i
     s->timeout_ms = c->timeout_ms;
     int rc = (s->url = gd_strdup(c->url)) ? 0 : GD_ENOMEM;
     for (size_t i = 0; !rc && i < c->n_headers; i++)
-        rc = kv_push(&s->headers, &s->n_headers, c->headers[i].key, c->headers[i].value);
+        rc =
+            gd_obs_kv_push(&s->headers, &s->n_headers, c->headers[i].key, strlen(c->headers[i].key),
+                           c->headers[i].value, strlen(c->headers[i].value));
     for (size_t i = 0; !rc && i < c->n_labels; i++)
-        rc = kv_push(&s->labels, &s->n_labels, c->labels[i].key, c->labels[i].value);
+        rc = gd_obs_kv_push(&s->labels, &s->n_labels, c->labels[i].key, strlen(c->labels[i].key),
+                            c->labels[i].value, strlen(c->labels[i].value));
     if (!rc && !has_label(c->labels, c->n_labels, "job"))
-        rc = kv_push(&s->labels, &s->n_labels, "job", "girder");
+        rc = gd_obs_kv_push(&s->labels, &s->n_labels, "job", strlen("job"), "girder",
+                            strlen("girder"));
     if (!rc && !has_label(c->labels, c->n_labels, "instance"))
-        rc = kv_push(&s->labels, &s->n_labels, "instance", instance ? instance : "girder");
+        rc = gd_obs_kv_push(&s->labels, &s->n_labels, "instance", strlen("instance"),
+                            instance ? instance : "girder", strlen(instance ? instance : "girder"));
     if (rc) {
         settings_free(s);
         return NULL;
@@ -130,29 +109,6 @@ static struct settings *settings_new(const struct gd_rw_config *c, const char *i
 
 /* ---- HTTP ---- */
 
-static size_t header_cb(char *p, size_t size, size_t n, void *ud)
-{
-    long *retry_after = ud;
-    size_t len = size * n;
-    if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        char v[32];
-        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-        memcpy(v, p + 12, k);
-        v[k] = 0;
-        char *end;
-        long s = strtol(v, &end, 10); /* delta-seconds; an HTTP date is treated as absent */
-        if (end != v && s >= 0)
-            *retry_after = s < RETRY_AFTER_MAX_S ? s : RETRY_AFTER_MAX_S;
-    }
-    return len;
-}
-
-static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* One POST of body. The HTTP status, or 0 for a transport error; *retry_after in seconds
  * (-1: none). Header values (credentials) never reach a log line. */
 static long post(CURL *h, const struct settings *c, const struct gd_buf *body, uint32_t timeout_ms,
@@ -160,40 +116,10 @@ static long post(CURL *h, const struct settings *c, const struct gd_buf *body, u
 {
     static const char *const fixed[] = {"Content-Type: application/x-protobuf",
                                         "Content-Encoding: snappy",
-                                        "X-Prometheus-Remote-Write-Version: 0.1.0", "Expect:"};
-    enum { N_FIXED = sizeof fixed / sizeof fixed[0] };
-    struct curl_slist *hdrs = NULL;
-    int oom = 0;
-    for (size_t i = 0; i < N_FIXED + c->n_headers && !oom; i++) {
-        char line[4200];
-        if (i < N_FIXED)
-            snprintf(line, sizeof line, "%s", fixed[i]);
-        else
-            snprintf(line, sizeof line, "%s: %s", c->headers[i - N_FIXED].key,
-                     c->headers[i - N_FIXED].value);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
-        oom = !n;
-        hdrs = n ? n : hdrs;
-    }
-    *retry_after = -1;
-    long status = 0;
-    if (!oom) {
-        curl_easy_reset(h);
-        curl_easy_setopt(h, CURLOPT_URL, c->url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, "girder/" GD_VERSION_STRING);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-        curl_easy_setopt(h, CURLOPT_HEADERDATA, retry_after);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
-        if (curl_easy_perform(h) == CURLE_OK)
-            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(hdrs);
-    return status;
+                                        "X-Prometheus-Remote-Write-Version: 0.1.0"};
+    struct gd_obs_post p = {
+        c->url, fixed, sizeof fixed / sizeof fixed[0], c->headers, c->n_headers, body, timeout_ms};
+    return gd_obs_post(h, &p, retry_after);
 }
 
 /* ---- the queue (mu held) ---- */

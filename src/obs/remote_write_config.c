@@ -13,6 +13,7 @@
  * and reads only `remote_write` under `metrics`. */
 #include "core/alloc.h"
 #include "girder/error.h"
+#include "obs/export_http.h"
 #include "obs/remote_write.h"
 
 #include <stdbool.h>
@@ -21,22 +22,13 @@
 static const char *const rw_keys[] = {"url",     "interval_ms", "timeout_ms", "queue",
                                       "headers", "labels",      NULL};
 
-static void kv_free(struct gd_trace_attr_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        gd_free(kv[i].key);
-        gd_free(kv[i].value);
-    }
-    gd_free(kv);
-}
-
 static void cfg_free(void *data)
 {
     struct gd_rw_config *c = data;
     if (!c)
         return;
-    kv_free(c->headers, c->n_headers);
-    kv_free(c->labels, c->n_labels);
+    gd_obs_kv_free(c->headers, c->n_headers);
+    gd_obs_kv_free(c->labels, c->n_labels);
     gd_free(c->url);
     gd_free(c);
 }

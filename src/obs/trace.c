@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "girder/error.h"
+#include "obs/export_http.h"
 #include "obs/metrics.h"
 
 #include <curl/curl.h>
@@ -255,15 +256,6 @@ void gd_trace_submit(const struct gd_span *s)
 
 /* ---- settings ---- */
 
-static void kv_free(struct gd_trace_attr_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        gd_free(kv[i].key);
-        gd_free(kv[i].value);
-    }
-    gd_free(kv);
-}
-
 static int kv_copy(const struct gd_trace_attr_kv *src, size_t n, struct gd_trace_attr_kv **out)
 {
     *out = n ? gd_calloc(n, sizeof **out) : NULL;
@@ -272,7 +264,7 @@ static int kv_copy(const struct gd_trace_attr_kv *src, size_t n, struct gd_trace
     for (size_t i = 0; i < n; i++)
         if (!((*out)[i].key = gd_strdup(src[i].key)) ||
             !((*out)[i].value = gd_strdup(src[i].value))) {
-            kv_free(*out, n);
+            gd_obs_kv_free(*out, n);
             *out = NULL;
             return GD_ENOMEM;
         }
@@ -283,8 +275,8 @@ static void cfg_clear(struct gd_trace_config *c)
 {
     gd_free(c->endpoint);
     gd_free(c->service_name);
-    kv_free(c->resource, c->n_resource);
-    kv_free(c->headers, c->n_headers);
+    gd_obs_kv_free(c->resource, c->n_resource);
+    gd_obs_kv_free(c->headers, c->n_headers);
     memset(c, 0, sizeof *c);
 }
 
@@ -330,29 +322,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static size_t header_cb(char *p, size_t size, size_t n, void *ud)
-{
-    long *retry_after = ud;
-    size_t len = size * n;
-    if (len > 12 && !strncasecmp(p, "retry-after:", 12)) {
-        char v[32];
-        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
-        memcpy(v, p + 12, k);
-        v[k] = 0;
-        char *end;
-        long s = strtol(v, &end, 10); /* delta-seconds; an HTTP date is treated as absent */
-        if (end != v && s >= 0)
-            *retry_after = s;
-    }
-    return len;
-}
-
-static size_t discard_cb(char *p, size_t size, size_t n, void *ud)
-{
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* body gzip-coded into out (one deflate pass at the default level). 0 or GD_E*. */
 static int gzip_body(const struct gd_buf *body, struct gd_buf *out)
 {
@@ -377,33 +346,11 @@ static int gzip_body(const struct gd_buf *body, struct gd_buf *out)
 static long post(CURL *h, const struct gd_trace_config *c, const struct gd_buf *body,
                  long *retry_after)
 {
-    struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
-    if (c->gzip && hdrs) {
-        struct curl_slist *n = curl_slist_append(hdrs, "Content-Encoding: gzip");
-        hdrs = n ? n : hdrs;
-    }
-    for (size_t i = 0; i < c->n_headers && hdrs; i++) {
-        char line[1024];
-        snprintf(line, sizeof line, "%s: %s", c->headers[i].key, c->headers[i].value);
-        struct curl_slist *n = curl_slist_append(hdrs, line);
-        hdrs = n ? n : hdrs;
-    }
-    *retry_after = -1;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, c->endpoint);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->export_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, retry_after);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
-    long status = 0;
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    return status;
+    static const char *const fixed[] = {"Content-Type: application/x-protobuf",
+                                        "Content-Encoding: gzip"};
+    struct gd_obs_post p = {c->endpoint,  fixed, c->gzip ? 2 : 1,     c->headers,
+                            c->n_headers, body,  c->export_timeout_ms};
+    return gd_obs_post(h, &p, retry_after);
 }
 
 /* Waits until ms have passed or the exporter is told to stop (mu held). */

@@ -21,6 +21,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "girder/error.h"
+#include "obs/export_http.h"
 #include "obs/trace.h"
 
 #include <stdbool.h>
@@ -41,41 +42,11 @@ static void cfg_free(void *data)
     struct gd_trace_config *c = data;
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_resource; i++) {
-        gd_free(c->resource[i].key);
-        gd_free(c->resource[i].value);
-    }
-    for (size_t i = 0; i < c->n_headers; i++) {
-        gd_free(c->headers[i].key);
-        gd_free(c->headers[i].value);
-    }
-    gd_free(c->resource);
-    gd_free(c->headers);
+    gd_obs_kv_free(c->resource, c->n_resource);
+    gd_obs_kv_free(c->headers, c->n_headers);
     gd_free(c->endpoint);
     gd_free(c->service_name);
     gd_free(c);
-}
-
-static int add_kv(struct gd_trace_attr_kv **v, size_t *n, const char *k, size_t kl, const char *val,
-                  size_t vl)
-{
-    struct gd_trace_attr_kv *nv = gd_realloc(*v, (*n + 1) * sizeof *nv);
-    if (!nv)
-        return GD_ENOMEM;
-    *v = nv;
-    nv[*n].key = gd_malloc(kl + 1);
-    nv[*n].value = gd_malloc(vl + 1);
-    if (!nv[*n].key || !nv[*n].value) {
-        gd_free(nv[*n].key);
-        gd_free(nv[*n].value);
-        return GD_ENOMEM;
-    }
-    memcpy(nv[*n].key, k, kl);
-    nv[*n].key[kl] = 0;
-    memcpy(nv[*n].value, val, vl);
-    nv[*n].value[vl] = 0;
-    (*n)++;
-    return 0;
 }
 
 /* A map of scalars into kv pairs (trace.h). */
@@ -96,7 +67,7 @@ int gd_trace_config_kv_map(struct gd_config_diag *d, const struct gd_yaml_node *
             gd_config_diag_add(d, val, NULL, "expected a single-line string value");
             return GD_EINVAL;
         }
-        rc = add_kv(v, n, k->str, k->len, val->str, val->len);
+        rc = gd_obs_kv_push(v, n, k->str, k->len, val->str, val->len);
     }
     return rc;
 }
@@ -110,8 +81,8 @@ static int env_resource(struct gd_trace_config *c)
         const char *end = strchr(s, ','), *eq = strchr(s, '=');
         end = end ? end : s + strlen(s);
         if (eq && eq < end && eq > s) {
-            int rc = add_kv(&c->resource, &c->n_resource, s, (size_t)(eq - s), eq + 1,
-                            (size_t)(end - eq - 1));
+            int rc = gd_obs_kv_push(&c->resource, &c->n_resource, s, (size_t)(eq - s), eq + 1,
+                                    (size_t)(end - eq - 1));
             if (rc)
                 return rc;
         }
