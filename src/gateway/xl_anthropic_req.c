@@ -275,53 +275,6 @@ static int tool_choice(struct gd_xl_ctx *c, const cJSON *tc, const cJSON *parall
     return 0;
 }
 
-static int stop(struct gd_xl_ctx *c, const cJSON *s, cJSON *req)
-{
-    if (!s || cJSON_IsNull(s))
-        return 0;
-    cJSON *arr = gd_xl_add(c, req, "stop_sequences", cJSON_CreateArray());
-    if (cJSON_IsString(s))
-        return gd_xl_push(c, arr, cJSON_CreateString(s->valuestring)) ? 0 : GD_ENOMEM;
-    if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > MAX_STOP)
-        return gd_xl_fail(c, "stop", "stop must be a string or an array of at most %d strings",
-                          MAX_STOP);
-    for (const cJSON *e = s->child; e; e = e->next) {
-        if (!cJSON_IsString(e))
-            return gd_xl_fail(c, "stop", "stop must be a string or an array of strings");
-        gd_xl_push(c, arr, cJSON_CreateString(e->valuestring));
-    }
-    return 0;
-}
-
-/* A value that asks for nothing (so the key may be dropped): null, false, 0, 1 for n,
- * {"type":"text"} for response_format, an empty object/array. */
-static int is_default(const char *key, const cJSON *v)
-{
-    if (cJSON_IsNull(v) || cJSON_IsFalse(v))
-        return 1;
-    if (cJSON_IsNumber(v))
-        return v->valuedouble == (strcmp(key, "n") == 0 ? 1.0 : 0.0);
-    if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child)
-        return 1;
-    if (strcmp(key, "response_format") == 0) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
-        return cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0;
-    }
-    return 0;
-}
-
-static int number(struct gd_xl_ctx *c, const cJSON *v, const char *key, double lo, double hi,
-                  cJSON *req)
-{
-    if (!v || cJSON_IsNull(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return gd_xl_fail(c, key, "%s must be a number from %g to %g for Anthropic deployments",
-                          key, lo, hi);
-    gd_xl_add(c, req, key, cJSON_CreateNumber(v->valuedouble));
-    return 0;
-}
-
 static int max_tokens(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 {
     const char *key = "max_completion_tokens";
@@ -366,22 +319,14 @@ static const char *const droppable[] = {"n",
                                         "web_search_options",
                                         NULL};
 
-static int in_list(const char *const *l, const char *k)
-{
-    for (; *l; l++)
-        if (strcmp(*l, k) == 0)
-            return 1;
-    return 0;
-}
-
 static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
 {
     for (const cJSON *e = in->child; e; e = e->next) {
-        if (in_list(handled, e->string))
+        if (gd_xl_in_list(handled, e->string))
             continue;
-        if (in_list(droppable, e->string) && is_default(e->string, e))
+        if (gd_xl_in_list(droppable, e->string) && gd_xl_is_default(e->string, e))
             continue;
-        if (in_list(droppable, e->string))
+        if (gd_xl_in_list(droppable, e->string))
             return gd_xl_fail(c, e->string,
                               "%s is not supported by Anthropic deployments (the "
                               "Messages API has no equivalent)",
@@ -401,11 +346,15 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *model, cJ
     gd_xl_add(c, req, "model", cJSON_CreateString(model));
     rc = messages(c, cJSON_GetObjectItemCaseSensitive(in, "messages"), req);
     rc = rc ? rc : max_tokens(c, in, req);
-    rc = rc ? rc : stop(c, cJSON_GetObjectItemCaseSensitive(in, "stop"), req);
     rc = rc ? rc
-            : number(c, cJSON_GetObjectItemCaseSensitive(in, "temperature"), "temperature", 0, 1,
-                     req);
-    rc = rc ? rc : number(c, cJSON_GetObjectItemCaseSensitive(in, "top_p"), "top_p", 0, 1, req);
+            : gd_xl_stop(c, cJSON_GetObjectItemCaseSensitive(in, "stop"), MAX_STOP, 0, "Anthropic",
+                         req, "stop_sequences");
+    rc = rc ? rc
+            : gd_xl_number(c, cJSON_GetObjectItemCaseSensitive(in, "temperature"), "temperature", 0,
+                           1, 0, "Anthropic", req, "temperature");
+    rc = rc ? rc
+            : gd_xl_number(c, cJSON_GetObjectItemCaseSensitive(in, "top_p"), "top_p", 0, 1, 0,
+                           "Anthropic", req, "top_p");
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(in, "tools");
     if (rc == 0 && t && !cJSON_IsNull(t))
         rc = tools(c, t, req);

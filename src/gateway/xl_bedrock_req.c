@@ -307,61 +307,6 @@ static int tool_choice(struct gd_xl_ctx *c, const cJSON *tc, cJSON *cfg)
     return k ? 0 : GD_ENOMEM;
 }
 
-static int stop(struct gd_xl_ctx *c, const cJSON *s, cJSON *inf)
-{
-    if (!present(s))
-        return 0;
-    if (!cJSON_IsString(s) && (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > MAX_STOP))
-        return FAIL(c, "stop", "stop must be a string or an array of at most %d strings", MAX_STOP);
-    cJSON *arr = ADD(c, inf, "stopSequences", cJSON_CreateArray());
-    if (cJSON_IsString(s))
-        return s->valuestring[0]
-                   ? (PUSH(c, arr, cJSON_CreateString(s->valuestring)) ? 0 : GD_ENOMEM)
-                   : FAIL(c, "stop", "stop sequences must not be empty");
-    for (const cJSON *e = s->child; e; e = e->next) {
-        if (!cJSON_IsString(e) || !e->valuestring[0])
-            return FAIL(c, "stop", "stop must be a string or an array of non-empty strings");
-        PUSH(c, arr, cJSON_CreateString(e->valuestring));
-    }
-    return 0;
-}
-
-/* in[key] (a number in [lo, hi], an integer when integral) -> inf[ikey]. */
-static int number(struct gd_xl_ctx *c, const cJSON *in, const char *key, double lo, double hi,
-                  int integral, const char *ikey, cJSON *inf)
-{
-    const cJSON *v = get(in, key);
-    if (!present(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-        (integral && floor(v->valuedouble) != v->valuedouble))
-        return FAIL(c, key, "%s must be %s from %g to %g for Bedrock deployments", key,
-                    integral ? "an integer" : "a number", lo, hi);
-    ADD(c, inf, ikey, cJSON_CreateNumber(v->valuedouble));
-    return 0;
-}
-
-/* A value that asks for nothing: null, false, 0 (1 for n), an empty object or array. */
-static int is_default(const char *key, const cJSON *v)
-{
-    if (cJSON_IsNull(v) || cJSON_IsFalse(v))
-        return 1;
-    if (cJSON_IsNumber(v))
-        return v->valuedouble == (strcmp(key, "n") == 0 ? 1.0 : 0.0);
-    if (strcmp(key, "response_format") == 0)
-        return cJSON_IsObject(v) && cJSON_IsString(get(v, "type")) &&
-               strcmp(get(v, "type")->valuestring, "text") == 0;
-    return (cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child;
-}
-
-static int in_list(const char *const *l, const char *k)
-{
-    for (; *l; l++)
-        if (strcmp(*l, k) == 0)
-            return 1;
-    return 0;
-}
-
 static const char *const handled[] = {
     "model",  "messages", "max_tokens",  "max_completion_tokens", "stop", "temperature", "top_p",
     "stream", "tools",    "tool_choice", "stream_options",        "user", NULL};
@@ -388,7 +333,7 @@ static const char *const droppable[] = {"n",
 static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
 {
     for (const cJSON *e = in->child; e; e = e->next) {
-        if (in_list(handled, e->string))
+        if (gd_xl_in_list(handled, e->string))
             continue;
         if (strcmp(e->string, "parallel_tool_calls") == 0 && (cJSON_IsTrue(e) || cJSON_IsNull(e)))
             continue; /* Converse may answer several tool uses at once: what true asks for */
@@ -396,9 +341,9 @@ static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
             return FAIL(c, e->string,
                         "parallel_tool_calls: false is not supported by Bedrock deployments "
                         "(they may answer several tool uses at once)");
-        if (in_list(droppable, e->string) && is_default(e->string, e))
+        if (gd_xl_in_list(droppable, e->string) && gd_xl_is_default(e->string, e))
             continue;
-        if (in_list(droppable, e->string))
+        if (gd_xl_in_list(droppable, e->string))
             return FAIL(c, e->string,
                         "%s is not supported by Bedrock deployments (Converse has no "
                         "equivalent)",
@@ -415,10 +360,12 @@ static int inference(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
         return GD_ENOMEM;
     const char *mt =
         present(get(in, "max_completion_tokens")) ? "max_completion_tokens" : "max_tokens";
-    int rc = number(c, in, mt, 1, 1e9, 1, "maxTokens", inf);
-    rc = rc ? rc : number(c, in, "temperature", 0, 1, 0, "temperature", inf);
-    rc = rc ? rc : number(c, in, "top_p", 0, 1, 0, "topP", inf);
-    rc = rc ? rc : stop(c, get(in, "stop"), inf);
+    int rc = gd_xl_number(c, get(in, mt), mt, 1, 1e9, 1, "Bedrock", inf, "maxTokens");
+    rc = rc ? rc
+            : gd_xl_number(c, get(in, "temperature"), "temperature", 0, 1, 0, "Bedrock", inf,
+                           "temperature");
+    rc = rc ? rc : gd_xl_number(c, get(in, "top_p"), "top_p", 0, 1, 0, "Bedrock", inf, "topP");
+    rc = rc ? rc : gd_xl_stop(c, get(in, "stop"), MAX_STOP, 1, "Bedrock", inf, "stopSequences");
     if (rc == 0 && inf->child)
         ADD(c, req, "inferenceConfig", inf);
     else

@@ -355,41 +355,6 @@ static int tool_choice(struct gd_xl_ctx *c, const cJSON *tc, cJSON *req)
     return 0;
 }
 
-static int stop(struct gd_xl_ctx *c, const cJSON *s, cJSON *gen)
-{
-    if (!present(s))
-        return 0;
-    cJSON *arr = ADD(c, gen, "stopSequences", cJSON_CreateArray());
-    if (cJSON_IsString(s))
-        return PUSH(c, arr, cJSON_CreateString(s->valuestring)) ? 0 : GD_ENOMEM;
-    if (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > MAX_STOP)
-        return FAIL(c, "stop",
-                    "stop must be a string or an array of at most %d strings for "
-                    "Gemini deployments",
-                    MAX_STOP);
-    for (const cJSON *e = s->child; e; e = e->next) {
-        if (!cJSON_IsString(e))
-            return FAIL(c, "stop", "stop must be a string or an array of strings");
-        PUSH(c, arr, cJSON_CreateString(e->valuestring));
-    }
-    return 0;
-}
-
-/* in[key] (a number in [lo, hi], an integer when integral) -> gen[gkey]. */
-static int number(struct gd_xl_ctx *c, const cJSON *in, const char *key, double lo, double hi,
-                  int integral, const char *gkey, cJSON *gen)
-{
-    const cJSON *v = get(in, key);
-    if (!present(v))
-        return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
-        (integral && floor(v->valuedouble) != v->valuedouble))
-        return FAIL(c, key, "%s must be %s from %g to %g", key,
-                    integral ? "an integer" : "a number", lo, hi);
-    ADD(c, gen, gkey, cJSON_CreateNumber(v->valuedouble));
-    return 0;
-}
-
 static int response_format(struct gd_xl_ctx *c, const cJSON *rf, cJSON *gen)
 {
     const cJSON *t = get(rf, "type");
@@ -402,24 +367,6 @@ static int response_format(struct gd_xl_ctx *c, const cJSON *rf, cJSON *gen)
     return FAIL(c, "response_format",
                 "response_format must be {\"type\":\"text\"} or "
                 "{\"type\":\"json_object\"} for Gemini deployments");
-}
-
-/* A value that asks for nothing: null, false, 0 (1 for n), an empty object or array. */
-static int is_default(const char *key, const cJSON *v)
-{
-    if (cJSON_IsNull(v) || cJSON_IsFalse(v))
-        return 1;
-    if (cJSON_IsNumber(v))
-        return v->valuedouble == (strcmp(key, "n") == 0 ? 1.0 : 0.0);
-    return (cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child;
-}
-
-static int in_list(const char *const *l, const char *k)
-{
-    for (; *l; l++)
-        if (strcmp(*l, k) == 0)
-            return 1;
-    return 0;
 }
 
 static const char *const handled[] = {
@@ -436,7 +383,7 @@ static const char *const droppable[] = {
 static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
 {
     for (const cJSON *e = in->child; e; e = e->next) {
-        if (in_list(handled, e->string))
+        if (gd_xl_in_list(handled, e->string))
             continue;
         if (strcmp(e->string, "parallel_tool_calls") == 0 && (cJSON_IsTrue(e) || cJSON_IsNull(e)))
             continue; /* Gemini may answer several calls at once: what true asks for */
@@ -444,9 +391,9 @@ static int check_keys(struct gd_xl_ctx *c, const cJSON *in)
             return FAIL(c, e->string,
                         "parallel_tool_calls: false is not supported by Gemini deployments "
                         "(they may answer several function calls at once)");
-        if (in_list(droppable, e->string) && is_default(e->string, e))
+        if (gd_xl_in_list(droppable, e->string) && gd_xl_is_default(e->string, e))
             continue;
-        if (in_list(droppable, e->string))
+        if (gd_xl_in_list(droppable, e->string))
             return FAIL(c, e->string,
                         "%s is not supported by Gemini deployments (generateContent has no "
                         "equivalent)",
@@ -461,7 +408,7 @@ static int max_tokens(struct gd_xl_ctx *c, const cJSON *in, cJSON *gen)
     const char *key = "max_completion_tokens";
     if (!present(get(in, key)))
         key = "max_tokens";
-    return number(c, in, key, 1, 1e9, 1, "maxOutputTokens", gen);
+    return gd_xl_number(c, get(in, key), key, 1, 1e9, 1, "Gemini", gen, "maxOutputTokens");
 }
 
 static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
@@ -478,13 +425,21 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
     cJSON *gen = cJSON_CreateObject();
     if (!gen)
         return GD_ENOMEM;
-    rc = rc ? rc : stop(c, get(in, "stop"), gen);
-    rc = rc ? rc : number(c, in, "temperature", 0, 2, 0, "temperature", gen);
-    rc = rc ? rc : number(c, in, "top_p", 0, 1, 0, "topP", gen);
+    rc = rc ? rc : gd_xl_stop(c, get(in, "stop"), MAX_STOP, 0, "Gemini", gen, "stopSequences");
+    rc = rc ? rc
+            : gd_xl_number(c, get(in, "temperature"), "temperature", 0, 2, 0, "Gemini", gen,
+                           "temperature");
+    rc = rc ? rc : gd_xl_number(c, get(in, "top_p"), "top_p", 0, 1, 0, "Gemini", gen, "topP");
     rc = rc ? rc : max_tokens(c, in, gen);
-    rc = rc ? rc : number(c, in, "seed", -2147483648.0, 2147483647.0, 1, "seed", gen);
-    rc = rc ? rc : number(c, in, "presence_penalty", -2, 2, 0, "presencePenalty", gen);
-    rc = rc ? rc : number(c, in, "frequency_penalty", -2, 2, 0, "frequencyPenalty", gen);
+    rc = rc ? rc
+            : gd_xl_number(c, get(in, "seed"), "seed", -2147483648.0, 2147483647.0, 1, "Gemini",
+                           gen, "seed");
+    rc = rc ? rc
+            : gd_xl_number(c, get(in, "presence_penalty"), "presence_penalty", -2, 2, 0, "Gemini",
+                           gen, "presencePenalty");
+    rc = rc ? rc
+            : gd_xl_number(c, get(in, "frequency_penalty"), "frequency_penalty", -2, 2, 0, "Gemini",
+                           gen, "frequencyPenalty");
     rc = rc ? rc : response_format(c, get(in, "response_format"), gen);
     if (rc == 0 && gen->child)
         ADD(c, req, "generationConfig", gen);

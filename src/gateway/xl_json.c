@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <math.h>
 #include <string.h>
 
 int gd_xl_fail(struct gd_xl_ctx *c, const char *param, const char *fmt, ...)
@@ -149,4 +150,63 @@ int gd_xl_stream_usage(int64_t prompt, int64_t completion, int64_t total, struct
     u->completion_tokens = completion;
     u->total_tokens = prompt >= 0 || completion >= 0 ? (total >= p + c ? total : p + c) : -1;
     return prompt >= 0;
+}
+
+int gd_xl_number(struct gd_xl_ctx *c, const cJSON *v, const char *param, double lo, double hi,
+                 int integral, const char *provider, cJSON *out, const char *key)
+{
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        (integral && floor(v->valuedouble) != v->valuedouble))
+        return gd_xl_fail(c, param, "%s must be %s from %g to %g for %s deployments", param,
+                          integral ? "an integer" : "a number", lo, hi, provider);
+    gd_xl_add(c, out, key, cJSON_CreateNumber(v->valuedouble));
+    return 0;
+}
+
+int gd_xl_stop(struct gd_xl_ctx *c, const cJSON *s, int max, int no_empty, const char *provider,
+               cJSON *out, const char *key)
+{
+    if (!s || cJSON_IsNull(s))
+        return 0;
+    if (!cJSON_IsString(s) && (!cJSON_IsArray(s) || cJSON_GetArraySize(s) > max))
+        return gd_xl_fail(c, "stop",
+                          "stop must be a string or an array of at most %d strings for %s "
+                          "deployments",
+                          max, provider);
+    cJSON *arr = gd_xl_add(c, out, key, cJSON_CreateArray());
+    for (const cJSON *e = cJSON_IsString(s) ? s : s->child; e;
+         e = cJSON_IsString(s) ? NULL : e->next) {
+        if (!cJSON_IsString(e))
+            return gd_xl_fail(c, "stop", "stop must be a string or an array of strings");
+        if (no_empty && !e->valuestring[0])
+            return gd_xl_fail(c, "stop", "stop sequences must not be empty for %s deployments",
+                              provider);
+        gd_xl_push(c, arr, cJSON_CreateString(e->valuestring));
+    }
+    return 0;
+}
+
+int gd_xl_is_default(const char *key, const cJSON *v)
+{
+    if (cJSON_IsNull(v) || cJSON_IsFalse(v))
+        return 1;
+    if (cJSON_IsNumber(v))
+        return v->valuedouble == (strcmp(key, "n") == 0 ? 1.0 : 0.0);
+    if ((cJSON_IsObject(v) || cJSON_IsArray(v)) && !v->child)
+        return 1;
+    if (strcmp(key, "response_format") == 0) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+        return cJSON_IsString(t) && strcmp(t->valuestring, "text") == 0;
+    }
+    return 0;
+}
+
+int gd_xl_in_list(const char *const *l, const char *k)
+{
+    for (; *l; l++)
+        if (strcmp(*l, k) == 0)
+            return 1;
+    return 0;
 }

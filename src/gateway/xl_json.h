@@ -43,6 +43,22 @@ cJSON *gd_xl_text(struct gd_xl_ctx *c, const char *text);
  * 0. */
 int gd_xl_finish(struct gd_xl_ctx *c, int rc, cJSON *j, struct gd_buf *out);
 
+/* Request parameters the translators map the same way; `provider` names the deployments'
+ * type in refusals ("Bedrock"). Absent or null values add nothing.
+ *   gd_xl_number: v, a number in [lo, hi] (an integer when integral), as out[key];
+ *   gd_xl_stop:   OpenAI's stop (a string or an array of at most max strings; empty ones
+ *                 refused when no_empty) as the array out[key];
+ * 0 or GD_EINVAL (the refusal names param / "stop"). */
+int gd_xl_number(struct gd_xl_ctx *c, const cJSON *v, const char *param, double lo, double hi,
+                 int integral, const char *provider, cJSON *out, const char *key);
+int gd_xl_stop(struct gd_xl_ctx *c, const cJSON *s, int max, int no_empty, const char *provider,
+               cJSON *out, const char *key);
+/* A value that asks for nothing (so a parameter a provider lacks may be dropped): null,
+ * false, 0 (1 for n), an empty object or array, {"type":"text"} for response_format. */
+int gd_xl_is_default(const char *key, const cJSON *v);
+/* k is one of the NULL-terminated l. */
+int gd_xl_in_list(const char *const *l, const char *k);
+
 /* The JSON string literal of the NUL-terminated s. 0 or GD_ENOMEM. */
 int gd_xl_put_str(struct gd_buf *b, const char *s);
 
