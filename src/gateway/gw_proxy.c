@@ -41,6 +41,7 @@ static void req_unref(struct gw_req *req)
     gd_free(req->ins);
     gw_cache_req_free(req);
     gw_pii_req_free(req);
+    gd_gov_ticket_release(&req->gov);
     gd_free(req);
 }
 
@@ -749,13 +750,23 @@ static void proceed(struct gw_req *req)
     gd_buf_free(&b);
 }
 
+/* Identified: the body, the alias, then admission. */
+static void after_identity(struct gw_req *req)
+{
+    if (inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 && govern(req, 0) == 0)
+        proceed(req);
+}
+
 static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
                            void *ud)
 {
-    (void)t;
     struct gw_req *req = ud;
     req->busy--;
-    if (req->x && rc == 0)
+    if (req->x && rc == 0 && t->phase == GD_GOV_PHASE_IDENTIFY) { /* a key found in Redis */
+        req->busy++;
+        after_identity(req);
+        req->busy--;
+    } else if (req->x && rc == 0)
         proceed(req);
     else if (req->x)
         gov_refuse(req, r);
@@ -774,9 +785,8 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     gw_overhead_start(req, t0);
     gd_http_exchange_set_user(x, req);
     gd_http_on_close(x, on_close, req);
-    if (govern(req, 1) == 0 && inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 &&
-        govern(req, 0) == 0)
-        proceed(req);
+    if (govern(req, 1) == 0)
+        after_identity(req);
     gw_overhead_stop(req, gd_mono_ns());
     req->busy--;
     req_settle(req);
@@ -789,6 +799,7 @@ static int models_gate(struct gd_http_exchange *x, struct gw_runtime *rt, struct
     struct gd_gov_refusal r;
     struct gd_buf b;
     gd_gov_ticket_init(t, rt->gov);
+    gd_gov_ticket_async(t, gd_http_exchange_loop(x), NULL, NULL); /* cached Redis keys only */
     if (gd_gov_authenticate(t, gd_http_exchange_request(x), &r) == 0)
         return 0;
     gd_buf_init(&b, 4096);
@@ -817,6 +828,7 @@ static void on_models(struct gd_http_exchange *x, void *ud)
     else
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&f);
+    gd_gov_ticket_release(&t);
 }
 
 static int hex_digit(char c)
@@ -876,6 +888,7 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     if (rc != 0)
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&b);
+    gd_gov_ticket_release(&t);
 }
 
 #define GW_RUNTIME_SERVICE "gateway.runtime"
