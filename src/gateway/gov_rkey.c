@@ -240,6 +240,12 @@ int gd_gov_rkey_parse(const struct gd_gov_config *c, const struct gd_gw_config *
     memset(out, 0, sizeof *out);
     memset(err, 0, sizeof *err);
     out->tenant = GD_GOV_NONE;
+    for (size_t i = 0; i < n && i < GD_GOV_RKEY_MAX_FIELDS; i++) /* to name it in any error */
+        if (is_name(f[i].name, f[i].name_n, "id") && f[i].value_n > 0 &&
+            f[i].value_n <= GD_GOV_MAX_ID && plain(f[i].value, f[i].value_n, 0)) {
+            memcpy(err->id, f[i].value, f[i].value_n);
+            err->id[f[i].value_n] = '\0';
+        }
     int rc = index_fields(f, n, by, err);
     if (rc == 0)
         rc = parse_fields(c, gc, by, out, err);
