@@ -143,12 +143,16 @@ def test_added_without_reload_limits_shared_across_instances(env):
     assert st == 403 and json.loads(out)["error"]["code"] == "model_not_allowed"
     for p in (p1, p2):
         assert lookups(p, "hit") >= 1 and lookups(p, "miss") >= 1 and lookups(p, "cached") >= 1
-    # GET /v1/models with a cached Redis key lists only its aliases
-    st, _, out = request(p1, "GET", "/v1/models", None, {"Authorization": "Bearer " + k})
-    if st == 200:  # served by a loop thread that has the key cached
-        assert [m["id"] for m in json.loads(out)["data"]] == ["chat"]
-    else:
-        assert st == 401
+    # GET /v1/models[/{alias}] with a Redis key: only its aliases (looked up when not cached)
+    m = RK["models"]
+    r.cli("HSET", hkey("rk", m), "id", "rk-models", "models", "other")
+    hdr = {"Authorization": "Bearer " + m}
+    st, _, out = request(p2, "GET", "/v1/models", None, hdr)
+    assert st == 200 and [x["id"] for x in json.loads(out)["data"]] == ["other"], (st, out)
+    assert request(p2, "GET", "/v1/models/other", None, hdr)[0] == 200
+    assert request(p2, "GET", "/v1/models/chat", None, hdr)[0] == 404
+    st, _, out = request(p1, "GET", "/v1/models", None, {"Authorization": "Bearer gk-nope"})
+    assert st == 401 and json.loads(out)["error"]["code"] == "invalid_api_key"
     path = os.path.join(g1.tmp, "access.log")
     assert until(lambda: '"key_id":"rk-shared"' in open(path).read())
     assert '"key_tags":"owner=alice,env=ci"' in open(path).read()
