@@ -253,7 +253,9 @@ int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *h
         t->key = gd_gov_config_find_key(g->c, md);
         if (t->key != GD_GOV_NONE)
             t->tenant = g->c->keys[t->key].tenant;
-        else if (g->c->redis && g->c->redis->keys)
+        else if (g->c->redis && g->c->redis->keys &&
+                 !(g->c->has_admin_key && CRYPTO_memcmp(md, g->c->admin_sha256, 32) == 0))
+            /* (the admin key is never a virtual key, not even from Redis) */
             lrc = gd_gov_rkey_find(g, t->ask.loop, md, t->on_verdict ? on_rkey : NULL, t, &t->rk);
         OPENSSL_cleanse(md, sizeof md);
     }
