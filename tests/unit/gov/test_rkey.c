@@ -2,6 +2,7 @@
  * malformed field refused with its name. */
 #include "gateway/gov_rkey.h"
 #include "gateway/gw_config.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "girder/error.h"
 
@@ -192,4 +193,37 @@ Test(gov_rkey, config_options)
     cr_assert_eq(r->key_negative_cache_ms, 1000);
     cr_assert_eq(r->key_cache_size, 10000);
     cr_assert(gd_gov_config_requires_auth(gc->gov)); /* no config keys, yet keys required */
+}
+
+static void config_refused(const char *redis, const char *want)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "providers: [{name: p, base_url: 'http://127.0.0.1:1/v1'}]\n"
+             "models: [{alias: a, deployments: [{provider: p, model: up-a}]}]\n"
+             "governance:\n  redis: {url: 'redis://127.0.0.1:1', %s}\n",
+             redis);
+    struct gd_config_diag d;
+    struct gd_config *c = NULL;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    gd_config_diag_init(&d, "t.yaml");
+    int rc = gd_config_load_mem(text, strlen(text), "t.yaml", &opts, &d, &c);
+    gd_config_diag_format_all(&d, &errs);
+    gd_config_diag_free(&d);
+    cr_assert_neq(rc, 0, "accepted: %s", redis);
+    cr_assert(errs.data && strstr(errs.data, want), "%s: '%s' not in:\n%s", redis, want,
+              errs.data ? errs.data : "");
+    gd_buf_free(&errs);
+}
+
+Test(gov_rkey, config_errors)
+{
+    config_refused("keys: true, key_cache_ms: 100, key_negative_cache_ms: 500",
+                   "must not exceed key_cache_ms");
+    config_refused("limits: local", "only makes sense with 'keys: true'");
+    config_refused("limits: shared", "limits");
+    config_refused("keys: maybe", "keys");
+    config_refused("keys: true, key_cache_size: 0", "key_cache_size");
+    config_refused("keys: true, key_cache_ms: 2h", "key_cache_ms");
 }
