@@ -1,7 +1,10 @@
 /* `girder keys`: virtual keys for the gateway's governance section.
  *
- *   girder keys new [--id ID]   a random key (gk-<43 base64url chars>, 256 bits) and the
- *                               `keys:` entry holding only its SHA-256
+ *   girder keys new [--id ID] [--prefix P]
+ *                               a random key (gk-<43 base64url chars>, 256 bits), the
+ *                               `keys:` entry holding only its SHA-256, and the redis-cli
+ *                               HSET that stores the same entry in Redis (governance.redis
+ *                               keys: true; P is its key_prefix, default girder)
  *   girder keys hash            the SHA-256 of the key read from stdin (one line)
  *
  * The key goes to stdout once and is never stored; reading it from stdin keeps it out of
@@ -16,23 +19,44 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: girder keys new [--id ID]\n"
+    fprintf(out, "usage: girder keys new [--id ID] [--prefix KEY_PREFIX]\n"
                  "       girder keys hash < keyfile\n"
-                 "new: prints a fresh virtual key and its config entry (key_sha256)\n"
+                 "new: prints a fresh virtual key, its config entry (key_sha256) and the\n"
+                 "     redis-cli command that adds it to Redis instead (key_prefix, default\n"
+                 "     girder)\n"
                  "hash: prints the SHA-256 (hex) of the key on stdin's first line\n");
+}
+
+/* What an id or key prefix may hold so that it is valid in Redis and quotes safely. */
+static int plain(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 127 || strchr("\"'\\{}", *s))
+            return 0;
+    return 1;
 }
 
 static int cmd_new(int argc, char **argv)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const char *id = "my-key";
+    const char *id = "my-key", *prefix = "girder";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--id") == 0 && i + 1 < argc)
             id = argv[++i];
+        else if (strcmp(argv[i], "--prefix") == 0 && i + 1 < argc)
+            prefix = argv[++i];
         else {
             usage(stderr);
             return 2;
         }
+    }
+    if (!plain(id, 128) || !plain(prefix, 64)) {
+        fprintf(stderr, "girder keys: --id (1..128) and --prefix (1..64) take printable bytes "
+                        "without spaces, quotes, '\\', '{' or '}'\n");
+        return 2;
     }
     unsigned char raw[33];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -53,8 +77,12 @@ static int cmd_new(int argc, char **argv)
     gd_gov_hex(md, hex);
     memset(raw, 0, sizeof raw);
     printf("key: %s\n\n# governance.keys entry (the key itself is not stored):\n"
-           "  - id: %s\n    key_sha256: %s\n",
-           key, id, hex);
+           "  - id: %s\n    key_sha256: %s\n\n"
+           "# or in Redis (governance.redis.keys: true, key_prefix %s); more fields: tenant,\n"
+           "# models (a,b), rpm, tpm, concurrent, budget_usd, budget_period, metadata (k=v,k=v)\n"
+           "redis-cli HSET '{%s}:key:%s' id '%s'\n"
+           "# revoke: redis-cli DEL '{%s}:key:%s'\n",
+           key, id, hex, prefix, prefix, hex, id, prefix, hex);
     memset(key, 0, sizeof key);
     return 0;
 }

@@ -12,11 +12,15 @@
 #include "core/json_write.h"
 #include "core/log.h"
 #include "gateway/gov_keys.h"
+#include "gateway/gov_rkey_cache.h"
 #include "gateway/gw_adapter.h"
 #include "gateway/gw_config.h"
 #include "girder/error.h"
 #include "obs/metrics.h"
 
+#include <openssl/crypto.h>
+
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +29,7 @@ const char *const gd_gov__kind_names[GD_GOV_KIND_N] = {"key", "tenant", "alias"}
 static const char *const reason_names[GD_GOV_REASON_N] = {"admitted",   "rpm",    "tpm",
                                                           "concurrent", "budget", "too_large"};
 enum { MAX_SERIES = 50000 };
+static atomic_uint_fast64_t gen_seq;
 
 static int families(struct gd_counter_vec **refusals, struct gd_gauge_vec **spend,
                     struct gd_counter_vec **tokens)
@@ -87,10 +92,13 @@ int gd_gov_new(const struct gd_gw_config *gc, struct gd_gov **out)
         return GD_ENOMEM;
     g->gc = gc;
     g->c = gc->gov;
-    g->ops = g->c->redis ? &gd_gov_redis_ops : &gd_gov_local_ops;
+    g->ops = g->c->redis && !g->c->redis->local_limits ? &gd_gov_redis_ops : &gd_gov_local_ops;
+    g->gen = atomic_fetch_add(&gen_seq, 1) + 1;
     struct gd_gauge_vec *spend = NULL;
     struct gd_counter_vec *tokens = NULL;
     int rc = families(&g->refusals, &spend, &tokens);
+    g->spend_vec = spend;
+    g->tokens_vec = tokens;
     rc = rc ? rc : init_parties(g, GD_GOV_KEY, g->c->n_keys, key_id, 1, spend, tokens);
     rc = rc ? rc : init_parties(g, GD_GOV_TENANT, g->c->n_tenants, tenant_id, 1, spend, tokens);
     rc = rc ? rc : init_parties(g, GD_GOV_ALIAS, gc->n_aliases, alias_id, 0, spend, tokens);
@@ -123,6 +131,23 @@ void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g)
     t->cached_tokens = -1;
 }
 
+void gd_gov_ticket_release(struct gd_gov_ticket *t)
+{
+    gd_gov_rkey_put(t->rk);
+    t->rk = NULL;
+}
+
+/* The caller's key: from the config or found in Redis; NULL for none (open, JWT). */
+static const struct gd_gov_key_cfg *key_of(const struct gd_gov_ticket *t)
+{
+    return t->rk ? &t->rk->cfg : t->key != GD_GOV_NONE ? &t->g->c->keys[t->key] : NULL;
+}
+
+static const struct gov_party_rt *key_rt(const struct gd_gov_ticket *t)
+{
+    return t->rk ? &t->rk->rt : &t->g->p[GD_GOV_KEY][t->key];
+}
+
 void gd_gov_ticket_async(struct gd_gov_ticket *t, struct gd_loop *loop, gd_gov_verdict_fn fn,
                          void *ud)
 {
@@ -135,6 +160,46 @@ static void count_refusal(struct gd_gov *g, const char *kind, const char *id, co
 {
     const char *v[] = {kind, id, reason};
     gd_counter_inc(gd_counter_vec_get(g->refusals, v));
+}
+
+/* The answer once the credential is checked: rc 0 with t->rk for a key found in Redis,
+ * else the lookup's code (GD_ENOENT when there was none). 0 or -1 with r filled. */
+static int identity_verdict(struct gd_gov_ticket *t, int rc, struct gd_gov_refusal *r)
+{
+    if (rc == 0 && t->rk)
+        t->tenant = t->rk->cfg.tenant;
+    if (t->key != GD_GOV_NONE || t->rk || t->jwt)
+        return 0;
+    memset(r, 0, sizeof *r);
+    r->status = 401;
+    if (rc == GD_ECLOSED) { /* fail-closed: unknown keys cannot be told from Redis keys */
+        r->status = 503;
+        r->type = "api_error";
+        r->code = "key_store_unavailable";
+        snprintf(r->message, sizeof r->message,
+                 "The key store is unavailable; the request was not sent. Please retry.");
+        count_refusal(t->g, "auth", "-", "key_store_unavailable");
+        return -1;
+    }
+    if (rc == GD_ENOMEM) {
+        r->status = 500;
+        r->code = "governance_error";
+        snprintf(r->message, sizeof r->message, "out of memory");
+        return -1;
+    }
+    r->code = "invalid_api_key"; /* malformed, unknown, revoked, invalid read the same */
+    snprintf(r->message, sizeof r->message, "Incorrect API key provided.");
+    count_refusal(t->g, "auth", "-", "invalid_key");
+    return -1;
+}
+
+static void on_rkey(void *ud, int rc, struct gd_gov_rkey *k)
+{
+    struct gd_gov_ticket *t = ud;
+    struct gd_gov_refusal r;
+    t->rk = k;
+    int res = identity_verdict(t, rc, &r);
+    t->on_verdict(t, res, &r, t->ud);
 }
 
 /* A JWT names a tenant (which must be configured); its limits then apply. */
@@ -180,6 +245,7 @@ int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *h
         return -1;
     }
     unsigned char md[32];
+    int lrc = GD_ENOENT;
     if (rc == 1 && g->c->jwt && gd_gov_jwt_looks_like(key, n)) {
         authenticate_jwt(t, key, n);
     } else if (rc == 1) {
@@ -187,14 +253,17 @@ int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *h
         t->key = gd_gov_config_find_key(g->c, md);
         if (t->key != GD_GOV_NONE)
             t->tenant = g->c->keys[t->key].tenant;
+        else if (g->c->redis && g->c->redis->keys &&
+                 !(g->c->has_admin_key && CRYPTO_memcmp(md, g->c->admin_sha256, 32) == 0))
+            /* (the admin key is never a virtual key, not even from Redis) */
+            lrc = gd_gov_rkey_find(g, t->ask.loop, md, t->on_verdict ? on_rkey : NULL, t, &t->rk);
+        OPENSSL_cleanse(md, sizeof md);
     }
-    if (t->key == GD_GOV_NONE && !t->jwt) { /* malformed and unknown read the same */
-        r->code = "invalid_api_key";
-        snprintf(r->message, sizeof r->message, "Incorrect API key provided.");
-        count_refusal(g, "auth", "-", "invalid_key");
-        return -1;
+    if (lrc == GD_EINPROGRESS) {
+        t->phase = GD_GOV_PHASE_IDENTIFY;
+        return 1;
     }
-    return 0;
+    return identity_verdict(t, lrc, r);
 }
 
 int64_t gd_gov_estimate_tokens(const char *body, size_t len)
@@ -251,7 +320,7 @@ static void fmt_wait(char *out, uint64_t ms)
 static const char *party_id(const struct gd_gov_ticket *t, enum gd_gov_kind k)
 {
     const struct gd_gov_config *c = t->g->c;
-    return k == GD_GOV_KEY      ? c->keys[t->key].s.id
+    return k == GD_GOV_KEY      ? key_of(t)->s.id
            : k == GD_GOV_TENANT ? c->tenants[t->tenant].id
                                 : t->g->gc->aliases[t->alias].alias;
 }
@@ -294,7 +363,7 @@ static void limit_refusal(struct gd_gov_ticket *t, struct gd_gov_refusal *r)
 static void fill_party(struct gd_gov_ticket *t, enum gd_gov_kind k, uint32_t i,
                        const struct gd_gov_scope_cfg *cfg)
 {
-    t->ask.party[k].st = t->g->p[k][i].st;
+    t->ask.party[k].st = k == GD_GOV_KEY ? key_rt(t)->st : t->g->p[k][i].st;
     t->ask.party[k].cfg = cfg;
     t->ask.party[k].id = cfg->id;
 }
@@ -344,7 +413,8 @@ int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size
         return 0;
     memset(r, 0, sizeof *r);
     t->alias = alias;
-    const struct gd_gov_key_cfg *key = t->key != GD_GOV_NONE ? &g->c->keys[t->key] : NULL;
+    const struct gd_gov_key_cfg *key = key_of(t);
+    t->phase = GD_GOV_PHASE_ADMIT;
     if (key && !gd_gov_key_allows(key, alias)) {
         r->status = 403;
         r->code = "model_not_allowed";
@@ -452,22 +522,23 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
     g->ops->settle(&t->ask, &a);
     uint32_t idx[GD_GOV_KIND_N] = {t->key, t->tenant, t->alias};
     for (int k = 0; k < GD_GOV_KIND_N; k++) {
-        if (idx[k] == GD_GOV_NONE)
+        if (idx[k] == GD_GOV_NONE && !(k == GD_GOV_KEY && t->rk))
             continue;
-        gd_gauge_add(g->p[k][idx[k]].spend, cost);
+        const struct gov_party_rt *p = k == GD_GOV_KEY ? key_rt(t) : &g->p[k][idx[k]];
+        gd_gauge_add(p->spend, cost);
         if (a.tokens > 0)
-            gd_counter_add(g->p[k][idx[k]].tokens, (uint64_t)a.tokens);
+            gd_counter_add(p->tokens, (uint64_t)a.tokens);
     }
 }
 
 int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias)
 {
-    return !t->g || t->key == GD_GOV_NONE || gd_gov_key_allows(&t->g->c->keys[t->key], alias);
+    return !t->g || !key_of(t) || gd_gov_key_allows(key_of(t), alias);
 }
 
 int gd_gov_sees_all(const struct gd_gov_ticket *t)
 {
-    return !t->g || t->key == GD_GOV_NONE || t->g->c->keys[t->key].n_aliases == 0;
+    return !t->g || !key_of(t) || key_of(t)->n_aliases == 0;
 }
 
 int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
@@ -495,9 +566,9 @@ void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x
         gd_http_log_field_str(x, "tenant", t->g->c->tenants[t->tenant].id);
         return;
     }
-    if (t->key == GD_GOV_NONE)
+    const struct gd_gov_key_cfg *k = key_of(t);
+    if (!k)
         return;
-    const struct gd_gov_key_cfg *k = &t->g->c->keys[t->key];
     gd_http_log_field_str(x, "key_id", k->s.id);
     if (k->tenant != GD_GOV_NONE)
         gd_http_log_field_str(x, "tenant", t->g->c->tenants[k->tenant].id);

@@ -18,6 +18,10 @@ struct gd_gw_config;
 struct gd_gov;
 struct gd_gov_ticket;
 struct gd_gov_refusal;
+struct gd_gov_rkey;
+
+/* What a pending verdict answers: the identity (a key looked up in Redis) or admission. */
+enum gd_gov_phase { GD_GOV_PHASE_IDENTIFY = 1, GD_GOV_PHASE_ADMIT };
 
 /* The verdict of an admission that gd_gov_admit left pending: rc 0 (admitted: settle
  * later) or -1 with r filled (403, 429, 503). Runs on the ticket's loop thread. */
@@ -26,9 +30,11 @@ typedef void (*gd_gov_verdict_fn)(struct gd_gov_ticket *t, int rc, const struct 
 
 struct gd_gov_ticket {
     struct gd_gov *g;
-    uint32_t key;    /* index into the config's keys, or GD_GOV_NONE (open gateway, JWT) */
-    uint32_t tenant; /* the key's tenant or the JWT's, or GD_GOV_NONE */
-    int jwt;         /* authenticated by a JWT */
+    uint32_t key;            /* index into the config's keys, or GD_GOV_NONE (open gateway, JWT) */
+    struct gd_gov_rkey *rk;  /* a key found in Redis (a reference), else NULL */
+    enum gd_gov_phase phase; /* of the verdict pending or last given */
+    uint32_t tenant;         /* the key's tenant or the JWT's, or GD_GOV_NONE */
+    int jwt;                 /* authenticated by a JWT */
     uint32_t alias;
     int held;       /* acquire succeeded and settle has not run */
     int verdict_ok; /* v holds quotas to report */
@@ -55,11 +61,16 @@ void gd_gov_free(struct gd_gov *g);
 
 /* Resets t for a new request on g (g may be NULL: every call below is then a no-op). */
 void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g);
+/* Drops what t holds (a key found in Redis); once the request is done with it. */
+void gd_gov_ticket_release(struct gd_gov_ticket *t);
 /* Lets gd_gov_admit wait for a remote limiter (Redis) on loop: it may then return 1 and
  * call fn later, on that loop thread (never from inside gd_gov_admit). */
 void gd_gov_ticket_async(struct gd_gov_ticket *t, struct gd_loop *loop, gd_gov_verdict_fn fn,
                          void *ud);
-/* Identifies the caller from hr's headers. 0, or -1 with r filled (401). */
+/* Identifies the caller from hr's headers. 0, or -1 with r filled (401; 503 when keys are
+ * looked up in Redis, it is unavailable and the policy is fail-closed), or 1: a key is
+ * being looked up in Redis, the verdict function will say (phase GD_GOV_PHASE_IDENTIFY;
+ * only with gd_gov_ticket_async, else such a key reads as unknown unless cached). */
 int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *hr,
                         struct gd_gov_refusal *r);
 /* Checks the key may use alias, estimates the request's tokens from its body and takes

@@ -538,6 +538,12 @@ int gd_gov_config_parse(const struct gd_yaml_node *root, struct gd_config_diag *
         int rrc = gd_gov_redis_config_parse(g, d, &c->redis);
         rc = rrc == GD_ENOMEM ? rrc : rc | rrc;
     }
+    if (rc != GD_ENOMEM && c->redis && c->redis->local_limits && !c->redis->keys) {
+        gd_config_diag_add(d, gd_yaml_map_get(gd_yaml_map_get(g, "redis"), "limits"), NULL,
+                           "'limits: local' only makes sense with 'keys: true' (Redis would "
+                           "hold nothing)");
+        rc = GD_EINVAL;
+    }
     if (rc != GD_ENOMEM)
         rc |= parse_pii(d, g, &c->has_pii, &c->pii);
     if (rc != GD_ENOMEM && gd_yaml_map_get(g, "admin_key_sha256")) {
@@ -588,6 +594,8 @@ void gd_gov_config_summary(const struct gd_gov_config *c, struct gd_buf *out)
         gd_buf_printf(out, ", JWT: %zu keys, tenant claim '%s'", c->jwt->n_keys,
                       c->jwt->tenant_claim);
     if (c->redis)
-        gd_buf_printf(out, ", limits in Redis at %s (failure %s)", c->redis->where,
-                      c->redis->failure == GD_GOV_FAIL_OPEN ? "open" : "closed");
+        gd_buf_printf(out, ", %s%s in Redis at %s (failure %s)",
+                      c->redis->local_limits ? "" : "limits",
+                      c->redis->keys ? (c->redis->local_limits ? "keys" : " and keys") : "",
+                      c->redis->where, c->redis->failure == GD_GOV_FAIL_OPEN ? "open" : "closed");
 }

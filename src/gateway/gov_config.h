@@ -95,10 +95,10 @@ void gd_gov_config_free(struct gd_gov_config *c);
 
 /* The key whose SHA-256 digest is sha256, or GD_GOV_NONE (constant-time compare). */
 uint32_t gd_gov_config_find_key(const struct gd_gov_config *c, const unsigned char sha256[32]);
-/* Whether callers must authenticate (keys or JWT configured). */
+/* Whether callers must authenticate (keys, keys in Redis or JWT configured). */
 static inline int gd_gov_config_requires_auth(const struct gd_gov_config *c)
 {
-    return c->n_keys > 0 || c->jwt != NULL;
+    return c->n_keys > 0 || c->jwt != NULL || (c->redis && c->redis->keys);
 }
 /* Index of tenant id, or GD_GOV_NONE. */
 uint32_t gd_gov_config_find_tenant(const struct gd_gov_config *c, const char *id);

@@ -9,6 +9,7 @@
 struct gd_gauge;
 struct gd_counter;
 struct gd_counter_vec;
+struct gd_gauge_vec;
 
 struct gov_party_rt {
     struct gd_gov_state *st;
@@ -23,6 +24,9 @@ struct gd_gov {
     struct gov_party_rt *p[GD_GOV_KIND_N]; /* keys, tenants, aliases */
     size_t n[GD_GOV_KIND_N];
     struct gd_counter_vec *refusals;
+    struct gd_gauge_vec *spend_vec; /* for keys found in Redis (gov_rkey_cache.c) */
+    struct gd_counter_vec *tokens_vec;
+    uint64_t gen; /* unique per gd_gov_new: tells a reloaded config from the one before */
 };
 
 extern const char *const gd_gov__kind_names[GD_GOV_KIND_N];

@@ -18,6 +18,7 @@
  *
  * Threading: a connection and its operations belong to one loop thread. */
 #include "gateway/gov_limiter.h"
+#include "gateway/gov_redis.h"
 #include "core/alloc.h"
 #include "core/log.h"
 #include "gateway/gov_redis_loop.h"
@@ -139,7 +140,9 @@ struct rop {
     struct gd_timer tmo;
     char *cmd, *undo; /* the EVALSHA, and the settle that gives its reservation back */
     int len, undo_len;
-    int retried; /* NOSCRIPT was answered once */
+    int retried;              /* NOSCRIPT was answered once */
+    gd_gov_redis_reply_fn fn; /* a plain command (gd_gov_redis_call); NULL once answered */
+    void *ud;
 };
 
 static const int slot_key = 0;
@@ -796,6 +799,81 @@ static int redis_acquire(struct gd_gov_ask *k, struct gd_gov_verdict *v)
         return fail_over(k, v);
     }
     return GD_EINPROGRESS;
+}
+
+/* ---- plain commands (gov_redis.h) ---- */
+
+static void on_call_reply(redisAsyncContext *ac, void *r, void *ud)
+{
+    struct rop *op = ud;
+    redisReply *rep = r;
+    (void)ac;
+    if (op->c->freeing) {
+        op_free(op);
+        return;
+    }
+    if (rep)
+        op->c->timeouts = 0;
+    if (rep && rep->type == REDIS_REPLY_ERROR)
+        count(EV_ERROR_REPLY);
+    gd_gov_redis_reply_fn fn = op->fn;
+    op->fn = NULL;
+    if (fn)
+        fn(op->ud, rep);
+    op_free(op);
+}
+
+static void on_call_timeout(struct gd_loop *loop, struct gd_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    struct rop *op = ud;
+    struct rconn *c = op->c;
+    count(EV_TIMEOUT);
+    gd_gov_redis_reply_fn fn = op->fn;
+    op->fn = NULL; /* the op stays until its reply (or the disconnect) comes */
+    fn(op->ud, NULL);
+    if (++c->timeouts >= MAX_TIMEOUTS)
+        conn_drop(c, "no answer in time");
+}
+
+int gd_gov_redis_call(struct gd_loop *loop, const struct gd_gov_redis_cfg *cfg, int argc,
+                      const char **argv, const size_t *lens, gd_gov_redis_reply_fn fn, void *ud)
+{
+    pthread_once(&once, init_once);
+    struct rconn *c = conn_for(loop, cfg);
+    if (!c)
+        return GD_ENOMEM;
+    if (!c->ac || c->n_ops >= MAX_INFLIGHT)
+        return GD_EIO;
+    struct rop *op = gd_calloc(1, sizeof *op);
+    if (!op)
+        return GD_ENOMEM;
+    op->c = c;
+    op->fn = fn;
+    op->ud = ud;
+    gd_timer_init(&op->tmo, on_call_timeout, op);
+    long long n = redisFormatCommandArgv(&op->cmd, argc, argv, lens);
+    if (n < 0) {
+        gd_free(op);
+        return GD_ENOMEM;
+    }
+    op->len = (int)n;
+    op->next = c->ops;
+    if (c->ops)
+        c->ops->prev = op;
+    c->ops = op;
+    c->n_ops++;
+    if (redisAsyncFormattedCommand(c->ac, on_call_reply, op, op->cmd, (size_t)op->len) !=
+        REDIS_OK) {
+        op_free(op);
+        return GD_EIO;
+    }
+    if (gd_timer_start(loop, &op->tmo, cfg->timeout_ms) != 0) {
+        op->fn = NULL; /* its reply (or the disconnect) frees it */
+        return GD_ENOMEM;
+    }
+    return 0;
 }
 
 static void redis_settle(const struct gd_gov_ask *k, const struct gd_gov_actual *x)

@@ -7,8 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const redis_keys[] = {"url",     "password", "timeout_ms", "key_prefix",
-                                         "failure", "lease_ms", NULL};
+static const char *const redis_keys[] = {"url",
+                                         "password",
+                                         "timeout_ms",
+                                         "key_prefix",
+                                         "failure",
+                                         "lease_ms",
+                                         "limits",
+                                         "keys",
+                                         "key_cache_ms",
+                                         "key_negative_cache_ms",
+                                         "key_cache_size",
+                                         NULL};
+static const char *const limit_modes[] = {"redis", "local", NULL};
 static const char *const failures[] = {"open", "closed", NULL};
 
 void gd_gov_redis_config_free(struct gd_gov_redis_cfg *c)
@@ -121,7 +132,11 @@ int gd_gov_redis_config_parse(const struct gd_yaml_node *gov, struct gd_config_d
         return GD_ENOMEM;
     c->timeout_ms = 50;
     c->lease_ms = 600000;
-    int fail = GD_GOV_FAIL_OPEN;
+    c->key_cache_ms = 5000;
+    c->key_negative_cache_ms = 1000;
+    c->key_cache_size = 10000;
+    int fail = GD_GOV_FAIL_OPEN, mode = 0;
+    int64_t cache_size = (int64_t)c->key_cache_size;
     const char *url = NULL, *pw = NULL, *prefix = "girder";
     rc = gd_config_check_keys(d, m, redis_keys);
     rc |= gd_config_get_string(d, m, "url", GD_GOV_REDIS_MAX_URL, &url, NULL);
@@ -131,6 +146,21 @@ int gd_gov_redis_config_parse(const struct gd_yaml_node *gov, struct gd_config_d
     rc |= gd_config_get_string(d, m, "key_prefix", 1024, &prefix, NULL);
     rc |= gd_config_get_enum(d, m, "failure", failures, &fail);
     c->failure = (enum gd_gov_redis_failure)fail;
+    rc |= gd_config_get_enum(d, m, "limits", limit_modes, &mode);
+    c->local_limits = mode == 1;
+    rc |= gd_config_get_bool(d, m, "keys", &c->keys);
+    rc |= gd_config_get_duration_ms(d, m, "key_cache_ms", 0, 3600000, &c->key_cache_ms);
+    rc |= gd_config_get_duration_ms(d, m, "key_negative_cache_ms", 0, 3600000,
+                                    &c->key_negative_cache_ms);
+    rc |= gd_config_get_int(d, m, "key_cache_size", 1, 1000000, &cache_size);
+    c->key_cache_size = (size_t)cache_size;
+    if (c->key_negative_cache_ms > c->key_cache_ms && gd_yaml_map_get(m, "key_negative_cache_ms")) {
+        gd_config_diag_add(d, gd_yaml_map_get(m, "key_negative_cache_ms"), NULL,
+                           "must not exceed key_cache_ms");
+        rc = GD_EINVAL;
+    }
+    if (c->key_negative_cache_ms > c->key_cache_ms)
+        c->key_negative_cache_ms = c->key_cache_ms;
     if (prefix && check_prefix(prefix) != 0) {
         gd_config_diag_add(d, gd_yaml_map_get(m, "key_prefix"), NULL,
                            "1 to %d printable bytes without spaces, '{' or '}'",

@@ -8,6 +8,11 @@
  *     key_prefix: girder                 # every key is "{<prefix>}:..." (one hash slot)
  *     failure: open                      # open: local limits decide; closed: 503
  *     lease_ms: 600000                   # a concurrency slot comes back after this at most
+ *     limits: redis                      # redis (shared) | local (in-process, keys only)
+ *     keys: false                        # also look virtual keys up in Redis (gov_rkey.h)
+ *     key_cache_ms: 5000                 # per loop thread: found keys kept this long
+ *     key_negative_cache_ms: 1000        # unknown / revoked / invalid keys kept this long
+ *     key_cache_size: 10000              # entries per loop thread
  *
  * Threading: immutable after parsing. */
 #ifndef GD_GATEWAY_GOV_REDIS_CONFIG_H
@@ -15,6 +20,8 @@
 
 #include "core/config.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum { GD_GOV_REDIS_MAX_URL = 1024, GD_GOV_REDIS_MAX_PREFIX = 64 };
@@ -31,6 +38,10 @@ struct gd_gov_redis_cfg {
     char *key_prefix;
     enum gd_gov_redis_failure failure;
     uint64_t lease_ms;
+    int local_limits; /* limits: local — Redis holds keys only */
+    bool keys;        /* virtual keys are also looked up in Redis */
+    uint64_t key_cache_ms, key_negative_cache_ms;
+    size_t key_cache_size;
     char *where; /* "host:port/db" or the socket path, for logs (never the password) */
 };
 

@@ -41,6 +41,7 @@ static void req_unref(struct gw_req *req)
     gd_free(req->ins);
     gw_cache_req_free(req);
     gw_pii_req_free(req);
+    gd_gov_ticket_release(&req->gov);
     gd_free(req);
 }
 
@@ -750,13 +751,23 @@ static void proceed(struct gw_req *req)
     gd_buf_free(&b);
 }
 
+/* Identified: the body, the alias, then admission. */
+static void after_identity(struct gw_req *req)
+{
+    if (inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 && govern(req, 0) == 0)
+        proceed(req);
+}
+
 static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
                            void *ud)
 {
-    (void)t;
     struct gw_req *req = ud;
     req->busy--;
-    if (req->x && rc == 0)
+    if (req->x && rc == 0 && t->phase == GD_GOV_PHASE_IDENTIFY) { /* a key found in Redis */
+        req->busy++;
+        after_identity(req);
+        req->busy--;
+    } else if (req->x && rc == 0)
         proceed(req);
     else if (req->x)
         gov_refuse(req, r);
@@ -775,42 +786,92 @@ static void on_post(struct gd_http_exchange *x, void *ud)
     gw_overhead_start(req, t0);
     gd_http_exchange_set_user(x, req);
     gd_http_on_close(x, on_close, req);
-    if (govern(req, 1) == 0 && inbound(req) == 0 && resolve(req) == 0 && inbound_stream(req) == 0 &&
-        govern(req, 0) == 0)
-        proceed(req);
+    if (govern(req, 1) == 0)
+        after_identity(req);
     gw_overhead_stop(req, gd_mono_ns());
     req->busy--;
     req_settle(req);
 }
 
-/* GET /v1/models and /v1/models/{alias} under governance: the caller must authenticate,
- * and sees only the aliases its key may use. 0 to go on, -1 when answered (401). */
-static int models_gate(struct gd_http_exchange *x, struct gw_runtime *rt, struct gd_gov_ticket *t)
+/* GET /v1/models and /v1/models/{alias} under governance: the caller must authenticate
+ * (a key kept in Redis may take a lookup: the answer then waits without blocking the
+ * loop), and sees only the aliases its key may use. */
+typedef void (*models_answer_fn)(struct gd_http_exchange *x, const struct gw_route *route,
+                                 const struct gd_gov_ticket *t);
+
+struct models_wait {
+    struct gd_gov_ticket t;
+    struct gd_http_exchange *x; /* NULL once the client is gone */
+    const struct gw_route *route;
+    models_answer_fn answer;
+};
+
+static void models_refuse(struct gd_http_exchange *x, const struct gd_gov_refusal *r)
 {
-    struct gd_gov_refusal r;
     struct gd_buf b;
-    gd_gov_ticket_init(t, rt->gov);
-    if (gd_gov_authenticate(t, gd_http_exchange_request(x), &r) == 0)
-        return 0;
     gd_buf_init(&b, 4096);
-    if (gd_gw_error_write(&b, r.status, r.message, r.type, NULL, r.code) == 0)
-        gd_http_respond(x, r.status, "application/json", b.data, b.len);
+    if (gd_gw_error_write(&b, r->status, r->message, r->type, NULL, r->code) == 0)
+        gd_http_respond(x, r->status, "application/json", b.data, b.len);
     else
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&b);
-    return -1;
 }
 
-static void on_models(struct gd_http_exchange *x, void *ud)
+static void models_closed(struct gd_http_exchange *x, void *ud)
 {
-    const struct gw_route *route = ud;
-    const struct gd_buf *b = &route->rt->models_json;
-    struct gd_gov_ticket t;
-    if (models_gate(x, route->rt, &t) != 0)
+    (void)x;
+    struct models_wait *w = ud;
+    w->x = NULL;
+}
+
+static void models_done(struct models_wait *w, int rc, const struct gd_gov_refusal *r)
+{
+    if (w->x && rc == 0)
+        w->answer(w->x, w->route, &w->t);
+    else if (w->x)
+        models_refuse(w->x, r);
+    gd_gov_ticket_release(&w->t);
+    gd_free(w);
+}
+
+static void models_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_refusal *r,
+                           void *ud)
+{
+    (void)t;
+    struct models_wait *w = ud;
+    if (w->x)
+        gd_http_on_close(w->x, NULL, NULL);
+    models_done(w, rc, r);
+}
+
+static void models_gate(struct gd_http_exchange *x, const struct gw_route *route,
+                        models_answer_fn answer)
+{
+    struct models_wait *w = gd_calloc(1, sizeof *w);
+    if (!w) {
+        gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
         return;
+    }
+    w->x = x;
+    w->route = route;
+    w->answer = answer;
+    gd_gov_ticket_init(&w->t, route->rt->gov);
+    gd_gov_ticket_async(&w->t, gd_http_exchange_loop(x), models_verdict, w);
+    struct gd_gov_refusal r;
+    int rc = gd_gov_authenticate(&w->t, gd_http_exchange_request(x), &r);
+    if (rc == 1)
+        gd_http_on_close(x, models_closed, w);
+    else
+        models_done(w, rc, &r);
+}
+
+static void models_list(struct gd_http_exchange *x, const struct gw_route *route,
+                        const struct gd_gov_ticket *t)
+{
+    const struct gd_buf *b = &route->rt->models_json;
     struct gd_buf f;
     gd_buf_init(&f, b->len + 64);
-    int rc = gd_gov_models_json(&t, &f); /* 1: only the aliases this key may use */
+    int rc = gd_gov_models_json(t, &f); /* 1: only the aliases this key may use */
     if (rc == 0)
         gd_http_respond(x, 200, "application/json", b->data, b->len);
     else if (rc == 1)
@@ -818,6 +879,11 @@ static void on_models(struct gd_http_exchange *x, void *ud)
     else
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&f);
+}
+
+static void on_models(struct gd_http_exchange *x, void *ud)
+{
+    models_gate(x, ud, models_list);
 }
 
 static int hex_digit(char c)
@@ -849,22 +915,19 @@ static int percent_decode(const char *src, size_t n, char *dst, size_t cap)
 
 /* GET /v1/models/{alias} (the SDKs' models.retrieve): the alias as an OpenAI model object,
  * or 404 model_not_found. */
-static void on_model(struct gd_http_exchange *x, void *ud)
+static void model_one(struct gd_http_exchange *x, const struct gw_route *route,
+                      const struct gd_gov_ticket *t)
 {
     static const char prefix[] = "/v1/models/";
-    const struct gw_route *route = ud;
     const struct gd_http_request *hr = gd_http_exchange_request(x);
     char name[GW_MAX_ALIAS_NAME], msg[GW_MAX_ALIAS_NAME + 96];
     int n = percent_decode(hr->path.p + sizeof prefix - 1, hr->path.n - (sizeof prefix - 1), name,
                            sizeof name);
-    struct gd_gov_ticket t;
-    if (models_gate(x, route->rt, &t) != 0)
-        return;
     struct gd_buf b;
     gd_buf_init(&b, 4096);
     int rc, a = n > 0 ? gd_gw_config_find_alias(route->rt->gc, name, (size_t)n) : -1;
-    if ((a >= 0 && gd_gov_alias_visible(&t, (uint32_t)a)) ||
-        (a < 0 && n > 0 && gd_gov_sees_all(&t) && gw_local_model_listed(route->rt, name))) {
+    if ((a >= 0 && gd_gov_alias_visible(t, (uint32_t)a)) ||
+        (a < 0 && n > 0 && gd_gov_sees_all(t) && gw_local_model_listed(route->rt, name))) {
         rc = gw_model_object(route->rt->gc, a, name, &b);
         if (rc == 0)
             gd_http_respond(x, 200, "application/json", b.data, b.len);
@@ -877,6 +940,11 @@ static void on_model(struct gd_http_exchange *x, void *ud)
     if (rc != 0)
         gd_http_respond_json_error(x, 500, "api_error", NULL, "out of memory");
     gd_buf_free(&b);
+}
+
+static void on_model(struct gd_http_exchange *x, void *ud)
+{
+    models_gate(x, ud, model_one);
 }
 
 #define GW_RUNTIME_SERVICE "gateway.runtime"
