@@ -1,7 +1,8 @@
 // The official `openai` npm SDK's Responses API (client.responses.create / .stream) against
 // girder's POST /v1/responses, translated to chat completions for an OpenAI-compatible
 // deployment (mock_upstream.py) and, through the Anthropic adapter, for an Anthropic one
-// (anthropic_upstream.py, which validates the Messages API).
+// (anthropic_upstream.py, which validates the Messages API) and, through the Gemini adapter,
+// for a Gemini one (gemini_upstream.py).
 // Run by CTest: node --test openai_sdk_responses.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,11 +19,12 @@ const { default: OpenAI } = await import(
   pathToFileURL(path.join(src, 'tests/node/node_modules/openai/index.mjs')).href);
 const MOCK_TEXT = 'Hello from the mock upstream! Streaming works, token by token, until the end.';
 const CLAUDE_TEXT = 'Hello from Claude! Streaming "works", token by token — ünïcode too.\nThe end.';
+const GEMINI_TEXT = 'Hello from Gemini! Streaming "works", token by token — ünïcode too.\nThe end.';
 const ARGS = '{"city": "Paris", "unit": "celsius"}';
 const BUDGET_KEY = 'gk-resp-budget-1';
 const KEY = 'gk-resp-plain-2';
 
-let mock, anth, girder, client, base, mport, aport;
+let mock, anth, gem, girder, client, base, mport, aport;
 before(async () => {
   const m = await start(['/usr/bin/python3', path.join(here, 'mock_upstream.py')], /PORT (\d+)/);
   mock = m.p;
@@ -31,6 +33,9 @@ before(async () => {
                          '--key', 'sk-ant-test'], /PORT (\d+)/);
   anth = a.p;
   aport = a.m[1];
+  const g0 = await start(['/usr/bin/python3', path.join(here, 'gemini_upstream.py'),
+                          '--key', 'gm-key-test'], /PORT (\d+)/);
+  gem = g0.p;
   const dir = mkdtempSync(path.join(tmpdir(), 'gw-resp-'));
   const cfg = path.join(dir, 'girder.yaml');
   const sha = (k) => createHash('sha256').update(k).digest('hex');
@@ -41,6 +46,7 @@ providers:
   - {name: mock, base_url: "http://127.0.0.1:${mport}/v1"}
   - {name: claude, type: anthropic, base_url: "http://127.0.0.1:${aport}/v1",
      api_key: sk-ant-test}
+  - {name: studio, type: gemini, base_url: "http://127.0.0.1:${g0.m[1]}", api_key: gm-key-test}
 models:
   - {alias: oai, deployments: [{provider: mock, model: ok-resp}]}
   - {alias: oai-broken, deployments: [{provider: mock, model: "reset:3"}]}
@@ -48,6 +54,8 @@ models:
   - {alias: priced, deployments: [{provider: mock, model: ok-resp-priced}]}
   - {alias: claude, deployments: [{provider: claude, model: claude-ok}]}
   - {alias: tools, deployments: [{provider: claude, model: claude-tools}]}
+  - {alias: gemini, deployments: [{provider: studio, model: gemini-ok}]}
+  - {alias: blocked, deployments: [{provider: studio, model: gemini-blocked}]}
 governance:
   keys:
     - {id: resp-plain, key_sha256: ${sha(KEY)}}
@@ -66,6 +74,7 @@ after(() => {
   girder?.kill('SIGTERM');
   mock?.kill('SIGTERM');
   anth?.kill('SIGTERM');
+  gem?.kill('SIGTERM');
 });
 
 async function metric(line) {
@@ -104,7 +113,8 @@ test('responses.create, translated for an OpenAI-compatible deployment', async (
   assert.equal(await metric(prompt), before + 9); // tokens counted from the chat usage
 });
 
-for (const [alias, want] of [['oai', MOCK_TEXT], ['claude', CLAUDE_TEXT]]) {
+for (const [alias, want] of [['oai', MOCK_TEXT], ['claude', CLAUDE_TEXT],
+                             ['gemini', GEMINI_TEXT]]) {
   test(`responses.stream reassembles the text exactly (${alias})`, async () => {
     const stream = client.responses.stream({ model: alias, input: 'hi',
                                              max_output_tokens: 60 });
@@ -129,6 +139,18 @@ for (const [alias, want] of [['oai', MOCK_TEXT], ['claude', CLAUDE_TEXT]]) {
                              'response.completed']);
   });
 }
+
+test('a safety block is status incomplete, reason content_filter (Gemini)', async () => {
+  const r = await client.responses.create({ model: 'blocked', input: 'x' });
+  assert.equal(r.status, 'incomplete');
+  assert.deepEqual(r.incomplete_details, { reason: 'content_filter' });
+  assert.equal(r.usage.input_tokens, 11);
+  const s = await client.responses.create({ model: 'blocked', input: 'x', stream: true });
+  let last = null;
+  for await (const e of s) last = e;
+  assert.equal(last.type, 'response.incomplete');
+  assert.equal(last.response.incomplete_details.reason, 'content_filter');
+});
 
 test('function calling round trip, non-streamed and streamed', async () => {
   const input = [{ role: 'user', content: 'Weather in Paris?' }];
