@@ -180,6 +180,10 @@ static int write_events(struct gw_req *req, const char *p, size_t n)
 static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
     struct gw_req *req = ud;
+    if (req->native && !req->sse.have_usage && dlen > 40 &&
+        (memmem(data, 64 < dlen ? 64 : dlen, "\"response.completed\"", 20) ||
+         memmem(data, 64 < dlen ? 64 : dlen, "\"response.incomplete\"", 21)))
+        req->sse.have_usage = gd_xl_in_resp_native_usage(data, dlen, &req->sse.usage);
     if (req->sse.have_usage && !req->gov.cached_seen) /* this event carried the usage */
         gd_gov_note_usage_json(&req->gov, data, dlen);
     uintptr_t at = (uintptr_t)raw, from = (uintptr_t)req->read_p;
@@ -229,7 +233,8 @@ static int relay_sse_xl(struct gw_req *req, const char *p, size_t n)
 /* The inbound stream translator of req (Anthropic's or the Responses API's), if any. */
 static int in_streaming(const struct gw_req *req)
 {
-    return (req->inbound_anthropic && req->ins) || (req->inbound_responses && req->rins);
+    return (req->inbound_anthropic && req->ins) ||
+           (req->inbound_responses && req->rins && !req->native);
 }
 
 static int in_finished(const struct gw_req *req)
@@ -340,7 +345,7 @@ static void stream_fail(struct gw_req *req, const char *detail)
     int rc;
     if (req->inbound_anthropic && req->ins) { /* Anthropic's form: an error event */
         rc = gd_xl_in_anth_sse_error(req->ins, msg, &b);
-    } else if (req->inbound_responses && req->rins) { /* the Responses API's: response.failed */
+    } else if (in_streaming(req)) { /* the Responses API's: response.failed */
         rc = gd_xl_in_resp_sse_error(req->rins, msg, &b);
     } else {
         rc = gd_buf_puts(&b, "event: error\ndata: ");
@@ -431,11 +436,14 @@ static void finish_ok(struct gw_req *req)
         if (translate_response(req, &u) != 0)
             return;
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
+    } else if (strstr(req->ctype, "json") && req->native) { /* a Response object */
+        gd_xl_in_resp_native_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
+        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     }
-    if (!req->streaming && (req->inbound_anthropic || req->inbound_responses) &&
+    if (!req->streaming && (req->inbound_anthropic || (req->inbound_responses && !req->native)) &&
         translate_inbound(req) != 0)
         return;
     gd_gov_settle(&req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
@@ -721,8 +729,17 @@ static int govern(struct gw_req *req, int identify)
     return rc;
 }
 
-/* POST /v1/messages, /v1/responses: the request in OpenAI chat form (cbody). 0, or -1
- * (answered). */
+static int any_native(const struct gd_gw_config *gc)
+{
+    for (size_t i = 0; i < gc->n_providers; i++)
+        if (gc->providers[i].responses_native)
+            return 1;
+    return 0;
+}
+
+/* POST /v1/messages, /v1/responses: the request in OpenAI chat form (cbody). A Responses
+ * request that cannot be translated keeps its own body when some provider takes it natively
+ * (in_err says why the others cannot). 0, or -1 (answered). */
 static int inbound(struct gw_req *req)
 {
     if (!req->inbound_anthropic && !req->inbound_responses)
@@ -732,6 +749,18 @@ static int inbound(struct gw_req *req)
                  : gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err);
     if (rc == 0 && req->inbody.len == 0)
         rc = GD_ENOMEM;
+    if (req->inbound_responses && (rc == 0 || rc == GD_EINVAL)) { /* for native deployments */
+        req->orig = req->cbody;
+        req->orig_len = req->cbody_len;
+        req->orig_ok = gd_gw_scan_request(req->orig, req->orig_len, &req->f_orig) == 0 &&
+                       req->f_orig.model_is_string;
+    }
+    if (rc == GD_EINVAL && req->orig_ok && any_native(req->rt->gc)) {
+        /* untranslatable, but maybe not needed: decided per attempt (gw_attempt.c) */
+        req->in_err = req->xl_err;
+        req->xl_err.status = 0;
+        return 0;
+    }
     if (rc == GD_EINVAL) {
         respond_error(req, 400, req->xl_err.message,
                       req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);

@@ -49,7 +49,16 @@ struct gw_req {
     struct gd_buf inbody;
     struct gd_xl_in_anth_sse *ins;  /* inbound stream state (allocated when streaming) */
     struct gd_xl_in_resp_sse *rins; /* the same for /v1/responses (owns buffers) */
-    struct gd_buf in_out;           /* inbound events of the current read */
+    /* /v1/responses: the client's own body and its fields, for deployments with
+     * `responses: native` (orig_ok: it scanned cleanly); native: the current attempt
+     * passes it through (no translation either way) */
+    const char *orig;
+    size_t orig_len;
+    struct gd_gw_req_fields f_orig;
+    int orig_ok;
+    int native;
+    struct gd_xl_err in_err; /* status != 0: untranslatable (cbody is orig): native only */
+    struct gd_buf in_out;    /* inbound events of the current read */
     struct gd_loop *loop;
     int refs;     /* 1 for the lifecycle + 1 per deferred abort posted to the loop */
     int busy;     /* inside the handler or attempt-done processing */

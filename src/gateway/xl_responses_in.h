@@ -70,6 +70,12 @@ int gd_xl_in_resp_sse_error(struct gd_xl_in_resp_sse *s, const char *message, st
 /* Shared by the translators: the Response usage object from chat counts (-1: absent). */
 int gd_xl_in_resp_put_usage(struct gd_buf *b, int64_t prompt, int64_t completion, int64_t total,
                             int64_t cached, int64_t reasoning);
+struct gd_gw_usage;
+/* A native (pass-through) Responses answer's usage: a Response object's top-level `usage`,
+ * or the `response.usage` of a response.completed / response.incomplete event (input_tokens
+ * -> prompt, output_tokens -> completion, total_tokens). 1 when found, else 0. */
+int gd_xl_in_resp_native_usage(const char *json, size_t len, struct gd_gw_usage *u);
+
 /* The JSON string prefix + id (id cut at 120 bytes). */
 int gd_xl_in_resp_put_id(struct gd_buf *b, const char *prefix, const char *id);
 

@@ -8,6 +8,7 @@
  *   usage                    -> input/output/total tokens, cached and reasoning details
  * `output_text` is not a wire field: the SDKs compute it from the output items. */
 #include "gateway/xl_responses_in.h"
+#include "gateway/json_scan.h"
 #include "core/json_write.h"
 #include "girder/error.h"
 
@@ -163,4 +164,22 @@ int gd_xl_in_resp_response(const char *body, size_t len, int64_t now, struct gd_
     if (rc)
         out->len = mark;
     return rc;
+}
+
+int gd_xl_in_resp_native_usage(const char *json, size_t len, struct gd_gw_usage *u)
+{
+    u->prompt_tokens = u->completion_tokens = u->total_tokens = -1;
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    const cJSON *us = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    if (!cJSON_IsObject(us))
+        us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "response"),
+                                              "usage");
+    int found = cJSON_IsObject(us) && gd_xl_count(us, "input_tokens") >= 0;
+    if (found) {
+        u->prompt_tokens = gd_xl_count(us, "input_tokens");
+        u->completion_tokens = gd_xl_count(us, "output_tokens");
+        u->total_tokens = gd_xl_count(us, "total_tokens");
+    }
+    cJSON_Delete(j);
+    return found;
 }

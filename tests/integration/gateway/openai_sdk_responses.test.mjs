@@ -2,7 +2,8 @@
 // girder's POST /v1/responses, translated to chat completions for an OpenAI-compatible
 // deployment (mock_upstream.py) and, through the Anthropic adapter, for an Anthropic one
 // (anthropic_upstream.py, which validates the Messages API) and, through the Gemini adapter,
-// for a Gemini one (gemini_upstream.py).
+// for a Gemini one (gemini_upstream.py); and passed through as it is to a provider with
+// `responses: native` (mock_upstream.py's /v1/responses).
 // Run by CTest: node --test openai_sdk_responses.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ const MOCK_TEXT = 'Hello from the mock upstream! Streaming works, token by token
 const CLAUDE_TEXT = 'Hello from Claude! Streaming "works", token by token — ünïcode too.\nThe end.';
 const GEMINI_TEXT = 'Hello from Gemini! Streaming "works", token by token — ünïcode too.\nThe end.';
 const ARGS = '{"city": "Paris", "unit": "celsius"}';
+const NATIVE_TEXT = 'Native Responses answer from the mock, word by word.';
 const BUDGET_KEY = 'gk-resp-budget-1';
 const KEY = 'gk-resp-plain-2';
 
@@ -44,6 +46,7 @@ threads: 1
 access_log: {enabled: false}
 providers:
   - {name: mock, base_url: "http://127.0.0.1:${mport}/v1"}
+  - {name: native, base_url: "http://127.0.0.1:${mport}/v1", responses: native}
   - {name: claude, type: anthropic, base_url: "http://127.0.0.1:${aport}/v1",
      api_key: sk-ant-test}
   - {name: studio, type: gemini, base_url: "http://127.0.0.1:${g0.m[1]}", api_key: gm-key-test}
@@ -54,6 +57,10 @@ models:
   - {alias: priced, deployments: [{provider: mock, model: ok-resp-priced}]}
   - {alias: claude, deployments: [{provider: claude, model: claude-ok}]}
   - {alias: tools, deployments: [{provider: claude, model: claude-tools}]}
+  - {alias: native, deployments: [{provider: native, model: ok-native}]}
+  - {alias: native-broken, deployments: [{provider: native, model: "reset:5"}]}
+  - {alias: native-400, deployments: [{provider: native, model: err400}], retries: 0,
+     fallbacks: [oai]}
   - {alias: gemini, deployments: [{provider: studio, model: gemini-ok}]}
   - {alias: blocked, deployments: [{provider: studio, model: gemini-blocked}]}
 governance:
@@ -208,4 +215,40 @@ test('budgets are charged with the translated usage', async () => {
   await c.responses.create({ model: 'priced', input: 'hi' });
   await assert.rejects(c.responses.create({ model: 'priced', input: 'hi' }),
                        (e) => e instanceof OpenAI.RateLimitError && e.code === 'insufficient_quota');
+});
+
+test('responses: native passes the body through to /v1/responses and relays the answer',
+     async () => {
+  const prompt =
+    'girder_gateway_tokens_total{alias="native",deployment="native/ok-native",type="prompt"}';
+  const before = await metric(prompt);
+  const body = { model: 'native', input: [{ role: 'user', content: 'hi' }],
+                 reasoning: { effort: 'low' }, tools: [{ type: 'web_search_preview' }] };
+  const r = await client.responses.create(body);
+  assert.equal(r.id, 'resp_mock1'); // the upstream's own object
+  assert.equal(r.output_text, NATIVE_TEXT);
+  const stats = await (await fetch(`http://127.0.0.1:${mport}/_stats`)).json();
+  assert.equal(stats.last['ok-native'].target, '/v1/responses');
+  // as sent, the model replaced: Responses-only fields reach an upstream that has them
+  assert.deepEqual(await lastBody(mport, 'ok-native'), { ...body, model: 'ok-native' });
+  assert.equal(await metric(prompt), before + 7); // usage read from the Response object
+
+  const stream = client.responses.stream({ model: 'native', input: 'hi' });
+  let text = '';
+  stream.on('response.output_text.delta', (e) => { text += e.delta; });
+  const fin = await stream.finalResponse();
+  assert.equal(text, NATIVE_TEXT);
+  assert.equal(fin.id, 'resp_mock1');
+  assert.equal(await metric(prompt), before + 14); // and from response.completed
+});
+
+test('native: a broken stream is an error, an upstream 400 is relayed as it is',
+     async () => {
+  const stream = await client.responses.create({ model: 'native-broken', input: 'x',
+                                                 stream: true });
+  await assert.rejects(async () => { for await (const _ of stream) { /* drain */ } },
+                       /upstream stream broken/);
+  // err400 is not retryable: the client gets the upstream's 400 as it is
+  await assert.rejects(client.responses.create({ model: 'native-400', input: 'x' }),
+                       (e) => e instanceof OpenAI.BadRequestError && /mock: bad request/.test(e.message));
 });

@@ -1,6 +1,7 @@
 /* Golden tests of the inbound /v1/responses translation (xl_responses_in.h): requests to
  * chat form, chat answers to Response objects, chat chunks to the Responses event stream. */
 #include "gateway/xl_responses_in.h"
+#include "gateway/json_scan.h"
 #include "girder/error.h"
 
 #include <cjson/cJSON.h>
@@ -412,4 +413,24 @@ Test(xl_in_resp_sse, bad_order_and_limits)
     cr_assert_eq(rc, GD_ELIMIT);
     gd_xl_in_resp_sse_free(&s);
     gd_buf_free(&b);
+}
+
+Test(xl_in_resp_native, usage_from_object_and_completed_event)
+{
+    struct gd_gw_usage u;
+    const char *obj = "{\"id\":\"r\",\"usage\":{\"input_tokens\":7,\"output_tokens\":5,"
+                      "\"total_tokens\":12}}";
+    cr_assert_eq(gd_xl_in_resp_native_usage(obj, strlen(obj), &u), 1);
+    cr_assert_eq(u.prompt_tokens, 7);
+    cr_assert_eq(u.completion_tokens, 5);
+    cr_assert_eq(u.total_tokens, 12);
+    const char *ev = "{\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":"
+                     "3,\"output_tokens\":2}}}";
+    cr_assert_eq(gd_xl_in_resp_native_usage(ev, strlen(ev), &u), 1);
+    cr_assert_eq(u.prompt_tokens, 3);
+    cr_assert_eq(u.total_tokens, -1);
+    const char *none = "{\"type\":\"response.created\",\"response\":{\"usage\":null}}";
+    cr_assert_eq(gd_xl_in_resp_native_usage(none, strlen(none), &u), 0);
+    cr_assert_eq(u.prompt_tokens, -1);
+    cr_assert_eq(gd_xl_in_resp_native_usage("x", 1, &u), 0);
 }
