@@ -260,7 +260,7 @@ int gw_attempt_path(const struct gw_req *req, struct gd_buf *out)
     const struct gw_adapter *ad = gw_adapter_for(p->type); /* also path-only ones (azure) */
     if (ad)
         return ad->path(p, req->kind, dc->model, req->f.stream, out);
-    return gd_buf_puts(out, kind_path[req->kind]);
+    return gd_buf_puts(out, req->native ? "/responses" : kind_path[req->kind]);
 }
 
 /* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
@@ -336,6 +336,18 @@ int gw_attempt_splice_body(struct gw_req *req)
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     const struct gd_gw_provider_cfg *p = &req->rt->gc->providers[dc->provider];
     gd_buf_reset(&req->body);
+    /* /v1/responses to a `responses: native` provider: the client's body as it is (not when
+     * a PII policy rewrote the translation: the original still holds what it masked) */
+    const char *own = req->in_err.status ? req->orig : req->inbody.data;
+    req->native = req->inbound_responses && !req->ad && p->responses_native && req->orig_ok &&
+                  req->cbody == own;
+    if (req->native)
+        return gd_gw_splice_model(req->orig, req->orig_len, &req->f_orig, dc->model,
+                                  strlen(dc->model), &req->body);
+    if (req->in_err.status) { /* only a native deployment could take it */
+        req->xl_err = req->in_err;
+        return GD_EINVAL;
+    }
     int embed = req->kind == GW_KIND_EMBEDDINGS;
     if (req->ad && (req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP ||
                     (embed && !req->ad->embed_request))) {

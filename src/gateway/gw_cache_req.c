@@ -139,7 +139,9 @@ int gw_cache_lookup(struct gw_req *req, struct gd_buf *body, char *ctype, size_t
     }
     char scope[24];
     scope_of(req, scope, sizeof scope);
-    int kind = (int)req->kind + (req->inbound_anthropic ? GW_KIND_N : 0);
+    int kind = (int)req->kind + (req->inbound_anthropic   ? GW_KIND_N
+                                 : req->inbound_responses ? 2 * GW_KIND_N
+                                                          : 0);
     if (gd_gw_cache_key(kind, scope, req->cbody, req->cbody_len, req->cache_key) != 0)
         return 0; /* not JSON (the upstream will say so), or out of memory: no cache */
     req->cache_store = 1;

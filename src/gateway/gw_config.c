@@ -34,6 +34,7 @@ static const char *const provider_keys[] = {"name",
                                             "max_idle_connections",
                                             "idle_timeout_ms",
                                             "client",
+                                            "responses",
                                             "breaker",
                                             NULL};
 static const char *const breaker_keys[] = {"consecutive_failures",
@@ -205,6 +206,27 @@ static int parse_type(struct gd_config_diag *d, const struct gd_yaml_node *p,
     return rc;
 }
 
+/* `responses: translate | native`; native only where the upstream speaks OpenAI's API as it
+ * is (type openai). */
+static int parse_responses(struct gd_config_diag *d, const struct gd_yaml_node *p,
+                           struct gd_gw_provider_cfg *out)
+{
+    const char *v = NULL;
+    int rc = gd_config_get_string(d, p, "responses", 16, &v, NULL);
+    out->responses_native = v && strcmp(v, "native") == 0;
+    if (rc == 0 && v && !out->responses_native && strcmp(v, "translate") != 0) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "responses"), "responses",
+                           "expected translate or native");
+        return GD_EINVAL;
+    }
+    if (rc == 0 && out->responses_native && out->type != GD_GW_PROVIDER_OPENAI) {
+        gd_config_diag_add(d, gd_yaml_map_get(p, "responses"), "responses",
+                           "native needs a provider of type openai (the others are translated)");
+        return GD_EINVAL;
+    }
+    return rc;
+}
+
 /* A provider of type local is answered in process: what configures a connection has no
  * meaning there, and a key set on it would look like it protects something. */
 static int local_provider_keys(struct gd_config_diag *d, const struct gd_yaml_node *p)
@@ -212,7 +234,8 @@ static int local_provider_keys(struct gd_config_diag *d, const struct gd_yaml_no
     static const char *const remote_only[] = {
         "base_url",        "api_key",         "ca_file",
         "client",          "max_connections", "max_idle_connections",
-        "idle_timeout_ms", "timeout_ms",      "first_byte_timeout_ms"};
+        "idle_timeout_ms", "timeout_ms",      "first_byte_timeout_ms",
+        "responses"};
     int rc = 0;
     for (size_t i = 0; i < sizeof remote_only / sizeof remote_only[0]; i++)
         if (gd_yaml_map_get(p, remote_only[i])) {
@@ -270,6 +293,7 @@ static int parse_provider(struct gd_config_diag *d, const struct gd_yaml_node *p
     out->max_idle_connections = maxi < 0 || maxi > maxc ? (uint32_t)maxc : (uint32_t)maxi;
     out->idle_timeout_ms = (uint32_t)idle;
     rc |= parse_client(d, p, &out->use_curl);
+    rc |= parse_responses(d, p, out);
     if (trc == 0 && (trc = gd__gw_config_azure(d, p, out)) == GD_ENOMEM)
         return trc;
     rc |= trc;

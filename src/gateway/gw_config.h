@@ -51,6 +51,9 @@ struct gd_gw_provider_cfg {
     uint32_t max_idle_connections; /* kept-alive idle connections per thread (own client) */
     uint32_t idle_timeout_ms;      /* an idle connection is closed after this (own client) */
     int use_curl;                  /* `client: curl`: libcurl even for http:// */
+    /* `responses: native` (type openai): POST /v1/responses goes upstream as it is, to
+     * {base_url}/responses; 0 (`translate`, the default): translated to chat completions */
+    int responses_native;
     struct gd_gw_breaker_cfg breaker;
 };
 

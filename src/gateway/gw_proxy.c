@@ -39,6 +39,9 @@ static void req_unref(struct gw_req *req)
     gd_buf_free(&req->inbody);
     gd_buf_free(&req->in_out);
     gd_free(req->ins);
+    if (req->rins)
+        gd_xl_in_resp_sse_free(req->rins);
+    gd_free(req->rins);
     gw_cache_req_free(req);
     gw_pii_req_free(req);
     gd_gov_ticket_release(&req->gov);
@@ -179,6 +182,10 @@ static int write_events(struct gw_req *req, const char *p, size_t n)
 static int on_event(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
     struct gw_req *req = ud;
+    if (req->native && !req->sse.have_usage && dlen > 40 &&
+        (memmem(data, 64 < dlen ? 64 : dlen, "\"response.completed\"", 20) ||
+         memmem(data, 64 < dlen ? 64 : dlen, "\"response.incomplete\"", 21)))
+        req->sse.have_usage = gd_xl_in_resp_native_usage(data, dlen, &req->sse.usage);
     if (req->sse.have_usage && !req->gov.cached_seen) /* this event carried the usage */
         gd_gov_note_usage_json(&req->gov, data, dlen);
     uintptr_t at = (uintptr_t)raw, from = (uintptr_t)req->read_p;
@@ -225,6 +232,25 @@ static int relay_sse_xl(struct gw_req *req, const char *p, size_t n)
     return rc;
 }
 
+/* The inbound stream translator of req (Anthropic's or the Responses API's), if any. */
+static int in_streaming(const struct gw_req *req)
+{
+    return (req->inbound_anthropic && req->ins) ||
+           (req->inbound_responses && req->rins && !req->native);
+}
+
+static int in_finished(const struct gw_req *req)
+{
+    return req->ins ? req->ins->finished : req->rins ? req->rins->finished : 1;
+}
+
+static int in_event(struct gw_req *req, const char *data, size_t dlen)
+{
+    if (req->rins)
+        return gd_xl_in_resp_sse_event(req->rins, data, dlen, &req->in_out);
+    return gd_xl_in_anth_sse_event(req->ins, data, dlen, &req->in_out);
+}
+
 /* Feeds the OpenAI-form SSE text t[0..n) ("data: X\n\n" events, maybe after an
  * "event: error" line, as the adapters write them) to the inbound translator. */
 static int feed_inbound_text(struct gw_req *req, const char *t, size_t n)
@@ -237,14 +263,14 @@ static int feed_inbound_text(struct gw_req *req, const char *t, size_t n)
         if ((size_t)(e - t) > 13 && memcmp(t, "event: error\n", 13) == 0)
             t += 13;
         if ((size_t)(e - t) >= 6 && memcmp(t, "data: ", 6) == 0)
-            rc = gd_xl_in_anth_sse_event(req->ins, t + 6, (size_t)(e - t - 6), &req->in_out);
+            rc = in_event(req, t + 6, (size_t)(e - t - 6));
         t = sep ? sep + 2 : end;
     }
     return rc;
 }
 
-/* Framer callback of an inbound Anthropic stream: the upstream's event (through the
- * provider's adapter when it has one) becomes Anthropic events in in_out. */
+/* Framer callback of an inbound (Anthropic or Responses) stream: the upstream's event
+ * (through the provider's adapter when it has one) becomes the client's events in in_out. */
 static int on_event_in(void *ud, const char *raw, size_t n, const char *data, size_t dlen)
 {
     struct gw_req *req = ud;
@@ -256,7 +282,7 @@ static int on_event_in(void *ud, const char *raw, size_t n, const char *data, si
     } else {
         if (req->sse.have_usage && !req->gov.cached_seen)
             gd_gov_note_usage_json(&req->gov, data, dlen);
-        rc = gd_xl_in_anth_sse_event(req->ins, data, dlen, &req->in_out);
+        rc = in_event(req, data, dlen);
     }
     if (rc != 0 && !req->detail[0])
         snprintf(req->detail, sizeof req->detail, "invalid upstream stream event");
@@ -277,7 +303,7 @@ static int relay_sse_in(struct gw_req *req, const char *p, size_t n)
 
 int gw_req_relay_sse(struct gw_req *req, const char *p, size_t n)
 {
-    if (req->inbound_anthropic && req->ins)
+    if (in_streaming(req))
         return relay_sse_in(req, p, n);
     if (req->ad && req->xs)
         return relay_sse_xl(req, p, n);
@@ -321,6 +347,8 @@ static void stream_fail(struct gw_req *req, const char *detail)
     int rc;
     if (req->inbound_anthropic && req->ins) { /* Anthropic's form: an error event */
         rc = gd_xl_in_anth_sse_error(req->ins, msg, &b);
+    } else if (in_streaming(req)) { /* the Responses API's: response.failed */
+        rc = gd_xl_in_resp_sse_error(req->rins, msg, &b);
     } else {
         rc = gd_buf_puts(&b, "event: error\ndata: ");
         rc = rc ? rc : gd_gw_error_write(&b, 502, msg, NULL, NULL, "upstream_stream_error");
@@ -364,20 +392,28 @@ static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
 /* An adapter's stream that ended without its end event: the client gets a stream error. */
 static int stream_cut_short(struct gw_req *req)
 {
-    if (req->streaming && req->inbound_anthropic && req->ins && !req->ins->finished)
+    if (req->streaming && in_streaming(req) && !in_finished(req))
         return 1; /* no [DONE] (or error) reached the inbound translator */
     return req->streaming && req->ad && req->xs && !req->ad->stream_finished(req->xs);
 }
 
-/* A non-streamed OpenAI-form answer -> Anthropic's for /v1/messages. 0, or -1 (answered). */
+/* A non-streamed OpenAI-form answer -> Anthropic's for /v1/messages, a Response object for
+ * /v1/responses. 0, or -1 (answered). */
 static int translate_inbound(struct gw_req *req)
 {
     struct gd_buf out;
     gd_buf_init(&out, GW_MAX_RESPONSE_BYTES);
-    if (gd_xl_in_anth_response(req->resp.data ? req->resp.data : "", req->resp.len, &out) != 0) {
+    const char *body = req->resp.data ? req->resp.data : "";
+    int rc = req->inbound_responses
+                 ? gd_xl_in_resp_response(body, req->resp.len, (int64_t)time(NULL), &out)
+                 : gd_xl_in_anth_response(body, req->resp.len, &out);
+    if (rc != 0) {
         gd_buf_free(&out);
-        respond_error(req, 502, "upstream error: the answer has no Anthropic Messages form", NULL,
-                      NULL);
+        respond_error(req, 502,
+                      req->inbound_responses
+                          ? "upstream error: the answer has no Responses API form"
+                          : "upstream error: the answer has no Anthropic Messages form",
+                      NULL, NULL);
         return -1;
     }
     gd_buf_free(&req->resp);
@@ -402,11 +438,15 @@ static void finish_ok(struct gw_req *req)
         if (translate_response(req, &u) != 0)
             return;
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
+    } else if (strstr(req->ctype, "json") && req->native) { /* a Response object */
+        gd_xl_in_resp_native_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
+        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
         gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
     }
-    if (!req->streaming && req->inbound_anthropic && translate_inbound(req) != 0)
+    if (!req->streaming && (req->inbound_anthropic || (req->inbound_responses && !req->native)) &&
+        translate_inbound(req) != 0)
         return;
     gd_gov_settle(&req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
                   u.prompt_tokens, u.completion_tokens, 1, (int64_t)req->sse.events - 1);
@@ -420,7 +460,7 @@ static void finish_ok(struct gw_req *req)
         respond(req, req->status, ct, req->resp.data ? req->resp.data : "", req->resp.len, 1);
         return;
     }
-    if (!req->ad && !req->inbound_anthropic &&
+    if (!req->ad && !in_streaming(req) &&
         gd_gw_sse_pending(&req->sse)) /* a last event without its blank line */
     {
         gw_cache_capture(req, req->sse.pending.data, req->sse.pending.len);
@@ -585,6 +625,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     req->rt = route->rt;
     req->kind = route->kind;
     req->inbound_anthropic = route->inbound_anthropic;
+    req->inbound_responses = route->inbound_responses;
     req->x = x;
     const struct gd_http_request *hr = gd_http_exchange_request(x);
     req->cbody = hr->body ? hr->body : "";
@@ -632,7 +673,7 @@ static int resolve(struct gw_req *req)
         return -1;
     }
     int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
-    if (a < 0 && !req->inbound_anthropic &&
+    if (a < 0 && !req->inbound_anthropic && !req->inbound_responses &&
         gd_http_can_pass(req->x)) { /* maybe a local model (the model server) */
         struct gd_http_exchange *x = req->x;
         gd_http_on_close(x, NULL, NULL);
@@ -690,16 +731,41 @@ static int govern(struct gw_req *req, int identify)
     return rc;
 }
 
-/* POST /v1/messages: the Anthropic request in OpenAI form (cbody). 0, or -1 (answered). */
+static int any_native(const struct gd_gw_config *gc)
+{
+    for (size_t i = 0; i < gc->n_providers; i++)
+        if (gc->providers[i].responses_native)
+            return 1;
+    return 0;
+}
+
+/* POST /v1/messages, /v1/responses: the request in OpenAI chat form (cbody). A Responses
+ * request that cannot be translated keeps its own body when some provider takes it natively
+ * (in_err says why the others cannot). 0, or -1 (answered). */
 static int inbound(struct gw_req *req)
 {
-    if (!req->inbound_anthropic)
+    if (!req->inbound_anthropic && !req->inbound_responses)
         return 0;
-    int rc = gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err);
+    int rc = req->inbound_responses
+                 ? gd_xl_in_resp_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err)
+                 : gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err);
     if (rc == 0 && req->inbody.len == 0)
         rc = GD_ENOMEM;
+    if (req->inbound_responses && (rc == 0 || rc == GD_EINVAL)) { /* for native deployments */
+        req->orig = req->cbody;
+        req->orig_len = req->cbody_len;
+        req->orig_ok = gd_gw_scan_request(req->orig, req->orig_len, &req->f_orig) == 0 &&
+                       req->f_orig.model_is_string;
+    }
+    if (rc == GD_EINVAL && req->orig_ok && any_native(req->rt->gc)) {
+        /* untranslatable, but maybe not needed: decided per attempt (gw_attempt.c) */
+        req->in_err = req->xl_err;
+        req->xl_err.status = 0;
+        return 0;
+    }
     if (rc == GD_EINVAL) {
-        respond_error(req, 400, req->xl_err.message, NULL, NULL);
+        respond_error(req, 400, req->xl_err.message,
+                      req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);
         req->xl_err.status = 0;
         return -1;
     }
@@ -716,8 +782,16 @@ static int inbound(struct gw_req *req)
 /* The inbound stream state, once the (translated) body is known to ask for a stream. */
 static int inbound_stream(struct gw_req *req)
 {
-    if (!req->inbound_anthropic || !req->f.stream)
+    if ((!req->inbound_anthropic && !req->inbound_responses) || !req->f.stream)
         return 0;
+    if (req->inbound_responses) {
+        if (!(req->rins = gd_malloc(sizeof *req->rins))) {
+            respond_error(req, 500, "out of memory", NULL, NULL);
+            return -1;
+        }
+        gd_xl_in_resp_sse_init(req->rins, (int64_t)time(NULL));
+        return 0;
+    }
     if (!(req->ins = gd_malloc(sizeof *req->ins))) {
         respond_error(req, 500, "out of memory", NULL, NULL);
         return -1;
@@ -952,7 +1026,8 @@ static void on_model(struct gd_http_exchange *x, void *ud)
 struct gw_routes {
     struct gw_runtime *rt;
     struct gw_route route[GW_KIND_N];
-    struct gw_route messages; /* POST /v1/messages (Anthropic-compatible) */
+    struct gw_route messages;  /* POST /v1/messages (Anthropic-compatible) */
+    struct gw_route responses; /* POST /v1/responses (OpenAI Responses API) */
 };
 
 static void routes_free(void *p)
@@ -995,6 +1070,12 @@ int gd_gw_routes_register(struct gd_http_router *router, const struct gd_config 
     if (rc == 0)
         rc = gd_http_router_add(router, "POST", "/v1/messages", GD_HTTP_MATCH_EXACT, on_post,
                                 &r->messages);
+    r->responses.rt = r->rt;
+    r->responses.kind = GW_KIND_CHAT;
+    r->responses.inbound_responses = 1;
+    if (rc == 0)
+        rc = gd_http_router_add(router, "POST", "/v1/responses", GD_HTTP_MATCH_EXACT, on_post,
+                                &r->responses);
     if (rc == 0)
         rc = gd_http_router_add(router, "GET", "/v1/models", GD_HTTP_MATCH_EXACT, on_models,
                                 &r->route[0]);

@@ -16,6 +16,7 @@
 #include "gateway/gw_runtime.h"
 #include "gateway/json_scan.h"
 #include "gateway/xl_anthropic_in.h"
+#include "gateway/xl_responses_in.h"
 #include "gateway/plan.h"
 #include "gateway/sse.h"
 #include "net/http.h"
@@ -27,6 +28,7 @@ struct gw_route {
     struct gw_runtime *rt;
     enum gw_kind kind;
     int inbound_anthropic; /* POST /v1/messages: Anthropic's API, routed as chat */
+    int inbound_responses; /* POST /v1/responses: OpenAI's Responses API, routed as chat */
 };
 
 enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 8 };
@@ -38,14 +40,25 @@ struct gw_req {
     struct gw_runtime *rt;
     enum gw_kind kind;
     struct gd_http_exchange *x; /* NULL once the client side is finished */
-    /* the client's request in OpenAI form: the body as received, or (inbound_anthropic) its
-     * translation in inbody */
+    /* the client's request in OpenAI form: the body as received, or (inbound_anthropic,
+     * inbound_responses) its translation in inbody */
     const char *cbody;
     size_t cbody_len;
     int inbound_anthropic;
+    int inbound_responses;
     struct gd_buf inbody;
-    struct gd_xl_in_anth_sse *ins; /* inbound stream state (allocated when streaming) */
-    struct gd_buf in_out;          /* inbound events of the current read */
+    struct gd_xl_in_anth_sse *ins;  /* inbound stream state (allocated when streaming) */
+    struct gd_xl_in_resp_sse *rins; /* the same for /v1/responses (owns buffers) */
+    /* /v1/responses: the client's own body and its fields, for deployments with
+     * `responses: native` (orig_ok: it scanned cleanly); native: the current attempt
+     * passes it through (no translation either way) */
+    const char *orig;
+    size_t orig_len;
+    struct gd_gw_req_fields f_orig;
+    int orig_ok;
+    int native;
+    struct gd_xl_err in_err; /* status != 0: untranslatable (cbody is orig): native only */
+    struct gd_buf in_out;    /* inbound events of the current read */
     struct gd_loop *loop;
     int refs;     /* 1 for the lifecycle + 1 per deferred abort posted to the loop */
     int busy;     /* inside the handler or attempt-done processing */

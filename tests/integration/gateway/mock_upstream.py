@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """A misbehaving OpenAI-compatible upstream for girder's gateway tests (stdlib only).
 
-Serves POST /v1/chat/completions (streaming and not), /v1/completions, /v1/embeddings and
-GET /v1/models over HTTP/1.1 keep-alive, one thread per connection.
+Serves POST /v1/chat/completions (streaming and not), /v1/completions, /v1/embeddings,
+POST /v1/responses (OpenAI's Responses API: a Response object or its event stream; a body
+with `messages` or without `input` is a 400, as the real API answers) and GET /v1/models
+over HTTP/1.1 keep-alive, one thread per connection.
 
 What each request does is chosen by the model name the gateway forwards (a deployment's
 upstream model), optionally remapped at run time with POST /_mode {"model": m, "mode": x}
@@ -37,6 +39,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
+RESPONSES_TEXT = "Native Responses answer from the mock, word by word."
 STATE = {"by_model": {}, "by_mode": {}, "aborted": 0, "last": {}, "modes": {}}
 TEXT = "Hello from the mock upstream! Streaming works, token by token, until the end."
 
@@ -176,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(int(arg or "100") / 1000.0)
         if name == "badjson":
             return self.send_json(200, b'{"id": "x", "choices": [ {"message": ')
+        if self.path.endswith("/responses"):
+            return self.responses_api(req, model, name, arg)
         if name == "reset" and not req.get("stream"):
             return self.tcp_reset()
         if self.path.endswith("/embeddings"):
@@ -238,6 +243,52 @@ class Handler(BaseHTTPRequestHandler):
                  "created": 1700000000, "model": model, "choices": [], "usage": u}
             yield "data: " + json.dumps(c) + "\n\n"
         yield "data: [DONE]\n\n"
+
+    def responses_api(self, req, model, name, arg):
+        if "messages" in req or "input" not in req:
+            return self.error(400, "mock: Unsupported parameter: 'messages'; use 'input'",
+                              "invalid_request_error")
+        rid, mid = "resp_mock1", "msg_mock1"
+        text = RESPONSES_TEXT
+        usage = {"input_tokens": 7, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens": len(words(text)), "output_tokens_details":
+                 {"reasoning_tokens": 0}, "total_tokens": 7 + len(words(text))}
+        part = {"type": "output_text", "text": text, "annotations": []}
+        item = {"id": mid, "type": "message", "status": "completed", "role": "assistant",
+                "content": [part]}
+        done = {"id": rid, "object": "response", "created_at": 1700000000,
+                "status": "completed", "error": None, "incomplete_details": None,
+                "model": model, "output": [item], "usage": usage}
+        if not req.get("stream"):
+            return self.send_json(200, done)
+        start = dict(done, status="in_progress", output=[], usage=None)
+        evs = [{"type": "response.created", "response": start},
+               {"type": "response.in_progress", "response": start},
+               {"type": "response.output_item.added", "output_index": 0,
+                "item": dict(item, status="in_progress", content=[])},
+               {"type": "response.content_part.added", "item_id": mid, "output_index": 0,
+                "content_index": 0, "part": dict(part, text="")}]
+        evs += [{"type": "response.output_text.delta", "item_id": mid, "output_index": 0,
+                 "content_index": 0, "delta": w} for w in words(text)]
+        evs += [{"type": "response.output_text.done", "item_id": mid, "output_index": 0,
+                 "content_index": 0, "text": text},
+                {"type": "response.content_part.done", "item_id": mid, "output_index": 0,
+                 "content_index": 0, "part": part},
+                {"type": "response.output_item.done", "output_index": 0, "item": item},
+                {"type": "response.completed", "response": done}]
+        self.send_response(200)
+        self.send_upstream_headers(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        limit = int(arg or "2") if name == "reset" else None
+        for i, ev in enumerate(evs):
+            if limit is not None and i >= limit:
+                return self.tcp_reset()
+            ev["sequence_number"] = i
+            self.wfile.write(("event: %s\ndata: %s\n\n" % (ev["type"], json.dumps(ev))).encode())
+            self.wfile.flush()
 
     def stream(self, req, model, name, arg):
         self.send_response(200)

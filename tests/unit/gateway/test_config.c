@@ -209,3 +209,29 @@ Test(gw_config, model_capabilities)
     gd_buf_free(&errs);
     gd_buf_free(&out);
 }
+
+Test(gw_config, responses_mode)
+{
+    struct gd_config *cfg;
+    struct gd_buf errs;
+    gd_buf_init(&errs, 1 << 16);
+    const char *y = "providers:\n"
+                    "  - {name: o, base_url: 'http://h/v1'}\n"
+                    "  - {name: n, base_url: 'http://h/v1', responses: native}\n"
+                    "  - {name: t, base_url: 'http://h/v1', responses: translate}\n"
+                    "models:\n  - {alias: m, deployments: [{provider: n, model: x}]}\n";
+    cr_assert_eq(gw_test_load(y, &cfg, &errs), 0, "%s", errs.data ? errs.data : "");
+    const struct gd_gw_config *c = gd_gw_config_get(cfg);
+    cr_assert_eq(c->providers[0].responses_native, 0); /* the default: translate */
+    cr_assert_eq(c->providers[1].responses_native, 1);
+    cr_assert_eq(c->providers[2].responses_native, 0);
+    gd_config_unref(cfg);
+    gd_buf_free(&errs);
+    gw_test_expect_error("providers:\n  - {name: p, base_url: 'http://h/v1', responses: yes}\n"
+                         "models:\n  - {alias: m, deployments: [{provider: p, model: x}]}\n",
+                         "expected translate or native");
+    gw_test_expect_error("providers:\n  - {name: p, type: anthropic, base_url: 'http://h/v1', "
+                         "responses: native}\n"
+                         "models:\n  - {alias: m, deployments: [{provider: p, model: x}]}\n",
+                         "native needs a provider of type openai");
+}
