@@ -279,8 +279,9 @@ static const char *const known[] = {"model",          "messages",    "max_tokens
                                     "stop_sequences", "temperature", "top_p",      "stream",
                                     "tools",          "tool_choice", "metadata",   NULL};
 
-static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
+static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *unused, cJSON *req)
 {
+    (void)unused; /* the client names its alias in the body */
     char w[48];
     if (!cJSON_IsObject(in))
         return gd_xl_fail(c, NULL, "the request body must be a JSON object");
@@ -344,25 +345,14 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
     if (cJSON_IsString(uid))
         gd_xl_add(c, req, "user", cJSON_CreateString(uid->valuestring));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(in, "stream"))) {
-        gd_xl_add(c, req, "stream", cJSON_CreateTrue());
-        cJSON *so = gd_xl_add(c, req, "stream_options", cJSON_CreateObject());
-        if (so)
-            gd_xl_add(c, so, "include_usage", cJSON_CreateTrue());
+        gd_xl_stream_with_usage(c, req);
     }
     return 0;
 }
 
 int gd_xl_in_anth_request(const char *body, size_t len, struct gd_buf *out, struct gd_xl_err *err)
 {
-    struct gd_xl_ctx c = {err, 0};
-    err->status = 0;
-    cJSON *in = cJSON_ParseWithLength(body, len);
-    if (!in)
-        return gd_xl_fail(&c, NULL, "the request body is not valid JSON");
-    cJSON *req = cJSON_CreateObject();
-    int rc = req ? translate(&c, in, req) : GD_ENOMEM;
-    cJSON_Delete(in);
-    return gd_xl_finish(&c, rc, req, out);
+    return gd_xl_translate(body, len, NULL, translate, out, err);
 }
 
 /* finish_reason -> stop_reason */

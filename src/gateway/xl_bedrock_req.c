@@ -373,8 +373,9 @@ static int inference(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
     return rc;
 }
 
-static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
+static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *model, cJSON *req)
 {
+    (void)model; /* named in the URL */
     if (!cJSON_IsObject(in))
         return FAIL(c, NULL, "the request body must be a JSON object");
     int rc = check_keys(c, in);
@@ -393,14 +394,5 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
 int gd_xl_bedrock_request(const char *body, size_t len, const char *model, struct gd_buf *out,
                           struct gd_xl_err *err)
 {
-    (void)model; /* Bedrock names the model in the URL */
-    struct gd_xl_ctx c = {err, 0};
-    err->status = 0;
-    cJSON *in = cJSON_ParseWithLength(body, len);
-    if (!in)
-        return FAIL(&c, NULL, "We could not parse the JSON body of your request.");
-    cJSON *req = cJSON_CreateObject();
-    int rc = req ? translate(&c, in, req) : GD_ENOMEM;
-    cJSON_Delete(in);
-    return gd_xl_finish(&c, rc, req, out);
+    return gd_xl_translate(body, len, model, translate, out, err);
 }

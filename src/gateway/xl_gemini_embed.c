@@ -109,15 +109,7 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *model, cJ
 int gd_xl_gem_embed_request(const char *body, size_t len, const char *model, struct gd_buf *out,
                             struct gd_xl_err *err)
 {
-    struct gd_xl_ctx c = {err, 0};
-    err->status = 0;
-    cJSON *in = cJSON_ParseWithLength(body, len);
-    if (!in)
-        return FAIL(&c, NULL, "We could not parse the JSON body of your request.");
-    cJSON *req = cJSON_CreateObject();
-    int rc = req ? translate(&c, in, model, req) : GD_ENOMEM;
-    cJSON_Delete(in);
-    return gd_xl_finish(&c, rc, req, out);
+    return gd_xl_translate(body, len, model, translate, out, err);
 }
 
 static int put_vector(struct gd_buf *b, const cJSON *values, int base64)

@@ -210,3 +210,25 @@ int gd_xl_in_list(const char *const *l, const char *k)
             return 1;
     return 0;
 }
+
+int gd_xl_translate(const char *body, size_t len, const char *model, gd_xl_translate_fn fn,
+                    struct gd_buf *out, struct gd_xl_err *err)
+{
+    struct gd_xl_ctx c = {err, 0};
+    err->status = 0;
+    cJSON *in = cJSON_ParseWithLength(body, len);
+    if (!in)
+        return gd_xl_fail(&c, NULL, "We could not parse the JSON body of your request.");
+    cJSON *req = cJSON_CreateObject();
+    int rc = req ? fn(&c, in, model, req) : GD_ENOMEM;
+    cJSON_Delete(in);
+    return gd_xl_finish(&c, rc, req, out);
+}
+
+void gd_xl_stream_with_usage(struct gd_xl_ctx *c, cJSON *req)
+{
+    gd_xl_add(c, req, "stream", cJSON_CreateTrue());
+    cJSON *so = gd_xl_add(c, req, "stream_options", cJSON_CreateObject());
+    if (so)
+        gd_xl_add(c, so, "include_usage", cJSON_CreateTrue());
+}

@@ -59,6 +59,15 @@ int gd_xl_is_default(const char *key, const cJSON *v);
 /* k is one of the NULL-terminated l. */
 int gd_xl_in_list(const char *const *l, const char *k);
 
+/* A translation's whole frame: body[0..len) parsed (not JSON: a 400), fn(c, in, model, req)
+ * building the new request object, which gd_xl_finish prints to out. */
+typedef int (*gd_xl_translate_fn)(struct gd_xl_ctx *c, const cJSON *in, const char *model,
+                                  cJSON *req);
+int gd_xl_translate(const char *body, size_t len, const char *model, gd_xl_translate_fn fn,
+                    struct gd_buf *out, struct gd_xl_err *err);
+/* "stream": true and stream_options.include_usage, so that a stream ends with its usage. */
+void gd_xl_stream_with_usage(struct gd_xl_ctx *c, cJSON *req);
+
 /* The JSON string literal of the NUL-terminated s. 0 or GD_ENOMEM. */
 int gd_xl_put_str(struct gd_buf *b, const char *s);
 

@@ -397,8 +397,9 @@ static int numbers(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
     return 0;
 }
 
-static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
+static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *unused, cJSON *req)
 {
+    (void)unused; /* the client names its alias in the body */
     if (!cJSON_IsObject(in))
         return gd_xl_fail(c, NULL, "the request body must be a JSON object");
     for (const cJSON *e = in->child; e; e = e->next) {
@@ -453,23 +454,12 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, cJSON *req)
     if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream))
         return gd_xl_fail(c, "stream", "stream must be a boolean");
     if (cJSON_IsTrue(stream)) {
-        gd_xl_add(c, req, "stream", cJSON_CreateTrue());
-        cJSON *so = gd_xl_add(c, req, "stream_options", cJSON_CreateObject());
-        if (so)
-            gd_xl_add(c, so, "include_usage", cJSON_CreateTrue());
+        gd_xl_stream_with_usage(c, req);
     }
     return 0;
 }
 
 int gd_xl_in_resp_request(const char *body, size_t len, struct gd_buf *out, struct gd_xl_err *err)
 {
-    struct gd_xl_ctx c = {err, 0};
-    err->status = 0;
-    cJSON *in = cJSON_ParseWithLength(body, len);
-    if (!in)
-        return gd_xl_fail(&c, NULL, "the request body is not valid JSON");
-    cJSON *req = cJSON_CreateObject();
-    int rc = req ? translate(&c, in, req) : GD_ENOMEM;
-    cJSON_Delete(in);
-    return gd_xl_finish(&c, rc, req, out);
+    return gd_xl_translate(body, len, NULL, translate, out, err);
 }
