@@ -212,4 +212,6 @@ void gw_pii_req_free(struct gw_req *req)
     }
     gd_buf_free(&req->pii_body[0]);
     gd_buf_free(&req->pii_body[1]);
+    gd_free(req->pii_sse);
+    gd_buf_free(&req->pii_sse_out);
 }

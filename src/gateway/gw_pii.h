@@ -21,6 +21,13 @@ int gw_pii_request(struct gw_req *req, char *msg, size_t msglen, const char **co
 /* Puts the masked values back into a complete non-streamed JSON answer (in place) when
  * the policy says restore. 0 or GD_ENOMEM / GD_ELIMIT (body left as it was). */
 int gw_pii_restore_json(struct gw_req *req, struct gd_buf *body);
+/* Streamed answers: whether their events need the placeholders put back (restore on, a
+ * value masked, an OpenAI-form stream: not the /v1/messages or /v1/responses surfaces),
+ * and the complete SSE events p[0..n) with them put back, into out (reset first). A
+ * placeholder split across events is held back until complete, then sent (gw_pii_sse.c).
+ * 0 or GD_ENOMEM / GD_ELIMIT. */
+int gw_pii_sse_active(const struct gw_req *req);
+int gw_pii_restore_sse(struct gw_req *req, const char *p, size_t n, struct gd_buf *out);
 /* The access-log fields `pii` (the actions taken: log, mask, redact, block) and
  * `pii_categories` (what was found), category names only; nothing when nothing was found. */
 void gw_pii_log_fields(struct gw_req *req);

@@ -164,7 +164,15 @@ static int write_events(struct gw_req *req, const char *p, size_t n)
         return GD_ECLOSED;
     if (n == 0)
         return 0;
-    gw_cache_capture(req, p, n);
+    gw_cache_capture(req, p, n); /* the cache keeps the placeholders */
+    if (gw_pii_sse_active(req)) {
+        int prc = gw_pii_restore_sse(req, p, n, &req->pii_sse_out);
+        if (prc != 0)
+            return prc;
+        p = req->pii_sse_out.data ? req->pii_sse_out.data : "";
+        if ((n = req->pii_sse_out.len) == 0)
+            return 0; /* all of it held back for now */
+    }
     int rc = gd_http_stream_write(req->x, p, n);
     if (rc == GD_ECLOSED)
         req->client_closed = 1;
@@ -640,6 +648,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->relay_hdrs, GW_MAX_RELAY_HEADER_BYTES);
     gd_buf_init(&req->xl_out, 4 * GW_MAX_SSE_EVENT);
     gd_buf_init(&req->cache_sse, GW_MAX_RESPONSE_BYTES);
+    gd_buf_init(&req->pii_sse_out, 2 * GW_MAX_RESPONSE_BYTES); /* restored values are longer */
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
     gd_gov_ticket_init(&req->gov, route->rt->gov);
     gd_gov_ticket_async(&req->gov, req->loop, on_gov_verdict, req);
@@ -816,9 +825,17 @@ static void proceed(struct gw_req *req)
     if (gw_cache_lookup(req, &b, ctype, sizeof ctype) == 1) {
         gd_gov_settle(&req->gov, NULL, 0, 0, 0, 0);
         log_fields(req, -1, -1);
-        if (!strstr(ctype, "event-stream")) /* the cache keeps answers with placeholders */
+        const char *body = b.data ? b.data : "";
+        size_t len = b.len;
+        if (!strstr(ctype, "event-stream")) { /* the cache keeps answers with placeholders */
             gw_pii_restore_json(req, &b);
-        respond(req, 200, ctype, b.data ? b.data : "", b.len, 0);
+            body = b.data ? b.data : "", len = b.len;
+        } else if (gw_pii_sse_active(req) &&
+                   gw_pii_restore_sse(req, body, len, &req->pii_sse_out) == 0) {
+            body = req->pii_sse_out.data ? req->pii_sse_out.data : "";
+            len = req->pii_sse_out.len;
+        }
+        respond(req, 200, ctype, body, len, 0);
     } else {
         next_attempt(req);
     }

@@ -123,6 +123,8 @@ struct gw_req {
     struct gd_buf pii_body[2];        /* the body after masking, after redaction */
     uint32_t pii_found;               /* categories found (bit per gd_pii_cat) */
     uint8_t pii_acted;                /* actions taken on them (bit per gd_pii_action) */
+    struct gw_pii_sse *pii_sse;       /* restore state of a streamed answer (gw_pii_sse.c) */
+    struct gd_buf pii_sse_out;        /* the events as the client gets them */
 
     /* response cache (gw_cache_req.h) */
     const char *cache_result; /* x-girder-cache: hit, miss, refresh, bypass; NULL: not used */

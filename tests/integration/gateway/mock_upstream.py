@@ -19,6 +19,8 @@ so a test can make a deployment fail and recover. Modes ("name" or "name:arg"):
   badjson         200 with a malformed JSON body
   drip:ms[:n]     stream n events (default 100000), one every ms (disconnect tests)
   long:n[:size]   stream n events of `size` content bytes as fast as possible
+  echo[:n]        stream the request's x_unknown text back in pieces of n characters
+                  (default 3), so a placeholder girder masked arrives split
   oddheader       normal answer plus an x-ratelimit-odd header whose value holds a control
                   byte (girder must not relay it; strict clients reject it)
 Every answer carries x-ratelimit-limit-requests: 100, x-ratelimit-remaining-requests (0 on a
@@ -227,6 +229,9 @@ class Handler(BaseHTTPRequestHandler):
             parts = arg.split(":")
             n, size = int(parts[0]), int(parts[1]) if len(parts) > 1 else 64
             pieces = ["x" * size] * n
+        elif name == "echo":
+            text, k = str(req.get("x_unknown") or ""), int(arg or "3")
+            pieces = [text[i:i + k] for i in range(0, len(text), k)]
         elif name == "drip":
             parts = arg.split(":")
             pieces = ["tick "] * (int(parts[1]) if len(parts) > 1 else 100000)
