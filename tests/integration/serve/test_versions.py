@@ -109,8 +109,9 @@ def test_canary_gets_its_share(server):
         version = hdrs["x-girder-model-version"]
         assert out["outputs"][0]["data"] == ([12] if version == "7" else [11])
         canary += version == "7"
-    # 25% of 400: mean 100, sd 8.7; 3.5 sd either side
-    assert 70 <= canary <= 130, canary
+    # 25% of 400: mean 100, sd 8.7; 5.5 sd either side (3.5 failed about 1 run in 2,000;
+    # a split that is off, 0% or 50%, still fails)
+    assert 52 <= canary <= 148, canary
     # the header overrides the split
     for _ in range(20):
         status, hdrs, _ = infer(port, "/v2/models/split/infer",
