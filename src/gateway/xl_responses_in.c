@@ -402,14 +402,10 @@ static int translate(struct gd_xl_ctx *c, const cJSON *in, const char *unused, c
     (void)unused; /* the client names its alias in the body */
     if (!cJSON_IsObject(in))
         return gd_xl_fail(c, NULL, "the request body must be a JSON object");
-    for (const cJSON *e = in->child; e; e = e->next) {
-        int ok = 0;
-        for (const char *const *k = known; *k && !ok; k++)
-            ok = strcmp(*k, e->string) == 0;
-        if (!ok)
+    for (const cJSON *e = in->child; e; e = e->next)
+        if (!gd_xl_in_list(known, e->string))
             return gd_xl_fail(c, e->string, "%.64s: not supported by girder's /v1/responses",
                               e->string);
-    }
     int rc = stateful(c, in);
     if (rc)
         return rc;

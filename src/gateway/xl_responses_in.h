@@ -78,5 +78,10 @@ int gd_xl_in_resp_native_usage(const char *json, size_t len, struct gd_gw_usage 
 
 /* The JSON string prefix + id (id cut at 120 bytes). */
 int gd_xl_in_resp_put_id(struct gd_buf *b, const char *prefix, const char *id);
+/* A Response object's opening members up to `"output":[`: id ("resp_" + id), created_at,
+ * status, error (NULL: null; else a server_error with that message), incomplete_details
+ * (why NULL: null) and model. */
+int gd_xl_in_resp_put_head(struct gd_buf *b, const char *id, int64_t created, const char *status,
+                           const char *error, const char *why, const char *model);
 
 #endif

@@ -41,6 +41,36 @@ int gd_xl_in_resp_put_id(struct gd_buf *b, const char *prefix, const char *id)
     return gd_xl_put_str(b, v);
 }
 
+int gd_xl_in_resp_put_head(struct gd_buf *b, const char *id, int64_t created, const char *status,
+                           const char *error, const char *why, const char *model)
+{
+    int rc = gd_buf_puts(b, "\"id\":");
+    rc = rc ? rc : gd_xl_in_resp_put_id(b, "resp_", id);
+    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"response\",\"created_at\":");
+    rc = rc ? rc : gd_json_put_i64(b, created);
+    rc = rc ? rc : gd_buf_puts(b, ",\"status\":");
+    rc = rc ? rc : gd_xl_put_str(b, status);
+    rc = rc ? rc : gd_buf_puts(b, ",\"error\":");
+    if (error) {
+        rc = rc ? rc : gd_buf_puts(b, "{\"code\":\"server_error\",\"message\":");
+        rc = rc ? rc : gd_xl_put_str(b, error);
+        rc = rc ? rc : gd_buf_puts(b, "}");
+    } else {
+        rc = rc ? rc : gd_buf_puts(b, "null");
+    }
+    rc = rc ? rc : gd_buf_puts(b, ",\"incomplete_details\":");
+    if (why) {
+        rc = rc ? rc : gd_buf_puts(b, "{\"reason\":");
+        rc = rc ? rc : gd_xl_put_str(b, why);
+        rc = rc ? rc : gd_buf_puts(b, "}");
+    } else {
+        rc = rc ? rc : gd_buf_puts(b, "null");
+    }
+    rc = rc ? rc : gd_buf_puts(b, ",\"model\":");
+    rc = rc ? rc : gd_xl_put_str(b, model);
+    return rc ? rc : gd_buf_puts(b, ",\"output\":[");
+}
+
 static int put_message_item(struct gd_buf *b, const char *id, const cJSON *msg, const char *status)
 {
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "content");
@@ -112,23 +142,10 @@ static int put_response(const cJSON *r, int64_t now, struct gd_buf *b)
     int64_t at = cJSON_IsNumber(created) && created->valuedouble > 0 && created->valuedouble < 9e15
                      ? (int64_t)created->valuedouble
                      : now;
-    int rc = gd_buf_puts(b, "{\"id\":");
-    rc = rc ? rc : gd_xl_in_resp_put_id(b, "resp_", rid);
-    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"response\",\"created_at\":");
-    rc = rc ? rc : gd_json_put_i64(b, at);
-    rc = rc ? rc : gd_buf_puts(b, ",\"status\":");
-    rc = rc ? rc : gd_xl_put_str(b, status);
-    rc = rc ? rc : gd_buf_puts(b, ",\"error\":null,\"incomplete_details\":");
-    if (why) {
-        rc = rc ? rc : gd_buf_puts(b, "{\"reason\":");
-        rc = rc ? rc : gd_xl_put_str(b, why);
-        rc = rc ? rc : gd_buf_puts(b, "}");
-    } else {
-        rc = rc ? rc : gd_buf_puts(b, "null");
-    }
-    rc = rc ? rc : gd_buf_puts(b, ",\"model\":");
-    rc = rc ? rc : gd_xl_put_str(b, cJSON_IsString(model) ? model->valuestring : "");
-    rc = rc ? rc : gd_buf_puts(b, ",\"output\":[");
+    int rc = gd_buf_puts(b, "{");
+    rc = rc ? rc
+            : gd_xl_in_resp_put_head(b, rid, at, status, NULL, why,
+                                     cJSON_IsString(model) ? model->valuestring : "");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(msg, "content");
     const cJSON *refusal = cJSON_GetObjectItemCaseSensitive(msg, "refusal");
     const cJSON *calls = cJSON_GetObjectItemCaseSensitive(msg, "tool_calls");

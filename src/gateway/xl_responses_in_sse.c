@@ -75,30 +75,8 @@ static const char *incomplete_reason(const char *fr)
 static int put_response(struct gd_xl_in_resp_sse *s, struct gd_buf *b, const char *status,
                         const char *why, const char *error, int final)
 {
-    int rc = gd_buf_puts(b, ",\"response\":{\"id\":");
-    rc = rc ? rc : gd_xl_in_resp_put_id(b, "resp_", s->id);
-    rc = rc ? rc : gd_buf_puts(b, ",\"object\":\"response\",\"created_at\":");
-    rc = rc ? rc : gd_json_put_i64(b, s->created);
-    rc = rc ? rc : gd_buf_puts(b, ",\"status\":");
-    rc = rc ? rc : gd_xl_put_str(b, status);
-    if (error) {
-        rc = rc ? rc : gd_buf_puts(b, ",\"error\":{\"code\":\"server_error\",\"message\":");
-        rc = rc ? rc : gd_xl_put_str(b, error);
-        rc = rc ? rc : gd_buf_puts(b, "}");
-    } else {
-        rc = rc ? rc : gd_buf_puts(b, ",\"error\":null");
-    }
-    rc = rc ? rc : gd_buf_puts(b, ",\"incomplete_details\":");
-    if (why) {
-        rc = rc ? rc : gd_buf_puts(b, "{\"reason\":");
-        rc = rc ? rc : gd_xl_put_str(b, why);
-        rc = rc ? rc : gd_buf_puts(b, "}");
-    } else {
-        rc = rc ? rc : gd_buf_puts(b, "null");
-    }
-    rc = rc ? rc : gd_buf_puts(b, ",\"model\":");
-    rc = rc ? rc : gd_xl_put_str(b, s->model);
-    rc = rc ? rc : gd_buf_puts(b, ",\"output\":[");
+    int rc = gd_buf_puts(b, ",\"response\":{");
+    rc = rc ? rc : gd_xl_in_resp_put_head(b, s->id, s->created, status, error, why, s->model);
     rc = rc ? rc : gd_buf_append(b, s->items.data ? s->items.data : "", s->items.len);
     rc = rc ? rc : gd_buf_puts(b, "],\"parallel_tool_calls\":true,\"usage\":");
     if (final)
