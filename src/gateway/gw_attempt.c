@@ -338,33 +338,36 @@ int gw_attempt_splice_body(struct gw_req *req)
     gd_buf_reset(&req->body);
     /* /v1/responses to a `responses: native` provider: the client's body as it is (not when
      * a PII policy rewrote the translation: the original still holds what it masked) */
-    const char *own = req->in_err.status ? req->orig : req->inbody.data;
+    const struct gd_xl_err *in_err =
+        req->cold && req->cold->in_err.status ? &req->cold->in_err : NULL;
+    const char *own = in_err ? req->orig : req->inbody.data;
     req->native = req->inbound_responses && !req->ad && p->responses_native && req->orig_ok &&
                   req->cbody == own;
     if (req->native)
         return gd_gw_splice_model(req->orig, req->orig_len, &req->f_orig, dc->model,
                                   strlen(dc->model), &req->body);
-    if (req->in_err.status) { /* only a native deployment could take it */
-        req->xl_err = req->in_err;
+    if (in_err) { /* only a native deployment could take it */
+        req->cold->xl_err = *in_err;
         return GD_EINVAL;
     }
     int embed = req->kind == GW_KIND_EMBEDDINGS;
     if (req->ad && (req->ad->path(p, req->kind, dc->model, req->f.stream, NULL) == GD_ENOTSUP ||
                     (embed && !req->ad->embed_request))) {
-        req->xl_err.status = 400;
-        snprintf(req->xl_err.message, sizeof req->xl_err.message,
-                 "model `%.200s` is served by a provider of type %s, which cannot serve "
-                 "/v1%s%s",
-                 req->alias_name, req->ad->name, kind_path[req->kind],
-                 req->ad->embed_request ? "" : " (it has only chat completions)");
-        req->xl_err.param[0] = '\0';
+        gw_req_refuse(req,
+                      "model `%.200s` is served by a provider of type %s, which cannot serve "
+                      "/v1%s%s",
+                      req->alias_name, req->ad->name, kind_path[req->kind],
+                      req->ad->embed_request ? "" : " (it has only chat completions)");
         return GD_EINVAL;
     }
-    if (req->ad && embed)
-        return req->ad->embed_request(req->cbody, req->cbody_len, dc->model, &req->body,
-                                      &req->xl_err);
-    if (req->ad)
-        return req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, &req->xl_err);
+    if (req->ad) {
+        struct gd_xl_err *e = gw_xl_scratch();
+        int rc = embed
+                     ? req->ad->embed_request(req->cbody, req->cbody_len, dc->model, &req->body, e)
+                     : req->ad->request(req->cbody, req->cbody_len, dc->model, &req->body, e);
+        gw_req_keep_refusal(req, e, 0);
+        return rc;
+    }
     return gd_gw_splice_model(req->cbody, req->cbody_len, &req->f, dc->model, strlen(dc->model),
                               &req->body);
 }
@@ -445,6 +448,13 @@ void gw_attempt_init(struct gw_req *req)
     gw_local_init(req);
 }
 
+void gw_attempt_wipe_head(struct gw_req *req)
+{
+    if (req->hdr_text.len)
+        memset(req->hdr_text.data, 0, req->hdr_text.len); /* the API key */
+    gd_buf_free(&req->hdr_text);
+}
+
 void gw_attempt_stop(struct gw_req *req)
 {
     gd_timer_stop(req->loop, &req->fb_timer);
@@ -457,9 +467,7 @@ void gw_attempt_stop(struct gw_req *req)
         gw_pool_easy_put(req->xf.pool, req->xf.easy);
         req->xf.easy = NULL;
     }
-    if (req->hdr_text.len)
-        memset(req->hdr_text.data, 0, req->hdr_text.len); /* the API key */
-    gd_buf_reset(&req->hdr_text);
+    gw_attempt_wipe_head(req);
     req->active = 0;
     req->paused = 0;
     req->client_blocked = 0;

@@ -216,7 +216,15 @@ static void on_done(void *ud, const struct gd_hc_result *res)
     gw_req_attempt_done(req, &r, detail);
 }
 
-static const struct gd_hc_callbacks callbacks = {on_head, on_body, on_done};
+/* A next attempt builds its own head and body: a long wait for the answer holds neither. */
+static void on_sent(void *ud)
+{
+    struct gw_req *req = ud;
+    gw_attempt_wipe_head(req);
+    gd_buf_free(&req->body);
+}
+
+static const struct gd_hc_callbacks callbacks = {on_head, on_body, on_done, on_sent};
 
 int gw_hc_attempt_start(struct gw_req *req, const struct gw_hc_target *t,
                         const struct gd_gw_provider_cfg *p, const char *pool_key)

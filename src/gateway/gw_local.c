@@ -55,12 +55,10 @@ int gw_local_attempt_start(struct gw_req *req)
     const struct gd_gw_deployment_cfg *dc = &req->rt->gc->aliases[req->alias].deployments[req->dep];
     const struct gd_ms_local *svc = req->rt->local;
     if (req->kind != GW_KIND_EMBEDDINGS) {
-        req->xl_err.status = 400;
-        snprintf(req->xl_err.message, sizeof req->xl_err.message,
-                 "model `%.120s` is served by the local model `%.120s`, which answers "
-                 "embeddings only",
-                 req->alias_name, dc->model);
-        req->xl_err.param[0] = '\0';
+        gw_req_refuse(req,
+                      "model `%.120s` is served by the local model `%.120s`, which answers "
+                      "embeddings only",
+                      req->alias_name, dc->model);
         return GD_EINVAL;
     }
     if (!svc) /* gw_local_link refused such a config: unreachable */

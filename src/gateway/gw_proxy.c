@@ -45,6 +45,8 @@ static void req_unref(struct gw_req *req)
     gw_cache_req_free(req);
     gw_pii_req_free(req);
     gd_gov_ticket_release(&req->gov);
+    gd_free(req->alias_own);
+    gd_free(req->cold);
     gd_free(req);
 }
 
@@ -226,7 +228,7 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
         memmem(req->xl_out.data + mark, req->xl_out.len - mark, "\"usage\"", 7))
         gd_gov_note_usage_json(&req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
     if (rc != 0)
-        snprintf(req->detail, sizeof req->detail, "invalid %s stream event", req->ad->name);
+        gw_req_set_detail(req, "invalid %s stream event", req->ad->name);
     return rc;
 }
 
@@ -292,8 +294,8 @@ static int on_event_in(void *ud, const char *raw, size_t n, const char *data, si
             gd_gov_note_usage_json(&req->gov, data, dlen);
         rc = in_event(req, data, dlen);
     }
-    if (rc != 0 && !req->detail[0])
-        snprintf(req->detail, sizeof req->detail, "invalid upstream stream event");
+    if (rc != 0 && !gw_req_detail(req)[0])
+        gw_req_set_detail(req, "invalid upstream stream event");
     return rc;
 }
 
@@ -386,7 +388,7 @@ static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
                  : req->ad->response(body, req->resp.len, (int64_t)time(NULL), &out, u);
     if (rc != 0) {
         gd_buf_free(&out);
-        snprintf(req->detail, sizeof req->detail, "invalid %s response", req->ad->name);
+        gw_req_set_detail(req, "invalid %s response", req->ad->name);
         respond_error(req, 502, "upstream error: the provider's answer could not be translated",
                       NULL, "upstream_invalid_response");
         return -1;
@@ -488,8 +490,8 @@ static void exhausted(struct gw_req *req)
     const char *code, *msg;
     char full[256];
     gd_gw_plan_error(&req->plan, &status, &code, &msg);
-    if (status == 502 && req->detail[0]) { /* say what went wrong (refused, bad framing) */
-        snprintf(full, sizeof full, "upstream error: %s", req->detail);
+    if (status == 502 && gw_req_detail(req)[0]) { /* say what went wrong (refused, framing) */
+        snprintf(full, sizeof full, "upstream error: %s", gw_req_detail(req));
         msg = full;
     }
     if (status == 503 && req->plan.retry_after_ms) {
@@ -514,10 +516,10 @@ static void next_attempt(struct gw_req *req)
         req->last_fallbacks = req->plan.fallbacks;
         if (gw_attempt_start(req) == 0)
             return;
-        if (req->xl_err.status) { /* the request itself cannot go to this deployment */
+        const struct gd_xl_err *e = gw_req_refusal(req);
+        if (e) { /* the request itself cannot go to this deployment */
             gw_runtime_cancel(req->rt, a, d, req->probe);
-            respond_error(req, req->xl_err.status, req->xl_err.message,
-                          req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);
+            respond_error(req, e->status, e->message, e->param[0] ? e->param : NULL, NULL);
             return;
         }
         struct gd_gw_attempt_result r = {GD_GW_OUTCOME_CONNECT, 0, 0, 0};
@@ -558,9 +560,10 @@ void gw_req_attempt_done(struct gw_req *req, const struct gd_gw_attempt_result *
         req->got_first_byte ? (double)(req->first_byte_ns - req->attempt_start_ns) / 1e6 : -1;
     req->busy++;
     gw_overhead_start(req, now);
-    size_t dn = detail ? strnlen(detail, sizeof req->detail - 1) : 0;
-    memcpy(req->detail, detail ? detail : "", dn); /* no printf on the hot path */
-    req->detail[dn] = '\0';
+    if (detail && *detail) /* kept in the cold part: most attempts say nothing */
+        gw_req_set_detail(req, "%s", detail);
+    else if (req->cold)
+        req->cold->detail[0] = '\0';
     if (!req->x || req->client_closed) {
         /* The client left: no verdict on the deployment; with x still set, on_close is
          * on its way and settles the request. */
@@ -635,6 +638,7 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     req->inbound_anthropic = route->inbound_anthropic;
     req->inbound_responses = route->inbound_responses;
     req->x = x;
+    req->alias_name = "";
     const struct gd_http_request *hr = gd_http_exchange_request(x);
     req->cbody = hr->body ? hr->body : "";
     req->cbody_len = hr->body_len;
@@ -676,12 +680,13 @@ static int resolve(struct gw_req *req)
         respond_error(req, 400, "you must provide a model parameter", "model", NULL);
         return -1;
     }
-    if (gd_gw_json_unescape(req->cbody + req->f.model.off, (size_t)req->f.model.len,
-                            req->alias_name, sizeof req->alias_name) < 0) {
+    char name[GW_MAX_ALIAS_NAME];
+    if (gd_gw_json_unescape(req->cbody + req->f.model.off, (size_t)req->f.model.len, name,
+                            sizeof name) < 0) {
         respond_error(req, 400, "invalid model parameter", "model", NULL);
         return -1;
     }
-    int a = gd_gw_config_find_alias(req->rt->gc, req->alias_name, strlen(req->alias_name));
+    int a = gd_gw_config_find_alias(req->rt->gc, name, strlen(name));
     if (a < 0 && !req->inbound_anthropic && !req->inbound_responses &&
         gd_http_can_pass(req->x)) { /* maybe a local model (the model server) */
         struct gd_http_exchange *x = req->x;
@@ -692,11 +697,15 @@ static int resolve(struct gw_req *req)
         return -1;
     }
     if (a < 0) {
-        snprintf(msg, sizeof msg, MODEL_NOT_FOUND, req->alias_name);
+        req->alias_own = gd_strdup(name); /* for the access log and metrics */
+        if (req->alias_own)
+            req->alias_name = req->alias_own;
+        snprintf(msg, sizeof msg, MODEL_NOT_FOUND, name);
         respond_error(req, 404, msg, "model", "model_not_found");
         return -1;
     }
     const struct gd_gw_alias_cfg *ac = &req->rt->gc->aliases[a];
+    req->alias_name = ac->alias;
     gd_gw_plan_init(&req->plan, ac->chain, ac->chain_len, req->rt->gc->alias_retries);
     return 0;
 }
@@ -755,9 +764,10 @@ static int inbound(struct gw_req *req)
 {
     if (!req->inbound_anthropic && !req->inbound_responses)
         return 0;
+    struct gd_xl_err *e = gw_xl_scratch();
     int rc = req->inbound_responses
-                 ? gd_xl_in_resp_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err)
-                 : gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, &req->xl_err);
+                 ? gd_xl_in_resp_request(req->cbody, req->cbody_len, &req->inbody, e)
+                 : gd_xl_in_anth_request(req->cbody, req->cbody_len, &req->inbody, e);
     if (rc == 0 && req->inbody.len == 0)
         rc = GD_ENOMEM;
     if (req->inbound_responses && (rc == 0 || rc == GD_EINVAL)) { /* for native deployments */
@@ -766,16 +776,13 @@ static int inbound(struct gw_req *req)
         req->orig_ok = gd_gw_scan_request(req->orig, req->orig_len, &req->f_orig) == 0 &&
                        req->f_orig.model_is_string;
     }
-    if (rc == GD_EINVAL && req->orig_ok && any_native(req->rt->gc)) {
+    if (rc == GD_EINVAL && req->orig_ok && any_native(req->rt->gc) && gw_req_cold(req)) {
         /* untranslatable, but maybe not needed: decided per attempt (gw_attempt.c) */
-        req->in_err = req->xl_err;
-        req->xl_err.status = 0;
+        gw_req_keep_refusal(req, e, 1);
         return 0;
     }
     if (rc == GD_EINVAL) {
-        respond_error(req, 400, req->xl_err.message,
-                      req->xl_err.param[0] ? req->xl_err.param : NULL, NULL);
-        req->xl_err.status = 0;
+        respond_error(req, 400, e->message, e->param[0] ? e->param : NULL, NULL);
         return -1;
     }
     if (rc != 0) {

@@ -36,6 +36,13 @@ enum { GW_MAX_ALIAS_NAME = 256, GW_UPSTREAM_HEADERS = 8 };
 #define GW_MAX_SSE_EVENT (8u << 20)
 #define GW_MAX_RELAY_HEADER_BYTES 2048u /* upstream headers relayed to the client, in all */
 
+/* What few requests need, allocated on first use: thousands of pending requests stay small. */
+struct gw_req_cold {
+    struct gd_xl_err xl_err; /* why the request cannot go to the current deployment */
+    struct gd_xl_err in_err; /* status != 0: untranslatable (cbody is orig): native only */
+    char detail[128];        /* why the last attempt failed (for girder's own error) */
+};
+
 struct gw_req {
     struct gw_runtime *rt;
     enum gw_kind kind;
@@ -57,14 +64,15 @@ struct gw_req {
     struct gd_gw_req_fields f_orig;
     int orig_ok;
     int native;
-    struct gd_xl_err in_err; /* status != 0: untranslatable (cbody is orig): native only */
-    struct gd_buf in_out;    /* inbound events of the current read */
+    struct gd_buf in_out; /* inbound events of the current read */
     struct gd_loop *loop;
     int refs;     /* 1 for the lifecycle + 1 per deferred abort posted to the loop */
     int busy;     /* inside the handler or attempt-done processing */
     int finished; /* the lifecycle reference was dropped */
     struct gd_gw_req_fields f;
-    char alias_name[GW_MAX_ALIAS_NAME];
+    /* the alias asked for: the config's name once resolved, else alias_own or "" */
+    const char *alias_name;
+    char *alias_own;
     struct gd_gw_plan plan;
     struct gd_buf body; /* the body sent upstream (model spliced) */
 
@@ -80,7 +88,6 @@ struct gw_req {
     const struct gw_adapter *ad; /* the deployment's protocol adapter; NULL: pass-through */
     union gw_adapter_stream *xs; /* its stream state (allocated for streamed requests) */
     struct gd_buf xl_out;        /* translated stream events of the current read */
-    struct gd_xl_err xl_err;     /* why the request could not be translated */
     /* the adapter whose stream_init set xs up (gw_attempt_stream_free), NULL: none */
     const struct gw_adapter *xs_ad;
     int probe;
@@ -102,7 +109,7 @@ struct gw_req {
     struct gd_buf resp;          /* buffered non-streamed answer */
     char ctype[128];
     struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
-    char detail[128];         /* why the last attempt failed (for girder's own error) */
+    struct gw_req_cold *cold; /* NULL until one of its parts is needed */
 
     /* client stream */
     int streaming;
@@ -138,12 +145,36 @@ struct gw_req {
     uint32_t last_fallbacks;
 };
 
+/* gw_req.c: the cold part, allocated on first use (NULL: out of memory). */
+struct gw_req_cold *gw_req_cold(struct gw_req *req);
+/* The refusal recorded for the current deployment, NULL: none. */
+static inline const struct gd_xl_err *gw_req_refusal(const struct gw_req *req)
+{
+    return req->cold && req->cold->xl_err.status ? &req->cold->xl_err : NULL;
+}
+/* A record for a translator to write its refusal into: the loop thread's scratch (reset).
+ * Keep what it says with gw_req_keep_refusal before the next call. */
+struct gd_xl_err *gw_xl_scratch(void);
+/* Keeps e (if it holds a refusal) as req's refusal (in_err: as the inbound one). */
+void gw_req_keep_refusal(struct gw_req *req, const struct gd_xl_err *e, int in_err);
+/* Records a 400 refusal with a formatted message and no parameter. */
+void gw_req_refuse(struct gw_req *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Why the last attempt failed, "" when nothing was said; gw_req_set_detail says it. */
+static inline const char *gw_req_detail(const struct gw_req *req)
+{
+    return req->cold ? req->cold->detail : "";
+}
+void gw_req_set_detail(struct gw_req *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* gw_attempt.c: prepares req's attempt state once (timers). */
 void gw_attempt_init(struct gw_req *req);
 /* gw_attempt.c: builds and starts the transfer for (req->alias, req->dep). 0 or GD_E*. */
 int gw_attempt_start(struct gw_req *req);
 /* Stops and frees the current transfer (no callbacks). */
 void gw_attempt_stop(struct gw_req *req);
+/* Wipes (it holds the API key) and frees the request head of the attempt. */
+void gw_attempt_wipe_head(struct gw_req *req);
 /* Resumes a transfer paused for a slow client. */
 void gw_attempt_resume(struct gw_req *req);
 /* True while the transfer's client code is on the stack (stop it from a posted call). */

@@ -127,6 +127,8 @@ static void do_write(struct hc_conn *c)
             hc_req_fail(r, GD_ENOMEM, "out of memory");
         return;
     }
+    if (r->cb->on_sent)
+        r->cb->on_sent(r->ud);
     c->state = HC_READING;
     if (hc_conn_watch(c, GD_IO_READ) != 0)
         hc_req_fail(r, GD_ENOMEM, "out of memory");

@@ -85,14 +85,18 @@ struct gd_hc_callbacks {
      * stop reading the upstream until gd_hc_request_resume, or a GD_E* error to abort. */
     int (*on_body)(void *ud, const char *p, size_t n);
     void (*on_done)(void *ud, const struct gd_hc_result *res);
+    /* Optional: the whole request was written and is never re-sent, so the buffers iov
+     * points to may go (a long wait for the answer then holds none). Must not cancel. */
+    void (*on_sent)(void *ud);
 };
 
 struct gd_hc_req {
     /* set by the caller before gd_hc_request_start */
     const struct gd_hc_callbacks *cb;
     void *ud;
-    const struct iovec *iov; /* the whole request message; caller-owned until done/cancel */
-    int iovcnt;              /* 1..4 */
+    /* the whole request message; caller-owned until on_sent, done or cancel */
+    const struct iovec *iov;
+    int iovcnt;                                                     /* 1..4 */
     uint32_t connect_timeout_ms, first_byte_timeout_ms, timeout_ms; /* 0: none */
     /* private */
     struct gd_hc_pool *pool;

@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 enum {
-    HDRS_INITIAL = 16,
+    HDRS_INITIAL = 4, /* then exactly what the connection's largest head carries */
     RBUF_INITIAL = 4096,
-    RBUF_HANDLER_ROOM = 256,
+    RBUF_HANDLER_ROOM = 64,
     RBUF_SLACK = 65536,
     LINGER_MS = 2000,
     LINGER_MAX_BYTES = 1 << 20,
@@ -150,7 +150,7 @@ static void flush(struct gd_http_conn *c)
         }
     }
     if (c->out_off == c->out.len) {
-        gd_buf_reset(&c->out);
+        gd_buf_free(&c->out); /* an open stream or an idle connection holds no output room */
         c->out_off = 0;
     } else if (c->out_off > 65536 && c->out_off > c->out.len / 2) {
         gd_buf_consume(&c->out, c->out_off);

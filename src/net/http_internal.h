@@ -52,8 +52,8 @@ struct gd_http_exchange {
     enum gd_http_resp_state resp;
     int closed; /* connection broke: on_close is pending */
     int want_drain;
-    struct gd_buf headers; /* extra "Name: value\r\n" lines */
-    struct gd_http_log_field fields[GD_HTTP_MAX_LOG_FIELDS];
+    struct gd_buf headers;            /* extra "Name: value\r\n" lines */
+    struct gd_http_log_field *fields; /* in the arena, from the first field on */
     size_t n_fields;
     uint64_t bytes_out;
     void (*on_close)(struct gd_http_exchange *, void *);

@@ -110,6 +110,10 @@ static int add_field(struct gd_http_exchange *x, const char *key, const char *st
 {
     if (x->n_fields == GD_HTTP_MAX_LOG_FIELDS)
         return GD_ELIMIT;
+    if (!x->fields) /* a pending request holds none: they come with its answer */
+        x->fields = gd_arena_alloc(&x->arena, GD_HTTP_MAX_LOG_FIELDS * sizeof *x->fields);
+    if (!x->fields)
+        return GD_ENOMEM;
     struct gd_http_log_field *f = &x->fields[x->n_fields];
     f->key = gd_arena_strndup(&x->arena, key, strlen(key));
     f->str = str ? gd_arena_strndup(&x->arena, str, strlen(str)) : NULL;
