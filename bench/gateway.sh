@@ -22,9 +22,11 @@
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
 #      GIRDER_CLIENT (auto; curl: the static-file and stream cases through libcurl),
 #      CHEAP (1), ONLY_CHEAP (0), CHEAP_CONNS (32),
-#      PORTKEY_SSE (0), OPEN_STREAMS (5000), SETTLE (7), ONLY_STREAMS (0; 1 skips the load
-#      rounds), PORTKEY (1: include Portkey; installed on first use with
-#      NODE_ENV=production into bench/out/portkey, not tests/node).
+#      PORTKEY_SSE (0), OPEN_STREAMS (5000; 0 skips them), SETTLE (7), ONLY_STREAMS (0; 1
+#      skips the load rounds), PORTKEY (1: include Portkey; installed on first use with
+#      NODE_ENV=production into bench/out/portkey, not tests/node), TLS (1: the https://
+#      upstream case, bench/gateway_tls.sh; TLS_STREAMS (2000) open streams there).
+# Only the https case: CHEAP=0 ONLY_STREAMS=1 OPEN_STREAMS=0 PORTKEY=0 bench/gateway.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 GIRDER_BIN=${GIRDER_BIN:-$here/build/src/cli/girder}
@@ -203,8 +205,35 @@ ratio() { echo "scale=3; $1 / $2" | bc -l; }
 rss_kb() { local s=0; for p in "$@"; do s=$((s + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $s; }
 nginx_pids() { pgrep -f "nginx.*$tmp/$1/" | tr '\n' ' '; }
 
+# wrk against a case's target, with the user+system CPU (clock ticks) of its own processes
+# for CPU per request; each case defines cscript (wrk script), curl_of (URL), cpath (path)
+# and cpids (the processes).
+tree() { for m in "$@"; do echo "$m"; pgrep -P "$m"; done | tr '\n' ' '; } # nginx master + workers
+ticks() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $s; }
+cwrk() { # workload target duration -> "rps p50 p99 status cpu_us_per_req"
+  local t0; t0=$(ticks $(cpids "$2"))
+  wrk -t1 -c"$CHEAP_CONNS" -d"$3" --latency -s "$tmp/$(cscript "$1" "$2").lua" \
+    "$(curl_of "$2")$(cpath "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
+  local t1; t1=$(ticks $(cpids "$2"))
+  $PY - "$tmp/wrk.out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+n = re.search(r"(\d+) requests in", t)
+cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / int(n.group(1)) if n and int(n.group(1)) else 0
+def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
+rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
+p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+err = re.search(r"Socket errors: (.*)", t)
+print("%s %s %s %s %.1f" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
+    ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok"),
+    cpu))
+PY
+}
+
 # ---- cheap upstream: nginx `return 200`, proxies each in their own process ----
-cheap_case() {
+# the canned answers as nginx `return 200` locations ($tmp/cheap_locations.conf)
+cheap_locations() {
   $PY - "$tmp" <<'PY'
 import sys
 d = sys.argv[1]
@@ -220,6 +249,10 @@ open(d + "/cheap_locations.conf", "w").write(
     "location = /sse/v1/chat/completions { default_type text/event-stream; %s return 200 \"%s\"; }\n"
     % (chat, sets, joined))
 PY
+
+}
+cheap_case() {
+  cheap_locations
   nginx_conf cheapup "server { listen 127.0.0.1:$CUP backlog=8192; include $tmp/cheap_locations.conf; }"
   nginx_conf cheapproxy "upstream cup { server 127.0.0.1:$CUP; keepalive 256; }
     server { listen 127.0.0.1:$CPX backlog=8192;
@@ -254,31 +287,8 @@ YAML
   curl_of() { case $1 in direct) echo "http://127.0.0.1:$CUP";; nginx) echo "http://127.0.0.1:$CPX";;
     *) echo "http://127.0.0.1:$CGW";; esac; }
   cpath() { case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac; }
-  # user+system CPU of the proxy's own processes (clock ticks), for CPU per request
-  tree() { for m in "$@"; do echo "$m"; pgrep -P "$m"; done | tr '\n' ' '; } # nginx master + workers
   cpids() { case $1 in girder|girder-curl) echo "$cg";; nginx) tree $(nginx_pids cheapproxy);;
     *) tree $(nginx_pids cheapup);; esac; }
-  ticks() { local s=0; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' /proc/$p/stat 2>/dev/null || echo 0))); done; echo $s; }
-  cwrk() { # workload target duration -> "rps p50 p99 status cpu_us_per_req"
-    local t0; t0=$(ticks $(cpids "$2"))
-    wrk -t1 -c"$CHEAP_CONNS" -d"$3" --latency -s "$tmp/$(cscript "$1" "$2").lua" \
-      "$(curl_of "$2")$(cpath "$1" "$2")" > "$tmp/wrk.out" 2>&1 || true
-    local t1; t1=$(ticks $(cpids "$2"))
-    $PY - "$tmp/wrk.out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-n = re.search(r"(\d+) requests in", t)
-cpu = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / int(n.group(1)) if n and int(n.group(1)) else 0
-def us(v, u): return float(v) * {"us": 1, "ms": 1e3, "s": 1e6}[u]
-rps = re.search(r"Requests/sec:\s+([\d.]+)", t)
-p = dict((k, us(v, u)) for k, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", t, re.M))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-err = re.search(r"Socket errors: (.*)", t)
-print("%s %s %s %s %.1f" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0),
-      ("non2xx=" + bad.group(1)) if bad else (("err:" + err.group(1).replace(" ", "")) if err else "ok"),
-      cpu))
-PY
-  }
   echo "# cheap upstream (nginx return 200, 1 worker each): wrk -t1 -c$CHEAP_CONNS rounds=$ROUNDS duration=$DURATION cpus=$(nproc) $(date -u +%FT%TZ)"
   for w in json sse; do for t in "${ctargets[@]}"; do cwrk "$w" "$t" 1s >/dev/null; done; done  # warm-up
   declare -A CR CC
@@ -357,10 +367,11 @@ done
 fi # ONLY_STREAMS
 # ---- open SSE streams held at once ----
 cat > "$tmp/hold.py" <<'PY'
-import asyncio, json, sys
+import asyncio, json, os, sys
 port, n, model, extra, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+path = os.environ.get("HOLD_PATH", "/v1/chat/completions").encode()
 body = json.dumps({"model": model, "stream": mode == "sse", "messages": [{"role": "user", "content": "x"}]}).encode()
-req = (b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+req = (b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
        b"Authorization: Bearer bench\r\n" + extra.encode().replace(b"|", b"\r\n") +
        b"Content-Length: %d\r\n\r\n" % len(body) + body)
 early = []
@@ -414,8 +425,9 @@ stream_rss() { # name mode port model extra pid...
   printf "%-16s open=%-6s rss_before=%.1fMB rss_during=%.1fMB rss_%ss_after=%.1fMB fds_after=%s\n" "$name" \
     "$held" "$(echo "$before/1024" | bc -l)" "$(echo "$during/1024" | bc -l)" "$SETTLE" \
     "$(echo "$after/1024" | bc -l)" "$fds"
-  echo "$during" > "$tmp/streams_rss.$name"
+  echo "$during" > "$tmp/streams_rss.$name"; echo "$before" > "$tmp/streams_before.$name"
 }
+if [ "$OPEN_STREAMS" -gt 0 ]; then
 echo; echo "## $OPEN_STREAMS concurrent open requests: SSE streams (upstream sends one event, then"
 echo "## trickles) and pending JSON requests (upstream trickles the body)"
 stream_rss girder pending "$GW" bench-slowjson "" $GPID
@@ -427,4 +439,11 @@ if [ "$PORTKEY" = 1 ]; then
   # immutable, from its updateHeaders on undici's Response): opt in with PORTKEY_SSE=1.
   [ "${PORTKEY_SSE:-0}" = 1 ] && stream_rss portkey sse "$PK" bench-model "$PKX/slow/v1|" $PKPID
   echo "girder/portkey RSS with $OPEN_STREAMS pending requests = $(ratio "$(cat "$tmp/streams_rss.girder.pending")" "$(cat "$tmp/streams_rss.portkey.pending")")"
+fi
+fi # OPEN_STREAMS
+
+# ---- https:// upstream (TLS=1, the default): bench/gateway_tls.sh ----
+if [ "${TLS:-1}" = 1 ]; then
+  . "$here/bench/gateway_tls.sh"
+  tls_case
 fi

@@ -320,15 +320,18 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
     if (p->ca_file)
         curl_easy_setopt(e, CURLOPT_CAINFO, p->ca_file);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* LLM answers arrive in small pieces: a small receive buffer keeps thousands of open
-     * streams cheap (curl's default is 16 KiB per transfer). */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, GW_CURL_BUFFER);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     /* HTTP/2 only where ALPN negotiates it: Debian's curl 7.88 mishandles parallel
      * cleartext h2 streams, so http:// upstreams stay on HTTP/1.1 keep-alive. */
+    int tls = strncmp(p->base_url, "https://", 8) == 0;
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                     strncmp(p->base_url, "https://", 8) == 0 ? (long)CURL_HTTP_VERSION_2TLS
-                                                              : (long)CURL_HTTP_VERSION_1_1);
+                     tls ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+    /* LLM answers arrive in small pieces: a small receive buffer keeps thousands of open
+     * streams cheap (curl's default is 16 KiB per transfer). Not on HTTP/2: curl 7.88
+     * copies a multiplexed stream's DATA frames (up to 16 KiB) into its buffer unchecked
+     * (a heap overflow under ASan with 4 KiB). */
+    if (!tls)
+        curl_easy_setopt(e, CURLOPT_BUFFERSIZE, GW_CURL_BUFFER);
 }
 
 int gw_attempt_splice_body(struct gw_req *req)

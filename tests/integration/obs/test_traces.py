@@ -279,10 +279,11 @@ def test_overloaded_then_down_collector(tmp_path):
         for i in range(sent):
             request(port, "GET", "/healthz", None, {"x-request-id": "d-%d" % i})
         time.sleep(0.5)
-        # the batch in flight holds 1 or 2 spans (2 unless a request came more than
-        # batch_delay_ms after the first), the queue 4; the rest were dropped at enqueue
+        # the queue holds 4; the batch in flight 0 to 2 more, by when the exporter took it
+        # (the first span starts batch_delay_ms; a slow machine fills the queue before it
+        # ends); the rest were dropped at enqueue
         dropped = metric(port, "girder_otel_spans_dropped_total", '{reason="queue_full"}')
-        assert sent - 6 <= dropped <= sent - 5, dropped
+        assert sent - 6 <= dropped <= sent - 4, dropped
         rec, _ = start_receiver(port=rport)
         end = time.monotonic() + 30  # retries back off to 5 s at most
         got = set()
