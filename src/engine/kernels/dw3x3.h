@@ -19,9 +19,10 @@ enum { GD_DW3_ISA_AVX2 = 1, GD_DW3_ISA_AVX512 = 2 };
 
 /* 1 when g is a geometry this kernel takes (3x3, dilation 1, strides 1..2). */
 int gd_dw3x3_takes(const struct gd_dw2d *g);
-/* The best build this process runs (GD_DW3X3=0 in the environment, read once: none, for
+/* The build to run g with: the widest this CPU has, except AVX2 for rows of at most 8
+ * outputs on an AVX-512 CPU (GD_DW3X3=0 in the environment, read once: 0, none, for
  * comparisons): GD_DW3_ISA_*, or 0. */
-int gd_dw3x3_isa(void);
+int gd_dw3x3_isa(const struct gd_dw2d *g);
 /* y[oh * ow] = epilogue(conv(x, w) , z, bias) with build isa. Returns 0, or -1 when g is not
  * taken or this binary / CPU lacks the build (nothing written). */
 int gd_dw3x3_f32(int isa, const struct gd_dw2d *g, const float *x, const float *w, float *y,
