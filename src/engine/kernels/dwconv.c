@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "engine/kernels/dw3x3.h"
 #include "engine/kernels/im2col.h"
 
 /* [lo, hi): the output indices o in [0, out) whose tap o * s + off lies in [0, in). */
@@ -238,6 +239,9 @@ int gd__dw2d_f32_isa(int isa, const struct gd_dw2d *g, const float *x, const flo
 void gd_dw2d_f32(const struct gd_dw2d *g, const float *x, const float *w, float *y, const float *z,
                  float bias, const struct gd_act_params *act, float *tmp)
 {
+    int dw3 = gd_dw3x3_isa(g); /* MobileNet's 3x3 planes: the register kernel (dw3x3.h) */
+    if (dw3 && !gd_dw3x3_f32(dw3, g, x, w, y, z, bias, act))
+        return;
     int phase = use_phase(g, tmp);
 #ifdef HAVE_X86_VARIANTS
     if (__builtin_cpu_supports("avx512f")) {
