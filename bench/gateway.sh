@@ -202,6 +202,7 @@ print("%s %s %s %s" % (rps.group(1) if rps else 0, p.get("50", 0), p.get("99", 0
 PY
 }
 ratio() { echo "scale=3; $1 / $2" | bc -l; }
+med() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 rss_kb() { local s=0; for p in "$@"; do s=$((s + $(awk '/VmRSS/{print $2}' /proc/$p/status 2>/dev/null || echo 0))); done; echo $s; }
 nginx_pids() { pgrep -f "nginx.*$tmp/$1/" | tr '\n' ' '; }
 
@@ -301,15 +302,14 @@ YAML
       done
     done
   done
-  cmed() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
   for w in json sse; do
     printf "cheap %-4s median req/s: direct %.0f  girder %.0f  girder-curl %.0f  nginx %.0f\n" "$w" \
-      "$(cmed ${CR[$w.direct]})" "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})"
-    echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(cmed ${CR[$w.girder]})" "$(cmed ${CR[$w.nginx]})")" \
-         " girder-curl/nginx-proxy = $(ratio "$(cmed ${CR[$w.girder-curl]})" "$(cmed ${CR[$w.nginx]})")"
-    echo "cheap $w: CPU us/request (user+system of the proxy process): girder $(cmed ${CC[$w.girder]})" \
-         " girder-curl $(cmed ${CC[$w.girder-curl]})  nginx-proxy $(cmed ${CC[$w.nginx]})" \
-         " girder/nginx = $(ratio "$(cmed ${CC[$w.girder]})" "$(cmed ${CC[$w.nginx]})")"
+      "$(med ${CR[$w.direct]})" "$(med ${CR[$w.girder]})" "$(med ${CR[$w.girder-curl]})" "$(med ${CR[$w.nginx]})"
+    echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(med ${CR[$w.girder]})" "$(med ${CR[$w.nginx]})")" \
+         " girder-curl/nginx-proxy = $(ratio "$(med ${CR[$w.girder-curl]})" "$(med ${CR[$w.nginx]})")"
+    echo "cheap $w: CPU us/request (user+system of the proxy process): girder $(med ${CC[$w.girder]})" \
+         " girder-curl $(med ${CC[$w.girder-curl]})  nginx-proxy $(med ${CC[$w.nginx]})" \
+         " girder/nginx = $(ratio "$(med ${CC[$w.girder]})" "$(med ${CC[$w.nginx]})")"
   done
   echo "cheap rss_MB after load: girder $(echo "$(rss_kb $cg) / 1024" | bc -l | cut -c1-5)" \
        " nginx-proxy (master + worker) $(echo "$(rss_kb $(tree $(nginx_pids cheapproxy))) / 1024" | bc -l | cut -c1-5)"
@@ -331,7 +331,6 @@ for w in json sse; do
     done
   done
 done
-med() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 
 declare -A RSS
 RSS[girder]=$(rss_kb $GPID); RSS[nginx]=$(rss_kb $(nginx_pids proxy)); RSS[direct]=$(rss_kb $(nginx_pids upstream))

@@ -65,12 +65,11 @@ YAML
       done
     done
   done
-  tmed() { echo "$@" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
   for w in json sse; do
     printf "tls %-4s median req/s: girder %.0f  nginx %.0f  girder/nginx-proxy = %s;" "$w" \
-      "$(tmed ${TR[$w.girder]})" "$(tmed ${TR[$w.nginx]})" \
-      "$(ratio "$(tmed ${TR[$w.girder]})" "$(tmed ${TR[$w.nginx]})")"
-    echo " CPU us/request: girder $(tmed ${TC[$w.girder]})  nginx-proxy $(tmed ${TC[$w.nginx]})"
+      "$(med ${TR[$w.girder]})" "$(med ${TR[$w.nginx]})" \
+      "$(ratio "$(med ${TR[$w.girder]})" "$(med ${TR[$w.nginx]})")"
+    echo " CPU us/request: girder $(med ${TC[$w.girder]})  nginx-proxy $(med ${TC[$w.nginx]})"
   done
   local n=${TLS_STREAMS:-2000}
   echo "## $n open SSE streams over the https:// upstream"
