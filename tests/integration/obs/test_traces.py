@@ -291,9 +291,13 @@ def test_overloaded_then_down_collector(tmp_path):
             got = {s["attributes"]["http.request.header.x-request-id"] for s in spans(rec)}
             time.sleep(0.1)
         time.sleep(0.5)
-        got = {s["attributes"]["http.request.header.x-request-id"] for s in spans(rec)}
-        # the oldest spans arrive (nothing twice), the newest were dropped: received + dropped == sent
-        assert got == {"d-%d" % i for i in range(len(got))}, sorted(got)
+        ids = [s["attributes"]["http.request.header.x-request-id"] for s in spans(rec)]
+        got = set(ids)
+        assert len(ids) == len(got), sorted(ids)
+        # the first four always fit the queue and arrive; which later ones did depends on when
+        # the exporter took its batch (a late wake-up frees two slots after some drops); nothing
+        # arrives twice or unsent: received + dropped == sent
+        assert {"d-0", "d-1", "d-2", "d-3"} <= got <= {"d-%d" % i for i in range(sent)}, sorted(got)
         assert len(got) + dropped == sent, (sorted(got), dropped)
     finally:
         g.stop()
