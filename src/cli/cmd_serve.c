@@ -613,6 +613,9 @@ static int run(void)
     int rc = start_workers(n);
     if (rc)
         return rc;
+    /* before any worker accepts: a request for a reload (model load/unload) may come
+     * first; it waits in the main loop's queue until the loop runs */
+    gd_reload_set_handler(request_reload);
     gd_logf(GD_LOG_INFO, "msg=listening addr=%s threads=%u config=%s", S.addr.text, n,
             S.cfg->source);
     for (unsigned i = 0; i < S.n_workers; i++) {
@@ -627,7 +630,6 @@ static int run(void)
     if ((rc = gd_rw_start(gd_rw_config_get(S.cfg), rw_instance(instance, sizeof instance))) != 0)
         gd_logf(GD_LOG_ERROR, "msg=\"cannot start metrics remote write\" error=\"%s\"",
                 gd_strerror(rc));
-    gd_reload_set_handler(request_reload);
     gd_serve_memory_start(S.main_loop);
     rc = gd_loop_run(S.main_loop);
     atomic_store(&gd_serve.ready, 0);

@@ -131,8 +131,17 @@ void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g)
     t->cached_tokens = -1;
 }
 
+/* The ticket's governance; NULL (no-op) also for a NULL ticket: a request of a config
+ * without governance carries none. */
+static struct gd_gov *gov_of(const struct gd_gov_ticket *t)
+{
+    return t ? t->g : NULL;
+}
+
 void gd_gov_ticket_release(struct gd_gov_ticket *t)
 {
+    if (!t)
+        return;
     gd_gov_rkey_put(t->rk);
     t->rk = NULL;
 }
@@ -225,7 +234,7 @@ static void authenticate_jwt(struct gd_gov_ticket *t, const char *tok, size_t n)
 int gd_gov_authenticate(struct gd_gov_ticket *t, const struct gd_http_request *hr,
                         struct gd_gov_refusal *r)
 {
-    struct gd_gov *g = t->g;
+    struct gd_gov *g = gov_of(t);
     if (!g || !gd_gov_config_requires_auth(g->c))
         return 0; /* no keys configured: the gateway is open */
     const struct gd_slice *auth = gd_http_request_header(hr, "authorization");
@@ -408,7 +417,7 @@ static void on_done(struct gd_gov_ask *a, int rc)
 int gd_gov_admit(struct gd_gov_ticket *t, uint32_t alias, const char *body, size_t len,
                  struct gd_gov_refusal *r)
 {
-    struct gd_gov *g = t->g;
+    struct gd_gov *g = gov_of(t);
     if (!g)
         return 0;
     memset(r, 0, sizeof *r);
@@ -459,7 +468,7 @@ static void set_quota(struct gd_http_exchange *x, const char *const names[3],
 
 int gd_gov_headers(const struct gd_gov_ticket *t, struct gd_http_exchange *x)
 {
-    if (!t->g || !t->verdict_ok)
+    if (!gov_of(t) || !t->verdict_ok)
         return 0;
     static const char *const req[3] = {"x-ratelimit-limit-requests",
                                        "x-ratelimit-remaining-requests",
@@ -477,7 +486,7 @@ void gd_gov_note_usage_json(struct gd_gov_ticket *t, const char *json, size_t le
 {
     static const char pat[] = "\"cached_tokens\"";
     const size_t pn = sizeof pat - 1;
-    if (!t->g || t->cached_seen || !json)
+    if (!gov_of(t) || t->cached_seen || !json)
         return;
     t->cached_seen = 1;
     for (const char *p = json, *end = json + len; (size_t)(end - p) >= pn;) {
@@ -503,7 +512,7 @@ void gd_gov_note_usage_json(struct gd_gov_ticket *t, const char *json, size_t le
 void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, int64_t completion,
                    int upstream_used, int64_t est_completion)
 {
-    if (!t->g || !t->held)
+    if (!gov_of(t) || !t->held)
         return;
     struct gd_gov *g = t->g;
     t->held = 0;
@@ -533,12 +542,12 @@ void gd_gov_settle(struct gd_gov_ticket *t, const char *model, int64_t prompt, i
 
 int gd_gov_alias_visible(const struct gd_gov_ticket *t, uint32_t alias)
 {
-    return !t->g || !key_of(t) || gd_gov_key_allows(key_of(t), alias);
+    return !gov_of(t) || !key_of(t) || gd_gov_key_allows(key_of(t), alias);
 }
 
 int gd_gov_sees_all(const struct gd_gov_ticket *t)
 {
-    return !t->g || !key_of(t) || key_of(t)->n_aliases == 0;
+    return !gov_of(t) || !key_of(t) || key_of(t)->n_aliases == 0;
 }
 
 int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
@@ -559,7 +568,7 @@ int gd_gov_models_json(const struct gd_gov_ticket *t, struct gd_buf *out)
 
 void gd_gov_log_fields(const struct gd_gov_ticket *t, struct gd_http_exchange *x)
 {
-    if (!t->g)
+    if (!gov_of(t))
         return;
     if (t->jwt) {
         gd_http_log_field_str(x, "auth", "jwt");

@@ -59,7 +59,8 @@ struct gd_gov_refusal {
 int gd_gov_new(const struct gd_gw_config *gc, struct gd_gov **out);
 void gd_gov_free(struct gd_gov *g);
 
-/* Resets t for a new request on g (g may be NULL: every call below is then a no-op). */
+/* Resets t for a new request on g (g may be NULL: every call below is then a no-op, as it
+ * is for a NULL t). */
 void gd_gov_ticket_init(struct gd_gov_ticket *t, struct gd_gov *g);
 /* Drops what t holds (a key found in Redis); once the request is done with it. */
 void gd_gov_ticket_release(struct gd_gov_ticket *t);

@@ -82,9 +82,7 @@ void gw_attempt_header(struct gw_req *req, const char *name, size_t nl, const ch
     else if (nl == 14 && strncasecmp(name, "retry-after-ms", 14) == 0)
         parse_retry_after(req, v, vl, 1);
     else if (nl == 12 && strncasecmp(name, "content-type", 12) == 0) {
-        size_t k = vl < sizeof req->ctype - 1 ? vl : sizeof req->ctype - 1;
-        memcpy(req->ctype, v, k);
-        req->ctype[k] = '\0';
+        gw_req_set_ctype(req, v, vl);
         req->is_sse =
             strncasecmp(req->ctype, "text/event-stream", 17) == 0 ||
             (req->ad && req->ad->stream_ctype &&
@@ -102,7 +100,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
     if (n > 5 && memcmp(p, "HTTP/", 5) == 0) {
         req->retry_after_ms = 0;
         req->is_sse = 0;
-        req->ctype[0] = '\0';
+        gw_req_set_ctype(req, NULL, 0);
         gd_buf_reset(&req->relay_hdrs);
         return n;
     }
@@ -124,8 +122,8 @@ static void first_byte(struct gw_req *req)
     long code = 0;
     req->got_first_byte = 1;
     req->first_byte_ns = gd_mono_ns();
-    gd_timer_stop(req->loop, &req->fb_timer);
-    curl_easy_getinfo(req->xf.easy, CURLINFO_RESPONSE_CODE, &code);
+    gd_timer_stop(req->loop, &req->up.fb_timer);
+    curl_easy_getinfo(req->up.xf.easy, CURLINFO_RESPONSE_CODE, &code);
     req->status = (int)code;
 }
 
@@ -193,10 +191,10 @@ static void classify(struct gw_req *req, CURLcode res, struct gd_gw_attempt_resu
 
 static void on_done(struct gw_xfer *xf, CURLcode res)
 {
-    struct gw_req *req = (struct gw_req *)((char *)xf - offsetof(struct gw_req, xf));
+    struct gw_req *req = (struct gw_req *)((char *)xf - offsetof(struct gw_req, up.xf));
     struct gd_gw_attempt_result r;
     classify(req, res, &r);
-    gd_timer_stop(req->loop, &req->fb_timer);
+    gd_timer_stop(req->loop, &req->up.fb_timer);
     gw_attempt_stop(req);
     gw_req_attempt_done(req, &r, res == CURLE_OK ? NULL : curl_easy_strerror(res));
 }
@@ -263,32 +261,32 @@ int gw_attempt_path(const struct gw_req *req, struct gd_buf *out)
     return gd_buf_puts(out, req->native ? "/responses" : kind_path[req->kind]);
 }
 
-/* The upstream request's headers: lines in one buffer, linked through req->hdrs (no
+/* The upstream request's headers: lines in one buffer, linked through req->up.hdrs (no
  * allocation per line, no printf). */
 static int build_headers(struct gw_req *req, const struct gd_gw_provider_cfg *p)
 {
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
-    const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
+    char tpbuf[56];
+    size_t tp_n = 0;
+    const char *tp = gw_trace_upstream_parent(req, tpbuf, &tp_n);
     size_t key_len = p->api_key ? strlen(p->api_key) : 0;
     size_t id_len = hr->request_id ? strlen(hr->request_id) : 0;
     size_t off[GW_UPSTREAM_HEADERS];
     int n = 0;
     struct line_ctx lc = {req, off, &n};
-    int rc = gd_buf_reserve(&req->hdr_text, 192 + key_len + id_len + (tp ? tp->n : 0) + 72);
+    int rc = gd_buf_reserve(&req->hdr_text, 192 + key_len + id_len + tp_n + 72);
     rc = rc ? rc : add_line(req, off, &n, "Content-Type: application/json", "", 0);
     rc = rc ? rc : add_line(req, off, &n, "Expect:", "", 0);
     rc = rc ? rc : gw_attempt_auth_headers(req, p, add_line_cb, &lc);
     if (rc == 0 && hr->request_id)
         rc = add_line(req, off, &n, "X-Request-Id: ", hr->request_id, id_len);
-    if (rc == 0 && req->traced)
-        rc = add_line(req, off, &n, "traceparent: ", req->traceparent, 55);
-    else if (rc == 0 && tp && hr->trace.valid)
-        rc = add_line(req, off, &n, "traceparent: ", tp->p, tp->n);
+    if (rc == 0 && tp)
+        rc = add_line(req, off, &n, "traceparent: ", tp, tp_n);
     if (rc != 0)
         return GD_ENOMEM;
     for (int i = 0; i < n; i++) {
-        req->hdrs[i].data = req->hdr_text.data + off[i];
-        req->hdrs[i].next = i + 1 < n ? &req->hdrs[i + 1] : NULL;
+        req->up.hdrs[i].data = req->hdr_text.data + off[i];
+        req->up.hdrs[i].next = i + 1 < n ? &req->up.hdrs[i + 1] : NULL;
     }
     return 0;
 }
@@ -308,7 +306,7 @@ static void set_options(struct gw_req *req, CURL *e, const struct gd_gw_provider
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body.data);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body.len);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->hdrs);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->up.hdrs);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, req);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
@@ -390,10 +388,9 @@ void gw_attempt_reset(struct gw_req *req)
     req->got_first_byte = 0;
     req->too_large = 0;
     req->first_byte_ns = 0;
-    req->ctype[0] = '\0';
+    gw_req_set_ctype(req, NULL, 0);
     gd_buf_reset(&req->resp);
     gd_buf_reset(&req->relay_hdrs);
-    req->own = 0;
 }
 
 int gw_attempt_start(struct gw_req *req)
@@ -414,7 +411,7 @@ int gw_attempt_start(struct gw_req *req)
         req->ad->stream_init(req->xs, req->f.include_usage, (int64_t)time(NULL));
         req->xs_ad = req->ad;
     }
-    gw_trace_attempt_begin(req, req->traceparent);
+    gw_trace_attempt_begin(req);
     if (p->type == GD_GW_PROVIDER_LOCAL)
         return gw_local_attempt_start(req);
     if (d->hc)
@@ -425,13 +422,14 @@ int gw_attempt_start(struct gw_req *req)
     int rc = pool ? gw_attempt_splice_body(req) : GD_ENOMEM;
     rc = rc ? rc : build_headers(req, p);
     rc = rc ? rc : build_url(req, p, &url);
-    req->xf.pool = pool;
-    if (rc == 0 && !(req->xf.easy = gw_pool_easy_get(pool)))
+    gd_timer_init(&req->up.fb_timer, on_fb_timeout, req);
+    req->up.xf.pool = pool;
+    if (rc == 0 && !(req->up.xf.easy = gw_pool_easy_get(pool)))
         rc = GD_ENOMEM;
     if (rc == 0) {
-        set_options(req, req->xf.easy, p, url.data);
-        req->xf.done = on_done;
-        rc = gw_pool_add(pool, &req->xf);
+        set_options(req, req->up.xf.easy, p, url.data);
+        req->up.xf.done = on_done;
+        rc = gw_pool_add(pool, &req->up.xf);
     }
     gd_buf_free(&url);
     if (rc != 0) {
@@ -441,13 +439,12 @@ int gw_attempt_start(struct gw_req *req)
     req->active = 1;
     req->attempt_start_ns = gd_mono_ns();
     /* Without the timer only the whole-request timeout bounds the wait: still safe. */
-    (void)gd_timer_start(req->loop, &req->fb_timer, p->first_byte_timeout_ms);
+    (void)gd_timer_start(req->loop, &req->up.fb_timer, p->first_byte_timeout_ms);
     return 0;
 }
 
 void gw_attempt_init(struct gw_req *req)
 {
-    gd_timer_init(&req->fb_timer, on_fb_timeout, req);
     gw_local_init(req);
 }
 
@@ -460,16 +457,19 @@ void gw_attempt_wipe_head(struct gw_req *req)
 
 void gw_attempt_stop(struct gw_req *req)
 {
-    gd_timer_stop(req->loop, &req->fb_timer);
     gw_local_attempt_stop(req);
-    if (req->own)
-        gd_hc_request_cancel(&req->hc);
-    if (req->xf.easy) {
-        if (req->active)
-            gw_pool_remove(&req->xf);
-        gw_pool_easy_put(req->xf.pool, req->xf.easy);
-        req->xf.easy = NULL;
+    if (req->own) {
+        gd_hc_request_cancel(&req->up.hc);
+    } else if (req->up.xf.pool) {
+        gd_timer_stop(req->loop, &req->up.fb_timer);
+        if (req->up.xf.easy && req->active)
+            gw_pool_remove(&req->up.xf);
+        if (req->up.xf.easy)
+            gw_pool_easy_put(req->up.xf.pool, req->up.xf.easy);
     }
+    /* neither client touches it after this (both say so of their callbacks) */
+    memset(&req->up, 0, sizeof req->up);
+    req->own = 0;
     gw_attempt_wipe_head(req);
     req->active = 0;
     req->paused = 0;
@@ -479,14 +479,14 @@ void gw_attempt_stop(struct gw_req *req)
 void gw_attempt_resume(struct gw_req *req)
 {
     if (req->own)
-        gd_hc_request_resume(&req->hc);
+        gd_hc_request_resume(&req->up.hc);
     else
-        gw_pool_unpause(&req->xf);
+        gw_pool_unpause(&req->up.xf);
 }
 
 int gw_attempt_in_callback(const struct gw_req *req)
 {
     if (req->own)
-        return gd_hc_request_in_callback(&req->hc);
-    return req->xf.easy && gw_pool_in_curl(req->xf.pool); /* a local attempt: never */
+        return gd_hc_request_in_callback(&req->up.hc);
+    return req->up.xf.easy && gw_pool_in_curl(req->up.xf.pool); /* a local attempt: never */
 }

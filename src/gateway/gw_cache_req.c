@@ -107,12 +107,12 @@ static int directive(const struct gd_http_request *hr, const char *name)
  * gateway's callers. Indexes are stable for the config generation the cache lives in. */
 static void scope_of(const struct gw_req *req, char *out, size_t n)
 {
-    const struct gd_gov_ticket *t = &req->gov;
+    const struct gd_gov_ticket *t = req->gov;
     if (req->rt->cache->cc->shared)
         snprintf(out, n, "*");
-    else if (t->tenant != GD_GOV_NONE)
+    else if (t && t->tenant != GD_GOV_NONE)
         snprintf(out, n, "t%u", t->tenant);
-    else if (t->key != GD_GOV_NONE)
+    else if (t && t->key != GD_GOV_NONE)
         snprintf(out, n, "k%u", t->key);
     else
         snprintf(out, n, "-");

@@ -10,6 +10,7 @@
  * (GW_MAX_RESPONSE_BYTES), as on the libcurl path. */
 #include "gateway/gw_hc.h"
 #include "gateway/gw_req.h"
+#include "gateway/gw_trace.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "girder/error.h"
@@ -115,16 +116,18 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
                       const struct gd_gw_provider_cfg *p)
 {
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
-    const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
+    char tpbuf[56];
+    size_t tp_n = 0;
+    const char *tp = gw_trace_upstream_parent(req, tpbuf, &tp_n);
     struct gd_buf *b = &req->hdr_text;
     char cl[24], *cp = cl + sizeof cl; /* decimal Content-Length, no printf */
     size_t v = req->body.len;
     do
         *--cp = (char)('0' + v % 10);
     while ((v /= 10) != 0);
-    int rc = gd_buf_reserve(
-        b, 320 + strlen(t->path) + strlen(t->authority) + (p->api_key ? strlen(p->api_key) : 0) +
-               (hr->request_id ? strlen(hr->request_id) : 0) + (tp ? tp->n : 0));
+    int rc = gd_buf_reserve(b, 320 + strlen(t->path) + strlen(t->authority) +
+                                   (p->api_key ? strlen(p->api_key) : 0) +
+                                   (hr->request_id ? strlen(hr->request_id) : 0) + tp_n);
     rc = rc ? rc : gd_buf_puts(b, "POST ");
     rc = rc ? rc : gd_buf_puts(b, t->path);
     rc = rc ? rc : gw_attempt_path(req, b);
@@ -134,10 +137,8 @@ static int build_head(struct gw_req *req, const struct gw_hc_target *t,
     rc = rc ? rc : gw_attempt_auth_headers(req, p, put_cb, b);
     if (rc == 0 && hr->request_id)
         rc = put(b, "X-Request-Id: ", hr->request_id, strlen(hr->request_id));
-    if (rc == 0 && req->traced)
-        rc = put(b, "traceparent: ", req->traceparent, 55);
-    else if (rc == 0 && tp && hr->trace.valid)
-        rc = put(b, "traceparent: ", tp->p, tp->n);
+    if (rc == 0 && tp)
+        rc = put(b, "traceparent: ", tp, tp_n);
     rc = rc ? rc : gd_buf_append(b, "\r\n", 2);
     return rc ? GD_ENOMEM : 0;
 }
@@ -232,27 +233,27 @@ int gw_hc_attempt_start(struct gw_req *req, const struct gw_hc_target *t,
     struct gd_hc_pool_opts o = {
         t->host, t->port, p->max_connections, p->max_idle_connections, p->idle_timeout_ms, 0};
     struct gd_hc_pool *pool = gd_hc_pool_get(req->loop, pool_key, &o);
+    req->own = 1; /* the union holds a gd_hc_req from here: gw_attempt_stop must know */
     int rc = pool ? gw_attempt_splice_body(req) : GD_ENOMEM;
     rc = rc ? rc : build_head(req, t, p);
     if (rc == 0) {
-        req->hc_iov[0].iov_base = req->hdr_text.data;
-        req->hc_iov[0].iov_len = req->hdr_text.len;
-        req->hc_iov[1].iov_base = req->body.data;
-        req->hc_iov[1].iov_len = req->body.len;
-        req->hc.cb = &callbacks;
-        req->hc.ud = req;
-        req->hc.iov = req->hc_iov;
-        req->hc.iovcnt = req->body.len ? 2 : 1;
-        req->hc.connect_timeout_ms = p->first_byte_timeout_ms;
-        req->hc.first_byte_timeout_ms = p->first_byte_timeout_ms;
-        req->hc.timeout_ms = p->timeout_ms;
-        rc = gd_hc_request_start(pool, &req->hc);
+        req->up.hc_iov[0].iov_base = req->hdr_text.data;
+        req->up.hc_iov[0].iov_len = req->hdr_text.len;
+        req->up.hc_iov[1].iov_base = req->body.data;
+        req->up.hc_iov[1].iov_len = req->body.len;
+        req->up.hc.cb = &callbacks;
+        req->up.hc.ud = req;
+        req->up.hc.iov = req->up.hc_iov;
+        req->up.hc.iovcnt = req->body.len ? 2 : 1;
+        req->up.hc.connect_timeout_ms = p->first_byte_timeout_ms;
+        req->up.hc.first_byte_timeout_ms = p->first_byte_timeout_ms;
+        req->up.hc.timeout_ms = p->timeout_ms;
+        rc = gd_hc_request_start(pool, &req->up.hc);
     }
     if (rc != 0) {
         gw_attempt_stop(req);
         return rc;
     }
-    req->own = 1;
     req->active = 1;
     req->attempt_start_ns = gd_mono_ns();
     return 0;

@@ -18,7 +18,7 @@ static void deliver(struct gw_req *req)
                                      req->status, req->status == 503 ? 1000u : 0u, 0};
     req->got_first_byte = 1;
     req->first_byte_ns = gd_mono_ns();
-    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    gw_req_set_ctype(req, "application/json", 16);
     gw_attempt_stop(req);
     gw_req_attempt_done(req, &r, req->too_large ? "answer too large" : NULL);
 }

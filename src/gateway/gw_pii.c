@@ -61,9 +61,9 @@ void gw_pii_log_fields(struct gw_req *req)
 static const struct gd_gov_pii_cfg *policy(const struct gw_req *req)
 {
     const struct gd_gov_config *c = req->rt->gc->gov;
-    uint32_t a = req->plan.chain[0], t = req->gov.tenant;
-    if (!c)
+    if (!c || !req->gov)
         return NULL;
+    uint32_t a = req->plan.chain[0], t = req->gov->tenant;
     if (a < c->n_aliases && c->aliases[a].has_pii)
         return &c->aliases[a].pii;
     if (t != GD_GOV_NONE && t < c->n_tenants && c->tenants[t].has_pii)

@@ -26,7 +26,7 @@ static void req_unref(struct gw_req *req)
     if (--req->refs > 0)
         return;
     /* no usage was read: only a stream the client got part of is charged (its estimate) */
-    gd_gov_settle(&req->gov, NULL, -1, -1, req->streaming, (int64_t)req->sse.events);
+    gd_gov_settle(req->gov, NULL, -1, -1, req->streaming, (int64_t)req->sse.events);
     gw_attempt_stop(req);
     gd_gw_sse_free(&req->sse);
     gd_buf_free(&req->body);
@@ -44,8 +44,9 @@ static void req_unref(struct gw_req *req)
     gd_free(req->rins);
     gw_cache_req_free(req);
     gw_pii_req_free(req);
-    gd_gov_ticket_release(&req->gov);
+    gd_gov_ticket_release(req->gov);
     gd_free(req->alias_own);
+    gd_free(req->ctype_own);
     gd_free(req->cold);
     gd_free(req);
 }
@@ -70,7 +71,7 @@ static void set_gw_headers(struct gw_req *req, int with_upstream)
 {
     char v[24];
     /* girder's own limits are what binds this client: they replace the upstream's */
-    if (gd_gov_headers(&req->gov, req->x))
+    if (gd_gov_headers(req->gov, req->x))
         gd_buf_reset(&req->relay_hdrs);
     if (with_upstream && req->plan.attempts > 0) {
         gd_http_set_header(req->x, "x-girder-deployment",
@@ -102,7 +103,7 @@ static void log_fields(struct gw_req *req, int64_t prompt, int64_t completion)
         gd_http_log_field_i64(req->x, "completion_tokens", completion);
     if (req->cache_result)
         gd_http_log_field_str(req->x, "cache", req->cache_result);
-    gd_gov_log_fields(&req->gov, req->x);
+    gd_gov_log_fields(req->gov, req->x);
     gw_pii_log_fields(req);
 }
 
@@ -196,8 +197,8 @@ static int on_event(void *ud, const char *raw, size_t n, const char *data, size_
         (memmem(data, 64 < dlen ? 64 : dlen, "\"response.completed\"", 20) ||
          memmem(data, 64 < dlen ? 64 : dlen, "\"response.incomplete\"", 21)))
         req->sse.have_usage = gd_xl_in_resp_native_usage(data, dlen, &req->sse.usage);
-    if (req->sse.have_usage && !req->gov.cached_seen) /* this event carried the usage */
-        gd_gov_note_usage_json(&req->gov, data, dlen);
+    if (req->sse.have_usage) /* this event carried the usage */
+        gd_gov_note_usage_json(req->gov, data, dlen);
     uintptr_t at = (uintptr_t)raw, from = (uintptr_t)req->read_p;
     if (at >= from && at - from < req->read_n) {
         if (req->span_n == 0)
@@ -223,10 +224,9 @@ static int on_event_xl(void *ud, const char *raw, size_t n, const char *data, si
     int rc = req->ad->stream_event(req->xs, data, dlen, &req->xl_out);
     /* An adapter writes the usage chunk with the stream's end (OpenAI's order: usage, then
      * [DONE]): only then is its output searched, not on every delta. */
-    if (rc == 0 && !req->gov.cached_seen && req->xl_out.len > mark &&
-        req->ad->stream_finished(req->xs) &&
+    if (rc == 0 && req->xl_out.len > mark && req->ad->stream_finished(req->xs) &&
         memmem(req->xl_out.data + mark, req->xl_out.len - mark, "\"usage\"", 7))
-        gd_gov_note_usage_json(&req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
+        gd_gov_note_usage_json(req->gov, req->xl_out.data + mark, req->xl_out.len - mark);
     if (rc != 0)
         gw_req_set_detail(req, "invalid %s stream event", req->ad->name);
     return rc;
@@ -290,8 +290,8 @@ static int on_event_in(void *ud, const char *raw, size_t n, const char *data, si
         rc = on_event_xl(ud, raw, n, data, dlen);
         rc = rc ? rc : feed_inbound_text(req, req->xl_out.data + mark, req->xl_out.len - mark);
     } else {
-        if (req->sse.have_usage && !req->gov.cached_seen)
-            gd_gov_note_usage_json(&req->gov, data, dlen);
+        if (req->sse.have_usage)
+            gd_gov_note_usage_json(req->gov, data, dlen);
         rc = in_event(req, data, dlen);
     }
     if (rc != 0 && !gw_req_detail(req)[0])
@@ -395,7 +395,7 @@ static int translate_response(struct gw_req *req, struct gd_gw_usage *u)
     }
     gd_buf_free(&req->resp);
     req->resp = out;
-    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    gw_req_set_ctype(req, "application/json", 16);
     return 0;
 }
 
@@ -428,7 +428,7 @@ static int translate_inbound(struct gw_req *req)
     }
     gd_buf_free(&req->resp);
     req->resp = out;
-    snprintf(req->ctype, sizeof req->ctype, "application/json");
+    gw_req_set_ctype(req, "application/json", 16);
     return 0;
 }
 
@@ -447,18 +447,18 @@ static void finish_ok(struct gw_req *req)
     } else if (req->ad && strstr(req->ctype, "json")) {
         if (translate_response(req, &u) != 0)
             return;
-        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
+        gd_gov_note_usage_json(req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json") && req->native) { /* a Response object */
         gd_xl_in_resp_native_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
-        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
+        gd_gov_note_usage_json(req->gov, req->resp.data, req->resp.len);
     } else if (strstr(req->ctype, "json")) {
         gd_gw_scan_usage(req->resp.data ? req->resp.data : "", req->resp.len, &u);
-        gd_gov_note_usage_json(&req->gov, req->resp.data, req->resp.len);
+        gd_gov_note_usage_json(req->gov, req->resp.data, req->resp.len);
     }
     if (!req->streaming && (req->inbound_anthropic || (req->inbound_responses && !req->native)) &&
         translate_inbound(req) != 0)
         return;
-    gd_gov_settle(&req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
+    gd_gov_settle(req->gov, req->rt->gc->aliases[req->alias].deployments[req->dep].model,
                   u.prompt_tokens, u.completion_tokens, 1, (int64_t)req->sse.events - 1);
     gw_runtime_add_tokens(req->rt, req->alias, req->dep, u.prompt_tokens, u.completion_tokens);
     log_fields(req, u.prompt_tokens, u.completion_tokens);
@@ -630,15 +630,19 @@ static void on_gov_verdict(struct gd_gov_ticket *t, int rc, const struct gd_gov_
 
 static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route *route)
 {
-    struct gw_req *req = gd_calloc(1, sizeof *req);
+    /* the governance ticket, when there is governance, in the same block */
+    size_t gov = route->rt->gov ? sizeof(struct gd_gov_ticket) : 0;
+    struct gw_req *req = gd_calloc(1, sizeof *req + gov);
     if (!req)
         return NULL;
+    req->gov = gov ? (struct gd_gov_ticket *)(req + 1) : NULL;
     req->rt = route->rt;
     req->kind = route->kind;
     req->inbound_anthropic = route->inbound_anthropic;
     req->inbound_responses = route->inbound_responses;
     req->x = x;
     req->alias_name = "";
+    req->ctype = "";
     const struct gd_http_request *hr = gd_http_exchange_request(x);
     req->cbody = hr->body ? hr->body : "";
     req->cbody_len = hr->body_len;
@@ -654,8 +658,10 @@ static struct gw_req *req_new(struct gd_http_exchange *x, const struct gw_route 
     gd_buf_init(&req->cache_sse, GW_MAX_RESPONSE_BYTES);
     gd_buf_init(&req->pii_sse_out, 2 * GW_MAX_RESPONSE_BYTES); /* restored values are longer */
     gd_gw_sse_init(&req->sse, GW_MAX_SSE_EVENT);
-    gd_gov_ticket_init(&req->gov, route->rt->gov);
-    gd_gov_ticket_async(&req->gov, req->loop, on_gov_verdict, req);
+    if (req->gov) {
+        gd_gov_ticket_init(req->gov, route->rt->gov);
+        gd_gov_ticket_async(req->gov, req->loop, on_gov_verdict, req);
+    }
     gw_attempt_init(req);
     return req;
 }
@@ -740,8 +746,8 @@ static int govern(struct gw_req *req, int identify)
 {
     struct gd_gov_refusal r;
     const struct gd_http_request *hr = gd_http_exchange_request(req->x);
-    int rc = identify ? gd_gov_authenticate(&req->gov, hr, &r)
-                      : gd_gov_admit(&req->gov, req->plan.chain[0], req->cbody, req->cbody_len, &r);
+    int rc = identify ? gd_gov_authenticate(req->gov, hr, &r)
+                      : gd_gov_admit(req->gov, req->plan.chain[0], req->cbody, req->cbody_len, &r);
     if (rc == 1)
         req->busy++;
     else if (rc != 0)
@@ -830,7 +836,7 @@ static void proceed(struct gw_req *req)
     }
     gd_buf_init(&b, GW_MAX_RESPONSE_BYTES);
     if (gw_cache_lookup(req, &b, ctype, sizeof ctype) == 1) {
-        gd_gov_settle(&req->gov, NULL, 0, 0, 0, 0);
+        gd_gov_settle(req->gov, NULL, 0, 0, 0, 0);
         log_fields(req, -1, -1);
         const char *body = b.data ? b.data : "";
         size_t len = b.len;

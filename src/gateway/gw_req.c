@@ -52,3 +52,20 @@ void gw_req_set_detail(struct gw_req *req, const char *fmt, ...)
     vsnprintf(req->cold->detail, sizeof req->cold->detail, fmt, ap);
     va_end(ap);
 }
+
+void gw_req_set_ctype(struct gw_req *req, const char *v, size_t n)
+{
+    static const char *const common[] = {"application/json", "application/json; charset=utf-8",
+                                         "text/event-stream", "text/event-stream; charset=utf-8"};
+    gd_free(req->ctype_own);
+    req->ctype_own = NULL;
+    req->ctype = "";
+    n = n < 127 ? n : 127;
+    for (size_t i = 0; n && i < sizeof common / sizeof *common; i++)
+        if (strlen(common[i]) == n && memcmp(common[i], v, n) == 0) {
+            req->ctype = common[i];
+            return;
+        }
+    if (n && (req->ctype_own = gd_strndup(v, n)))
+        req->ctype = req->ctype_own;
+}

@@ -79,10 +79,18 @@ struct gw_req {
     /* current attempt */
     int active; /* a transfer is running */
     int own;    /* it runs on girder's own client (hc), else on libcurl (xf) */
-    struct gw_xfer xf;
-    struct gd_hc_req hc;
-    struct iovec hc_iov[2];                      /* request head (hdr_text), body */
-    struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
+    /* its transfer, on one client or the other; zeroed by gw_attempt_stop */
+    union {
+        struct {
+            struct gd_hc_req hc;
+            struct iovec hc_iov[2]; /* request head (hdr_text), body */
+        };
+        struct {
+            struct gw_xfer xf;                           /* xf.pool set: fb_timer is initialised */
+            struct curl_slist hdrs[GW_UPSTREAM_HEADERS]; /* CURLOPT_HTTPHEADER, linked in place */
+            struct gd_timer fb_timer;                    /* the own client has its own */
+        };
+    } up;
     struct gd_buf hdr_text; /* their lines, NUL-separated (holds the API key: wiped) */
     uint32_t alias, dep;
     const struct gw_adapter *ad; /* the deployment's protocol adapter; NULL: pass-through */
@@ -102,14 +110,13 @@ struct gw_req {
     struct gd_trace_ctx trace;
     uint8_t attempt_span[8];
     uint64_t attempt_unix_ns;
-    char traceparent[56]; /* sent upstream while traced */
-    struct gd_timer fb_timer;
     void *local_call;            /* a local model's job (gw_local.h), NULL when none */
     struct gd_timer local_timer; /* answers a local model's refusal from the loop */
     struct gd_buf resp;          /* buffered non-streamed answer */
-    char ctype[128];
-    struct gd_buf relay_hdrs; /* rate-limit headers of the answer, "name\0value\0"... */
-    struct gw_req_cold *cold; /* NULL until one of its parts is needed */
+    const char *ctype;           /* the answer's content type, never NULL (gw_req_set_ctype) */
+    char *ctype_own;             /* ctype, when it is not one of the common ones */
+    struct gd_buf relay_hdrs;    /* rate-limit headers of the answer, "name\0value\0"... */
+    struct gw_req_cold *cold;    /* NULL until one of its parts is needed */
 
     /* client stream */
     int streaming;
@@ -122,7 +129,9 @@ struct gw_req {
     const char *read_p, *span;
     size_t read_n, span_n;
 
-    struct gd_gov_ticket gov; /* governance: key, reservations (gov.h) */
+    /* governance: key, reservations (gov.h); allocated after the request when the config
+     * has governance, else NULL (every gd_gov_* call is then a no-op) */
+    struct gd_gov_ticket *gov;
 
     /* PII policy (gw_pii.h) */
     const struct gd_gov_pii_cfg *pii; /* the policy that applied, NULL: none */
@@ -166,6 +175,10 @@ static inline const char *gw_req_detail(const struct gw_req *req)
 }
 void gw_req_set_detail(struct gw_req *req, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Sets req->ctype to v (n bytes, at most 127 kept; n 0: none): a common type points to a
+ * static copy, another is copied (none on ENOMEM: the defaults apply). */
+void gw_req_set_ctype(struct gw_req *req, const char *v, size_t n);
 
 /* gw_attempt.c: prepares req's attempt state once (timers). */
 void gw_attempt_init(struct gw_req *req);

@@ -8,7 +8,7 @@
 
 static const char *const operation[GW_KIND_N] = {"chat", "text_completion", "embeddings"};
 
-int gw_trace_attempt_begin(struct gw_req *req, char out[56])
+int gw_trace_attempt_begin(struct gw_req *req)
 {
     req->traced = 0;
     if (!req->x)
@@ -22,8 +22,22 @@ int gw_trace_attempt_begin(struct gw_req *req, char out[56])
     gd_trace_new_span_id(req->attempt_span);
     req->attempt_unix_ns = gd_trace_unix_now_ns();
     req->traced = 1;
-    gd_trace_format_traceparent(ctx, req->attempt_span, out);
     return 1;
+}
+
+const char *gw_trace_upstream_parent(const struct gw_req *req, char buf[56], size_t *n)
+{
+    if (req->traced) {
+        gd_trace_format_traceparent(&req->trace, req->attempt_span, buf);
+        *n = 55;
+        return buf;
+    }
+    const struct gd_http_request *hr = gd_http_exchange_request(req->x);
+    const struct gd_slice *tp = gd_http_request_header(hr, "traceparent");
+    if (!tp || !hr->trace.valid)
+        return NULL;
+    *n = tp->n;
+    return tp->p;
 }
 
 /* host and port of an http(s):// URL, for server.address / server.port. */

@@ -7,9 +7,11 @@
 
 #include "gateway/gw_req.h"
 
-/* An attempt starts: 1 with out holding the traceparent value to send (girder's span),
- * 0 when the request is not traced (the client's traceparent, if any, goes on unchanged). */
-int gw_trace_attempt_begin(struct gw_req *req, char out[56]);
+/* An attempt starts: 1 when the request is traced (the attempt is a span of its own). */
+int gw_trace_attempt_begin(struct gw_req *req);
+/* The traceparent value the attempt sends (*n bytes): girder's span while traced (formatted
+ * into buf), else the client's valid one unchanged; NULL: none. */
+const char *gw_trace_upstream_parent(const struct gw_req *req, char buf[56], size_t *n);
 /* It ended with r: records its CLIENT span when the request is traced. */
 void gw_trace_attempt_end(struct gw_req *req, const struct gd_gw_attempt_result *r);
 
