@@ -17,7 +17,8 @@
 # nginx `return 200` with the canned answers in the config (no file I/O), its own process
 # with 1 worker; nginx proxy_pass with a keepalive pool in a second process, 1 worker;
 # girder --threads 1 with the access log off, through its own HTTP/1.1 client and, for
-# comparison, through libcurl (`client: curl`); wrk -t1 -c$CHEAP_CONNS (32), JSON and SSE.
+# comparison, through libcurl (`client: curl`); haproxy (nbthread 1, http-reuse always) as a
+# second proxy floor, its own process; wrk -t1 -c$CHEAP_CONNS (32), JSON and SSE.
 #
 # Env: GIRDER_BIN (build/src/cli/girder), ROUNDS (3), DURATION (5s), CONNS (64),
 #      GIRDER_CLIENT (auto; curl: the static-file and stream cases through libcurl),
@@ -49,11 +50,17 @@ fi
 
 tmp=$(mktemp -d); chmod 755 "$tmp"  # nginx workers (nobody) read the canned files
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for f in "$tmp"/girder*.log; do # warnings (a non-2xx says why here)
+    [ -s "$f" ] && { echo "== $(basename "$f"), last lines:"; tail -5 "$f"; } >&2
+  done
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 UP=$(free_port); NPX=$(free_port); GW=$(free_port); PK=$(free_port)
-CUP=$(free_port); CPX=$(free_port); CGW=$(free_port)
+CUP=$(free_port); CPX=$(free_port); CGW=$(free_port); CHA=$(free_port)
 CHEAP=${CHEAP:-1} CHEAP_CONNS=${CHEAP_CONNS:-32}
 GIRDER_CLIENT=${GIRDER_CLIENT:-auto} # the main (static-file) case: auto (own client) or curl
 
@@ -277,19 +284,37 @@ models:
   - {alias: bench-sse-curl, deployments: [{provider: csse-curl, model: bench-model}]}
 YAML
   "$GIRDER_BIN" serve --config "$tmp/girder_cheap.yaml" 2> "$tmp/girder_cheap.log" & pids+=($!); local cg=$!
-  wait_port "$CUP"; wait_port "$CPX"; wait_port "$CGW"
+  cat > "$tmp/haproxy.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$CHA
+  default_backend b
+backend b
+  server up 127.0.0.1:$CUP maxconn 1024
+CFG
+  haproxy -db -f "$tmp/haproxy.cfg" 2> "$tmp/haproxy.log" & pids+=($!); local ch=$!
+  wait_port "$CUP"; wait_port "$CPX"; wait_port "$CGW"; wait_port "$CHA"
   sed 's/"model": "bench"/"model": "bench-curl"/' "$tmp/body.json" > "$tmp/body_curl.json"
   sed 's/"model": "bench"/"model": "bench-sse-curl"/' "$tmp/body_sse.json" > "$tmp/body_sse_curl.json"
   lua "$tmp/cjson_curl.lua" "$tmp/body_curl.json" ""
   lua "$tmp/csse_curl.lua" "$tmp/body_sse_curl.json" ""
-  local ctargets=(direct girder girder-curl nginx)
+  local ctargets=(direct girder girder-curl nginx haproxy)
   cscript() { case "$1:$2" in json:girder-curl) echo cjson_curl;; sse:girder-curl) echo csse_curl;;
     sse:girder) echo sse_gw;; json:*) echo json;; sse:*) echo sse;; esac; }
   curl_of() { case $1 in direct) echo "http://127.0.0.1:$CUP";; nginx) echo "http://127.0.0.1:$CPX";;
-    *) echo "http://127.0.0.1:$CGW";; esac; }
-  cpath() { case "$1:$2" in sse:direct|sse:nginx) echo /sse/v1/chat/completions;; *) echo /v1/chat/completions;; esac; }
+    haproxy) echo "http://127.0.0.1:$CHA";; *) echo "http://127.0.0.1:$CGW";; esac; }
+  cpath() { case "$1:$2" in sse:direct|sse:nginx|sse:haproxy) echo /sse/v1/chat/completions;;
+    *) echo /v1/chat/completions;; esac; }
   cpids() { case $1 in girder|girder-curl) echo "$cg";; nginx) tree $(nginx_pids cheapproxy);;
-    *) tree $(nginx_pids cheapup);; esac; }
+    haproxy) echo "$ch";; *) tree $(nginx_pids cheapup);; esac; }
   echo "# cheap upstream (nginx return 200, 1 worker each): wrk -t1 -c$CHEAP_CONNS rounds=$ROUNDS duration=$DURATION cpus=$(nproc) $(date -u +%FT%TZ)"
   for w in json sse; do for t in "${ctargets[@]}"; do cwrk "$w" "$t" 1s >/dev/null; done; done  # warm-up
   declare -A CR CC
@@ -303,17 +328,20 @@ YAML
     done
   done
   for w in json sse; do
-    printf "cheap %-4s median req/s: direct %.0f  girder %.0f  girder-curl %.0f  nginx %.0f\n" "$w" \
-      "$(med ${CR[$w.direct]})" "$(med ${CR[$w.girder]})" "$(med ${CR[$w.girder-curl]})" "$(med ${CR[$w.nginx]})"
+    printf "cheap %-4s median req/s: direct %.0f  girder %.0f  girder-curl %.0f  nginx %.0f  haproxy %.0f\n" \
+      "$w" "$(med ${CR[$w.direct]})" "$(med ${CR[$w.girder]})" "$(med ${CR[$w.girder-curl]})" \
+      "$(med ${CR[$w.nginx]})" "$(med ${CR[$w.haproxy]})"
     echo "cheap $w: girder/nginx-proxy req/s = $(ratio "$(med ${CR[$w.girder]})" "$(med ${CR[$w.nginx]})")" \
-         " girder-curl/nginx-proxy = $(ratio "$(med ${CR[$w.girder-curl]})" "$(med ${CR[$w.nginx]})")"
+         " girder-curl/nginx-proxy = $(ratio "$(med ${CR[$w.girder-curl]})" "$(med ${CR[$w.nginx]})")" \
+         " girder/haproxy = $(ratio "$(med ${CR[$w.girder]})" "$(med ${CR[$w.haproxy]})")"
     echo "cheap $w: CPU us/request (user+system of the proxy process): girder $(med ${CC[$w.girder]})" \
          " girder-curl $(med ${CC[$w.girder-curl]})  nginx-proxy $(med ${CC[$w.nginx]})" \
-         " girder/nginx = $(ratio "$(med ${CC[$w.girder]})" "$(med ${CC[$w.nginx]})")"
+         " haproxy $(med ${CC[$w.haproxy]})  girder/nginx = $(ratio "$(med ${CC[$w.girder]})" "$(med ${CC[$w.nginx]})")"
   done
   echo "cheap rss_MB after load: girder $(echo "$(rss_kb $cg) / 1024" | bc -l | cut -c1-5)" \
-       " nginx-proxy (master + worker) $(echo "$(rss_kb $(tree $(nginx_pids cheapproxy))) / 1024" | bc -l | cut -c1-5)"
-  kill $cg 2>/dev/null || true
+       " nginx-proxy (master + worker) $(echo "$(rss_kb $(tree $(nginx_pids cheapproxy))) / 1024" | bc -l | cut -c1-5)" \
+       " haproxy $(echo "$(rss_kb $ch) / 1024" | bc -l | cut -c1-5)"
+  kill $cg $ch 2>/dev/null || true
 }
 if [ "$CHEAP" = 1 ]; then cheap_case; echo; fi
 [ "${ONLY_CHEAP:-0}" = 1 ] && exit 0

@@ -17,7 +17,7 @@ DEB_PKGS=(
   nginx-light redis-server curl openssl ca-certificates zstd xz-utils python3-prometheus-client
   prometheus tzdata
 )
-BENCH_PKGS=(wrk python3-torch python3-torchvision hyperfine)
+BENCH_PKGS=(wrk python3-torch python3-torchvision hyperfine haproxy)
 [ "${1:-}" = "--bench" ] && DEB_PKGS+=("${BENCH_PKGS[@]}")
 
 missing=()
